@@ -1,0 +1,170 @@
+//! Zone exports in the format of `aws route53 list-resource-record-sets`.
+//!
+//! Users hand us their exports, and a rehearsal leaves its final zones in the same format,
+//! so the two directions live together here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::zone::{RecordSet, Zone};
+
+/// Why an export could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The text is not JSON, or not of the export's shape.
+    #[error("not a list-resource-record-sets export: {0}")]
+    Malformed(String),
+    /// One record set in it is invalid (bad name, unknown type, ...).
+    #[error("record set #{index} of the export is invalid: {message}")]
+    BadRecord { index: usize, message: String },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Export<T> {
+    resource_record_sets: Vec<T>,
+}
+
+/// Reads an export: the CLI's `{"ResourceRecordSets": [...]}` object, or a bare array of
+/// record sets (what `--query ResourceRecordSets` prints).
+pub fn load_export(json: &str) -> Result<Zone, ExportError> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| ExportError::Malformed(e.to_string()))?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(mut object) => match object.remove("ResourceRecordSets") {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => {
+                return Err(ExportError::Malformed(
+                    "no `ResourceRecordSets` array in the object".to_owned(),
+                ))
+            }
+        },
+        _ => {
+            return Err(ExportError::Malformed(
+                "expected an object or an array".to_owned(),
+            ))
+        }
+    };
+    let mut records = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let record: RecordSet =
+            serde_json::from_value(item).map_err(|e| ExportError::BadRecord {
+                index,
+                message: e.to_string(),
+            })?;
+        records.push(record);
+    }
+    Ok(Zone::new(records))
+}
+
+/// Writes a zone as the CLI would print it, in Route 53's listing order.
+pub fn to_export(zone: &Zone) -> String {
+    let export = Export {
+        resource_record_sets: zone.in_listing_order(),
+    };
+    // Serializing plain data to a String cannot fail.
+    serde_json::to_string_pretty(&export).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::Name;
+    use crate::zone::{Failover, RrType};
+
+    /// An export with every type Route 53 serves and every routing policy, as the CLI
+    /// prints it (escaped wildcard, `/hostedzone/` prefixes, long DKIM value).
+    pub(crate) const EVERY_KIND: &str = include_str!("../testdata/every-kind.json");
+
+    #[test]
+    fn loads_every_type_and_routing_policy_from_a_cli_export() {
+        let zone = load_export(EVERY_KIND).expect("export loads");
+        let types: std::collections::BTreeSet<RrType> = zone.iter().map(|r| r.rtype).collect();
+        assert_eq!(types.len(), RrType::ALL.len(), "every type is present");
+
+        let wildcard = zone
+            .iter()
+            .find(|r| r.name == Name::parse("*.example.com").expect("name"))
+            .expect("the escaped wildcard loads as *.example.com");
+        assert_eq!(wildcard.name.as_str(), "\\052.example.com.");
+
+        let by_id = |id: &str| {
+            zone.iter()
+                .find(|r| r.set_identifier.as_deref() == Some(id))
+                .unwrap_or_else(|| panic!("record with SetIdentifier {id}"))
+        };
+        assert_eq!(by_id("weighted-a").weight, Some(70));
+        assert_eq!(by_id("latency-eu").region.as_deref(), Some("eu-west-1"));
+        assert_eq!(by_id("failover-primary").failover, Some(Failover::Primary));
+        assert!(by_id("failover-primary").health_check_id.is_some());
+        assert_eq!(
+            by_id("geo-de")
+                .geo_location
+                .as_ref()
+                .and_then(|g| g.country_code.as_deref()),
+            Some("DE")
+        );
+        assert_eq!(
+            by_id("geoprox-1")
+                .geo_proximity_location
+                .as_ref()
+                .and_then(|g| g.bias),
+            Some(25)
+        );
+        assert_eq!(
+            by_id("cidr-office")
+                .cidr_routing_config
+                .as_ref()
+                .map(|c| c.location_name.as_str()),
+            Some("office")
+        );
+        assert_eq!(by_id("mv-1").multi_value_answer, Some(true));
+        let alias = zone
+            .iter()
+            .find(|r| {
+                r.name == Name::parse("example.com").expect("name") && r.alias_target.is_some()
+            })
+            .expect("apex alias");
+        assert!(alias
+            .alias_target
+            .as_ref()
+            .is_some_and(|a| a.evaluate_target_health));
+    }
+
+    #[test]
+    fn an_export_round_trips_through_our_own_writer() {
+        let zone = load_export(EVERY_KIND).expect("export loads");
+        let again = load_export(&to_export(&zone)).expect("our export loads");
+        assert_eq!(zone, again);
+    }
+
+    #[test]
+    fn a_bare_array_is_accepted() {
+        let zone = load_export(
+            r#"[{"Name":"a.example.com.","Type":"A","TTL":60,"ResourceRecords":[{"Value":"192.0.2.1"}]}]"#,
+        )
+        .expect("array loads");
+        assert_eq!(zone.len(), 1);
+    }
+
+    #[test]
+    fn bad_exports_name_the_record_at_fault() {
+        assert!(matches!(
+            load_export("nope"),
+            Err(ExportError::Malformed(_))
+        ));
+        assert!(matches!(load_export("{}"), Err(ExportError::Malformed(_))));
+        let bad_type = r#"[{"Name":"a.example.com.","Type":"A","TTL":1,"ResourceRecords":[]},
+                           {"Name":"b.example.com.","Type":"LOC","TTL":1,"ResourceRecords":[]}]"#;
+        match load_export(bad_type) {
+            Err(ExportError::BadRecord { index, .. }) => assert_eq!(index, 1),
+            other => panic!("expected BadRecord, got {other:?}"),
+        }
+        let bad_name = r#"[{"Name":"a..example.com.","Type":"A","TTL":1}]"#;
+        assert!(matches!(
+            load_export(bad_name),
+            Err(ExportError::BadRecord { index: 0, .. })
+        ));
+    }
+}

@@ -1,0 +1,179 @@
+//! Capped exponential backoff with full jitter for transient Route 53 errors.
+//!
+//! Route 53 answers `Throttling` past 10 requests/s per account and
+//! `PriorRequestNotComplete` while a previous change to the zone is still processing. Both
+//! pass if the caller waits; "full jitter" (a uniform wait between zero and the capped
+//! exponential) keeps many workers from retrying in lockstep.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::error::Error;
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first one included.
+    pub max_attempts: u32,
+    /// The wait before the first retry (before jitter).
+    pub base: Duration,
+    /// No wait is longer than this.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Eight attempts over at most about a minute: long enough to ride out a burst of
+    /// throttling or a slow prior change, short enough for a Lambda's timeout.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The longest wait before retry number `retry` (1-based): `base * 2^(retry-1)`, capped.
+    pub fn ceiling(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// A wait drawn uniformly from zero to the ceiling ("full jitter").
+    pub fn delay(&self, retry: u32) -> Duration {
+        let ceiling = self.ceiling(retry);
+        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(rand::rng().random_range(0..=millis))
+    }
+}
+
+/// Counts of what the retry loop did, for reports and benchmarks.
+#[derive(Debug, Default)]
+pub struct RetryStats {
+    /// Calls that failed with a transient error and were tried again.
+    pub retried: AtomicU32,
+}
+
+impl RetryStats {
+    pub fn retried(&self) -> u32 {
+        self.retried.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `call` until it succeeds, fails with a non-transient error, or runs out of attempts.
+pub async fn with_retry<T, F, Fut>(
+    policy: &RetryPolicy,
+    stats: &RetryStats,
+    mut call: F,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) if error.is_transient() && attempt < policy.max_attempts => {
+                tracing::warn!(attempt, error_type = error.error_type(), %error, "transient error, retrying");
+                stats.retried.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(policy.delay(attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(with_attempts(error, attempt)),
+        }
+    }
+}
+
+fn with_attempts(error: Error, attempts: u32) -> Error {
+    match error {
+        Error::Throttled { operation, .. } => Error::Throttled {
+            operation,
+            attempts,
+        },
+        Error::PriorRequestNotComplete { operation, .. } => Error::PriorRequestNotComplete {
+            operation,
+            attempts,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttled() -> Error {
+        Error::Throttled {
+            operation: "ChangeResourceRecordSets".into(),
+            attempts: 1,
+        }
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 4,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+        }
+    }
+
+    #[test]
+    fn the_ceiling_doubles_and_is_capped() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.ceiling(1), Duration::from_millis(250));
+        assert_eq!(policy.ceiling(2), Duration::from_millis(500));
+        assert_eq!(policy.ceiling(4), Duration::from_secs(2));
+        assert_eq!(policy.ceiling(30), Duration::from_secs(20));
+        for retry in 1..10 {
+            assert!(policy.delay(retry) <= policy.ceiling(retry));
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_until_success() {
+        let stats = RetryStats::default();
+        let mut calls = 0;
+        let result = with_retry(&fast(), &stats, || {
+            calls += 1;
+            let outcome = if calls < 3 {
+                Err(throttled())
+            } else {
+                Ok(calls)
+            };
+            async move { outcome }
+        })
+        .await;
+        assert_eq!(result.expect("succeeds on the third call"), 3);
+        assert_eq!(stats.retried(), 2);
+    }
+
+    #[tokio::test]
+    async fn giving_up_reports_the_attempts_made() {
+        let stats = RetryStats::default();
+        let result: Result<(), Error> =
+            with_retry(&fast(), &stats, || async { Err(throttled()) }).await;
+        match result {
+            Err(Error::Throttled { attempts, .. }) => assert_eq!(attempts, 4),
+            other => panic!("expected Throttled, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_are_not_retried() {
+        let stats = RetryStats::default();
+        let mut calls = 0;
+        let result: Result<(), Error> = with_retry(&fast(), &stats, || {
+            calls += 1;
+            async { Err(Error::InvalidRequest("bad".into())) }
+        })
+        .await;
+        assert!(matches!(result, Err(Error::InvalidRequest(_))));
+        assert_eq!(calls, 1);
+        assert_eq!(stats.retried(), 0);
+    }
+}

@@ -1,0 +1,251 @@
+//! DESIGN step 4: make the target zone hold what the source holds, and prove it.
+//!
+//! Read both zones, plan, apply in batches (one request in flight per zone, phases in
+//! order), wait for INSYNC, then re-read the target and plan again: the sync is done only
+//! when that second plan is empty. A second run therefore makes no change call.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{BatchLimits, Cost};
+use crate::create_zone::check_is_public_zone_of;
+use crate::error::Error;
+use crate::hosted_zones::{read_zone, wait_in_sync, HostedZones};
+use crate::name::Name;
+use crate::plan::{plan_sync, Action, HealthCheckPolicy, PlanInput, SyncPlan, Warning};
+use crate::request::{parse_domain, parse_keep_in_source, ZoneRef};
+use crate::retry::{with_retry, RetryPolicy, RetryStats};
+use crate::zone::{bare_zone_id, RecordSet};
+
+/// The target side of the request, as sync-records reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncTarget {
+    #[serde(flatten)]
+    pub zone: ZoneRef,
+    /// True when the target zone existed before the migration (create-zone says so). Its
+    /// records are then protected by `maxOverwrites`. Defaults to true: the safe side.
+    #[serde(default = "default_true")]
+    pub adopted: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// sync-records' input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequest {
+    pub domain: String,
+    pub source: ZoneRef,
+    pub target: SyncTarget,
+    #[serde(default)]
+    pub keep_in_source: Vec<String>,
+    #[serde(default)]
+    pub health_checks: HealthCheckPolicy,
+    /// How many records that already exist in an adopted target may be deleted or
+    /// overwritten. Zero by default: an adopted zone is never changed behind its owner's back.
+    #[serde(default)]
+    pub max_overwrites: usize,
+    /// Records the target must hold beyond the source's (the canary, delegations).
+    #[serde(default)]
+    pub extra_records: Vec<RecordSet>,
+    /// Plan only: return the plan and write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Tunables that come from the function's configuration, not from the request.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub retry: RetryPolicy,
+    pub limits: BatchLimits,
+    pub in_sync_timeout: Duration,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            retry: RetryPolicy::default(),
+            limits: BatchLimits::ROUTE53,
+            in_sync_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How many of a list we show in an output (the state payload is limited to 256 KiB).
+const SHOWN: usize = 25;
+
+/// sync-records' output: small, whatever the zone's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncOutput {
+    pub target_zone_id: String,
+    pub dry_run: bool,
+    pub source_records: usize,
+    pub creates: usize,
+    pub upserts: usize,
+    pub deletes: usize,
+    /// ChangeResourceRecordSets requests sent (or, for a dry run, that would be sent).
+    pub change_calls: usize,
+    /// The fewest requests the batch limits allow for this plan.
+    pub change_calls_lower_bound: usize,
+    pub retries: u32,
+    pub in_sync: bool,
+    pub warnings: Vec<Warning>,
+    /// The first changes, as text (all of them are in the logs).
+    pub sample: Vec<String>,
+}
+
+/// Syncs `source` into `target` (clients already acting in each account).
+pub async fn sync_records<S: HostedZones, T: HostedZones>(
+    source: &S,
+    target: &T,
+    request: &SyncRequest,
+    settings: &SyncSettings,
+) -> Result<SyncOutput, Error> {
+    let stats = RetryStats::default();
+    let retry = &settings.retry;
+    let domain = parse_domain(&request.domain)?;
+    let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
+    let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
+    let target_id = bare_zone_id(request.target.zone.required_id("target")?).to_owned();
+    request.source.access.validate("source")?;
+    request.target.zone.access.validate("target")?;
+    if source_id == target_id {
+        return Err(Error::InvalidRequest(format!(
+            "source and target are the same zone {source_id}"
+        )));
+    }
+    for extra in &request.extra_records {
+        if !extra.name.is_at_or_below(&domain) {
+            return Err(Error::InvalidRequest(format!(
+                "extraRecords: {} is not in {domain}",
+                extra.name
+            )));
+        }
+    }
+
+    let source_zone = with_retry(retry, &stats, || source.get_zone(&source_id)).await?;
+    check_is_public_zone_of(&source_zone, &domain)?;
+    let target_zone = with_retry(retry, &stats, || target.get_zone(&target_id)).await?;
+    check_is_public_zone_of(&target_zone, &domain)?;
+
+    let source_records = read_zone(source, &source_id, retry, &stats).await?;
+    let target_records = read_zone(target, &target_id, retry, &stats).await?;
+    let input = PlanInput {
+        apex: &domain,
+        source_zone_id: &source_id,
+        target_zone_id: &target_id,
+        keep_in_source: &keep,
+        health_checks: request.health_checks,
+        extra_records: &request.extra_records,
+        limits: settings.limits,
+    };
+    let plan = plan_sync(&input, &source_records, &target_records);
+    if !plan.blockers.is_empty() {
+        return Err(Error::MigrationBlocked {
+            blockers: plan.blockers,
+        });
+    }
+    let batches = plan.batches(settings.limits);
+    let mut output = SyncOutput {
+        target_zone_id: target_id.clone(),
+        dry_run: request.dry_run,
+        source_records: source_records.len(),
+        creates: plan.count(Action::Create),
+        upserts: plan.count(Action::Upsert),
+        deletes: plan.count(Action::Delete),
+        change_calls: batches.len(),
+        change_calls_lower_bound: plan.lower_bound(settings.limits),
+        retries: 0,
+        in_sync: false,
+        warnings: plan.warnings.clone(),
+        sample: plan
+            .changes()
+            .take(SHOWN)
+            .map(|c| format!("{:?} {}", c.action, c.record.key()))
+            .collect(),
+    };
+    if request.dry_run {
+        return Ok(output);
+    }
+    if request.target.adopted && plan.overwrites.len() > request.max_overwrites {
+        return Err(Error::OverwriteLimitExceeded {
+            zone_id: target_id,
+            limit: request.max_overwrites,
+            records: plan.overwrites.iter().map(ToString::to_string).collect(),
+        });
+    }
+
+    apply_batches(target, &target_id, &domain, &batches, settings, &stats).await?;
+
+    // Prove it: the target, read again, needs no further change.
+    let after = read_zone(target, &target_id, retry, &stats).await?;
+    let check = plan_sync(&input, &source_records, &after);
+    if !check.is_empty() {
+        return Err(Error::TargetDiverged {
+            zone_id: target_id,
+            differences: describe(&check),
+        });
+    }
+    output.in_sync = true;
+    output.retries = stats.retried();
+    Ok(output)
+}
+
+/// Sends the batches one after the other (one request in flight per zone: Route 53
+/// answers PriorRequestNotComplete otherwise) and waits until the last one is INSYNC.
+/// Route 53 applies a zone's changes in order, so the last INSYNC covers them all.
+/// Returns the number of batches sent.
+pub async fn apply_batches<T: HostedZones>(
+    target: &T,
+    zone_id: &str,
+    domain: &Name,
+    batches: &[Vec<crate::plan::Change>],
+    settings: &SyncSettings,
+    stats: &RetryStats,
+) -> Result<usize, Error> {
+    let mut last_change: Option<String> = None;
+    for (index, batch) in batches.iter().enumerate() {
+        let cost = Cost::of_batch(batch);
+        debug_assert!(cost.fits(settings.limits));
+        let comment = format!(
+            "zonehop sync of {domain}: batch {} of {}",
+            index + 1,
+            batches.len()
+        );
+        tracing::info!(
+            batch = index + 1,
+            changes = batch.len(),
+            values = cost.values,
+            chars = cost.chars,
+            "sending change batch"
+        );
+        let id = with_retry(&settings.retry, stats, || {
+            target.change_records(zone_id, batch, &comment)
+        })
+        .await?;
+        last_change = Some(id);
+    }
+    if let Some(id) = last_change {
+        wait_in_sync(
+            target,
+            &id,
+            settings.in_sync_timeout,
+            &settings.retry,
+            stats,
+        )
+        .await?;
+    }
+    Ok(batches.len())
+}
+
+fn describe(plan: &SyncPlan) -> Vec<String> {
+    plan.changes()
+        .take(SHOWN)
+        .map(|c| format!("{:?} needed for {}", c.action, c.record.key()))
+        .collect()
+}
