@@ -1,0 +1,25 @@
+//! sync-records (DESIGN step 4): make the target zone hold what the source zone holds,
+//! reading the source through `source.roleArn` and writing the target through
+//! `target.roleArn`, then prove it by reading the target again.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::route53::Route53;
+use zonehop::sync::{sync_records, SyncOutput, SyncRequest, SyncSettings};
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &SyncSettings,
+    event: LambdaEvent<SyncRequest>,
+) -> Result<SyncOutput, zonehop::Error> {
+    let request = event.payload;
+    request.source.access.validate("source")?;
+    request.target.zone.access.validate("target")?;
+    let source = config_for(base, &request.source.access, "zonehop-sync-records").await;
+    let target = config_for(base, &request.target.zone.access, "zonehop-sync-records").await;
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    sync_records(&source, &target, &request, settings).await
+}
