@@ -1,0 +1,297 @@
+"""moto server for zonehop's local world, with the patches zonehop's tests need.
+
+Run by the Rust test harness (and the benchmarks) as
+
+    .venv/bin/python tests/world/moto_server.py --host 127.0.0.1 --port PORT
+
+It imports moto 5.2.5, applies the patches below, serves moto's usual HTTP API (including
+/moto-api/reset and /moto-api/config) on HOST:PORT, prints one line `READY <port>` to stdout once
+the socket accepts connections (`--port 0` picks a free port and READY tells which), and runs in the
+foreground until SIGTERM or SIGINT. Request logs go to stderr only with --log-requests.
+
+Patches (each verified against moto 5.2.5; each is a function below):
+
+a. list_health_checks: moto's ListHealthChecks reply lacks IsTruncated and MaxItems, and
+   octodns-route53 stops with a KeyError on it. The reply gets `IsTruncated=false` and `MaxItems`
+   (every health check is returned on one page).
+
+b. distinct name servers: moto gives every hosted zone the same four name servers
+   (ns-2048.awsdns-64.com ...), which makes any name-server swap a no-op. Here each hosted zone gets
+   its own four, numbered by creation order:
+
+       zone N (N = 1, 2, ...):      ns1.zN.zonehop-dns.test  ns2.zN.zonehop-dns.test
+                                    ns3.zN.zonehop-dns.test  ns4.zN.zonehop-dns.test
+       reusable delegation set M:   ns1.rM.zonehop-dns.test  ...  ns4.rM.zonehop-dns.test
+
+   N counts every CreateHostedZone without a DelegationSetId in this process, across all accounts
+   (so a source and a target account never share servers); M counts CreateReusableDelegationSet
+   calls without a HostedZoneId. Both restart at 1 after `POST /moto-api/reset`. As in AWS, the
+   DelegationSet lists the names without a trailing dot, and the apex NS record holds them with one
+   (`ns1.z1.zonehop-dns.test.`); the SOA's MNAME is the first of them, and the SOA value is plain
+   text (moto 5.2.5 returned the Python repr of a dict there). A zone's own DelegationSet has no
+   Id or CallerReference, as in Route 53. The local DNS world serves these names (addresses in
+   the zone `zonehop-dns.test.`).
+   Reusable delegation sets behave as in AWS: a zone created with DelegationSetId gets that set's
+   servers (NoSuchDelegationSet when it does not exist; moto used to overwrite the set with its
+   default servers), a set created from a HostedZoneId takes that zone's servers, and a zone's own
+   servers are no longer listed by ListReusableDelegationSets.
+
+c. Lambda invokes forwarded to `cargo lambda watch`: not implemented yet (see
+   patch_lambda_invoke_forwarding).
+
+d. routing fields: moto drops CidrRoutingConfig, GeoProximityLocation and
+   TrafficPolicyInstanceId from record sets; they are kept and returned as Route 53 does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from werkzeug.serving import make_server
+
+import moto
+from moto.core.base_backend import BackendDict
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.route53 import models as r53_models
+from moto.route53 import responses as r53_responses
+from moto.route53.exceptions import NoSuchDelegationSet
+
+EXPECTED_MOTO_VERSION = "5.2.5"
+NS_DOMAIN = "zonehop-dns.test"
+
+
+# ---------------------------------------------------------------------------------------------
+# a. ListHealthChecks: add IsTruncated / MaxItems
+# ---------------------------------------------------------------------------------------------
+def patch_list_health_checks() -> None:
+    """Make ListHealthChecks carry IsTruncated (and MaxItems, Marker) like Route 53 does.
+
+    moto 5.2.5 returns only <HealthChecks>; octodns-route53 reads resp['IsTruncated'] and fails.
+    moto returns all health checks at once, so the reply is never truncated.
+    """
+
+    def list_health_checks(self: r53_responses.Route53) -> r53_responses.ActionResult:
+        health_checks = self.backend.list_health_checks()
+        result: dict[str, Any] = {
+            "HealthChecks": health_checks,
+            "Marker": self._get_param("Marker") or "",
+            "IsTruncated": False,
+            "MaxItems": str(self._get_param("MaxItems") or 100),
+        }
+        return r53_responses.ActionResult(result)
+
+    r53_responses.Route53.list_health_checks = list_health_checks  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
+# b. Distinct name servers per hosted zone
+# ---------------------------------------------------------------------------------------------
+_ns_lock = threading.Lock()
+_ns_counters: dict[str, itertools.count] = {}
+_zone_creation = threading.local()
+
+
+def _fresh_name_servers(kind: str) -> list[str]:
+    """The next four names of a kind ('z': a zone's own set, 'r': a reusable set)."""
+    with _ns_lock:
+        n = next(_ns_counters.setdefault(kind, itertools.count(1)))
+    return [f"ns{i}.{kind}{n}.{NS_DOMAIN}" for i in range(1, 5)]
+
+
+def _reset_name_server_counters() -> None:
+    with _ns_lock:
+        _ns_counters.clear()
+
+
+def _fix_apex_records(zone: Any) -> None:
+    """Write the apex NS and SOA records that create_hosted_zone made the way Route 53 does.
+
+    NS values become absolute names with a trailing dot. moto 5.2.5 stores the SOA value as a dict
+    ({'Value': '...'}) where it stores plain strings everywhere else, so ListResourceRecordSets
+    returned the dict's Python repr as the SOA value; it becomes the plain string.
+    """
+    for rrset in zone.rrsets:
+        if rrset.name != zone.name:
+            continue
+        if rrset.type == "NS":
+            rrset.records = [r if r.endswith(".") else f"{r}." for r in rrset.records]
+        elif rrset.type == "SOA":
+            rrset.records = [r["Value"] if isinstance(r, dict) else r for r in rrset.records]
+
+
+def patch_distinct_name_servers() -> None:
+    """Give every hosted zone (and every reusable delegation set) its own four name servers.
+
+    moto's Route53Backend.create_hosted_zone builds the zone's servers by calling
+    create_reusable_delegation_set(caller_reference="DelSet_<name>", delegation_set_id=...), which
+    made a DelegationSet with moto's four fixed names and stored it among the reusable sets.
+    While a zone is being created (flag below), that call now returns a fresh unstored set, or the
+    existing reusable set named by DelegationSetId. The NS and SOA records moto writes at the apex
+    come from that set; the NS values then get AWS's trailing dot.
+    """
+    backend_cls = r53_models.Route53Backend
+    original_create_hosted_zone = backend_cls.create_hosted_zone
+
+    def create_reusable_delegation_set(
+        self: r53_models.Route53Backend,
+        caller_reference: str,
+        delegation_set_id: str | None = None,
+        hosted_zone_id: str | None = None,
+    ) -> r53_models.DelegationSet:
+        if getattr(_zone_creation, "active", False):
+            # Called by create_hosted_zone for the zone's own servers.
+            if delegation_set_id:
+                if delegation_set_id not in self.delegation_sets:
+                    raise NoSuchDelegationSet(delegation_set_id)
+                return self.delegation_sets[delegation_set_id]
+            return r53_models.DelegationSet(caller_reference, _fresh_name_servers("z"), None)
+        # The CreateReusableDelegationSet API.
+        if hosted_zone_id:
+            zone = self.get_hosted_zone(hosted_zone_id)
+            name_servers = list(zone.delegation_set.name_servers)  # type: ignore[union-attr]
+        else:
+            name_servers = _fresh_name_servers("r")
+        delegation_set = r53_models.DelegationSet(caller_reference, name_servers, delegation_set_id)
+        self.delegation_sets[delegation_set.id] = delegation_set
+        return delegation_set
+
+    def create_hosted_zone(self: r53_models.Route53Backend, *args: Any, **kwargs: Any) -> Any:
+        _zone_creation.active = True
+        try:
+            zone = original_create_hosted_zone(self, *args, **kwargs)
+        finally:
+            _zone_creation.active = False
+        if zone.delegation_set is not None and not zone.delegation_set.id:
+            # A zone's own set has no Id or CallerReference in Route 53's replies (moto: "" and
+            # "DelSet_<name>").
+            zone.delegation_set.id = None
+            zone.delegation_set.caller_reference = None
+        _fix_apex_records(zone)
+        return zone
+
+    backend_cls.create_reusable_delegation_set = create_reusable_delegation_set  # type: ignore[method-assign]
+    backend_cls.create_hosted_zone = create_hosted_zone  # type: ignore[method-assign]
+
+    # POST /moto-api/reset ends in BackendDict.reset(): numbering starts again at 1 after it.
+    original_reset = BackendDict.reset.__func__  # type: ignore[attr-defined]
+
+    def reset(cls: type) -> None:
+        original_reset(cls)
+        _reset_name_server_counters()
+
+    BackendDict.reset = classmethod(reset)  # type: ignore[method-assign, assignment]
+
+
+# ---------------------------------------------------------------------------------------------
+# d. Record sets keep every routing field Route 53 returns
+# ---------------------------------------------------------------------------------------------
+def patch_record_set_routing_fields() -> None:
+    """Keep CidrRoutingConfig, GeoProximityLocation and TrafficPolicyInstanceId on record sets.
+
+    moto 5.2.5's RecordSet drops these three fields on write, so ListResourceRecordSets returns
+    an IP-based or geoproximity record as if it had no routing policy. Its response serializer
+    reads attributes by the API member name, so storing them is enough to return them.
+    """
+    original_init = r53_models.RecordSet.__init__
+
+    def init(self: Any, kwargs: dict[str, Any]) -> None:
+        original_init(self, kwargs)
+        self.cidr_routing_config = kwargs.get("CidrRoutingConfig")
+        self.geo_proximity_location = kwargs.get("GeoProximityLocation")
+        self.traffic_policy_instance_id = kwargs.get("TrafficPolicyInstanceId")
+
+    r53_models.RecordSet.__init__ = init  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
+# c. Lambda invokes -> cargo lambda watch (later)
+# ---------------------------------------------------------------------------------------------
+def patch_lambda_invoke_forwarding() -> None:
+    """Placeholder: forward moto's Docker-free Lambda invokes to `cargo lambda watch`.
+
+    Later: replace moto.awslambda_simple.models.LambdaSimpleBackend.invoke with a POST to
+    http://127.0.0.1:<watch port>/2015-03-31/functions/<name>/invocations, mapping a function
+    error to the `X-Amz-Function-Error: Unhandled` header. Does nothing yet.
+    """
+
+
+def apply_patches() -> None:
+    patch_list_health_checks()
+    patch_distinct_name_servers()
+    patch_record_set_routing_fields()
+    patch_lambda_invoke_forwarding()
+
+
+# ---------------------------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument("-p", "--port", type=int, default=5000, help="port (0: pick a free one)")
+    parser.add_argument("--log-requests", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--no-patches", action="store_true", help="serve moto as released (for comparisons)"
+    )
+    args = parser.parse_args(argv)
+
+    if moto.__version__ != EXPECTED_MOTO_VERSION:
+        print(
+            f"moto_server.py: warning: patches were written for moto {EXPECTED_MOTO_VERSION}, "
+            f"found {moto.__version__}",
+            file=sys.stderr,
+            flush=True,
+        )
+    if not args.no_patches:
+        apply_patches()
+
+    if not args.log_requests:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    # As moto's ThreadedMotoServer does, but bound here in the main thread, so that a port in
+    # use fails this process at once (ThreadedMotoServer.start() would wait forever).
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
+    )
+    port = server.server_address[1]
+    serving = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    serving.start()
+    # Some moto services build URLs from MOTO_PORT (as moto_server itself sets it).
+    os.environ.setdefault("MOTO_PORT", str(port))
+    print(f"READY {port}", flush=True)
+
+    while not stop.wait(0.2):
+        pass
+    server.shutdown()
+    serving.join()
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's teardown of moto's many modules (1.5 s); no state outlives the process.
+    os._exit(code)
