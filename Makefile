@@ -1,0 +1,50 @@
+# zonehop: the targets a newcomer needs. `make help` lists them.
+SHELL := bash
+.DEFAULT_GOAL := help
+
+VENV ?= $(CURDIR)/.venv
+export ZONEHOP_VENV := $(VENV)
+# cargo-lambda runs zig from the same virtualenv.
+export PATH := $(VENV)/bin:$(PATH)
+CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+FUNCTIONS := create-zone sync-records
+LAMBDA_PORT ?= 9000
+
+.PHONY: help setup build build-lambda fmt lint test test-unit bench-sync watch invoke rehearse
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install what builds and tests need (apt packages, .venv with moto/cargo-lambda/octoDNS, rustup target)
+	bash scripts/setup.sh
+
+build: ## Build the workspace (debug)
+	cargo build --workspace --all-targets
+
+build-lambda: setup ## Build every function for Lambda (provided.al2023, arm64, release)
+	$(CARGO_LAMBDA) lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
+
+fmt: ## Format the code
+	cargo fmt --all
+
+lint: ## fmt check + clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-unit: ## The pure core's tests only (no emulator needed)
+	cargo nextest run -p zonehop
+
+test: setup lint ## Everything: fmt, clippy, unit tests, integration tests against moto server
+	cargo nextest run --workspace --no-fail-fast
+
+bench-sync: setup ## Sync a 10,000-record zone on moto; compare with octoDNS in the same run (prints figures)
+	cargo bench -p zonehop-tests --bench sync
+
+watch: setup ## Serve every function on the Lambda Invoke API (127.0.0.1:$(LAMBDA_PORT))
+	$(CARGO_LAMBDA) lambda watch -A 127.0.0.1 -P $(LAMBDA_PORT)
+
+invoke: ## Invoke one function on `make watch`: make invoke FN=sync-records
+	$(CARGO_LAMBDA) lambda invoke $(FN) -A 127.0.0.1 -P $(LAMBDA_PORT) --data-file tests/events/$(FN).json
+
+rehearse: setup ## Local rehearsal (see README: what it covers today)
+	cargo run -q -p zonehop-tests --bin rehearse -- $(if $(ZONE),--zone $(ZONE)) $(if $(DOMAIN),--domain $(DOMAIN)) $(if $(KEEP),--keep $(KEEP))
