@@ -1,0 +1,173 @@
+//! The real function binaries behind the Lambda Invoke API, served by `cargo lambda watch`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+/// A running `cargo lambda watch`.
+#[derive(Debug)]
+pub struct LambdaWatch {
+    child: Child,
+    port: u16,
+}
+
+/// A function's error as the Invoke API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    pub error_type: String,
+    pub error_message: String,
+}
+
+impl std::fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+fn cargo_lambda() -> PathBuf {
+    crate::moto::venv_python().with_file_name("cargo-lambda")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl LambdaWatch {
+    /// Starts `cargo lambda watch` on a free loopback port; the functions see `env`
+    /// (the emulator's endpoint, dummy credentials). Its output and the functions' logs
+    /// go to `log`.
+    pub async fn start(env: &[(&str, String)], log: &std::path::Path) -> LambdaWatch {
+        let port = free_port();
+        let venv_bin = cargo_lambda()
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        let path = format!(
+            "{}:{}",
+            venv_bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new(cargo_lambda());
+        command
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .current_dir(crate::repo_root())
+            .env("PATH", path)
+            .kill_on_drop(true);
+        let log_file = std::fs::File::create(log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let log_err = log_file.try_clone().expect("log file handle");
+        command
+            .stdout(Stdio::from(log_file))
+            .stderr(Stdio::from(log_err));
+        for (key, value) in env {
+            command.env(key, value);
+            command.arg("--env-var").arg(format!("{key}={value}"));
+        }
+        let child = command
+            .spawn()
+            .expect("start cargo lambda watch (run `make setup`)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "cargo lambda watch did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        LambdaWatch { child, port }
+    }
+
+    /// Invokes a function through the Lambda Invoke API (the first call of a function
+    /// waits for its build).
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, FunctionError> {
+        let body = payload.to_string();
+        let request = format!(
+            "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        let transport = |e: std::io::Error| FunctionError {
+            error_type: "InvokeFailed".into(),
+            error_message: e.to_string(),
+        };
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .map_err(transport)?;
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(transport)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.map_err(transport)?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        let status = head.split_whitespace().nth(1).unwrap_or("0");
+        // cargo lambda watch answers a function error with 500; AWS with 200 and
+        // X-Amz-Function-Error. Both carry {errorType, errorMessage}.
+        let function_error =
+            status != "200" || head.to_ascii_lowercase().contains("x-amz-function-error");
+        let value: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+        if function_error {
+            return Err(FunctionError {
+                error_type: value["errorType"]
+                    .as_str()
+                    .unwrap_or("Unhandled")
+                    .to_owned(),
+                error_message: value["errorMessage"]
+                    .as_str()
+                    .map_or_else(|| body.clone(), str::to_owned),
+            });
+        }
+        Ok(value)
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || tail.len() < size {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = tail[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
