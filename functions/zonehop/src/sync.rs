@@ -180,6 +180,12 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
         });
     }
 
+    if batches.is_empty() {
+        // Nothing to write: the plan was made from the target as it is.
+        output.in_sync = true;
+        output.retries = stats.retried();
+        return Ok(output);
+    }
     apply_batches(target, &target_id, &domain, &batches, settings, &stats).await?;
 
     // Prove it: the target, read again, needs no further change.
