@@ -374,4 +374,14 @@ fn the_sample_events_are_valid_requests() {
     )
     .expect("create-zone.json is a CreateZoneRequest");
     assert_eq!(create.domain, "example.com");
+    let verify: zonehop::verify::VerifyRequest = serde_json::from_str(
+        &std::fs::read_to_string(root.join("verify-zones.json")).expect("sample event"),
+    )
+    .expect("verify-zones.json is a VerifyRequest");
+    assert!(verify.resolver.is_some());
+    let delegate: zonehop::delegate::DelegateRequest = serde_json::from_str(
+        &std::fs::read_to_string(root.join("delegate-subdomain.json")).expect("sample event"),
+    )
+    .expect("delegate-subdomain.json is a DelegateRequest");
+    assert_eq!(delegate.subdomain, "dev.example.com");
 }

@@ -82,6 +82,18 @@ pub enum Error {
         differences: Vec<String>,
     },
 
+    /// The new zone does not answer like the old one on every server.
+    #[error("{} difference(s) between the old and the new zone's answers: {}. The registration was not touched; fix the target zone (or the source) and run verify-zones again", .differences.len(), summarize_differences(.differences))]
+    ZonesDiffer {
+        differences: Vec<crate::verify::Difference>,
+    },
+
+    /// A name (a name server's, usually) could not be resolved.
+    #[error(
+        "cannot resolve {name}: {message}; check the resolver in the request or ZONEHOP_RESOLVER"
+    )]
+    DnsLookupFailed { name: String, message: String },
+
     /// Route 53 refused a change batch (InvalidChangeBatch, InvalidInput).
     #[error("{operation} was refused: {message}")]
     ChangeRejected { operation: String, message: String },
@@ -97,6 +109,24 @@ pub enum Error {
         code: String,
         message: String,
     },
+}
+
+fn summarize_differences(differences: &[crate::verify::Difference]) -> String {
+    const SHOWN: usize = 10;
+    let mut parts: Vec<String> = differences
+        .iter()
+        .take(SHOWN)
+        .map(|d| {
+            format!(
+                "{} {} on {}: old {:?}, new {:?}",
+                d.name, d.rtype, d.server, d.old, d.new
+            )
+        })
+        .collect();
+    if differences.len() > SHOWN {
+        parts.push(format!("and {} more", differences.len() - SHOWN));
+    }
+    parts.join("; ")
 }
 
 fn summarize_blockers(blockers: &[Blocker]) -> String {
@@ -139,6 +169,8 @@ impl Error {
             Error::MigrationBlocked { .. } => "MigrationBlocked",
             Error::OverwriteLimitExceeded { .. } => "OverwriteLimitExceeded",
             Error::TargetDiverged { .. } => "TargetDiverged",
+            Error::ZonesDiffer { .. } => "ZonesDiffer",
+            Error::DnsLookupFailed { .. } => "DnsLookupFailed",
             Error::ChangeRejected { .. } => "ChangeRejected",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::Aws { .. } => "AwsError",

@@ -11,6 +11,8 @@
 pub mod accounts;
 pub mod batch;
 pub mod create_zone;
+pub mod delegate;
+pub mod dns;
 pub mod error;
 pub mod export;
 pub mod hosted_zones;
@@ -21,6 +23,7 @@ pub mod retry;
 pub mod route53;
 pub mod runtime;
 pub mod sync;
+pub mod verify;
 pub mod zone;
 
 pub use error::Error;

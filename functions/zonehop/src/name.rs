@@ -63,6 +63,20 @@ impl Name {
         Ok(Name(canonical))
     }
 
+    /// A name from raw label octets (as they come off the wire), leftmost first.
+    pub fn from_raw_labels<'a>(
+        labels: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, NameError> {
+        let mut escaped = String::new();
+        for label in labels {
+            for &byte in label {
+                push_escaped(&mut escaped, byte);
+            }
+            escaped.push('.');
+        }
+        Name::parse(&escaped)
+    }
+
     /// The canonical Route 53 spelling, with the trailing dot.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -258,6 +272,14 @@ mod tests {
         assert!(name("dev.example.com").is_at_or_below(&dev));
         assert!(!name("dev.example.com").is_below(&dev));
         assert!(!name("xdev.example.com").is_at_or_below(&dev));
+    }
+
+    #[test]
+    fn raw_labels_round_trip() {
+        let wild = name("*.Example.com");
+        let labels = wild.raw_labels();
+        let again = Name::from_raw_labels(labels.iter().map(Vec::as_slice)).expect("valid");
+        assert_eq!(again, wild);
     }
 
     #[test]

@@ -45,3 +45,39 @@ pub fn sync_settings_from_env() -> SyncSettings {
         ..default
     }
 }
+
+/// The resolver from `ZONEHOP_RESOLVER` (`192.0.2.53` or `192.0.2.53:53`), when set.
+pub fn resolver_from_env() -> Option<std::net::SocketAddr> {
+    std::env::var("ZONEHOP_RESOLVER")
+        .ok()
+        .and_then(|text| crate::verify::parse_resolver(&text).ok())
+}
+
+/// Verification settings: `ZONEHOP_RESOLVER`, `ZONEHOP_DNS_PORT` (authoritative servers'
+/// port, 53), `ZONEHOP_VERIFY_CONCURRENCY` (queries in flight, 64).
+pub fn verify_settings_from_env() -> crate::verify::VerifySettings {
+    let default = crate::verify::VerifySettings::default();
+    crate::verify::VerifySettings {
+        retry: retry_policy_from_env(),
+        resolver: resolver_from_env(),
+        port: env_u64("ZONEHOP_DNS_PORT")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(default.port),
+        concurrency: env_u64("ZONEHOP_VERIFY_CONCURRENCY")
+            .and_then(|c| usize::try_from(c).ok())
+            .unwrap_or(default.concurrency),
+    }
+}
+
+/// Sub-delegation settings: the sync settings, `ZONEHOP_RESOLVER`, `ZONEHOP_DNS_PORT`.
+pub fn delegate_settings_from_env() -> crate::delegate::DelegateSettings {
+    let default = crate::delegate::DelegateSettings::default();
+    crate::delegate::DelegateSettings {
+        sync: sync_settings_from_env(),
+        resolver: resolver_from_env(),
+        port: env_u64("ZONEHOP_DNS_PORT")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(default.port),
+        ..default
+    }
+}

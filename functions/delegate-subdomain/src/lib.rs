@@ -1,0 +1,22 @@
+//! delegate-subdomain (DESIGN step 3): move a subtree that stays behind into its own zone
+//! in the source account, then cut it from the parent in one atomic change.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::delegate::{delegate_subdomain, DelegateOutput, DelegateRequest, DelegateSettings};
+use zonehop::dns::WireDns;
+use zonehop::route53::Route53;
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &DelegateSettings,
+    event: LambdaEvent<DelegateRequest>,
+) -> Result<DelegateOutput, zonehop::Error> {
+    let request = event.payload;
+    request.source.access.validate("source")?;
+    let source = config_for(base, &request.source.access, "zonehop-delegate-subdomain").await;
+    let r53 = Route53::new(route53_client(&source));
+    delegate_subdomain(&r53, &WireDns::default(), &request, settings).await
+}

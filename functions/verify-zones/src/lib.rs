@@ -1,0 +1,26 @@
+//! verify-zones (DESIGN step 5): ask every authoritative server of both zones for every
+//! RRset and compare; routing-policy records through the API. Fails with `ZonesDiffer`
+//! and the list of differences, so the registration is never touched.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::dns::WireDns;
+use zonehop::route53::Route53;
+use zonehop::verify::{verify_zones, VerifyOutput, VerifyRequest, VerifySettings};
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &VerifySettings,
+    event: LambdaEvent<VerifyRequest>,
+) -> Result<VerifyOutput, zonehop::Error> {
+    let request = event.payload;
+    request.source.access.validate("source")?;
+    request.target.access.validate("target")?;
+    let source = config_for(base, &request.source.access, "zonehop-verify-zones").await;
+    let target = config_for(base, &request.target.access, "zonehop-verify-zones").await;
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    verify_zones(&source, &target, &WireDns::default(), &request, settings).await
+}

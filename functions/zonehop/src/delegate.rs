@@ -1,0 +1,562 @@
+//! DESIGN step 3: split a subdomain that stays behind into its own zone in the source
+//! account, without a moment in which it stops resolving.
+//!
+//! The child zone is created and filled first, and its servers are asked over DNS until
+//! each answers every moved RRset exactly as the parent's servers do. Only then does ONE
+//! atomic change on the parent delete the moved records and create the delegation, so a
+//! resolver sees either the parent's own answer or a referral to a child that already
+//! answers the same (invariant 2). The output carries the exact reverse change.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::batch::{BatchLimits, Cost};
+use crate::create_zone::check_is_public_zone_of;
+use crate::dns::DnsClient;
+use crate::error::Error;
+use crate::hosted_zones::{read_zone, wait_in_sync, HostedZone, HostedZones};
+use crate::name::Name;
+use crate::plan::{plan_sync, Action, BlockReason, Blocker, Change, HealthCheckPolicy, PlanInput};
+use crate::request::{parse_domain, ZoneRef};
+use crate::retry::{with_retry, RetryStats};
+use crate::sync::{apply_batches, SyncSettings};
+use crate::verify::{compare_over_dns, parse_resolver, server_addresses, Probe};
+use crate::zone::{bare_zone_id, RecordSet, RrType, Zone};
+
+/// delegate-subdomain's input (one element of the Map over `keepInSource`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegateRequest {
+    pub domain: String,
+    pub source: ZoneRef,
+    /// The subdomain that stays in the source account, e.g. `dev.example.com`.
+    pub subdomain: String,
+    /// Makes the child zone's CallerReference unique to this migration.
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    /// TTL of the NS delegation created in the parent (seconds).
+    #[serde(default = "default_delegation_ttl")]
+    pub delegation_ttl: i64,
+    /// The resolver that finds the servers' addresses (else `ZONEHOP_RESOLVER`).
+    #[serde(default)]
+    pub resolver: Option<String>,
+}
+
+fn default_delegation_ttl() -> i64 {
+    300
+}
+
+/// delegate-subdomain's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegateOutput {
+    pub subdomain: String,
+    pub child_zone_id: String,
+    pub name_servers: Vec<String>,
+    /// Record sets that now live in the child zone.
+    pub moved_records: usize,
+    /// True when an earlier run had already made the cut.
+    pub already_delegated: bool,
+    /// Applied to the parent zone as one change, this undoes the cut exactly.
+    pub reverse_change: Vec<Change>,
+}
+
+/// Settings of the function (not of the request).
+#[derive(Debug, Clone)]
+pub struct DelegateSettings {
+    pub sync: SyncSettings,
+    pub resolver: Option<std::net::SocketAddr>,
+    pub port: u16,
+    /// How long the child's servers may take to answer at all after INSYNC.
+    pub serving_timeout: Duration,
+}
+
+impl Default for DelegateSettings {
+    fn default() -> Self {
+        DelegateSettings {
+            sync: SyncSettings::default(),
+            resolver: None,
+            port: 53,
+            serving_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The child zone's CallerReference: stable for a subdomain and execution.
+pub fn child_caller_reference(subdomain: &Name, execution_id: Option<&str>) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"child\n");
+    hash.update(subdomain.as_str().as_bytes());
+    hash.update(b"\n");
+    hash.update(execution_id.unwrap_or("").as_bytes());
+    let hex: String = hash
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("zonehop-child-{hex}")
+}
+
+/// The records the parent holds for the subtree, the delegation at the cut excluded.
+pub fn subtree(parent: &Zone, cut: &Name) -> Vec<RecordSet> {
+    parent
+        .iter()
+        .filter(|r| r.name.is_at_or_below(cut))
+        .filter(|r| !(r.name == *cut && matches!(r.rtype, RrType::NS | RrType::DS)))
+        .cloned()
+        .collect()
+}
+
+/// Same-zone aliases that the cut would leave pointing into another zone, either way.
+pub fn aliases_across_the_cut(parent: &Zone, parent_id: &str, cut: &Name) -> Vec<Blocker> {
+    parent
+        .iter()
+        .filter_map(|r| {
+            let alias = r.alias_target.as_ref()?;
+            if bare_zone_id(&alias.hosted_zone_id) != parent_id {
+                return None;
+            }
+            let inside = r.name.is_at_or_below(cut);
+            let target_inside = alias.dns_name.is_at_or_below(cut);
+            (inside != target_inside).then(|| Blocker {
+                reason: BlockReason::AliasCrossesZoneCut,
+                record: r.key().to_string(),
+                detail: format!(
+                    "aliases {} across the new cut at {cut}: replace the alias with the target's records before splitting",
+                    alias.dns_name
+                ),
+            })
+        })
+        .collect()
+}
+
+/// The one change that makes the cut: delete the moved records, create the delegation.
+pub fn cut_change(
+    moved: &[RecordSet],
+    cut: &Name,
+    name_servers: &[String],
+    ttl: i64,
+) -> Vec<Change> {
+    let mut servers: Vec<String> = name_servers
+        .iter()
+        .map(|s| Name::parse(s).map_or_else(|_| s.clone(), |n| n.to_string()))
+        .collect();
+    servers.sort();
+    let values: Vec<&str> = servers.iter().map(String::as_str).collect();
+    // Delete aliases first: within one change Route 53 applies them in order.
+    let mut ordered: Vec<&RecordSet> = moved.iter().collect();
+    ordered.sort_by_key(|r| r.alias_target.is_none());
+    ordered
+        .into_iter()
+        .map(|r| Change {
+            action: Action::Delete,
+            record: r.clone(),
+        })
+        .chain(std::iter::once(Change {
+            action: Action::Create,
+            record: RecordSet::simple(cut.clone(), RrType::NS, ttl, &values),
+        }))
+        .collect()
+}
+
+/// The change that undoes `cut`: delete the delegation, create the moved records again.
+pub fn reverse_of(cut: &[Change]) -> Vec<Change> {
+    let mut reverse: Vec<Change> = cut
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| Change {
+            action: Action::Delete,
+            record: c.record.clone(),
+        })
+        .collect();
+    // Alias targets before aliases when they come back.
+    let mut creates: Vec<Change> = cut
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| Change {
+            action: Action::Create,
+            record: c.record.clone(),
+        })
+        .collect();
+    creates.sort_by_key(|c| c.record.alias_target.is_some());
+    reverse.extend(creates);
+    reverse
+}
+
+fn rezone_aliases(records: &[RecordSet], from: &str, to: &str) -> Vec<RecordSet> {
+    records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if let Some(alias) = &mut r.alias_target {
+                if bare_zone_id(&alias.hosted_zone_id) == from {
+                    alias.hosted_zone_id = to.to_owned();
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// Runs the whole step for one subdomain.
+pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
+    r53: &R,
+    dns: &D,
+    request: &DelegateRequest,
+    settings: &DelegateSettings,
+) -> Result<DelegateOutput, Error> {
+    let stats = RetryStats::default();
+    let retry = &settings.sync.retry;
+    let domain = parse_domain(&request.domain)?;
+    let cut = Name::parse(&request.subdomain)
+        .map_err(|e| Error::InvalidRequest(format!("subdomain `{}`: {e}", request.subdomain)))?;
+    if !cut.is_below(&domain) {
+        return Err(Error::InvalidRequest(format!(
+            "subdomain `{cut}` is not below {domain}"
+        )));
+    }
+    if !(1..=172_800).contains(&request.delegation_ttl) {
+        return Err(Error::InvalidRequest(format!(
+            "delegationTtl {} is outside 1..=172800",
+            request.delegation_ttl
+        )));
+    }
+    request.source.access.validate("source")?;
+    let parent_id = bare_zone_id(request.source.required_id("source")?).to_owned();
+    let resolver = match &request.resolver {
+        Some(text) => parse_resolver(text)?,
+        None => settings.resolver.ok_or_else(|| {
+            Error::InvalidRequest(
+                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
+            )
+        })?,
+    };
+
+    let parent_zone = with_retry(retry, &stats, || r53.get_zone(&parent_id)).await?;
+    check_is_public_zone_of(&parent_zone, &domain)?;
+    let parent = read_zone(r53, &parent_id, retry, &stats).await?;
+    let blockers = aliases_across_the_cut(&parent, &parent_id, &cut);
+    if !blockers.is_empty() {
+        return Err(Error::MigrationBlocked { blockers });
+    }
+    let moved = subtree(&parent, &cut);
+
+    let child = find_or_create_child(r53, &cut, request.execution_id.as_deref(), settings).await?;
+    let delegation = parent
+        .iter()
+        .find(|r| r.name == cut && r.rtype == RrType::NS)
+        .cloned();
+
+    if let Some(existing) = &delegation {
+        let points_at_child = same_servers(existing.values(), &child.name_servers);
+        if !points_at_child {
+            return Err(Error::InvalidRequest(format!(
+                "{cut} is already delegated to other servers ({}): it is already its own zone; leave it out of keepInSource",
+                existing.values().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if moved.is_empty() {
+            // An earlier run made the cut: report it again, from the child's contents.
+            let in_child = read_zone(r53, &child.id, retry, &stats).await?;
+            let records: Vec<RecordSet> = in_child
+                .iter()
+                .filter(|r| !crate::plan::is_apex_soa_or_ns(r, &cut))
+                .cloned()
+                .collect();
+            let records = rezone_aliases(&records, &child.id, &parent_id);
+            let cut_change = cut_change(
+                &records,
+                &cut,
+                &child.name_servers,
+                existing.ttl.unwrap_or(request.delegation_ttl),
+            );
+            return Ok(DelegateOutput {
+                subdomain: cut.to_string(),
+                child_zone_id: child.id,
+                name_servers: child.name_servers,
+                moved_records: records.len(),
+                already_delegated: true,
+                reverse_change: reverse_of(&cut_change),
+            });
+        }
+    }
+
+    // Fill the child: the subtree, with same-zone aliases naming the child.
+    let wanted: Zone = rezone_aliases(&moved, &parent_id, &child.id)
+        .into_iter()
+        .collect();
+    let in_child = read_zone(r53, &child.id, retry, &stats).await?;
+    let input = PlanInput {
+        apex: &cut,
+        source_zone_id: &child.id,
+        target_zone_id: &child.id,
+        keep_in_source: &[],
+        health_checks: HealthCheckPolicy::Block,
+        extra_records: &[],
+        limits: settings.sync.limits,
+    };
+    let plan = plan_sync(&input, &wanted, &in_child);
+    if !plan.blockers.is_empty() {
+        return Err(Error::MigrationBlocked {
+            blockers: plan.blockers,
+        });
+    }
+    let batches = plan.batches(settings.sync.limits);
+    apply_batches(r53, &child.id, &cut, &batches, &settings.sync, &stats).await?;
+    let after = read_zone(r53, &child.id, retry, &stats).await?;
+    let left = plan_sync(&input, &wanted, &after);
+    if !left.is_empty() {
+        return Err(Error::TargetDiverged {
+            zone_id: child.id,
+            differences: left
+                .changes()
+                .map(|c| format!("{:?} {}", c.action, c.record.key()))
+                .collect(),
+        });
+    }
+
+    // Prove over DNS that every child server answers every moved RRset like the parent.
+    let parent_servers =
+        server_addresses(dns, resolver, &parent_zone, "parent", settings.port).await?;
+    let child_servers = server_addresses(dns, resolver, &child, "child", settings.port).await?;
+    wait_until_serving(dns, &child_servers, &cut, settings.serving_timeout).await?;
+    let mut probes: Vec<Probe> = moved
+        .iter()
+        .filter(|r| !r.has_routing_policy())
+        .map(|r| Probe {
+            name: r.name.clone(),
+            rtype: r.rtype,
+            referral: r.rtype == RrType::NS,
+        })
+        .collect();
+    probes.sort();
+    probes.dedup();
+    let (differences, _) =
+        compare_over_dns(dns, &parent_servers, &child_servers, &probes, 32).await;
+    if !differences.is_empty() {
+        return Err(Error::ZonesDiffer { differences });
+    }
+
+    // The cut: one atomic change on the parent.
+    let change = cut_change(&moved, &cut, &child.name_servers, request.delegation_ttl);
+    let change = match &delegation {
+        // A delegation already there (to this child) stays; only the moved records go.
+        Some(_) => change
+            .into_iter()
+            .filter(|c| c.action == Action::Delete)
+            .collect(),
+        None => change,
+    };
+    if !Cost::of_batch(&change).fits(BatchLimits::ROUTE53) {
+        return Err(Error::MigrationBlocked {
+            blockers: vec![Blocker {
+                reason: BlockReason::ChangeTooLarge,
+                record: cut.to_string(),
+                detail: "the subtree is too large to move in one atomic change (1,000 values, 32,000 characters): split it into smaller subdomains".into(),
+            }],
+        });
+    }
+    let comment = format!("zonehop: delegate {cut} to its own zone {}", child.id);
+    let change_id = with_retry(retry, &stats, || {
+        r53.change_records(&parent_id, &change, &comment)
+    })
+    .await?;
+    wait_in_sync(
+        r53,
+        &change_id,
+        settings.sync.in_sync_timeout,
+        retry,
+        &stats,
+    )
+    .await?;
+
+    let full_cut = cut_change(
+        &moved,
+        &cut,
+        &child.name_servers,
+        delegation
+            .as_ref()
+            .and_then(|d| d.ttl)
+            .unwrap_or(request.delegation_ttl),
+    );
+    Ok(DelegateOutput {
+        subdomain: cut.to_string(),
+        child_zone_id: child.id,
+        name_servers: child.name_servers,
+        moved_records: moved.len(),
+        already_delegated: false,
+        reverse_change: reverse_of(&full_cut),
+    })
+}
+
+fn same_servers<'a>(values: impl Iterator<Item = &'a str>, servers: &[String]) -> bool {
+    let canonical = |s: &str| {
+        Name::parse(s)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| s.to_owned())
+    };
+    let mut a: Vec<String> = values.map(canonical).collect();
+    let mut b: Vec<String> = servers.iter().map(|s| canonical(s)).collect();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+async fn find_or_create_child<R: HostedZones>(
+    r53: &R,
+    cut: &Name,
+    execution_id: Option<&str>,
+    settings: &DelegateSettings,
+) -> Result<HostedZone, Error> {
+    let stats = RetryStats::default();
+    let retry = &settings.sync.retry;
+    let reference = child_caller_reference(cut, execution_id);
+    let existing = with_retry(retry, &stats, || r53.zones_named(cut)).await?;
+    if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {
+        return with_retry(retry, &stats, || r53.get_zone(&ours.id)).await;
+    }
+    let others: Vec<String> = existing
+        .iter()
+        .filter(|z| !z.private)
+        .map(|z| z.id.clone())
+        .collect();
+    if !others.is_empty() {
+        return Err(Error::ZoneAlreadyExists {
+            domain: cut.to_string(),
+            existing: others,
+        });
+    }
+    let comment = format!("zonehop: {cut}, kept in this account");
+    match with_retry(retry, &stats, || r53.create_zone(cut, &reference, &comment)).await {
+        Ok(zone) => Ok(zone),
+        Err(Error::Aws { code, .. }) if code == "HostedZoneAlreadyExists" => {
+            let again = with_retry(retry, &stats, || r53.zones_named(cut)).await?;
+            let ours = again
+                .into_iter()
+                .find(|z| z.caller_reference == reference)
+                .ok_or_else(|| Error::ZoneAlreadyExists {
+                    domain: cut.to_string(),
+                    existing: Vec::new(),
+                })?;
+            with_retry(retry, &stats, || r53.get_zone(&ours.id)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Waits until every child server answers the child's SOA authoritatively.
+async fn wait_until_serving<D: DnsClient>(
+    dns: &D,
+    servers: &[crate::verify::Server],
+    apex: &Name,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    for server in servers {
+        loop {
+            match dns.query(server.addr, apex, RrType::SOA, false).await {
+                Ok(answer) if answer.authoritative && answer.rcode == "NOERROR" => break,
+                outcome => {
+                    if started.elapsed() > timeout {
+                        return Err(Error::DnsLookupFailed {
+                            name: apex.to_string(),
+                            message: format!(
+                                "{} does not serve the child zone after {} s: {outcome:?}",
+                                server.label,
+                                timeout.as_secs()
+                            ),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::AliasTarget;
+
+    fn n(s: &str) -> Name {
+        Name::parse(s).expect("name")
+    }
+
+    fn alias(name: &str, target: &str) -> RecordSet {
+        RecordSet::alias(
+            n(name),
+            RrType::A,
+            AliasTarget {
+                hosted_zone_id: "ZPARENT".into(),
+                dns_name: n(target),
+                evaluate_target_health: false,
+            },
+        )
+    }
+
+    #[test]
+    fn aliases_that_would_cross_the_cut_are_found_in_both_directions() {
+        let parent = Zone::new([
+            RecordSet::simple(n("www.example.com"), RrType::A, 60, &["192.0.2.1"]),
+            RecordSet::simple(n("api.dev.example.com"), RrType::A, 60, &["192.0.2.2"]),
+            alias("in.dev.example.com", "www.example.com"),
+            alias("out.example.com", "api.dev.example.com"),
+            alias("ok.dev.example.com", "api.dev.example.com"),
+        ]);
+        let found: Vec<String> = aliases_across_the_cut(&parent, "ZPARENT", &n("dev.example.com"))
+            .into_iter()
+            .map(|b| b.record)
+            .collect();
+        assert_eq!(found, ["in.dev.example.com. A", "out.example.com. A"]);
+    }
+
+    #[test]
+    fn the_cut_is_one_change_and_its_reverse_restores_the_parent_exactly() {
+        let moved = vec![
+            RecordSet::simple(n("dev.example.com"), RrType::A, 60, &["192.0.2.5"]),
+            alias("web.dev.example.com", "dev.example.com"),
+        ];
+        let cut = cut_change(
+            &moved,
+            &n("dev.example.com"),
+            &["ns2.child.test".into(), "ns1.child.test".into()],
+            300,
+        );
+        assert_eq!(cut.len(), 3);
+        assert_eq!(cut[0].action, Action::Delete);
+        assert!(cut[0].record.alias_target.is_some(), "aliases go first");
+        let delegation = &cut[2];
+        assert_eq!(delegation.action, Action::Create);
+        assert_eq!(
+            delegation.record.values().collect::<Vec<_>>(),
+            ["ns1.child.test.", "ns2.child.test."]
+        );
+
+        let reverse = reverse_of(&cut);
+        assert_eq!(reverse[0].action, Action::Delete);
+        assert_eq!(reverse[0].record, delegation.record);
+        let recreated: Vec<&RecordSet> = reverse[1..].iter().map(|c| &c.record).collect();
+        assert_eq!(recreated, [&moved[0], &moved[1]], "targets before aliases");
+        assert!(reverse[1..].iter().all(|c| c.action == Action::Create));
+    }
+
+    #[test]
+    fn the_subtree_excludes_the_delegation_at_the_cut() {
+        let parent = Zone::new([
+            RecordSet::simple(n("dev.example.com"), RrType::NS, 300, &["ns1.child.test."]),
+            RecordSet::simple(n("dev.example.com"), RrType::A, 60, &["192.0.2.5"]),
+            RecordSet::simple(n("a.dev.example.com"), RrType::A, 60, &["192.0.2.6"]),
+            RecordSet::simple(n("www.example.com"), RrType::A, 60, &["192.0.2.1"]),
+        ]);
+        let keys: Vec<String> = subtree(&parent, &n("dev.example.com"))
+            .iter()
+            .map(|r| r.key().to_string())
+            .collect();
+        assert_eq!(keys, ["a.dev.example.com. A", "dev.example.com. A"]);
+    }
+}
