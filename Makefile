@@ -7,7 +7,7 @@ export ZONEHOP_VENV := $(VENV)
 # cargo-lambda runs zig from the same virtualenv.
 export PATH := $(VENV)/bin:$(PATH)
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
-FUNCTIONS := create-zone sync-records
+FUNCTIONS := create-zone delegate-subdomain sync-records verify-zones
 LAMBDA_PORT ?= 9000
 
 .PHONY: help setup build build-lambda fmt lint test test-unit bench-sync watch invoke rehearse
@@ -34,8 +34,9 @@ lint: ## fmt check + clippy with warnings as errors
 test-unit: ## The pure core's tests only (no emulator needed)
 	cargo nextest run -p zonehop
 
-test: setup lint ## Everything: fmt, clippy, unit tests, integration tests against moto server
-	cargo nextest run --workspace --no-fail-fast
+test: setup lint ## Everything: fmt, clippy, unit tests, integration tests against moto server and the DNS world
+	cargo nextest run --workspace --no-run
+	scripts/in-netns cargo nextest run --workspace --no-fail-fast --offline
 
 bench-sync: setup ## Sync a 10,000-record zone on moto; compare with octoDNS in the same run (prints figures)
 	cargo bench -p zonehop-tests --bench sync

@@ -2,6 +2,7 @@
 //! the tests act in, and deterministic generated zones.
 
 pub mod counting;
+pub mod dnsworld;
 pub mod lambda;
 pub mod moto;
 pub mod zonegen;

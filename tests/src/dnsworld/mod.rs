@@ -1,0 +1,955 @@
+//! A local DNS internet that serves whatever moto's Route 53 holds.
+//!
+//! [`DnsWorld::start`] reads every public hosted zone of the given accounts (and the
+//! registrations of a registrar account) from moto and serves them like the internet would:
+//! a fake root, TLD servers, one knotd per set of hosted-zone name servers listening on the
+//! addresses of `nsK.zN.zonehop-dns.test`, the zone `zonehop-dns.test.` holding those
+//! addresses, and two caching resolvers (unbound, kresd) that start from the fake root.
+//! A background task polls moto and serves every change within about a second
+//! ([`DnsWorld::settle`] waits for it). See [`layout`] for who serves what and the address
+//! plan, and [`render`] for how Route 53 records become zone files.
+//!
+//! Every world takes its own block 127.X.0.0/16 and listens on port 53 only (resolvers
+//! follow delegations to port 53 only), so it needs root or `unshare -rn` (then
+//! `ip link set lo up`). Nothing is ever sent outside 127.0.0.0/8: the resolvers know only
+//! the fake root, forward nowhere, and refuse any other destination.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), zonehop_tests::dnsworld::WorldError> {
+//! use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
+//! let moto = zonehop_tests::moto::Moto::start().await;
+//! let options = WorldOptions::new(moto.config().await, vec![zonehop_tests::source_access()]);
+//! let world = DnsWorld::start(options).await?;
+//! // ... change something in moto ...
+//! world.settle().await?;
+//! for resolver in world.resolvers() {
+//!     // ask resolver.addr (port 53)
+//! }
+//! # Ok(()) }
+//! ```
+
+mod block;
+mod config;
+mod daemon;
+pub mod layout;
+mod probe;
+pub mod render;
+mod source;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use zonehop::accounts::AccountAccess;
+use zonehop::Name;
+
+use self::daemon::{knotc, Daemon};
+use self::layout::{AddressBook, Layout, ServerKey, ServerSpec};
+use self::source::Source;
+
+pub use self::layout::NS_DOMAIN;
+
+/// The TTLs the world itself decides (the hosted zones' TTLs are moto's). Rehearsals scale
+/// them down to seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttls {
+    /// TTL of the NS records (and glue) with which a TLD delegates a domain (`.com`: 172800).
+    pub delegation: u32,
+    /// TTL of the root's and TLDs' own records: TLD delegations, server addresses,
+    /// `zonehop-dns.test.`.
+    pub infrastructure: u32,
+    /// SOA minimum of the root, TLD and `zonehop-dns.test.` zones (negative caching lasts
+    /// the smaller of this and `infrastructure`).
+    pub negative: u32,
+    /// Cap on what both resolvers cache (unbound `cache-max-ttl`, which caps NS too;
+    /// kresd `cache.max_ttl`). `None`: their defaults.
+    pub resolver_max: Option<u32>,
+    /// Cap on negative caching (unbound `cache-max-negative-ttl`). `None`: its default.
+    pub resolver_max_negative: Option<u32>,
+}
+
+impl Default for Ttls {
+    /// The internet's: `.com` delegates for 2 days, its SOA minimum is 900 s.
+    fn default() -> Self {
+        Ttls {
+            delegation: 172_800,
+            infrastructure: 172_800,
+            negative: 900,
+            resolver_max: None,
+            resolver_max_negative: None,
+        }
+    }
+}
+
+impl Ttls {
+    /// Every TTL of the world set to `seconds` (resolver caps left at their defaults).
+    pub fn uniform(seconds: u32) -> Ttls {
+        Ttls {
+            delegation: seconds,
+            infrastructure: seconds,
+            negative: seconds,
+            resolver_max: None,
+            resolver_max_negative: None,
+        }
+    }
+}
+
+/// How to build a world.
+#[derive(Debug, Clone)]
+pub struct WorldOptions {
+    /// Reaches moto (see [`crate::moto::Moto::config`]).
+    pub aws: SdkConfig,
+    /// The accounts whose public hosted zones are served (moto keeps accounts apart: each
+    /// is read through its role). Their order decides which zone the TLD delegates to when
+    /// several zones have the same name and no registration says otherwise: the first.
+    pub accounts: Vec<AccountAccess>,
+    /// The account whose Route 53 Domains registrations decide TLD delegations.
+    pub registrar: Option<AccountAccess>,
+    pub ttls: Ttls,
+    /// The X of 127.X.0.0/16; `None` picks a free one.
+    pub block: Option<u8>,
+    /// How often moto is read.
+    pub poll_interval: Duration,
+    /// Multi-label public suffixes beyond [`layout::DEFAULT_PUBLIC_SUFFIXES`].
+    pub public_suffixes: Vec<String>,
+    /// How long [`DnsWorld::settle`] waits at most.
+    pub settle_timeout: Duration,
+}
+
+impl WorldOptions {
+    pub fn new(aws: SdkConfig, accounts: Vec<AccountAccess>) -> WorldOptions {
+        WorldOptions {
+            aws,
+            accounts,
+            registrar: None,
+            ttls: Ttls::default(),
+            block: None,
+            poll_interval: Duration::from_millis(200),
+            public_suffixes: Vec::new(),
+            settle_timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn registrar(mut self, access: AccountAccess) -> WorldOptions {
+        self.registrar = Some(access);
+        self
+    }
+
+    pub fn ttls(mut self, ttls: Ttls) -> WorldOptions {
+        self.ttls = ttls;
+        self
+    }
+}
+
+/// A caching resolver of the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolver {
+    /// `"unbound"` or `"kresd"`.
+    pub name: &'static str,
+    pub addr: SocketAddr,
+}
+
+/// What the background task has done.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorldStats {
+    /// Reads of moto since the start.
+    pub polls: u64,
+    /// Polls that changed what is served (after the start).
+    pub changes_applied: u64,
+    /// Zone files (re)loaded by those changes.
+    pub zones_reloaded: u64,
+    /// When the last change was served.
+    pub last_change: Option<Instant>,
+    /// How long the last poll took (read, render, reload).
+    pub last_poll: Option<Duration>,
+}
+
+/// Why the world failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorldError {
+    #[error("binding {addr} was refused ({message}): port 53 needs root. Run as root, or inside a user and network namespace: unshare -rn sh -c 'ip link set lo up; cargo test -p zonehop-tests --test dns_world'")]
+    Port53Denied { addr: String, message: String },
+    #[error("cannot bind {addr} ({message}): is the loopback interface up? Inside `unshare -rn`, run `ip link set lo up` first")]
+    LoopbackDown { addr: String, message: String },
+    #[error("no free address block: port 53 of 127.X.255.254 or 127.X.0.1 is taken for every X in 1..=254")]
+    NoFreeBlock,
+    #[error("{context}: {message}")]
+    Io { context: String, message: String },
+    #[error("bad world options: {0}")]
+    Config(String),
+    #[error("cannot start {program}: {message}")]
+    Spawn { program: String, message: String },
+    #[error("{role} exited unexpectedly ({status}); its last output:\n{output_tail}")]
+    ProcessDied {
+        role: String,
+        status: String,
+        output_tail: String,
+    },
+    #[error("{role} was not ready after {waited:?}; its last output:\n{output_tail}")]
+    NotReady {
+        role: String,
+        waited: Duration,
+        output_tail: String,
+    },
+    #[error("reading moto: {operation}: {message}")]
+    Aws { operation: String, message: String },
+    #[error("{role} refused to load {zones}: {message}; its last output:\n{output_tail}")]
+    ZoneRejected {
+        role: String,
+        zones: String,
+        message: String,
+        output_tail: String,
+    },
+    #[error("the world did not settle within {waited:?} (last error: {last_error})")]
+    NotSettled {
+        waited: Duration,
+        last_error: String,
+    },
+    #[error("the world's background task has stopped")]
+    Stopped,
+}
+
+impl WorldError {
+    /// Worth waiting out (moto hiccups), rather than reported at once.
+    fn is_transient(&self) -> bool {
+        matches!(self, WorldError::Aws { .. })
+    }
+
+    fn io(context: impl Into<String>, error: &std::io::Error) -> WorldError {
+        WorldError::Io {
+            context: context.into(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The result of one poll, as `settle` sees it.
+#[derive(Debug, Clone)]
+struct Cycle {
+    started: Option<Instant>,
+    outcome: Result<(), WorldError>,
+    failures_in_a_row: u32,
+}
+
+/// What the accessors read.
+#[derive(Debug, Clone, Default)]
+struct View {
+    names: BTreeMap<Name, Ipv4Addr>,
+    zone_servers: BTreeMap<String, Vec<Ipv4Addr>>,
+    delegated_at: BTreeMap<Name, Ipv4Addr>,
+    warnings: Vec<String>,
+}
+
+/// State shared by the world's handle and its background task.
+#[derive(Debug)]
+struct Shared {
+    /// Running daemons by directory name. Never locked across an await.
+    procs: Mutex<BTreeMap<String, Daemon>>,
+    /// Deaths found so far: every later `settle` reports the first.
+    failures: Mutex<Vec<WorldError>>,
+    view: RwLock<View>,
+    stats: Mutex<WorldStats>,
+    cycles: watch::Sender<Cycle>,
+    poke: Notify,
+}
+
+impl Shared {
+    /// Records daemons that died since the last look.
+    fn check_processes(&self) {
+        let mut died = Vec::new();
+        if let Ok(mut procs) = self.procs.lock() {
+            for daemon in procs.values_mut() {
+                if let Some(error) = daemon.check() {
+                    died.push(error);
+                }
+            }
+        }
+        if !died.is_empty() {
+            if let Ok(mut failures) = self.failures.lock() {
+                failures.extend(died);
+            }
+        }
+    }
+
+    fn first_failure(&self) -> Option<WorldError> {
+        self.failures.lock().ok().and_then(|f| f.first().cloned())
+    }
+
+    fn kill_all(&self) {
+        if let Ok(mut procs) = self.procs.lock() {
+            for daemon in procs.values_mut() {
+                daemon.kill();
+            }
+            procs.clear();
+        }
+    }
+}
+
+/// A server as it runs.
+#[derive(Debug)]
+struct RunningServer {
+    /// What it serves; a zone whose load failed has an empty text, so it is retried.
+    spec: ServerSpec,
+    /// Its directory's name under the world's directory (and its key in `procs`).
+    dir_name: String,
+}
+
+/// The background task's state: reads moto, computes the layout, applies it.
+#[derive(Debug)]
+struct Engine {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    source: Source,
+    book: AddressBook,
+    ttls: Ttls,
+    suffixes: BTreeSet<Name>,
+    running: BTreeMap<ServerKey, RunningServer>,
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), WorldError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .map_err(|e| WorldError::io(format!("writing {}", tmp.display()), &e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| WorldError::io(format!("renaming {}", tmp.display()), &e))
+}
+
+impl Engine {
+    fn server_dir(&self, dir_name: &str) -> PathBuf {
+        self.dir.join(dir_name)
+    }
+
+    fn zone_path(&self, dir_name: &str, stem: &str) -> PathBuf {
+        self.server_dir(dir_name)
+            .join("zones")
+            .join(format!("{stem}.zone"))
+    }
+
+    fn write_knot_conf(&self, dir_name: &str, spec: &ServerSpec) -> Result<(), WorldError> {
+        let zones: Vec<(String, String)> = spec
+            .zones
+            .iter()
+            .map(|(domain, zone)| {
+                (
+                    domain.clone(),
+                    self.zone_path(dir_name, &zone.file_stem)
+                        .display()
+                        .to_string(),
+                )
+            })
+            .collect();
+        let dir = self.server_dir(dir_name);
+        write_atomically(
+            &dir.join("knot.conf"),
+            &config::knot_conf(&dir, &spec.addrs, &zones),
+        )
+    }
+
+    fn socket(&self, dir_name: &str) -> PathBuf {
+        self.server_dir(dir_name).join("knot.sock")
+    }
+
+    fn tail_of(&self, dir_name: &str) -> String {
+        self.shared
+            .procs
+            .lock()
+            .ok()
+            .and_then(|p| p.get(dir_name).map(Daemon::tail))
+            .unwrap_or_default()
+    }
+
+    /// `knotc -b zone-reload` of `zones`: returns whether it worked, recording the error.
+    async fn reload_zones(
+        &self,
+        role: &str,
+        dir_name: &str,
+        zones: &[String],
+        errors: &mut Vec<WorldError>,
+    ) -> bool {
+        if zones.is_empty() {
+            return true;
+        }
+        let mut args = vec!["-b", "zone-reload"];
+        args.extend(zones.iter().map(String::as_str));
+        match knotc(&self.socket(dir_name), &args).await {
+            Ok(_) => true,
+            Err(message) => {
+                // Let the daemon's log catch up with the failure it reports.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                errors.push(WorldError::ZoneRejected {
+                    role: role.to_owned(),
+                    zones: zones.join(" "),
+                    message,
+                    output_tail: self.tail_of(dir_name),
+                });
+                false
+            }
+        }
+    }
+
+    fn unused_dir_name(&self, role: &str) -> String {
+        let taken: BTreeSet<&str> = self.running.values().map(|r| r.dir_name.as_str()).collect();
+        (0..)
+            .map(|i| {
+                if i == 0 {
+                    role.to_owned()
+                } else {
+                    format!("{role}-{i}")
+                }
+            })
+            .find(|candidate| !taken.contains(candidate.as_str()))
+            .unwrap_or_else(|| role.to_owned())
+    }
+
+    /// Reads moto and serves what it holds. Returns how many zone files were (re)loaded.
+    async fn cycle(&mut self) -> Result<u64, WorldError> {
+        self.shared.check_processes();
+        if let Some(failure) = self.shared.first_failure() {
+            return Err(failure);
+        }
+        let snapshot = self.source.snapshot().await?;
+        let layout = layout::layout(&snapshot, &mut self.book, &self.ttls, &self.suffixes);
+        let reloaded = self.apply(&layout).await;
+        if let Ok(mut view) = self.shared.view.write() {
+            *view = View {
+                names: layout.names.clone(),
+                zone_servers: layout.zone_servers.clone(),
+                delegated_at: layout.delegated_at.clone(),
+                warnings: layout.warnings.clone(),
+            };
+        }
+        reloaded
+    }
+
+    /// Brings the servers to `layout`: new servers first, then changed ones in key order
+    /// (hosted, infra, TLDs, root: a delegation never points to a server not serving yet),
+    /// then the ones no longer needed are stopped.
+    async fn apply(&mut self, layout: &Layout) -> Result<u64, WorldError> {
+        let mut errors = Vec::new();
+        let mut reloaded = 0u64;
+
+        // Servers whose addresses changed are started again.
+        let moved: Vec<ServerKey> = self
+            .running
+            .iter()
+            .filter(|(key, running)| {
+                layout
+                    .servers
+                    .get(*key)
+                    .is_some_and(|spec| spec.addrs != running.spec.addrs)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in moved {
+            self.stop(&key).await;
+        }
+
+        // New servers: all spawned, then each awaited.
+        let mut starting: Vec<(ServerKey, String, Daemon)> = Vec::new();
+        for (key, spec) in &layout.servers {
+            if self.running.contains_key(key) || starting.iter().any(|(k, _, _)| k == key) {
+                continue;
+            }
+            let dir_name = {
+                let taken: BTreeSet<&str> = starting.iter().map(|(_, d, _)| d.as_str()).collect();
+                let mut name = self.unused_dir_name(&spec.role);
+                let mut i = 1;
+                while taken.contains(name.as_str()) {
+                    name = format!("{}-s{i}", spec.role);
+                    i += 1;
+                }
+                name
+            };
+            let dir = self.server_dir(&dir_name);
+            for sub in ["zones", "storage", "run"] {
+                std::fs::create_dir_all(dir.join(sub))
+                    .map_err(|e| WorldError::io(format!("creating {}", dir.display()), &e))?;
+            }
+            for zone in spec.zones.values() {
+                write_atomically(&self.zone_path(&dir_name, &zone.file_stem), &zone.text)?;
+            }
+            self.write_knot_conf(&dir_name, spec)?;
+            let conf = dir.join("knot.conf");
+            let daemon = Daemon::spawn(
+                &spec.role,
+                "knotd",
+                [std::ffi::OsStr::new("-c"), conf.as_os_str()],
+                &dir,
+            )?;
+            starting.push((key.clone(), dir_name, daemon));
+        }
+        for (key, dir_name, mut daemon) in starting {
+            let spec = layout
+                .servers
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| unreachable!());
+            daemon.wait_knot_control(&self.socket(&dir_name)).await?;
+            if let Ok(mut procs) = self.shared.procs.lock() {
+                procs.insert(dir_name.clone(), daemon);
+            }
+            let zones: Vec<String> = spec.zones.keys().cloned().collect();
+            let mut recorded = spec.clone();
+            if self
+                .reload_zones(&spec.role, &dir_name, &zones, &mut errors)
+                .await
+            {
+                reloaded += zones.len() as u64;
+            } else {
+                recorded.zones.values_mut().for_each(|z| z.text.clear());
+            }
+            self.running.insert(
+                key,
+                RunningServer {
+                    spec: recorded,
+                    dir_name,
+                },
+            );
+        }
+
+        // Changed servers, in key order.
+        for (key, spec) in &layout.servers {
+            let Some(running) = self.running.get(key) else {
+                continue;
+            };
+            let dir_name = running.dir_name.clone();
+            let old = running.spec.clone();
+            let added_or_removed = old.zones.keys().ne(spec.zones.keys());
+            let mut to_load: Vec<String> = Vec::new();
+            for (domain, zone) in &spec.zones {
+                if old.zones.get(domain).is_none_or(|o| o.text != zone.text) {
+                    write_atomically(&self.zone_path(&dir_name, &zone.file_stem), &zone.text)?;
+                    to_load.push(domain.clone());
+                }
+            }
+            if added_or_removed {
+                self.write_knot_conf(&dir_name, spec)?;
+                if let Err(message) = knotc(&self.socket(&dir_name), &["reload"]).await {
+                    errors.push(WorldError::ZoneRejected {
+                        role: spec.role.clone(),
+                        zones: "(configuration)".to_owned(),
+                        message,
+                        output_tail: self.tail_of(&dir_name),
+                    });
+                    continue;
+                }
+            }
+            if to_load.is_empty() && !added_or_removed {
+                continue;
+            }
+            let mut recorded = spec.clone();
+            if self
+                .reload_zones(&spec.role, &dir_name, &to_load, &mut errors)
+                .await
+            {
+                reloaded += to_load.len() as u64;
+            } else {
+                for domain in &to_load {
+                    if let Some(zone) = recorded.zones.get_mut(domain) {
+                        zone.text.clear();
+                    }
+                }
+            }
+            if let Some(running) = self.running.get_mut(key) {
+                running.spec = recorded;
+            }
+        }
+
+        // Servers no longer needed.
+        let gone: Vec<ServerKey> = self
+            .running
+            .keys()
+            .filter(|key| !layout.servers.contains_key(*key))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.stop(&key).await;
+        }
+
+        match errors.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(reloaded),
+        }
+    }
+
+    async fn stop(&mut self, key: &ServerKey) {
+        if let Some(running) = self.running.remove(key) {
+            let daemon = self
+                .shared
+                .procs
+                .lock()
+                .ok()
+                .and_then(|mut p| p.remove(&running.dir_name));
+            if let Some(daemon) = daemon {
+                daemon.stop().await;
+            }
+            let _ = std::fs::remove_dir_all(self.server_dir(&running.dir_name));
+        }
+    }
+}
+
+/// The background task: a poll every `interval`, or at once when `settle` asks.
+async fn run(mut engine: Engine, interval: Duration) {
+    let mut failures_in_a_row = 0;
+    loop {
+        let started = Instant::now();
+        let outcome = engine.cycle().await;
+        let elapsed = started.elapsed();
+        if let Ok(mut stats) = engine.shared.stats.lock() {
+            stats.polls += 1;
+            stats.last_poll = Some(elapsed);
+            if let Ok(reloaded) = &outcome {
+                if *reloaded > 0 {
+                    stats.changes_applied += 1;
+                    stats.zones_reloaded += reloaded;
+                    stats.last_change = Some(Instant::now());
+                }
+            }
+        }
+        failures_in_a_row = if outcome.is_ok() {
+            0
+        } else {
+            failures_in_a_row + 1
+        };
+        engine.shared.cycles.send_replace(Cycle {
+            started: Some(started),
+            outcome: outcome.map(|_| ()),
+            failures_in_a_row,
+        });
+        let pause = interval
+            .saturating_sub(elapsed)
+            .max(Duration::from_millis(20));
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = engine.shared.poke.notified() => {}
+        }
+    }
+}
+
+/// Removes the world's directory if start-up fails half way.
+#[derive(Debug)]
+struct DirGuard(Option<PathBuf>);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A running local DNS internet. Dropping it kills its processes and removes its files.
+#[derive(Debug)]
+pub struct DnsWorld {
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+    dir: PathBuf,
+    block: u8,
+    resolvers: Vec<Resolver>,
+    settle_timeout: Duration,
+    started_in: Duration,
+    _reservation: block::Reservation,
+}
+
+impl DnsWorld {
+    /// Starts every server and both resolvers, serving what moto holds now.
+    pub async fn start(options: WorldOptions) -> Result<DnsWorld, WorldError> {
+        let began = Instant::now();
+        let suffixes = layout::suffix_set(&options.public_suffixes).map_err(WorldError::Config)?;
+        let reservation = block::reserve(options.block)?;
+        let x = reservation.block();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "zonehop-dnsworld-{}-{x}-{stamp:08x}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| WorldError::io(format!("creating {}", dir.display()), &e))?;
+        let mut guard = DirGuard(Some(dir.clone()));
+
+        let (cycles, _) = watch::channel(Cycle {
+            started: None,
+            outcome: Ok(()),
+            failures_in_a_row: 0,
+        });
+        let shared = Arc::new(Shared {
+            procs: Mutex::new(BTreeMap::new()),
+            failures: Mutex::new(Vec::new()),
+            view: RwLock::new(View::default()),
+            stats: Mutex::new(WorldStats::default()),
+            cycles,
+            poke: Notify::new(),
+        });
+        let source = Source::new(&options.aws, &options.accounts, options.registrar.as_ref()).await;
+        let book = AddressBook::new(x);
+        let root = book.root();
+        let unbound_addr = book.unbound();
+        let kresd_addr = book.kresd();
+        let mut engine = Engine {
+            shared: Arc::clone(&shared),
+            dir: dir.clone(),
+            source,
+            book,
+            ttls: options.ttls,
+            suffixes,
+            running: BTreeMap::new(),
+        };
+        let first = engine.cycle().await;
+        if let Err(error) = first {
+            shared.kill_all();
+            return Err(error);
+        }
+        let resolvers =
+            match start_resolvers(&dir, root, unbound_addr, kresd_addr, &options.ttls, &shared)
+                .await
+            {
+                Ok(resolvers) => resolvers,
+                Err(error) => {
+                    shared.kill_all();
+                    return Err(error);
+                }
+            };
+        let task = tokio::spawn(run(engine, options.poll_interval));
+        guard.0 = None;
+        Ok(DnsWorld {
+            shared,
+            task: Some(task),
+            dir,
+            block: x,
+            resolvers,
+            settle_timeout: options.settle_timeout,
+            started_in: began.elapsed(),
+            _reservation: reservation,
+        })
+    }
+
+    /// Returns once everything moto held when it was called is served, or the first
+    /// failure: a daemon that died (with its last output), a zone knotd refused, moto
+    /// failing three polls in a row, or the settle timeout.
+    pub async fn settle(&self) -> Result<(), WorldError> {
+        let asked = Instant::now();
+        let deadline = tokio::time::Instant::from_std(asked + self.settle_timeout);
+        let mut cycles = self.shared.cycles.subscribe();
+        self.shared.poke.notify_one();
+        let mut last_error = String::from("none");
+        loop {
+            self.shared.check_processes();
+            if let Some(failure) = self.shared.first_failure() {
+                return Err(failure);
+            }
+            if self.task.as_ref().is_none_or(JoinHandle::is_finished) {
+                return Err(WorldError::Stopped);
+            }
+            {
+                let cycle = cycles.borrow_and_update().clone();
+                if cycle.started.is_some_and(|s| s >= asked) {
+                    match cycle.outcome {
+                        Ok(()) => return Ok(()),
+                        Err(error) if !error.is_transient() || cycle.failures_in_a_row >= 3 => {
+                            return Err(error)
+                        }
+                        Err(error) => last_error = error.to_string(),
+                    }
+                }
+            }
+            match tokio::time::timeout_at(deadline, cycles.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(WorldError::Stopped),
+                Err(_) => {
+                    return Err(WorldError::NotSettled {
+                        waited: asked.elapsed(),
+                        last_error,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The fake root server.
+    pub fn root_addr(&self) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, self.block, 0, 1)), 53)
+    }
+
+    /// unbound and kresd, both recursing from the fake root.
+    pub fn resolvers(&self) -> Vec<Resolver> {
+        self.resolvers.clone()
+    }
+
+    /// The address of a name server of the world (`ns1.z1.zonehop-dns.test`, with or
+    /// without the trailing dot; also the root, TLD and infra servers' names).
+    pub fn addr_of(&self, ns_name: &str) -> Option<IpAddr> {
+        let name = Name::parse(ns_name).ok()?;
+        let view = self.shared.view.read().ok()?;
+        view.names.get(&name).map(|a| IpAddr::V4(*a))
+    }
+
+    /// The four addresses (port 53) serving a hosted zone; empty if it is not served.
+    pub fn zone_servers(&self, zone_id: &str) -> Vec<SocketAddr> {
+        let id = zonehop::zone::bare_zone_id(zone_id);
+        self.shared
+            .view
+            .read()
+            .ok()
+            .and_then(|v| v.zone_servers.get(id).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| SocketAddr::new(IpAddr::V4(a), 53))
+            .collect()
+    }
+
+    /// The TLD (or public suffix) server that holds a domain's delegation, if the world
+    /// delegates it there.
+    pub fn delegation_server(&self, domain: &str) -> Option<SocketAddr> {
+        let name = Name::parse(domain).ok()?;
+        let view = self.shared.view.read().ok()?;
+        view.delegated_at
+            .get(&name)
+            .map(|a| SocketAddr::new(IpAddr::V4(*a), 53))
+    }
+
+    /// What could not be served as moto holds it (records left out, zones skipped), as of
+    /// the last poll.
+    pub fn warnings(&self) -> Vec<String> {
+        self.shared
+            .view
+            .read()
+            .map(|v| v.warnings.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn stats(&self) -> WorldStats {
+        self.shared
+            .stats
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// How long [`DnsWorld::start`] took.
+    pub fn started_in(&self) -> Duration {
+        self.started_in
+    }
+
+    /// The world's block, 127.X.0.0.
+    pub fn block(&self) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.block, 0, 0)
+    }
+
+    /// Every running daemon of the world: (role, process id). Roles: `root`, `infra`,
+    /// `tld-com`, `hosted-ns1.z1` (a hosted-zone name-server set), `unbound`, `kresd`.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        self.shared
+            .procs
+            .lock()
+            .map(|procs| {
+                procs
+                    .values()
+                    .filter_map(|d| Some((d.role().to_owned(), d.id()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The directory holding every configuration and zone file (removed on drop).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for DnsWorld {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.shared.kill_all();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts unbound and kresd on the fake root and waits until both resolve through it.
+async fn start_resolvers(
+    dir: &Path,
+    root: Ipv4Addr,
+    unbound_addr: Ipv4Addr,
+    kresd_addr: Ipv4Addr,
+    ttls: &Ttls,
+    shared: &Shared,
+) -> Result<Vec<Resolver>, WorldError> {
+    let root_ns = render::zone_file_name(&layout::root_server());
+    let io =
+        |path: &Path, e: std::io::Error| WorldError::io(format!("writing {}", path.display()), &e);
+
+    let unbound_dir = dir.join("unbound");
+    std::fs::create_dir_all(&unbound_dir).map_err(|e| io(&unbound_dir, e))?;
+    let hints = unbound_dir.join("root.hints");
+    std::fs::write(&hints, config::root_hints(&root_ns, root)).map_err(|e| io(&hints, e))?;
+    let unbound_conf = unbound_dir.join("unbound.conf");
+    std::fs::write(
+        &unbound_conf,
+        config::unbound_conf(&unbound_dir, unbound_addr, ttls),
+    )
+    .map_err(|e| io(&unbound_conf, e))?;
+    let mut unbound = Daemon::spawn(
+        "unbound",
+        "unbound",
+        [
+            std::ffi::OsStr::new("-d"),
+            std::ffi::OsStr::new("-c"),
+            unbound_conf.as_os_str(),
+        ],
+        &unbound_dir,
+    )?;
+
+    let kresd_dir = dir.join("kresd");
+    let modules = kresd_dir.join("kres_modules");
+    std::fs::create_dir_all(&modules).map_err(|e| io(&modules, e))?;
+    std::fs::create_dir_all(kresd_dir.join("run")).map_err(|e| io(&kresd_dir, e))?;
+    let lua = modules.join("loopback_only.lua");
+    std::fs::write(&lua, config::LOOPBACK_ONLY_LUA).map_err(|e| io(&lua, e))?;
+    let kresd_conf = kresd_dir.join("kresd.conf");
+    std::fs::write(
+        &kresd_conf,
+        config::kresd_conf(&kresd_dir, kresd_addr, &root_ns, root, ttls),
+    )
+    .map_err(|e| io(&kresd_conf, e))?;
+    let run_dir = kresd_dir.join("run");
+    let mut kresd = Daemon::spawn(
+        "kresd",
+        "kresd",
+        [
+            std::ffi::OsStr::new("-n"),
+            std::ffi::OsStr::new("-c"),
+            kresd_conf.as_os_str(),
+            run_dir.as_os_str(),
+        ],
+        &run_dir,
+    )?;
+
+    let unbound_sock = SocketAddr::new(IpAddr::V4(unbound_addr), 53);
+    let kresd_sock = SocketAddr::new(IpAddr::V4(kresd_addr), 53);
+    unbound.wait_resolving(unbound_sock, &root_ns).await?;
+    kresd.wait_resolving(kresd_sock, &root_ns).await?;
+    if let Ok(mut procs) = shared.procs.lock() {
+        procs.insert("unbound".to_owned(), unbound);
+        procs.insert("kresd".to_owned(), kresd);
+    }
+    Ok(vec![
+        Resolver {
+            name: "unbound",
+            addr: unbound_sock,
+        },
+        Resolver {
+            name: "kresd",
+            addr: kresd_sock,
+        },
+    ])
+}
