@@ -41,6 +41,10 @@ c. Lambda invokes forwarded to `cargo lambda watch`: not implemented yet (see
 
 d. routing fields: moto drops CidrRoutingConfig, GeoProximityLocation and
    TrafficPolicyInstanceId from record sets; they are kept and returned as Route 53 does.
+
+e. CREATE conflicts: moto refuses a CREATE that repeats an earlier change whenever any record
+   sorts after it (so re-creating a deleted record, as a rollback does, failed); a CREATE is
+   refused exactly when its name, type and set identifier exist, as in Route 53.
 """
 
 from __future__ import annotations
@@ -215,6 +219,50 @@ def patch_record_set_routing_fields() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# e. CREATE conflicts: exactly the record sets that exist, as in Route 53
+# ---------------------------------------------------------------------------------------------
+def patch_exact_create_conflicts() -> None:
+    """Refuse a CREATE exactly when its record set exists (after the batch's earlier changes).
+
+    moto 5.2.5 refuses a CREATE that repeats an earlier change of the zone's journal whenever
+    ANY record set sorts at or after it (it lists from that name onward instead of looking the
+    name up), so re-creating a deleted record, which a rollback does, fails with "already
+    exists" in a zone where Route 53 accepts it. Route 53 refuses a CREATE of a name, type and
+    set identifier that exist, taking the same batch's earlier DELETEs into account.
+    """
+    from moto.route53.exceptions import ResourceRecordAlreadyExists
+
+    # moto's own check runs only for CREATEs found in the journal: never, from here on.
+    r53_models.ChangeList.__contains__ = lambda self, item: False  # type: ignore[method-assign, assignment, misc]
+    original = r53_models.Route53Backend.change_resource_record_sets
+
+    def key(name: str, rtype: Any, set_identifier: Any) -> tuple[str, Any, Any]:
+        return (name.rstrip(".").lower(), rtype, set_identifier)
+
+    def change_resource_record_sets(
+        self: Any, zoneid: str, change_list: list[dict[str, Any]]
+    ) -> None:
+        zone = self.get_hosted_zone(zoneid)
+        present = {key(r.name, r.type, r.set_identifier) for r in zone.rrsets}
+        for value in change_list:
+            record = value["ResourceRecordSet"]
+            k = key(record["Name"], record["Type"], record.get("SetIdentifier"))
+            if value["Action"] == "DELETE":
+                present.discard(k)
+            elif value["Action"] == "CREATE":
+                if k in present:
+                    raise ResourceRecordAlreadyExists(
+                        name=record["Name"].rstrip(".") + ".", _type=record["Type"]
+                    )
+                present.add(k)
+            else:
+                present.add(k)
+        return original(self, zoneid, change_list)
+
+    r53_models.Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
 # c. Lambda invokes -> cargo lambda watch (later)
 # ---------------------------------------------------------------------------------------------
 def patch_lambda_invoke_forwarding() -> None:
@@ -230,6 +278,7 @@ def apply_patches() -> None:
     patch_list_health_checks()
     patch_distinct_name_servers()
     patch_record_set_routing_fields()
+    patch_exact_create_conflicts()
     patch_lambda_invoke_forwarding()
 
 

@@ -321,8 +321,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     // Prove over DNS that every child server answers every moved RRset like the parent.
     let parent_servers =
         server_addresses(dns, resolver, &parent_zone, "parent", settings.port).await?;
-    let child_servers = server_addresses(dns, resolver, &child, "child", settings.port).await?;
-    wait_until_serving(dns, &child_servers, &cut, settings.serving_timeout).await?;
+    let child_servers = wait_until_serving(dns, resolver, &child, &cut, settings).await?;
     let mut probes: Vec<Probe> = moved
         .iter()
         .filter(|r| !r.has_routing_policy())
@@ -447,35 +446,48 @@ async fn find_or_create_child<R: HostedZones>(
     }
 }
 
-/// Waits until every child server answers the child's SOA authoritatively.
+/// Waits until the child's server names resolve and every server answers the child's SOA
+/// authoritatively (a zone just created may take a moment to be served), and returns them.
 async fn wait_until_serving<D: DnsClient>(
     dns: &D,
-    servers: &[crate::verify::Server],
+    resolver: std::net::SocketAddr,
+    child: &HostedZone,
     apex: &Name,
-    timeout: Duration,
-) -> Result<(), Error> {
+    settings: &DelegateSettings,
+) -> Result<Vec<crate::verify::Server>, Error> {
     let started = Instant::now();
-    for server in servers {
+    let pause = Duration::from_millis(250);
+    let servers = loop {
+        match server_addresses(dns, resolver, child, "child", settings.port).await {
+            Ok(servers) => break servers,
+            Err(error) if started.elapsed() + pause < settings.serving_timeout => {
+                tracing::info!(%error, "child name servers do not resolve yet");
+                tokio::time::sleep(pause).await;
+            }
+            Err(error) => return Err(error),
+        }
+    };
+    for server in &servers {
         loop {
             match dns.query(server.addr, apex, RrType::SOA, false).await {
                 Ok(answer) if answer.authoritative && answer.rcode == "NOERROR" => break,
                 outcome => {
-                    if started.elapsed() > timeout {
+                    if started.elapsed() > settings.serving_timeout {
                         return Err(Error::DnsLookupFailed {
                             name: apex.to_string(),
                             message: format!(
                                 "{} does not serve the child zone after {} s: {outcome:?}",
                                 server.label,
-                                timeout.as_secs()
+                                settings.serving_timeout.as_secs()
                             ),
                         });
                     }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    tokio::time::sleep(pause).await;
                 }
             }
         }
     }
-    Ok(())
+    Ok(servers)
 }
 
 #[cfg(test)]
