@@ -861,3 +861,167 @@ async fn a_daemon_that_dies_is_reported_by_the_next_settle() {
     // And it stays an error.
     assert!(world.settle().await.is_err());
 }
+
+/// The process id of a daemon of the world, by role.
+fn pid_of(world: &DnsWorld, role: &str) -> Option<u32> {
+    world
+        .processes()
+        .into_iter()
+        .find(|(r, _)| r == role)
+        .map(|(_, pid)| pid)
+}
+
+/// What each of `servers` answers for `name` A (RD=0), in order.
+async fn a_at_each(servers: &[SocketAddr], name: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for server in servers {
+        out.push(dig(*server, name, "A", false).await.data("A"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_server_keeps_its_stale_copy_while_the_other_three_follow_moto() {
+    let moto = Moto::start().await;
+    let base = moto.config().await;
+    let zone_id = seed_zone(
+        &base,
+        &source_access(),
+        &n("example.com"),
+        &[simple("www.example.com", RrType::A, 60, &["192.0.2.10"])],
+    )
+    .await;
+    let world = DnsWorld::start(WorldOptions::new(base, vec![source_access()]).ttls(fast_ttls()))
+        .await
+        .expect("the world starts");
+    let client = r53_client(&moto, &source_access()).await;
+    let names = name_servers(&client, &zone_id).await;
+    let servers = world.zone_servers(&zone_id);
+    assert_eq!(names.len(), 4);
+    let frozen_name = names[2].clone();
+    let frozen_addr = world.addr_of(&frozen_name).expect("its address");
+    let frozen_at = servers
+        .iter()
+        .position(|s| s.ip() == frozen_addr)
+        .expect("one of the zone's four");
+    let set_role = world
+        .processes()
+        .into_iter()
+        .map(|(role, _)| role)
+        .find(|role| role.starts_with("hosted-"))
+        .expect("the zone's server runs");
+    let frozen_role = format!(
+        "frozen-{}",
+        frozen_name
+            .trim_end_matches('.')
+            .trim_end_matches(".zonehop-dns.test")
+    );
+    let old = vec!["192.0.2.10".to_owned()];
+    let new = vec!["192.0.2.20".to_owned()];
+
+    let asked = Instant::now();
+    world
+        .freeze_server(&frozen_name)
+        .await
+        .expect("the server freezes");
+    let froze_in = asked.elapsed();
+    let live_pid = pid_of(&world, &set_role).expect("the live server runs");
+    assert!(
+        pid_of(&world, &frozen_role).is_some(),
+        "{:?}",
+        world.processes()
+    );
+    assert_eq!(
+        a_at_each(&servers, "www.example.com").await,
+        vec![old.clone(); 4],
+        "all four answer the same just after the freeze"
+    );
+    let refused = world.freeze_server(&frozen_name).await;
+    assert!(
+        matches!(refused, Err(ref e) if e.to_string().contains("already frozen")),
+        "{refused:?}"
+    );
+    assert!(world
+        .freeze_server("ns9.nowhere.zonehop-dns.test")
+        .await
+        .is_err());
+
+    upsert(
+        &client,
+        &zone_id,
+        "www.example.com",
+        "A",
+        60,
+        &["192.0.2.20"],
+    )
+    .await;
+    let asked = Instant::now();
+    world.settle().await.expect("settles with a frozen server");
+    let settled_in = asked.elapsed();
+    let mut expected = vec![new.clone(); 4];
+    expected[frozen_at] = old.clone();
+    assert_eq!(a_at_each(&servers, "www.example.com").await, expected);
+    // Only the frozen copy answers on its address (no second knotd shares it), and only
+    // the live server on the three others.
+    for _ in 0..10 {
+        assert_eq!(a_at_each(&servers, "www.example.com").await, expected);
+    }
+    // A change reaches the live server by a reload, not a restart; the frozen copy stays.
+    upsert(
+        &client,
+        &zone_id,
+        "new.example.com",
+        "A",
+        60,
+        &["192.0.2.30"],
+    )
+    .await;
+    world.settle().await.expect("settles");
+    assert_eq!(pid_of(&world, &set_role), Some(live_pid));
+    let mut expected_new = vec![vec!["192.0.2.30".to_owned()]; 4];
+    expected_new[frozen_at] = Vec::new();
+    assert_eq!(a_at_each(&servers, "new.example.com").await, expected_new);
+    assert_eq!(
+        dig(servers[frozen_at], "new.example.com", "A", false)
+            .await
+            .status,
+        "NXDOMAIN"
+    );
+
+    // Unfrozen, the address follows moto again.
+    let asked = Instant::now();
+    world
+        .unfreeze_server(&frozen_name)
+        .await
+        .expect("the server unfreezes");
+    let unfroze_in = asked.elapsed();
+    assert!(pid_of(&world, &frozen_role).is_none());
+    assert_eq!(
+        a_at_each(&servers, "www.example.com").await,
+        vec![new.clone(); 4]
+    );
+    assert!(world.unfreeze_server(&frozen_name).await.is_err());
+    world.settle().await.expect("settles");
+    eprintln!(
+        "freeze took {froze_in:?}, settle with a frozen server {settled_in:?}, unfreeze {unfroze_in:?}"
+    );
+
+    // A frozen server that dies is reported like any other daemon.
+    world
+        .freeze_server(&frozen_name)
+        .await
+        .expect("freezes again");
+    let pid = pid_of(&world, &frozen_role).expect("the frozen server runs");
+    let killed = tokio::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(killed.success());
+    let error = world.settle().await.expect_err("a dead server is an error");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("{frozen_role} exited unexpectedly")),
+        "{message}"
+    );
+}

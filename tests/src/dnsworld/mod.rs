@@ -6,7 +6,8 @@
 //! addresses of `nsK.zN.zonehop-dns.test`, the zone `zonehop-dns.test.` holding those
 //! addresses, and two caching resolvers (unbound, kresd) that start from the fake root.
 //! A background task polls moto and serves every change within about a second
-//! ([`DnsWorld::settle`] waits for it). See [`layout`] for who serves what and the address
+//! ([`DnsWorld::settle`] waits for it); [`DnsWorld::freeze_server`] leaves one name server
+//! behind on a stale copy. See [`layout`] for who serves what and the address
 //! plan, and [`render`] for how Route 53 records become zone files.
 //!
 //! Every world takes its own block 127.X.0.0/16 and listens on port 53 only (resolvers
@@ -43,7 +44,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 use zonehop::accounts::AccountAccess;
 use zonehop::Name;
@@ -213,6 +214,8 @@ pub enum WorldError {
     },
     #[error("the world's background task has stopped")]
     Stopped,
+    #[error("cannot freeze or unfreeze {server}: {reason}")]
+    Freeze { server: String, reason: String },
 }
 
 impl WorldError {
@@ -310,6 +313,32 @@ struct Engine {
     ttls: Ttls,
     suffixes: BTreeSet<Name>,
     running: BTreeMap<ServerKey, RunningServer>,
+    /// The last layout computed from moto, before frozen addresses are taken out.
+    last_layout: Layout,
+    /// Addresses answered by a frozen copy ([`DnsWorld::freeze_server`]): no live server
+    /// listens on them.
+    frozen: BTreeMap<Ipv4Addr, FrozenServer>,
+}
+
+/// A name server answering from a frozen copy of its zones, in its own knotd that the
+/// poller never touches (its key in `procs` and directory: `dir_name`).
+#[derive(Debug)]
+struct FrozenServer {
+    name: Name,
+    dir_name: String,
+}
+
+/// What the world's handle asks of the background task, between two polls.
+#[derive(Debug)]
+enum Command {
+    Freeze {
+        ns_name: String,
+        reply: oneshot::Sender<Result<(), WorldError>>,
+    },
+    Unfreeze {
+        ns_name: String,
+        reply: oneshot::Sender<Result<(), WorldError>>,
+    },
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<(), WorldError> {
@@ -415,7 +444,7 @@ impl Engine {
         }
         let snapshot = self.source.snapshot().await?;
         let layout = layout::layout(&snapshot, &mut self.book, &self.ttls, &self.suffixes);
-        let reloaded = self.apply(&layout).await;
+        let reloaded = self.apply(&self.without_frozen(&layout)).await;
         if let Ok(mut view) = self.shared.view.write() {
             *view = View {
                 names: layout.names.clone(),
@@ -424,7 +453,179 @@ impl Engine {
                 warnings: layout.warnings.clone(),
             };
         }
+        self.last_layout = layout;
         reloaded
+    }
+
+    /// `layout` with the frozen addresses taken out of every server's `listen` (a server
+    /// left with none is not run): a live knotd never binds a frozen address.
+    fn without_frozen(&self, layout: &Layout) -> Layout {
+        let mut out = layout.clone();
+        out.servers.retain(|_, spec| {
+            spec.addrs.retain(|a| !self.frozen.contains_key(a));
+            !spec.addrs.is_empty()
+        });
+        out
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Freeze { ns_name, reply } => {
+                let _ = reply.send(self.freeze(&ns_name).await);
+            }
+            Command::Unfreeze { ns_name, reply } => {
+                let _ = reply.send(self.unfreeze(&ns_name).await);
+            }
+        }
+    }
+
+    /// Moves the address of `ns_name` from its live knotd to a knotd of its own serving
+    /// copies of the zone files the live one serves now.
+    async fn freeze(&mut self, ns_name: &str) -> Result<(), WorldError> {
+        let refuse = |reason: &str| WorldError::Freeze {
+            server: ns_name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let name = Name::parse(ns_name).map_err(|e| refuse(&format!("not a name: {e}")))?;
+        let addr = *self
+            .last_layout
+            .names
+            .get(&name)
+            .ok_or_else(|| refuse("not a name server of the world"))?;
+        if self.frozen.contains_key(&addr) {
+            return Err(refuse("already frozen"));
+        }
+        let (live_dir, spec) = self
+            .running
+            .values()
+            .find(|r| r.spec.addrs.contains(&addr))
+            .map(|r| (r.dir_name.clone(), r.spec.clone()))
+            .ok_or_else(|| refuse(&format!("no server of the world listens on {addr}")))?;
+
+        // The copy: the files the live knotd loaded, as they are now.
+        let short = name
+            .as_str()
+            .strip_suffix(&format!(".{NS_DOMAIN}."))
+            .map_or_else(|| layout::file_safe(name.as_str()), layout::file_safe);
+        let dir_name = format!("frozen-{short}");
+        let dir = self.server_dir(&dir_name);
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["zones", "storage", "run"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| WorldError::io(format!("creating {}", dir.display()), &e))?;
+        }
+        let mut zones = Vec::new();
+        for (domain, zone) in &spec.zones {
+            let from = self.zone_path(&live_dir, &zone.file_stem);
+            let to = self.zone_path(&dir_name, &zone.file_stem);
+            std::fs::copy(&from, &to)
+                .map_err(|e| WorldError::io(format!("copying {}", from.display()), &e))?;
+            zones.push((domain.clone(), to.display().to_string()));
+        }
+        write_atomically(
+            &dir.join("knot.conf"),
+            &config::knot_conf(&dir, &[addr], &zones),
+        )?;
+
+        // knotd 3.2.6 ignores listen changes on `knotc reload` ("changes of listen(-xdp)
+        // require restart"), and a second knotd on a bound address dies (its TCP bind
+        // fails): the live server is restarted without the address (with what it served),
+        // then the frozen one starts.
+        self.frozen.insert(
+            addr,
+            FrozenServer {
+                name: name.clone(),
+                dir_name: dir_name.clone(),
+            },
+        );
+        let live = self.without_frozen(&self.last_layout);
+        let applied = self.apply(&live).await;
+        if self.running.values().any(|r| r.spec.addrs.contains(&addr)) {
+            self.frozen.remove(&addr);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(applied
+                .err()
+                .unwrap_or_else(|| refuse("its live server kept it")));
+        }
+        if let Err(error) = self.start_frozen(&dir_name, &zones).await {
+            // Give the address back to the live server.
+            self.frozen.remove(&addr);
+            if let Some(daemon) = self
+                .shared
+                .procs
+                .lock()
+                .ok()
+                .and_then(|mut p| p.remove(&dir_name))
+            {
+                daemon.stop().await;
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            let live = self.without_frozen(&self.last_layout);
+            let _ = self.apply(&live).await;
+            return Err(error);
+        }
+        // An error of `applied` concerns other servers: the next poll meets it again.
+        Ok(())
+    }
+
+    async fn start_frozen(
+        &self,
+        dir_name: &str,
+        zones: &[(String, String)],
+    ) -> Result<(), WorldError> {
+        let dir = self.server_dir(dir_name);
+        let conf = dir.join("knot.conf");
+        let mut daemon = Daemon::spawn(
+            dir_name,
+            "knotd",
+            [std::ffi::OsStr::new("-c"), conf.as_os_str()],
+            &dir,
+        )?;
+        daemon.wait_knot_control(&self.socket(dir_name)).await?;
+        // From now on its death is reported like any other daemon's.
+        if let Ok(mut procs) = self.shared.procs.lock() {
+            procs.insert(dir_name.to_owned(), daemon);
+        }
+        let domains: Vec<String> = zones.iter().map(|(d, _)| d.clone()).collect();
+        let mut errors = Vec::new();
+        if self
+            .reload_zones(dir_name, dir_name, &domains, &mut errors)
+            .await
+        {
+            Ok(())
+        } else {
+            Err(errors.remove(0))
+        }
+    }
+
+    /// Stops the frozen copy of `ns_name` and gives its address back to its live server
+    /// (restarted with it).
+    async fn unfreeze(&mut self, ns_name: &str) -> Result<(), WorldError> {
+        let refuse = |reason: &str| WorldError::Freeze {
+            server: ns_name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let name = Name::parse(ns_name).map_err(|e| refuse(&format!("not a name: {e}")))?;
+        let addr = self
+            .frozen
+            .iter()
+            .find(|(_, f)| f.name == name)
+            .map(|(a, _)| *a)
+            .ok_or_else(|| refuse("not frozen"))?;
+        if let Some(frozen) = self.frozen.remove(&addr) {
+            let daemon = self
+                .shared
+                .procs
+                .lock()
+                .ok()
+                .and_then(|mut p| p.remove(&frozen.dir_name));
+            if let Some(daemon) = daemon {
+                daemon.stop().await;
+            }
+            let _ = std::fs::remove_dir_all(self.server_dir(&frozen.dir_name));
+        }
+        let live = self.without_frozen(&self.last_layout);
+        self.apply(&live).await.map(|_| ())
     }
 
     /// Brings the servers to `layout`: new servers first, then changed ones in key order
@@ -595,7 +796,11 @@ impl Engine {
 }
 
 /// The background task: a poll every `interval`, or at once when `settle` asks.
-async fn run(mut engine: Engine, interval: Duration) {
+async fn run(
+    mut engine: Engine,
+    interval: Duration,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
     let mut failures_in_a_row = 0;
     loop {
         let started = Instant::now();
@@ -625,9 +830,13 @@ async fn run(mut engine: Engine, interval: Duration) {
         let pause = interval
             .saturating_sub(elapsed)
             .max(Duration::from_millis(20));
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = engine.shared.poke.notified() => {}
+        let command = tokio::select! {
+            () = tokio::time::sleep(pause) => None,
+            () = engine.shared.poke.notified() => None,
+            Some(command) = commands.recv() => Some(command),
+        };
+        if let Some(command) = command {
+            engine.handle(command).await;
         }
     }
 }
@@ -649,6 +858,7 @@ impl Drop for DirGuard {
 pub struct DnsWorld {
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
+    commands: mpsc::UnboundedSender<Command>,
     dir: PathBuf,
     block: u8,
     resolvers: Vec<Resolver>,
@@ -702,6 +912,8 @@ impl DnsWorld {
             ttls: options.ttls,
             suffixes,
             running: BTreeMap::new(),
+            last_layout: Layout::default(),
+            frozen: BTreeMap::new(),
         };
         let first = engine.cycle().await;
         if let Err(error) = first {
@@ -718,11 +930,13 @@ impl DnsWorld {
                     return Err(error);
                 }
             };
-        let task = tokio::spawn(run(engine, options.poll_interval));
+        let (commands, received) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(engine, options.poll_interval, received));
         guard.0 = None;
         Ok(DnsWorld {
             shared,
             task: Some(task),
+            commands,
             dir,
             block: x,
             resolvers,
@@ -772,6 +986,53 @@ impl DnsWorld {
                 }
             }
         }
+    }
+
+    /// Freezes one name server (`ns3.z2.zonehop-dns.test`, with or without the trailing
+    /// dot): from its return, that name server's address answers from a copy of what it
+    /// served at the call (the last poll applied: call [`DnsWorld::settle`] first to
+    /// include a change just made), while the other addresses of its set keep following
+    /// moto. The copy is served by a knotd of its own (role `frozen-ns3.z2` in
+    /// [`DnsWorld::processes`]; its death is reported by `settle` like any other) that the
+    /// poller never updates. Lasts until [`DnsWorld::unfreeze_server`] or the world's drop.
+    ///
+    /// knotd applies `listen` changes only on restart, so the live server of the set is
+    /// restarted without the address: its other addresses do not answer for some tens of
+    /// milliseconds, and the frozen address not from the live server's stop until the
+    /// frozen copy has loaded. Any server of the world can be frozen (a TLD server too).
+    /// Errors: an unknown name, a name already frozen, a knotd that does not start.
+    pub async fn freeze_server(&self, ns_name: &str) -> Result<(), WorldError> {
+        self.command(|reply| Command::Freeze {
+            ns_name: ns_name.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Ends [`DnsWorld::freeze_server`]: the frozen copy stops and the live server of the
+    /// set is restarted with the address back (so it serves what moto holds as of the
+    /// last poll). Errors if `ns_name` is not frozen.
+    pub async fn unfreeze_server(&self, ns_name: &str) -> Result<(), WorldError> {
+        self.command(|reply| Command::Unfreeze {
+            ns_name: ns_name.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Has the background task carry out a command between two polls.
+    async fn command(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<(), WorldError>>) -> Command,
+    ) -> Result<(), WorldError> {
+        if self.task.as_ref().is_none_or(JoinHandle::is_finished) {
+            return Err(WorldError::Stopped);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| WorldError::Stopped)?;
+        answer.await.unwrap_or(Err(WorldError::Stopped))
     }
 
     /// The fake root server.
@@ -845,7 +1106,8 @@ impl DnsWorld {
     }
 
     /// Every running daemon of the world: (role, process id). Roles: `root`, `infra`,
-    /// `tld-com`, `hosted-ns1.z1` (a hosted-zone name-server set), `unbound`, `kresd`.
+    /// `tld-com`, `hosted-ns1.z1` (a hosted-zone name-server set), `unbound`, `kresd`,
+    /// `frozen-ns3.z1` (a frozen name server, see [`DnsWorld::freeze_server`]).
     pub fn processes(&self) -> Vec<(String, u32)> {
         self.shared
             .procs
