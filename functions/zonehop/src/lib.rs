@@ -18,6 +18,7 @@ pub mod export;
 pub mod hosted_zones;
 pub mod name;
 pub mod plan;
+pub mod propagation;
 pub mod request;
 pub mod retry;
 pub mod route53;
