@@ -9,7 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,6 +99,9 @@ impl Default for WireDns {
     }
 }
 
+/// The largest UDP answer we accept.
+const UDP_PAYLOAD: u16 = 1_232;
+
 fn record_type(rtype: RrType) -> RecordType {
     match rtype {
         RrType::A => RecordType::A,
@@ -178,6 +181,11 @@ impl WireDns {
         let mut message = Message::new(id, MessageType::Query, OpCode::Query);
         message.metadata.recursion_desired = recursion;
         message.add_query(Query::query(to_hickory_name(name)?, record_type(rtype)));
+        // EDNS0 with 1,232 bytes (the DNS flag day 2020 size): long TXT RRsets fit in one
+        // UDP answer instead of a truncated one and a TCP retry.
+        let mut edns = Edns::new();
+        edns.set_max_payload(UDP_PAYLOAD);
+        message.edns = Some(edns);
         let bytes = message.to_vec().map_err(|e| e.to_string())?;
         Ok((id, bytes))
     }
@@ -199,7 +207,7 @@ impl WireDns {
         };
         let socket = UdpSocket::bind(local).await.map_err(io)?;
         socket.connect(server).await.map_err(io)?;
-        let mut buffer = vec![0u8; 65_535];
+        let mut buffer = vec![0u8; usize::from(UDP_PAYLOAD)];
         for _ in 0..self.attempts.max(1) {
             socket.send(request).await.map_err(io)?;
             let deadline = tokio::time::Instant::now() + self.timeout;
