@@ -10,7 +10,7 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 FUNCTIONS := create-zone delegate-subdomain sync-records verify-zones
 LAMBDA_PORT ?= 9000
 
-.PHONY: help setup build build-lambda fmt lint test test-unit bench-sync watch invoke rehearse
+.PHONY: help setup build build-lambda fmt lint test test-unit bench-sync bench-verify watch invoke rehearse
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ test: setup lint ## Everything: fmt, clippy, unit tests, integration tests again
 
 bench-sync: setup ## Sync a 10,000-record zone on moto; compare with octoDNS in the same run (prints figures)
 	cargo bench -p zonehop-tests --bench sync
+
+bench-verify: setup ## Verify a 10,000-RRset zone on 2x4 knotd servers; compare with dnsperf's ceiling (prints figures)
+	cargo bench -p zonehop-tests --bench verify --no-run
+	scripts/in-netns cargo bench -p zonehop-tests --bench verify --offline
 
 watch: setup ## Serve every function on the Lambda Invoke API (127.0.0.1:$(LAMBDA_PORT))
 	$(CARGO_LAMBDA) lambda watch -A 127.0.0.1 -P $(LAMBDA_PORT)
