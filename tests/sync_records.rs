@@ -384,4 +384,9 @@ fn the_sample_events_are_valid_requests() {
     )
     .expect("delegate-subdomain.json is a DelegateRequest");
     assert_eq!(delegate.subdomain, "dev.example.com");
+    let propagation: zonehop::check_propagation::PropagationRequest = serde_json::from_str(
+        &std::fs::read_to_string(root.join("check-propagation.json")).expect("sample event"),
+    )
+    .expect("check-propagation.json is a PropagationRequest");
+    assert_eq!(propagation.probe.resolvers.len(), 1);
 }

@@ -5,6 +5,7 @@ pub mod counting;
 pub mod dnsworld;
 pub mod lambda;
 pub mod moto;
+pub mod registrar;
 pub mod zonegen;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod batch;
+pub mod check_propagation;
 pub mod create_zone;
 pub mod delegate;
 pub mod dns;

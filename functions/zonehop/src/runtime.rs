@@ -81,3 +81,15 @@ pub fn delegate_settings_from_env() -> crate::delegate::DelegateSettings {
         ..default
     }
 }
+
+/// Propagation settings: `ZONEHOP_RESOLVER`, `ZONEHOP_DNS_PORT`.
+pub fn propagation_settings_from_env() -> crate::check_propagation::PropagationSettings {
+    let default = crate::check_propagation::PropagationSettings::default();
+    crate::check_propagation::PropagationSettings {
+        retry: retry_policy_from_env(),
+        resolver: resolver_from_env(),
+        port: env_u64("ZONEHOP_DNS_PORT")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(default.port),
+    }
+}

@@ -1,0 +1,28 @@
+//! check-propagation (DESIGN step 8): one round of the propagation loop. Asks the
+//! parent's servers for the delegation and the probe resolvers for the canary, and says
+//! whether the old side is safe to retire, when it will be, and how long to wait.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::check_propagation::{
+    check_propagation, PropagationOutput, PropagationRequest, PropagationSettings,
+};
+use zonehop::dns::WireDns;
+use zonehop::route53::Route53;
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &PropagationSettings,
+    event: LambdaEvent<PropagationRequest>,
+) -> Result<PropagationOutput, zonehop::Error> {
+    let request = event.payload;
+    request.source.access.validate("source")?;
+    request.target.access.validate("target")?;
+    let source = config_for(base, &request.source.access, "zonehop-check-propagation").await;
+    let target = config_for(base, &request.target.access, "zonehop-check-propagation").await;
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    check_propagation(&source, &target, &WireDns::default(), &request, settings).await
+}

@@ -1,0 +1,14 @@
+//! The check-propagation Lambda: wiring only; the handler is in lib.rs.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    zonehop::runtime::init_logging();
+    let base = zonehop::accounts::base_config().await;
+    let settings = zonehop::runtime::propagation_settings_from_env();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
+        check_propagation::handler(&base, &settings, event)
+    }))
+    .await
+}

@@ -1,0 +1,330 @@
+//! DESIGN step 8: gather the evidence of one propagation round and judge it.
+//!
+//! The parent's servers are asked directly for the delegation; the probe resolvers are
+//! asked for the canary `_zonehop.<domain> TXT` only. The checker never asks a resolver
+//! for the domain's NS set: unbound would then follow the child's NS TTL, and knot-resolver
+//! would keep re-caching the old servers' own NS set (measured), so the checker itself
+//! would hold resolvers on the old side.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dns::DnsClient;
+use crate::error::Error;
+use crate::hosted_zones::{read_zone, HostedZones};
+use crate::name::Name;
+use crate::propagation::{judge, Evidence, LoopState, Pacing};
+use crate::request::{parse_domain, ZoneRef};
+use crate::retry::{with_retry, RetryPolicy, RetryStats};
+use crate::verify::{parse_resolver, CANARY_LABEL};
+use crate::zone::{bare_zone_id, RrType};
+
+/// The probe resolvers of the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    #[serde(default)]
+    pub resolvers: Vec<String>,
+}
+
+/// check-propagation's input: the request's fields, and the previous round's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropagationRequest {
+    pub domain: String,
+    pub source: ZoneRef,
+    pub target: ZoneRef,
+    pub probe: Probe,
+    /// The resolver that finds the parent zone and its servers' addresses (else
+    /// `ZONEHOP_RESOLVER`).
+    #[serde(default)]
+    pub resolver: Option<String>,
+    #[serde(default)]
+    pub pacing: Option<Pacing>,
+    /// What the previous round returned as `state` (absent on the first round).
+    #[serde(default)]
+    pub state: Option<RoundState>,
+}
+
+/// The loop state plus when each probe resolver was first seen on the new side.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoundState {
+    #[serde(flatten)]
+    pub judge: LoopState,
+    #[serde(default)]
+    pub resolver_moved_at: BTreeMap<String, i64>,
+}
+
+/// One probe resolver's view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolverView {
+    pub resolver: String,
+    /// `new`, `old`, or what went wrong.
+    pub side: String,
+    pub moved_at: Option<i64>,
+}
+
+/// check-propagation's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropagationOutput {
+    pub safe: bool,
+    /// Seconds since the epoch (the state machine's Wait uses `nextWaitSeconds`).
+    pub safe_at: Option<i64>,
+    pub parent_switch_seen_at: Option<i64>,
+    pub checked_at: i64,
+    pub next_wait_seconds: i64,
+    pub parent_on_new: usize,
+    pub parent_total: usize,
+    pub resolvers_on_new: usize,
+    pub resolvers_total: usize,
+    pub resolvers: Vec<ResolverView>,
+    pub state: RoundState,
+}
+
+/// Settings of the function.
+#[derive(Debug, Clone)]
+pub struct PropagationSettings {
+    pub retry: RetryPolicy,
+    pub resolver: Option<SocketAddr>,
+    /// The port the parent's servers listen on.
+    pub port: u16,
+}
+
+impl Default for PropagationSettings {
+    fn default() -> Self {
+        PropagationSettings {
+            retry: RetryPolicy::default(),
+            resolver: None,
+            port: 53,
+        }
+    }
+}
+
+fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The zone above `domain` (the registry's: `com.`, `co.uk.`) and its servers' names,
+/// found by asking the resolver for NS sets above the domain only.
+async fn parent_zone<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    domain: &Name,
+) -> Result<(Name, Vec<Name>), Error> {
+    let labels: Vec<&str> = domain.labels().collect();
+    for skip in 1..labels.len() {
+        let candidate = Name::parse(&labels[skip..].join("."))
+            .map_err(|e| Error::InvalidRequest(format!("domain {domain}: {e}")))?;
+        let answer = dns
+            .query(resolver, &candidate, RrType::NS, true)
+            .await
+            .map_err(|e| Error::DnsLookupFailed {
+                name: candidate.to_string(),
+                message: e.to_string(),
+            })?;
+        let servers: Vec<Name> = answer
+            .rrset(&candidate, "NS")
+            .iter()
+            .filter_map(|r| Name::parse(&r.data).ok())
+            .collect();
+        if !servers.is_empty() {
+            return Ok((candidate, servers));
+        }
+    }
+    Err(Error::DnsLookupFailed {
+        name: domain.to_string(),
+        message: "no parent zone with NS records above it".into(),
+    })
+}
+
+async fn address_of<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    name: &Name,
+) -> Result<Vec<std::net::IpAddr>, Error> {
+    let answer = dns
+        .query(resolver, name, RrType::A, true)
+        .await
+        .map_err(|e| Error::DnsLookupFailed {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(answer
+        .answers
+        .iter()
+        .filter(|r| r.rtype == "A")
+        .filter_map(|r| r.data.parse().ok())
+        .collect())
+}
+
+/// One round: evidence, verdict, next wait.
+pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
+    source: &S,
+    target: &T,
+    dns: &D,
+    request: &PropagationRequest,
+    settings: &PropagationSettings,
+) -> Result<PropagationOutput, Error> {
+    let stats = RetryStats::default();
+    let retry = &settings.retry;
+    let domain = parse_domain(&request.domain)?;
+    let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
+    let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
+    let resolver = match &request.resolver {
+        Some(text) => parse_resolver(text)?,
+        None => settings.resolver.ok_or_else(|| {
+            Error::InvalidRequest(
+                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
+            )
+        })?,
+    };
+    let probes = request
+        .probe
+        .resolvers
+        .iter()
+        .map(|r| parse_resolver(r).map(|addr| (r.clone(), addr)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if probes.is_empty() {
+        return Err(Error::InvalidRequest(
+            "probe.resolvers is empty: give at least one resolver".into(),
+        ));
+    }
+
+    // The TTLs of the old side, from the API.
+    let target_zone = with_retry(retry, &stats, || target.get_zone(&target_id)).await?;
+    let old = read_zone(source, &source_id, retry, &stats).await?;
+    let old_ns_ttl = old
+        .iter()
+        .filter(|r| r.name == domain && r.rtype == RrType::NS)
+        .filter_map(|r| r.ttl)
+        .max()
+        .unwrap_or(0);
+    let largest_record_ttl = old.iter().filter_map(|r| r.ttl).max().unwrap_or(0);
+    let mut new_servers: Vec<String> = target_zone
+        .name_servers
+        .iter()
+        .filter_map(|s| Name::parse(s).ok())
+        .map(|n| n.to_string())
+        .collect();
+    new_servers.sort();
+
+    // The parent's servers, asked directly for the delegation.
+    let (_, parent_servers) = parent_zone(dns, resolver, &domain).await?;
+    let mut parent_total = 0;
+    let mut parent_on_new = 0;
+    let mut parent_ns_ttl = 0i64;
+    for server in &parent_servers {
+        for ip in address_of(dns, resolver, server).await? {
+            parent_total += 1;
+            let addr = SocketAddr::new(ip, settings.port);
+            // A parent server that does not answer counts as not (yet) on the new set.
+            let Ok(answer) = dns.query(addr, &domain, RrType::NS, false).await else {
+                continue;
+            };
+            let referral: Vec<_> = answer
+                .authorities
+                .iter()
+                .chain(answer.answers.iter())
+                .filter(|r| r.name == domain && r.rtype == "NS")
+                .collect();
+            let mut names: Vec<String> = referral
+                .iter()
+                .filter_map(|r| Name::parse(&r.data).ok())
+                .map(|n| n.to_string())
+                .collect();
+            names.sort();
+            names.dedup();
+            parent_ns_ttl =
+                parent_ns_ttl.max(referral.iter().map(|r| i64::from(r.ttl)).max().unwrap_or(0));
+            if names == new_servers {
+                parent_on_new += 1;
+            }
+        }
+    }
+
+    // The canary, through every probe resolver.
+    let canary = domain
+        .prepend(CANARY_LABEL)
+        .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
+    let now = now_epoch();
+    let mut state = request.state.clone().unwrap_or_default();
+    let mut views = Vec::new();
+    for (label, addr) in &probes {
+        let side = match dns.query(*addr, &canary, RrType::TXT, true).await {
+            Ok(answer) => {
+                let texts: Vec<String> = answer
+                    .rrset(&canary, "TXT")
+                    .into_iter()
+                    .map(|r| r.data)
+                    .collect();
+                if texts.iter().any(|t| t.contains("side=new")) {
+                    "new".to_owned()
+                } else if texts.iter().any(|t| t.contains("side=old")) {
+                    "old".to_owned()
+                } else {
+                    format!("{} without a canary", answer.rcode)
+                }
+            }
+            Err(e) => format!("no answer: {e}"),
+        };
+        if side == "new" {
+            state.resolver_moved_at.entry(label.clone()).or_insert(now);
+        } else {
+            // Back on the old side (a cache that flapped): not moved after all.
+            state.resolver_moved_at.remove(label);
+        }
+        views.push(ResolverView {
+            resolver: label.clone(),
+            moved_at: state.resolver_moved_at.get(label).copied(),
+            side,
+        });
+    }
+    let resolvers_on_new = views.iter().filter(|v| v.side == "new").count();
+
+    let evidence = Evidence {
+        now,
+        parent_on_new,
+        parent_total,
+        parent_ns_ttl,
+        old_ns_ttl,
+        largest_record_ttl,
+        resolvers_on_new,
+        resolvers_total: views.len(),
+    };
+    let verdict = judge(&state.judge, &evidence, request.pacing.unwrap_or_default());
+    state.judge = verdict.state.clone();
+    // One line in CloudWatch's embedded metric format: the dashboard's propagation graph.
+    println!(
+        "{}",
+        serde_json::json!({
+            "_aws": {"Timestamp": now * 1000, "CloudWatchMetrics": [{
+                "Namespace": "zonehop", "Dimensions": [["Domain"]],
+                "Metrics": [{"Name": "ParentServersOnNew"}, {"Name": "ResolversOnNew"}, {"Name": "SecondsToSafe"}]}]},
+            "Domain": domain.to_string(),
+            "ParentServersOnNew": parent_on_new,
+            "ResolversOnNew": resolvers_on_new,
+            "SecondsToSafe": verdict.safe_at.map_or(-1, |at| (at - now).max(0)),
+        })
+    );
+    Ok(PropagationOutput {
+        safe: verdict.safe,
+        safe_at: verdict.safe_at,
+        parent_switch_seen_at: state.judge.parent_switch_seen_at,
+        checked_at: now,
+        next_wait_seconds: verdict.next_wait_seconds,
+        parent_on_new,
+        parent_total,
+        resolvers_on_new,
+        resolvers_total: views.len(),
+        resolvers: views,
+        state,
+    })
+}
