@@ -129,10 +129,7 @@ type Probe = (Name, RrType);
 /// What a resolver says about one name and type: rcode and sorted data, TTLs left out
 /// (a cache counts them down).
 async fn ask(resolver: std::net::SocketAddr, probe: &Probe) -> String {
-    let dns = WireDns {
-        timeout: Duration::from_millis(500),
-        attempts: 2,
-    };
+    let dns = WireDns::new(Duration::from_millis(500), 2);
     match dns.query(resolver, &probe.0, probe.1, true).await {
         Err(e) => format!("no answer: {e}"),
         Ok(answer) => {

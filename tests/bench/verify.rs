@@ -79,7 +79,7 @@ async fn main() {
     println!();
     println!("zonehop verify-zones (8 servers, every RRset on each)");
     let mut best = 0.0f64;
-    for concurrency in [64, 256] {
+    for concurrency in [64, 256, 1024] {
         let settings = VerifySettings {
             concurrency,
             ..VerifySettings::default()
@@ -89,11 +89,12 @@ async fn main() {
             .await
             .expect("the zones verify");
         let wall = started.elapsed().as_secs_f64();
-        // The API reads are part of the run; the DNS part is what the ceiling bounds.
-        let qps = out.queries as f64 / wall;
+        // The DNS comparison is what the ceiling bounds; the API reads (moto) come apart.
+        let dns_seconds = out.dns_millis as f64 / 1000.0;
+        let qps = out.queries as f64 / dns_seconds.max(0.001);
         best = best.max(qps);
         println!(
-            "  concurrency {concurrency:>3}: {} RRsets, {} queries, every answer compared, {wall:.2} s in all ({qps:.0} queries/s including the API reads)",
+            "  concurrency {concurrency:>3}: {} RRsets, {} queries, every answer compared: {dns_seconds:.2} s over DNS ({qps:.0} queries/s); {wall:.1} s in all with the API reads",
             out.rrsets_compared, out.queries
         );
     }

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -86,18 +87,31 @@ pub trait DnsClient: Send + Sync {
 pub struct WireDns {
     pub timeout: Duration,
     pub attempts: u32,
+    /// Idle UDP sockets, reused: binding and registering a socket per query cost more
+    /// than the query itself when verifying thousands of RRsets.
+    idle: Arc<Mutex<Vec<UdpSocket>>>,
+}
+
+impl WireDns {
+    pub fn new(timeout: Duration, attempts: u32) -> WireDns {
+        WireDns {
+            timeout,
+            attempts,
+            idle: Arc::default(),
+        }
+    }
 }
 
 impl Default for WireDns {
     /// Authoritative servers answer in well under a millisecond on a LAN and tens of
     /// milliseconds across the internet: one second, three tries.
     fn default() -> Self {
-        WireDns {
-            timeout: Duration::from_secs(1),
-            attempts: 3,
-        }
+        WireDns::new(Duration::from_secs(1), 3)
     }
 }
+
+/// How many idle sockets are kept for reuse.
+const IDLE_SOCKETS: usize = 512;
 
 /// The largest UDP answer we accept.
 const UDP_PAYLOAD: u16 = 1_232;
@@ -200,27 +214,46 @@ impl WireDns {
             server,
             message: e.to_string(),
         };
-        let local: SocketAddr = if server.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
+        // The pool holds IPv4 sockets; an IPv6 server gets a socket of its own.
+        let reused = if server.is_ipv4() {
+            self.idle.lock().ok().and_then(|mut idle| idle.pop())
         } else {
-            ([0u16; 8], 0).into()
+            None
         };
-        let socket = UdpSocket::bind(local).await.map_err(io)?;
-        socket.connect(server).await.map_err(io)?;
-        let mut buffer = vec![0u8; usize::from(UDP_PAYLOAD)];
+        let socket = match reused {
+            Some(socket) => socket,
+            None => {
+                let local: SocketAddr = if server.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    ([0u16; 8], 0).into()
+                };
+                UdpSocket::bind(local).await.map_err(io)?
+            }
+        };
+        let mut buffer = [0u8; UDP_PAYLOAD as usize];
         for _ in 0..self.attempts.max(1) {
-            socket.send(request).await.map_err(io)?;
+            socket.send_to(request, server).await.map_err(io)?;
             let deadline = tokio::time::Instant::now() + self.timeout;
             loop {
-                match tokio::time::timeout_at(deadline, socket.recv(&mut buffer)).await {
+                match tokio::time::timeout_at(deadline, socket.recv_from(&mut buffer)).await {
                     Err(_) => break,
                     Ok(Err(e)) => return Err(io(e)),
-                    Ok(Ok(len)) => {
-                        // A late answer to an earlier attempt has the same id: fine.
+                    Ok(Ok((len, from))) => {
+                        // A late answer to an earlier query on this socket, or from
+                        // elsewhere, is not ours: only this server and this id count.
+                        if from != server {
+                            continue;
+                        }
                         if let Ok(message) = Message::from_vec(&buffer[..len]) {
                             if message.metadata.id == id
                                 && message.metadata.message_type == MessageType::Response
                             {
+                                if let Ok(mut idle) = self.idle.lock() {
+                                    if server.is_ipv4() && idle.len() < IDLE_SOCKETS {
+                                        idle.push(socket);
+                                    }
+                                }
                                 return Ok(message);
                             }
                         }

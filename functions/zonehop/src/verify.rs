@@ -60,6 +60,8 @@ pub struct VerifyOutput {
     pub compared_through_api: usize,
     pub servers: usize,
     pub queries: usize,
+    /// How long the DNS comparison took (the API reads aside).
+    pub dns_millis: u64,
     pub differences: Vec<Difference>,
 }
 
@@ -312,8 +314,10 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
     let (probes, routed) = probes(&domain, &keep, &source_records, &target_records);
     let old = server_addresses(dns, resolver, &source_zone, "old", settings.port).await?;
     let new = server_addresses(dns, resolver, &target_zone, "new", settings.port).await?;
+    let started = std::time::Instant::now();
     let (mut differences, queries) =
         compare_over_dns(dns, &old, &new, &probes, settings.concurrency).await;
+    let dns_millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
     // Routing policies: the API's view, the same comparison sync-records makes.
     let input = PlanInput {
@@ -363,6 +367,7 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
         compared_through_api: routed,
         servers: old.len() + new.len(),
         queries,
+        dns_millis,
         differences,
     })
 }
