@@ -54,7 +54,7 @@ pub fn resolver_from_env() -> Option<std::net::SocketAddr> {
 }
 
 /// Verification settings: `ZONEHOP_RESOLVER`, `ZONEHOP_DNS_PORT` (authoritative servers'
-/// port, 53), `ZONEHOP_VERIFY_CONCURRENCY` (queries in flight, 64).
+/// port, 53), `ZONEHOP_VERIFY_CONCURRENCY` (queries in flight, 256).
 pub fn verify_settings_from_env() -> crate::verify::VerifySettings {
     let default = crate::verify::VerifySettings::default();
     crate::verify::VerifySettings {

@@ -225,7 +225,7 @@ impl Default for VerifySettings {
             retry: RetryPolicy::default(),
             resolver: None,
             port: 53,
-            concurrency: 64,
+            concurrency: 256,
         }
     }
 }
