@@ -32,7 +32,8 @@ fn cargo_lambda() -> PathBuf {
     crate::moto::venv_python().with_file_name("cargo-lambda")
 }
 
-fn free_port() -> u16 {
+/// A loopback port free right now (a small race remains until it is bound again).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -90,6 +91,11 @@ impl LambdaWatch {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         LambdaWatch { child, port }
+    }
+
+    /// The loopback port of the Invoke API.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Invokes a function through the Lambda Invoke API (the first call of a function

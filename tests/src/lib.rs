@@ -6,6 +6,7 @@ pub mod dnsworld;
 pub mod lambda;
 pub mod moto;
 pub mod registrar;
+pub mod stepfunctions;
 pub mod zonegen;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

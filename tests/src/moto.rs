@@ -28,6 +28,13 @@ pub fn venv_python() -> PathBuf {
 impl Moto {
     /// Starts moto on a free loopback port and waits until it accepts requests.
     pub async fn start() -> Moto {
+        Moto::start_with(&[]).await
+    }
+
+    /// Starts moto with extra options for tests/world/moto_server.py, given after
+    /// `--host 127.0.0.1 --port 0` (so a `--port` here wins), e.g.
+    /// `["--lambda-endpoint", "http://127.0.0.1:9000"]`.
+    pub async fn start_with(args: &[&str]) -> Moto {
         let python = venv_python();
         assert!(
             python.exists(),
@@ -37,6 +44,7 @@ impl Moto {
         let mut child = Command::new(&python)
             .arg(crate::repo_root().join("tests/world/moto_server.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

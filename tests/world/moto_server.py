@@ -36,8 +36,16 @@ b. distinct name servers: moto gives every hosted zone the same four name server
    default servers), a set created from a HostedZoneId takes that zone's servers, and a zone's own
    servers are no longer listed by ListReusableDelegationSets.
 
-c. Lambda invokes forwarded to `cargo lambda watch`: not implemented yet (see
-   patch_lambda_invoke_forwarding).
+c. Lambda invokes forwarded to `cargo lambda watch`, only with `--lambda-endpoint URL` (or the
+   environment variable ZONEHOP_LAMBDA_ENDPOINT), e.g. `--lambda-endpoint http://127.0.0.1:9000`.
+   It also switches moto's Step Functions interpreter on and Docker off (as
+   `POST /moto-api/config {"stepfunctions": {"execute_state_machine": true},
+   "lambda": {"use_docker": false}}` does; a reset keeps that), so a harness only registers its
+   functions (CreateFunction, under their binary names) and its state machine. An invoke of a
+   registered function becomes `POST URL/2015-03-31/functions/NAME/invocations`; a function
+   error (cargo lambda watch: HTTP 500) comes back as Lambda sends it, 200 with
+   `X-Amz-Function-Error: Unhandled` and {errorType, errorMessage}, so a state machine's
+   Retry/Catch match on errorType. Details in patch_lambda_invoke_forwarding.
 
 d. routing fields: moto drops CidrRoutingConfig, GeoProximityLocation and
    TrafficPolicyInstanceId from record sets; they are kept and returned as Route 53 does.
@@ -263,23 +271,127 @@ def patch_exact_create_conflicts() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# c. Lambda invokes -> cargo lambda watch (later)
+# c. Lambda invokes -> cargo lambda watch
 # ---------------------------------------------------------------------------------------------
-def patch_lambda_invoke_forwarding() -> None:
-    """Placeholder: forward moto's Docker-free Lambda invokes to `cargo lambda watch`.
+# Seconds a forwarded invoke may take: the first invoke of a function waits for cargo lambda
+# watch to build it (minutes on 2 cores), and Lambda's own ceiling is 900 s.
+LAMBDA_FORWARD_TIMEOUT = 1800.0
 
-    Later: replace moto.awslambda_simple.models.LambdaSimpleBackend.invoke with a POST to
-    http://127.0.0.1:<watch port>/2015-03-31/functions/<name>/invocations, mapping a function
-    error to the `X-Amz-Function-Error: Unhandled` header. Does nothing yet.
+
+def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
+    """Forward moto's Docker-free Lambda invokes to `cargo lambda watch` at `endpoint`.
+
+    Only with `--lambda-endpoint URL` (or ZONEHOP_LAMBDA_ENDPOINT); without it moto's Docker-free
+    backend keeps echoing the payload. With it, this process also runs as if
+    `POST /moto-api/config {"stepfunctions": {"execute_state_machine": true},
+    "lambda": {"use_docker": false}}` had been sent: Step Functions executions run in moto's
+    interpreter and Lambda calls reach LambdaSimpleBackend, whose `invoke` becomes:
+
+    - the function must exist in moto (CreateFunction in the caller's account), else
+      ResourceNotFoundException as in Lambda; the name sent to cargo lambda watch is the
+      function's own name (an ARN, a partial ARN or a qualifier reduce to it), so functions are
+      registered in moto under their binary names;
+    - `POST {endpoint}/2015-03-31/functions/{name}/invocations` with the payload; a 200 answer is
+      the result;
+    - a 500 answer is a function error (cargo lambda watch's way; real Lambda answers 200 with
+      `X-Amz-Function-Error: Unhandled`): the invoke returns 200, that header and the
+      {errorType, errorMessage} body, so moto's Step Functions interpreter raises `errorType`
+      for Retry/Catch. A 500 body without errorType becomes Runtime.ExitError;
+    - any other answer, or no answer, is a Lambda service error (ServiceException, HTTP 500; a
+      state machine sees `Lambda.ServiceException`);
+    - InvocationType Event forwards in the background and returns 202 at once; DryRun only
+      checks that the function exists.
     """
+    if not endpoint:
+        return
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.config import default_user_config
+
+    base = endpoint.rstrip("/")
+
+    class ServiceException(LambdaClientError):
+        code = 500
+
+        def __init__(self, message: str) -> None:
+            super().__init__("ServiceException", message)
+
+    def forward(name: str, payload: bytes) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            f"{base}/2015-03-31/functions/{quote(name, safe='')}/invocations",
+            data=payload,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=LAMBDA_FORWARD_TIMEOUT) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except (OSError, urllib.error.URLError) as e:
+            raise ServiceException(f"cargo lambda watch at {base} did not answer: {e}") from e
+
+    def invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> str | bytes | None:
+        name = self.get_function(function_name, qualifier).function_name
+        if body is None or body == "":
+            payload = b"{}"
+        elif isinstance(body, bytes):
+            payload = body
+        else:
+            payload = str(body).encode("utf-8")
+        invocation_type = (headers or {}).get("X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(
+                target=lambda: forward(name, payload), name=f"invoke-{name}", daemon=True
+            ).start()
+            return b""
+        status, result = forward(name, payload)
+        response_headers["X-Amz-Executed-Version"] = "$LATEST"
+        if status == 500:
+            try:
+                error = json.loads(result)
+            except ValueError:
+                error = None
+            if not isinstance(error, dict) or "errorType" not in error:
+                error = {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": result.decode("utf-8", "replace"),
+                }
+                result = json.dumps(error).encode("utf-8")
+            response_headers["X-Amz-Function-Error"] = "Unhandled"
+        elif status != 200:
+            raise ServiceException(
+                f"cargo lambda watch answered {status} for {name}: "
+                f"{result.decode('utf-8', 'replace')[:500]}"
+            )
+        response_headers["Content-Length"] = str(len(result))
+        return result
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
 
 
-def apply_patches() -> None:
+def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_list_health_checks()
     patch_distinct_name_servers()
     patch_record_set_routing_fields()
     patch_exact_create_conflicts()
-    patch_lambda_invoke_forwarding()
+    patch_lambda_invoke_forwarding(lambda_endpoint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,6 +407,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-patches", action="store_true", help="serve moto as released (for comparisons)"
     )
+    parser.add_argument(
+        "--lambda-endpoint",
+        default=os.environ.get("ZONEHOP_LAMBDA_ENDPOINT") or None,
+        metavar="URL",
+        help="forward Lambda invokes to this Lambda Invoke API (cargo lambda watch) and run "
+        "Step Functions executions (default: $ZONEHOP_LAMBDA_ENDPOINT)",
+    )
     args = parser.parse_args(argv)
 
     if moto.__version__ != EXPECTED_MOTO_VERSION:
@@ -305,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if not args.no_patches:
-        apply_patches()
+        apply_patches(args.lambda_endpoint)
+    elif args.lambda_endpoint:
+        print("moto_server.py: --lambda-endpoint ignored with --no-patches", file=sys.stderr)
 
     if not args.log_requests:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
