@@ -389,4 +389,17 @@ fn the_sample_events_are_valid_requests() {
     )
     .expect("check-propagation.json is a PropagationRequest");
     assert_eq!(propagation.probe.resolvers.len(), 1);
+    let swap: zonehop::swap::SwapRequest = serde_json::from_str(
+        &std::fs::read_to_string(root.join("swap-nameservers.json")).expect("sample event"),
+    )
+    .expect("swap-nameservers.json is a SwapRequest");
+    assert_eq!(
+        swap.registrar.kind,
+        zonehop::swap::RegistrarKind::Route53domains
+    );
+    let back: zonehop::swap::RollbackRequest = serde_json::from_str(
+        &std::fs::read_to_string(root.join("rollback.json")).expect("sample event"),
+    )
+    .expect("rollback.json is a RollbackRequest");
+    assert_eq!(back.domain, "example.com");
 }

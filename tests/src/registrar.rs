@@ -37,8 +37,7 @@ pub async fn domains_client(base: &SdkConfig) -> aws_sdk_route53domains::Client 
 }
 
 /// Registers `domain`. moto gives a new registration placeholder name servers, which the
-/// DNS world ignores (it then delegates to the first account's zone), and it refuses a
-/// second UpdateDomainNameservers on a domain (DuplicateRequest): one update per test.
+/// DNS world ignores (it then delegates to the first account's zone).
 pub async fn register(base: &SdkConfig, domain: &str) {
     let domains = domains_client(base).await;
     domains

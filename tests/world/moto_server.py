@@ -53,6 +53,9 @@ d. routing fields: moto drops CidrRoutingConfig, GeoProximityLocation and
 e. CREATE conflicts: moto refuses a CREATE that repeats an earlier change whenever any record
    sorts after it (so re-creating a deleted record, as a rollback does, failed); a CREATE is
    refused exactly when its name, type and set identifier exist, as in Route 53.
+
+f. Route 53 Domains: a second UpdateDomainNameservers on a domain is refused only while the
+   first is in progress (moto refused it forever, so a swap could not be rolled back).
 """
 
 from __future__ import annotations
@@ -271,6 +274,33 @@ def patch_exact_create_conflicts() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# f. Route 53 Domains: DuplicateRequest only while an operation is in progress
+# ---------------------------------------------------------------------------------------------
+def patch_domains_duplicate_requests() -> None:
+    """Refuse a second operation of a type on a domain only while the first is in progress.
+
+    moto 5.2.5 refuses a second UpdateDomainNameservers on a domain forever (DuplicateRequest),
+    although its operations finish at once (SUCCESSFUL). Route 53 Domains refuses one only while
+    another is SUBMITTED or IN_PROGRESS, so a swap can be rolled back.
+    """
+    from moto.route53domains import models as domains_models
+    from moto.route53domains.exceptions import DuplicateRequestException
+
+    backend = domains_models.Route53DomainsBackend
+
+    def validate(self: Any, requested: Any) -> None:
+        for operation in self._Route53DomainsBackend__operations.values():
+            if (
+                operation.domain_name == requested.domain_name
+                and operation.type == requested.type
+                and operation.status in ("SUBMITTED", "IN_PROGRESS")
+            ):
+                raise DuplicateRequestException()
+
+    backend._Route53DomainsBackend__validate_duplicate_operations = validate  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
 # c. Lambda invokes -> cargo lambda watch
 # ---------------------------------------------------------------------------------------------
 # Seconds a forwarded invoke may take: the first invoke of a function waits for cargo lambda
@@ -391,6 +421,7 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_distinct_name_servers()
     patch_record_set_routing_fields()
     patch_exact_create_conflicts()
+    patch_domains_duplicate_requests()
     patch_lambda_invoke_forwarding(lambda_endpoint)
 
 

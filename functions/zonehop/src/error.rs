@@ -38,6 +38,21 @@ pub enum Error {
         waited_seconds: u64,
     },
 
+    /// A registrar operation (UpdateDomainNameservers) has not finished yet.
+    #[error("registrar operation {operation_id} is still {status} after {waited_seconds} s; retry (it usually completes within minutes)")]
+    RegistrarOperationPending {
+        operation_id: String,
+        status: String,
+        waited_seconds: u64,
+    },
+
+    /// A registrar operation ended in ERROR or FAILED.
+    #[error("registrar operation {operation_id} ended {status}: check the domain in the Route 53 Domains console (status, locks, pending transfers), then run again")]
+    RegistrarOperationFailed {
+        operation_id: String,
+        status: String,
+    },
+
     /// The hosted zone does not exist, or the role cannot see it.
     #[error("hosted zone {zone_id} not found: check the id and that the role belongs to the zone's account")]
     ZoneNotFound { zone_id: String },
@@ -144,12 +159,13 @@ fn summarize_blockers(blockers: &[Blocker]) -> String {
 
 /// The errorTypes that are worth retrying as they are. The state machine's `Retry`
 /// blocks list exactly these (a test keeps the two in step).
-pub const TRANSIENT_ERROR_TYPES: [&str; 5] = [
+pub const TRANSIENT_ERROR_TYPES: [&str; 6] = [
     "Throttled",
     "PriorRequestNotComplete",
     "Timeout",
     "ServiceUnavailable",
     "ChangeNotInSync",
+    "RegistrarOperationPending",
 ];
 
 impl Error {
@@ -162,6 +178,8 @@ impl Error {
             Error::Timeout { .. } => "Timeout",
             Error::ServiceUnavailable { .. } => "ServiceUnavailable",
             Error::ChangeNotInSync { .. } => "ChangeNotInSync",
+            Error::RegistrarOperationPending { .. } => "RegistrarOperationPending",
+            Error::RegistrarOperationFailed { .. } => "RegistrarOperationFailed",
             Error::ZoneNotFound { .. } => "ZoneNotFound",
             Error::ZoneNameMismatch { .. } => "ZoneNameMismatch",
             Error::PrivateZone { .. } => "PrivateZone",

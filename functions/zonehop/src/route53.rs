@@ -69,7 +69,8 @@ where
             operation,
             attempts: 1,
         },
-        "PriorRequestNotComplete" => Error::PriorRequestNotComplete {
+        // Route 53 Domains says DuplicateRequest while another operation on the domain runs.
+        "PriorRequestNotComplete" | "DuplicateRequest" => Error::PriorRequestNotComplete {
             operation,
             attempts: 1,
         },

@@ -1,0 +1,25 @@
+//! rollback: after a failure past the swap, point the registration and the old zone's apex
+//! NS back at the old zone's own servers.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::registrar::Route53Domains;
+use zonehop::route53::Route53;
+use zonehop::swap::{rollback, RollbackOutput, RollbackRequest, SwapSettings};
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &SwapSettings,
+    event: LambdaEvent<RollbackRequest>,
+) -> Result<RollbackOutput, zonehop::Error> {
+    let request = event.payload;
+    request.source.access.validate("source")?;
+    request.registrar.access.validate("registrar")?;
+    let source = config_for(base, &request.source.access, "zonehop-rollback").await;
+    let registrar = config_for(base, &request.registrar.access, "zonehop-rollback").await;
+    let source = Route53::new(route53_client(&source));
+    let registrar = Route53Domains::new(&registrar);
+    rollback(&source, &registrar, &request, settings).await
+}

@@ -1,0 +1,28 @@
+//! swap-nameservers (DESIGN step 7): point the registration (Route 53 Domains) at the new
+//! zone's servers, then the old zone's own apex NS too.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::registrar::Route53Domains;
+use zonehop::route53::Route53;
+use zonehop::swap::{swap_nameservers, SwapOutput, SwapRequest, SwapSettings};
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &SwapSettings,
+    event: LambdaEvent<SwapRequest>,
+) -> Result<SwapOutput, zonehop::Error> {
+    let request = event.payload;
+    request.source.access.validate("source")?;
+    request.target.access.validate("target")?;
+    request.registrar.access.validate("registrar")?;
+    let source = config_for(base, &request.source.access, "zonehop-swap-nameservers").await;
+    let target = config_for(base, &request.target.access, "zonehop-swap-nameservers").await;
+    let registrar = config_for(base, &request.registrar.access, "zonehop-swap-nameservers").await;
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    let registrar = Route53Domains::new(&registrar);
+    swap_nameservers(&source, &target, &registrar, &request, settings).await
+}

@@ -1,0 +1,125 @@
+//! The registrar: the port to the domain's registration, and its Route 53 Domains adapter.
+
+use std::future::Future;
+
+use aws_sdk_route53domains::types::{Nameserver, OperationStatus};
+
+use crate::error::Error;
+use crate::name::Name;
+use crate::route53::classify;
+
+/// The registration calls zonehop makes.
+pub trait Registrar: Send + Sync {
+    /// The name servers the registration points at now (canonical, with trailing dots).
+    fn name_servers(
+        &self,
+        domain: &Name,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+
+    /// Points the registration at `servers`; returns the operation to poll.
+    fn update_name_servers(
+        &self,
+        domain: &Name,
+        servers: &[String],
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+
+    /// SUBMITTED, IN_PROGRESS, ERROR, SUCCESSFUL or FAILED.
+    fn operation_status(
+        &self,
+        operation_id: &str,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+}
+
+/// Route 53 Domains through an SDK client (the API lives in us-east-1).
+#[derive(Debug, Clone)]
+pub struct Route53Domains {
+    client: aws_sdk_route53domains::Client,
+}
+
+impl Route53Domains {
+    pub fn new(config: &aws_config::SdkConfig) -> Route53Domains {
+        let conf = aws_sdk_route53domains::config::Builder::from(config)
+            .region(aws_config::Region::new("us-east-1"))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        Route53Domains {
+            client: aws_sdk_route53domains::Client::from_conf(conf),
+        }
+    }
+}
+
+/// Canonical spelling of a name-server name, for comparing sets.
+pub fn canonical_servers(servers: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = servers
+        .iter()
+        .map(|s| Name::parse(s).map_or_else(|_| s.to_ascii_lowercase(), |n| n.to_string()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn registrar_domain(domain: &Name) -> String {
+    domain.as_str().trim_end_matches('.').to_owned()
+}
+
+impl Registrar for Route53Domains {
+    async fn name_servers(&self, domain: &Name) -> Result<Vec<String>, Error> {
+        let out = self
+            .client
+            .get_domain_detail()
+            .domain_name(registrar_domain(domain))
+            .send()
+            .await
+            .map_err(|e| classify("GetDomainDetail", e))?;
+        let names: Vec<String> = out
+            .nameservers()
+            .iter()
+            .map(|n| n.name().to_owned())
+            .collect();
+        Ok(canonical_servers(&names))
+    }
+
+    async fn update_name_servers(
+        &self,
+        domain: &Name,
+        servers: &[String],
+    ) -> Result<String, Error> {
+        let mut request = self
+            .client
+            .update_domain_nameservers()
+            .domain_name(registrar_domain(domain));
+        for server in servers {
+            let nameserver = Nameserver::builder()
+                .name(server.trim_end_matches('.'))
+                .build()
+                .map_err(|e| Error::InvalidRequest(format!("name server {server}: {e}")))?;
+            request = request.nameservers(nameserver);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| classify("UpdateDomainNameservers", e))?;
+        out.operation_id()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Aws {
+                operation: "UpdateDomainNameservers".into(),
+                code: "UnexpectedResponse".into(),
+                message: "no OperationId in the answer".into(),
+            })
+    }
+
+    async fn operation_status(&self, operation_id: &str) -> Result<String, Error> {
+        let out = self
+            .client
+            .get_operation_detail()
+            .operation_id(operation_id)
+            .send()
+            .await
+            .map_err(|e| classify("GetOperationDetail", e))?;
+        Ok(out.status().map_or_else(
+            || "UNKNOWN".to_owned(),
+            |s: &OperationStatus| s.as_str().to_owned(),
+        ))
+    }
+}
