@@ -402,4 +402,15 @@ fn the_sample_events_are_valid_requests() {
     )
     .expect("rollback.json is a RollbackRequest");
     assert_eq!(back.domain, "example.com");
+    for file in ["lower-ns-ttl.json", "finalize.json"] {
+        let zones: zonehop::finish::BothZones =
+            serde_json::from_str(&std::fs::read_to_string(root.join(file)).expect("sample event"))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(zones.ns_ttl.during, 300);
+    }
+    let cutover: zonehop::finish::CutoverRequest = serde_json::from_str(
+        &std::fs::read_to_string(root.join("cutover.json")).expect("sample event"),
+    )
+    .expect("cutover.json is a CutoverRequest");
+    assert_eq!(cutover.records.len(), 1);
 }

@@ -16,6 +16,7 @@ pub mod delegate;
 pub mod dns;
 pub mod error;
 pub mod export;
+pub mod finish;
 pub mod hosted_zones;
 pub mod name;
 pub mod plan;

@@ -1,0 +1,25 @@
+//! cutover (DESIGN step 9): apply the same record changes to BOTH zones.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::finish::{cutover, CutoverOutput, CutoverRequest};
+use zonehop::route53::Route53;
+use zonehop::swap::SwapSettings;
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &SwapSettings,
+    event: LambdaEvent<CutoverRequest>,
+) -> Result<CutoverOutput, zonehop::Error> {
+    let request = event.payload;
+    let zones = &request.zones;
+    zones.source.access.validate("source")?;
+    zones.target.access.validate("target")?;
+    let source = config_for(base, &zones.source.access, "zonehop-cutover").await;
+    let target = config_for(base, &zones.target.access, "zonehop-cutover").await;
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    cutover(&source, &target, &request, settings).await
+}

@@ -1,0 +1,17 @@
+//! The cutover Lambda: wiring only; the handler is in lib.rs.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    zonehop::runtime::init_logging();
+    let base = zonehop::accounts::base_config().await;
+    let settings = zonehop::swap::SwapSettings {
+        retry: zonehop::runtime::retry_policy_from_env(),
+        ..Default::default()
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
+        cutover::handler(&base, &settings, event)
+    }))
+    .await
+}

@@ -1,0 +1,25 @@
+//! finalize (DESIGN step 10): restore the apex NS TTL, remove the canaries, publish the decommission checklist.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::finish::{finalize, BothZones, FinalizeOutput};
+use zonehop::route53::Route53;
+use zonehop::swap::SwapSettings;
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &SwapSettings,
+    event: LambdaEvent<BothZones>,
+) -> Result<FinalizeOutput, zonehop::Error> {
+    let request = event.payload;
+    let zones = &request;
+    zones.source.access.validate("source")?;
+    zones.target.access.validate("target")?;
+    let source = config_for(base, &zones.source.access, "zonehop-finalize").await;
+    let target = config_for(base, &zones.target.access, "zonehop-finalize").await;
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    finalize(&source, &target, &request, settings).await
+}

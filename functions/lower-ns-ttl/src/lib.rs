@@ -1,0 +1,25 @@
+//! lower-ns-ttl (DESIGN step 6): set the apex NS TTL of both zones to `nsTtl.during` and say how long the old TTL must be waited out.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::finish::{lower_ns_ttl, BothZones, LowerNsTtlOutput};
+use zonehop::route53::Route53;
+use zonehop::swap::SwapSettings;
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &SwapSettings,
+    event: LambdaEvent<BothZones>,
+) -> Result<LowerNsTtlOutput, zonehop::Error> {
+    let request = event.payload;
+    let zones = &request;
+    zones.source.access.validate("source")?;
+    zones.target.access.validate("target")?;
+    let source = config_for(base, &zones.source.access, "zonehop-lower-ns-ttl").await;
+    let target = config_for(base, &zones.target.access, "zonehop-lower-ns-ttl").await;
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    lower_ns_ttl(&source, &target, &request, settings).await
+}
