@@ -413,4 +413,9 @@ fn the_sample_events_are_valid_requests() {
     )
     .expect("cutover.json is a CutoverRequest");
     assert_eq!(cutover.records.len(), 1);
+    let preflight: zonehop::preflight::PreflightRequest = serde_json::from_str(
+        &std::fs::read_to_string(root.join("preflight.json")).expect("sample event"),
+    )
+    .expect("preflight.json is a PreflightRequest (the request of DESIGN.md)");
+    assert!(preflight.dry_run);
 }

@@ -105,6 +105,11 @@ impl<R: HostedZones> HostedZones for Counting<R> {
         self.count(&self.change_calls, result)
     }
 
+    async fn dnssec_signing(&self, zone_id: &str) -> Result<bool, Error> {
+        let result = self.inner.dnssec_signing(zone_id).await;
+        self.count(&self.other_calls, result)
+    }
+
     async fn change_in_sync(&self, change_id: &str) -> Result<bool, Error> {
         let result = self.inner.change_in_sync(change_id).await;
         self.count(&self.other_calls, result)

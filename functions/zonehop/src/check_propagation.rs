@@ -114,7 +114,7 @@ fn now_epoch() -> i64 {
 
 /// The zone above `domain` (the registry's: `com.`, `co.uk.`) and its servers' names,
 /// found by asking the resolver for NS sets above the domain only.
-async fn parent_zone<D: DnsClient>(
+pub(crate) async fn parent_zone<D: DnsClient>(
     dns: &D,
     resolver: SocketAddr,
     domain: &Name,
@@ -145,7 +145,7 @@ async fn parent_zone<D: DnsClient>(
     })
 }
 
-async fn address_of<D: DnsClient>(
+pub(crate) async fn address_of<D: DnsClient>(
     dns: &D,
     resolver: SocketAddr,
     name: &Name,

@@ -53,6 +53,10 @@ pub enum Error {
         status: String,
     },
 
+    /// Another execution is migrating the same domain.
+    #[error("another migration of {domain} is running ({execution}); wait for it to end, or stop it, then start again")]
+    MigrationInProgress { domain: String, execution: String },
+
     /// The hosted zone does not exist, or the role cannot see it.
     #[error("hosted zone {zone_id} not found: check the id and that the role belongs to the zone's account")]
     ZoneNotFound { zone_id: String },
@@ -180,6 +184,7 @@ impl Error {
             Error::ChangeNotInSync { .. } => "ChangeNotInSync",
             Error::RegistrarOperationPending { .. } => "RegistrarOperationPending",
             Error::RegistrarOperationFailed { .. } => "RegistrarOperationFailed",
+            Error::MigrationInProgress { .. } => "MigrationInProgress",
             Error::ZoneNotFound { .. } => "ZoneNotFound",
             Error::ZoneNameMismatch { .. } => "ZoneNameMismatch",
             Error::PrivateZone { .. } => "PrivateZone",

@@ -166,7 +166,7 @@ pub struct CutoverOutput {
     pub target_changed: bool,
 }
 
-fn cutover_records(domain: &Name, records: &[CutoverRecord]) -> Result<Vec<RecordSet>, Error> {
+pub fn cutover_records(domain: &Name, records: &[CutoverRecord]) -> Result<Vec<RecordSet>, Error> {
     if records.is_empty() {
         return Err(Error::InvalidRequest("cutover.records is empty".into()));
     }

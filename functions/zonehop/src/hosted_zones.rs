@@ -79,6 +79,9 @@ pub trait HostedZones: Send + Sync {
 
     /// GetChange: true once the change is INSYNC.
     fn change_in_sync(&self, change_id: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// GetDNSSEC: true when the zone signs its answers.
+    fn dnssec_signing(&self, zone_id: &str) -> impl Future<Output = Result<bool, Error>> + Send;
 }
 
 /// Reads every record set of a zone, page by page, each page retried on its own.

@@ -69,6 +69,11 @@ pub enum BlockReason {
     TooManyValues,
     /// One change alone exceeds a request's limits (an UPSERT counts twice).
     ChangeTooLarge,
+    /// The source zone signs with DNSSEC: two providers cannot both sign (no multi-signer).
+    DnssecSigning,
+    /// The parent publishes a DS for the domain: after the swap, validating resolvers
+    /// would answer SERVFAIL.
+    DsAtParent,
 }
 
 /// A record that cannot move as is, and why.

@@ -285,6 +285,20 @@ impl HostedZones for Route53 {
             .ok_or_else(|| invalid_data(OP, "no ChangeInfo in the answer".into()))
     }
 
+    async fn dnssec_signing(&self, zone_id: &str) -> Result<bool, Error> {
+        let out = self
+            .client
+            .get_dnssec()
+            .hosted_zone_id(zone_id)
+            .send()
+            .await
+            .map_err(|e| classify("GetDNSSEC", e))?;
+        Ok(out
+            .status()
+            .and_then(|s| s.serve_signature())
+            .is_some_and(|s| s != "NOT_SIGNING"))
+    }
+
     async fn change_in_sync(&self, change_id: &str) -> Result<bool, Error> {
         let out = self
             .client

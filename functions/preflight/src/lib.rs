@@ -1,0 +1,36 @@
+//! preflight (DESIGN step 1): check the request, both zones, DNSSEC, the records, the live
+//! delegation and the registration; then write the canary that is also the domain's lock.
+
+use aws_config::SdkConfig;
+use lambda_runtime::LambdaEvent;
+use zonehop::accounts::{config_for, route53_client};
+use zonehop::dns::WireDns;
+use zonehop::executions::StepFunctions;
+use zonehop::preflight::{preflight, PreflightOutput, PreflightRequest, PreflightSettings};
+use zonehop::registrar::Route53Domains;
+use zonehop::route53::Route53;
+
+/// Translates the event into one library call.
+pub async fn handler(
+    base: &SdkConfig,
+    settings: &PreflightSettings,
+    event: LambdaEvent<PreflightRequest>,
+) -> Result<PreflightOutput, zonehop::Error> {
+    let request = event.payload;
+    request.source.access.validate("source")?;
+    request.target.access.validate("target")?;
+    request.registrar.access.validate("registrar")?;
+    let source = config_for(base, &request.source.access, "zonehop-preflight").await;
+    let target = config_for(base, &request.target.access, "zonehop-preflight").await;
+    let registrar = config_for(base, &request.registrar.access, "zonehop-preflight").await;
+    preflight(
+        &Route53::new(route53_client(&source)),
+        &Route53::new(route53_client(&target)),
+        &Route53Domains::new(&registrar),
+        &WireDns::default(),
+        &StepFunctions::new(base),
+        &request,
+        settings,
+    )
+    .await
+}

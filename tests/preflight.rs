@@ -1,0 +1,233 @@
+//! preflight against moto (Route 53, Route 53 Domains, Step Functions) and the local DNS
+//! world: every check before any write, then the canary that is also the domain's lock.
+
+use zonehop::check_propagation::Probe;
+use zonehop::dns::WireDns;
+use zonehop::executions::StepFunctions;
+use zonehop::hosted_zones::read_zone;
+use zonehop::preflight::{
+    canary_execution, preflight, PreflightOutput, PreflightRequest, PreflightSettings,
+};
+use zonehop::registrar::Route53Domains;
+use zonehop::request::ZoneRef;
+use zonehop::route53::Route53;
+use zonehop::swap::{RegistrarKind, RegistrarRef};
+use zonehop::zone::{Failover, RecordSet, RrType};
+use zonehop::{Error, Name};
+use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
+use zonehop_tests::moto::Moto;
+use zonehop_tests::registrar::{register, registrar_access};
+use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
+
+fn n(s: &str) -> Name {
+    Name::parse(s).expect("name")
+}
+
+struct Setup {
+    moto: Moto,
+    world: DnsWorld,
+    source: Route53,
+    target: Route53,
+    source_id: String,
+}
+
+async fn setup(records: &[RecordSet]) -> Setup {
+    let moto = Moto::start().await;
+    let base = moto.config().await;
+    let source_id = seed_zone(&base, &source_access(), &n("example.com"), records).await;
+    register(&base, "example.com").await;
+    let world = DnsWorld::start(
+        WorldOptions::new(base.clone(), vec![source_access()]).registrar(registrar_access()),
+    )
+    .await
+    .expect("the DNS world starts");
+    world.settle().await.expect("served");
+    Setup {
+        source: route53_in(&base, &source_access()).await,
+        target: route53_in(&base, &target_access()).await,
+        source_id,
+        world,
+        moto,
+    }
+}
+
+fn request(s: &Setup, execution: &str) -> PreflightRequest {
+    let resolver = s.world.resolvers()[0].addr.to_string();
+    PreflightRequest {
+        domain: "example.com".into(),
+        source: ZoneRef {
+            hosted_zone_id: Some(s.source_id.clone()),
+            access: source_access(),
+        },
+        target: ZoneRef {
+            hosted_zone_id: None,
+            access: target_access(),
+        },
+        keep_in_source: vec!["dev.example.com".into()],
+        registrar: RegistrarRef {
+            kind: RegistrarKind::Route53domains,
+            access: registrar_access(),
+        },
+        ns_ttl: Default::default(),
+        cutover: None,
+        probe: Probe {
+            resolvers: vec![resolver.clone()],
+        },
+        health_checks: Default::default(),
+        dry_run: false,
+        resolver: Some(resolver),
+        execution_id: Some(execution.into()),
+    }
+}
+
+async fn run(s: &Setup, request: &PreflightRequest) -> Result<PreflightOutput, Error> {
+    let base = s.moto.config().await;
+    let registrar =
+        Route53Domains::new(&zonehop::accounts::config_for(&base, &registrar_access(), "t").await);
+    preflight(
+        &s.source,
+        &s.target,
+        &registrar,
+        &WireDns::default(),
+        &StepFunctions::new(&base),
+        request,
+        &PreflightSettings::default(),
+    )
+    .await
+}
+
+async fn canary(s: &Setup) -> Option<RecordSet> {
+    read_zone(
+        &s.source,
+        &s.source_id,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .expect("source reads")
+    .iter()
+    .find(|r| r.name == n("_zonehop.example.com"))
+    .cloned()
+}
+
+fn records() -> Vec<RecordSet> {
+    vec![
+        RecordSet::simple(n("www.example.com"), RrType::A, 300, &["203.0.113.7"]),
+        RecordSet::simple(n("dev.example.com"), RrType::A, 60, &["198.51.100.5"]),
+    ]
+}
+
+#[tokio::test]
+async fn when_every_check_passes_the_canary_is_written_and_a_dry_run_writes_nothing() {
+    let s = setup(&records()).await;
+    let mut dry = request(&s, "run-1");
+    dry.dry_run = true;
+    let planned = run(&s, &dry).await.expect("dry run passes");
+    assert!(!planned.canary_written);
+    assert!(canary(&s).await.is_none());
+
+    let out = run(&s, &request(&s, "run-1"))
+        .await
+        .expect("preflight passes");
+    assert!(out.canary_written);
+    assert_eq!(out.records_to_move, 1, "www moves; dev stays");
+    assert_eq!(out.source_ns_ttl, 172_800);
+    assert_eq!(
+        out.live_delegation.len(),
+        4,
+        "the parent's delegation was read: {out:?}"
+    );
+    assert_eq!(out.timeline.len(), 2);
+    let written = canary(&s).await.expect("canary");
+    assert_eq!(canary_execution(&written).as_deref(), Some("run-1"));
+    assert!(written.values().any(|v| v.contains("side=old")));
+    // The same execution again: its own lock.
+    assert!(run(&s, &request(&s, "run-1")).await.is_ok());
+}
+
+#[tokio::test]
+async fn what_cannot_move_or_a_bad_request_stops_it_before_any_write() {
+    let mut with_check = records();
+    let mut checked = RecordSet::simple(n("fo.example.com"), RrType::A, 60, &["192.0.2.1"]);
+    checked.set_identifier = Some("primary".into());
+    checked.failover = Some(Failover::Primary);
+    checked.health_check_id = Some("0b3f5f4e-1111-2222-3333-444444444444".into());
+    with_check.push(checked);
+    let s = setup(&with_check).await;
+
+    let blocked = run(&s, &request(&s, "run-1")).await.expect_err("blocked");
+    assert_eq!(blocked.error_type(), "MigrationBlocked");
+    assert!(blocked.to_string().contains("fo.example.com. A [primary]"));
+    let mut bad = request(&s, "run-1");
+    bad.ns_ttl.during = 0;
+    assert_eq!(
+        run(&s, &bad).await.expect_err("bad").error_type(),
+        "InvalidRequest"
+    );
+    let mut no_probe = request(&s, "run-1");
+    no_probe.probe.resolvers.clear();
+    assert_eq!(
+        run(&s, &no_probe).await.expect_err("bad").error_type(),
+        "InvalidRequest"
+    );
+    assert!(canary(&s).await.is_none(), "nothing was written");
+}
+
+#[tokio::test]
+async fn a_second_execution_for_the_same_domain_is_refused_while_the_first_runs() {
+    let s = setup(&records()).await;
+    // A running execution in moto's Step Functions (its interpreter is off: it stays RUNNING).
+    let sfn = aws_sdk_sfn::Client::new(&s.moto.config().await);
+    let machine = sfn
+        .create_state_machine()
+        .name("zonehop-migration")
+        .role_arn("arn:aws:iam::123456789012:role/zonehop-local")
+        .definition(r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#)
+        .send()
+        .await
+        .expect("state machine");
+    let first = sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .name("example-com-1")
+        .send()
+        .await
+        .expect("execution")
+        .execution_arn()
+        .to_owned();
+    run(&s, &request(&s, &first))
+        .await
+        .expect("the first execution takes the lock");
+
+    let refused = run(
+        &s,
+        &request(
+            &s,
+            "arn:aws:states:us-east-1:123456789012:execution:zonehop-migration:example-com-2",
+        ),
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(refused.error_type(), "MigrationInProgress");
+    assert!(refused.to_string().contains(&first));
+
+    // Once the first has stopped, the lock is taken over (with a warning).
+    sfn.stop_execution()
+        .execution_arn(&first)
+        .send()
+        .await
+        .expect("stopped");
+    let second = run(
+        &s,
+        &request(
+            &s,
+            "arn:aws:states:us-east-1:123456789012:execution:zonehop-migration:example-com-2",
+        ),
+    )
+    .await
+    .expect("taken over");
+    assert!(second
+        .warnings
+        .iter()
+        .any(|w| w.detail.contains("taken over")));
+}
