@@ -16,6 +16,9 @@
 #      provider); skipped when the stamp in the venv holds the same requirements hash.
 #   3. rustup: the aarch64-unknown-linux-gnu target (Lambda arm64 builds), rustfmt and clippy.
 #      cargo-nextest is expected on the machine already.
+#   4. the infra linters of scripts/lint-infra.sh: cfn-lint and aws-sam-cli come with step 2
+#      (scripts/requirements.txt); asl-validator with `npm ci` into node_modules/ (package.json,
+#      package-lock.json), skipped when the stamp in node_modules holds the lock file's hash.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -140,6 +143,29 @@ else
 fi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   warn "cargo-nextest not found on PATH (expected on the machine; setup does not install it)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. Infra linters (scripts/lint-infra.sh): cfn-lint + sam from the venv, asl-validator from npm
+# ---------------------------------------------------------------------------------------------
+for tool in cfn-lint sam; do
+  [ -x "$VENV/bin/$tool" ] || { echo "[setup] ERROR: $VENV/bin/$tool missing (scripts/requirements.txt)" >&2; exit 1; }
+done
+NPM_STAMP="$ROOT/node_modules/.zonehop-package-lock.sha256"
+if ! command -v npm >/dev/null 2>&1; then
+  warn "npm not found: scripts/lint-infra.sh cannot validate the state machine (install Node.js and npm)"
+else
+  want_npm="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+  if [ -x "$ROOT/node_modules/.bin/asl-validator" ] && [ "$(cat "$NPM_STAMP" 2>/dev/null || true)" = "$want_npm" ]; then
+    log "npm: node_modules up to date with package-lock.json"
+  else
+    log "npm: npm ci (asl-validator, from package-lock.json)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    [ -x "$ROOT/node_modules/.bin/asl-validator" ] ||
+      { echo "[setup] ERROR: node_modules/.bin/asl-validator missing after npm ci" >&2; exit 1; }
+    echo "$want_npm" >"$NPM_STAMP"
+    log "npm: done"
+  fi
 fi
 
 log "all set"
