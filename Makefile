@@ -10,7 +10,7 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 FUNCTIONS := check-propagation create-zone cutover delegate-subdomain finalize lower-ns-ttl preflight rollback swap-nameservers sync-records verify-zones
 LAMBDA_PORT ?= 9000
 
-.PHONY: help setup build build-lambda fmt lint test test-unit bench-sync bench-verify watch invoke rehearse
+.PHONY: help setup build build-lambda fmt lint lint-infra test test-unit bench-sync bench-verify watch invoke rehearse deploy
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,9 +27,12 @@ build-lambda: setup ## Build every function for Lambda (provided.al2023, arm64, 
 fmt: ## Format the code
 	cargo fmt --all
 
-lint: ## fmt check + clippy with warnings as errors
+lint: lint-infra ## fmt check + clippy with warnings as errors + the infra linters
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+lint-infra: ## Lint the state machine and both templates (asl-validator, cfn-lint, sam validate; offline)
+	bash scripts/lint-infra.sh
 
 test-unit: ## The pure core's tests only (no emulator needed)
 	cargo nextest run -p zonehop
@@ -50,6 +53,10 @@ watch: setup ## Serve every function on the Lambda Invoke API (127.0.0.1:$(LAMBD
 
 invoke: ## Invoke one function on `make watch`: make invoke FN=sync-records
 	$(CARGO_LAMBDA) lambda invoke $(FN) -A 127.0.0.1 -P $(LAMBDA_PORT) --data-file tests/events/$(FN).json
+
+deploy: setup ## Build every function with SAM (cargo lambda, arm64) and deploy the tooling stack
+	$(VENV)/bin/sam build -t infra/template.yaml --beta-features
+	$(VENV)/bin/sam deploy --guided --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
 rehearse: setup ## Local rehearsal (see README: what it covers today)
 	cargo run -q -p zonehop-tests --bin rehearse -- $(if $(ZONE),--zone $(ZONE)) $(if $(DOMAIN),--domain $(DOMAIN)) $(if $(KEEP),--keep $(KEEP))
