@@ -18,6 +18,7 @@ use zonehop::Name;
 use zonehop_tests::dnsworld::render::fixture_values;
 use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};
 use zonehop_tests::moto::Moto;
+use zonehop_tests::registrar::{register, registrar_access, set_name_servers};
 use zonehop_tests::{seed_zone, source_access, target_access};
 
 fn n(s: &str) -> Name {
@@ -652,28 +653,6 @@ async fn child_zones_and_multi_label_suffixes_resolve_through_both_resolvers() {
     }
 }
 
-fn contact() -> aws_sdk_route53domains::types::ContactDetail {
-    use aws_sdk_route53domains::types::{ContactDetail, ContactType, CountryCode};
-    ContactDetail::builder()
-        .first_name("Zone")
-        .last_name("Hop")
-        .contact_type(ContactType::Person)
-        .country_code(CountryCode::Us)
-        .email("hostmaster@example.com")
-        .phone_number("+1.5555550100")
-        .address_line1("1 Test Street")
-        .city("Testville")
-        .zip_code("00000")
-        .build()
-}
-
-fn registrar_access() -> AccountAccess {
-    AccountAccess {
-        role_arn: Some("arn:aws:iam::333333333333:role/zonehop".to_owned()),
-        external_id: Some("zonehop-test".to_owned()),
-    }
-}
-
 async fn canary(resolver: SocketAddr) -> Vec<String> {
     dig(resolver, "_zonehop.example.com", "TXT", true)
         .await
@@ -762,22 +741,7 @@ async fn a_registration_in_route53_domains_switches_the_tld_delegation() {
     }
 
     // moto registers with placeholder servers: still the old side.
-    let config = config_for(&base, &registrar_access(), "dns-world-test").await;
-    let domains = aws_sdk_route53domains::Client::from_conf(
-        aws_sdk_route53domains::config::Builder::from(&config)
-            .region(aws_config::Region::new("us-east-1"))
-            .build(),
-    );
-    domains
-        .register_domain()
-        .domain_name("example.com")
-        .duration_in_years(2)
-        .admin_contact(contact())
-        .registrant_contact(contact())
-        .tech_contact(contact())
-        .send()
-        .await
-        .expect("register the domain");
+    register(&base, "example.com").await;
     world.settle().await.expect("settles");
     assert_eq!(
         delegated(&dig(com, "example.com", "NS", false).await),
@@ -785,18 +749,7 @@ async fn a_registration_in_route53_domains_switches_the_tld_delegation() {
     );
 
     // The registration now names the target's servers: the TLD follows it.
-    let mut update = domains
-        .update_domain_nameservers()
-        .domain_name("example.com");
-    for server in &new_servers {
-        update = update.nameservers(
-            aws_sdk_route53domains::types::Nameserver::builder()
-                .name(server)
-                .build()
-                .expect("name server"),
-        );
-    }
-    update.send().await.expect("update the name servers");
+    set_name_servers(&base, "example.com", &new_servers).await;
     world.settle().await.expect("settles");
     assert_eq!(
         delegated(&dig(com, "example.com", "NS", false).await),

@@ -18,7 +18,7 @@ use crate::name::Name;
 use crate::propagation::{judge, Evidence, LoopState, Pacing};
 use crate::request::{parse_domain, ZoneRef};
 use crate::retry::{with_retry, RetryPolicy, RetryStats};
-use crate::verify::{parse_resolver, CANARY_LABEL};
+use crate::verify::{parse_resolver, resolver_for, CANARY_LABEL};
 use crate::zone::{bare_zone_id, RrType};
 
 /// The probe resolvers of the request.
@@ -178,14 +178,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     let domain = parse_domain(&request.domain)?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
-    let resolver = match &request.resolver {
-        Some(text) => parse_resolver(text)?,
-        None => settings.resolver.ok_or_else(|| {
-            Error::InvalidRequest(
-                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
-            )
-        })?,
-    };
+    let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
     let probes = request
         .probe
         .resolvers

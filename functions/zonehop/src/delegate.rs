@@ -22,7 +22,7 @@ use crate::plan::{plan_sync, Action, BlockReason, Blocker, Change, HealthCheckPo
 use crate::request::{parse_domain, ZoneRef};
 use crate::retry::{with_retry, RetryStats};
 use crate::sync::{apply_batches, SyncSettings};
-use crate::verify::{compare_over_dns, parse_resolver, server_addresses, Probe};
+use crate::verify::{compare_over_dns, resolver_for, server_addresses, Probe};
 use crate::zone::{bare_zone_id, RecordSet, RrType, Zone};
 
 /// delegate-subdomain's input (one element of the Map over `keepInSource`).
@@ -226,14 +226,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     }
     request.source.access.validate("source")?;
     let parent_id = bare_zone_id(request.source.required_id("source")?).to_owned();
-    let resolver = match &request.resolver {
-        Some(text) => parse_resolver(text)?,
-        None => settings.resolver.ok_or_else(|| {
-            Error::InvalidRequest(
-                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
-            )
-        })?,
-    };
+    let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
 
     let parent_zone = with_retry(retry, &stats, || r53.get_zone(&parent_id)).await?;
     check_is_public_zone_of(&parent_zone, &domain)?;

@@ -25,7 +25,7 @@ use crate::registrar::{canonical_servers, Registrar};
 use crate::request::{parse_domain, parse_keep_in_source, ZoneRef};
 use crate::retry::{with_retry, RetryPolicy, RetryStats};
 use crate::swap::{RegistrarKind, RegistrarRef};
-use crate::verify::{parse_resolver, CANARY_LABEL};
+use crate::verify::{parse_resolver, resolver_for, CANARY_LABEL};
 use crate::zone::{bare_zone_id, RecordSet, RrType};
 
 /// The request's `cutover`.
@@ -164,14 +164,7 @@ pub async fn preflight<
     for resolver in &request.probe.resolvers {
         parse_resolver(resolver)?;
     }
-    let resolver = match &request.resolver {
-        Some(text) => parse_resolver(text)?,
-        None => settings.resolver.ok_or_else(|| {
-            Error::InvalidRequest(
-                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
-            )
-        })?,
-    };
+    let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
     let target_id = match &request.target.hosted_zone_id {
         Some(_) => Some(bare_zone_id(request.target.required_id("target")?).to_owned()),
         None => None,

@@ -241,6 +241,21 @@ pub fn parse_resolver(text: &str) -> Result<SocketAddr, Error> {
         })
 }
 
+/// The resolver a function uses: the request's `resolver`, else the configuration's.
+pub fn resolver_for(
+    requested: Option<&str>,
+    configured: Option<SocketAddr>,
+) -> Result<SocketAddr, Error> {
+    match requested {
+        Some(text) => parse_resolver(text),
+        None => configured.ok_or_else(|| {
+            Error::InvalidRequest(
+                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
+            )
+        }),
+    }
+}
+
 /// The addresses of a zone's name servers, found through the resolver.
 pub async fn server_addresses<D: DnsClient>(
     dns: &D,
@@ -297,14 +312,7 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
     let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
-    let resolver = match &request.resolver {
-        Some(text) => parse_resolver(text)?,
-        None => settings.resolver.ok_or_else(|| {
-            Error::InvalidRequest(
-                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
-            )
-        })?,
-    };
+    let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
 
     let source_zone = with_retry(retry, &stats, || source.get_zone(&source_id)).await?;
     let target_zone = with_retry(retry, &stats, || target.get_zone(&target_id)).await?;
