@@ -62,9 +62,10 @@ pub struct BothZones {
 pub struct LowerNsTtlOutput {
     pub previous_source_ttl: i64,
     pub previous_target_ttl: i64,
-    /// How long resolvers may still hold an apex NS set with the old TTL: the state
-    /// machine waits this out before the swap. On a re-run after the TTLs were lowered the
-    /// old TTL is gone from the zones, so the state machine keeps the first run's figure.
+    /// How long resolvers may still hold the old zone's apex NS set with its old TTL: the
+    /// state machine waits this out before the swap. Only the old side counts: the new zone
+    /// was never delegated, so nobody holds its NS set. On a re-run after the TTLs were
+    /// lowered the old TTL is gone from the zone, so the state machine keeps preflight's.
     pub wait_seconds: i64,
 }
 
@@ -128,7 +129,7 @@ pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones>(
     Ok(LowerNsTtlOutput {
         previous_source_ttl,
         previous_target_ttl,
-        wait_seconds: previous_source_ttl.max(previous_target_ttl),
+        wait_seconds: previous_source_ttl,
     })
 }
 
