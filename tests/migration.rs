@@ -35,34 +35,35 @@ fn access(role: &zonehop::accounts::AccountAccess, zone_id: Option<&str>) -> ser
     json!({ "hostedZoneId": zone_id, "roleArn": role.role_arn, "externalId": role.external_id })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing() {
+/// GIVEN moto's interpreter and `cargo lambda watch` serving every function, all built.
+async fn functions_started(test: &str) -> LocalStepFunctions {
     let log = std::env::temp_dir().join(format!(
-        "zonehop-migration-dry-run-{}.log",
+        "zonehop-migration-{test}-{}.log",
         std::process::id()
     ));
     let local = LocalStepFunctions::start(&FUNCTIONS, &log).await;
     tokio::time::timeout(Duration::from_secs(900), local.warm_up())
         .await
         .expect("the functions build and answer");
-    let base = local.moto.config().await;
-    let domain = Name::parse("example.com").expect("name");
+    local
+}
+
+/// The bundled example zone, ready to seed.
+fn example_records(domain: &Name) -> Vec<zonehop::zone::RecordSet> {
     let example = load_export(
         &std::fs::read_to_string(repo_root().join("tests/rehearsal/example.com.json"))
             .expect("example zone"),
     )
     .expect("example zone loads");
-    let records: Vec<_> = example
-        .iter()
-        .filter(|r| !zonehop::plan::is_apex_soa_or_ns(r, &domain))
-        .map(|r| {
-            let mut r = r.clone();
-            if let Some(alias) = &mut r.alias_target {
-                alias.hosted_zone_id = "SOURCE".into();
-            }
-            r
-        })
-        .collect();
+    zonehop_tests::records_to_seed(&example, domain)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing() {
+    let local = functions_started("dry-run").await;
+    let base = local.moto.config().await;
+    let domain = Name::parse("example.com").expect("name");
+    let records = example_records(&domain);
     let source_id = seed_zone(&base, &source_access(), &domain, &records).await;
     register(&base, "example.com").await;
     let world = DnsWorld::start(
@@ -142,32 +143,10 @@ fn scaled(records: &[zonehop::zone::RecordSet], cap: i64) -> Vec<zonehop::zone::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_zone_migrates_end_to_end_through_the_state_machine() {
-    let log = std::env::temp_dir().join(format!(
-        "zonehop-migration-happy-{}.log",
-        std::process::id()
-    ));
-    let local = LocalStepFunctions::start(&FUNCTIONS, &log).await;
-    tokio::time::timeout(Duration::from_secs(900), local.warm_up())
-        .await
-        .expect("the functions build and answer");
+    let local = functions_started("happy").await;
     let base = local.moto.config().await;
     let domain = Name::parse("example.com").expect("name");
-    let example = load_export(
-        &std::fs::read_to_string(repo_root().join("tests/rehearsal/example.com.json"))
-            .expect("example zone"),
-    )
-    .expect("example zone loads");
-    let records: Vec<_> = example
-        .iter()
-        .filter(|r| !zonehop::plan::is_apex_soa_or_ns(r, &domain))
-        .map(|r| {
-            let mut r = r.clone();
-            if let Some(alias) = &mut r.alias_target {
-                alias.hosted_zone_id = "SOURCE".into();
-            }
-            r
-        })
-        .collect();
+    let records = example_records(&domain);
     let source_id = seed_zone(&base, &source_access(), &domain, &scaled(&records, 2)).await;
     let source = route53_in(&base, &source_access()).await;
     // The apex NS and SOA scaled too.

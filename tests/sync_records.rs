@@ -4,9 +4,8 @@
 use lambda_runtime::{Context, LambdaEvent};
 use zonehop::hosted_zones::read_zone;
 use zonehop::plan::is_apex_soa_or_ns;
-use zonehop::request::ZoneRef;
 use zonehop::retry::{RetryPolicy, RetryStats};
-use zonehop::sync::{sync_records, SyncOutput, SyncRequest, SyncSettings, SyncTarget};
+use zonehop::sync::{sync_records, SyncOutput, SyncRequest, SyncSettings};
 use zonehop::zone::{RecordSet, RrType, Zone};
 use zonehop::{Error, Name};
 use zonehop_tests::counting::Counting;
@@ -38,25 +37,7 @@ async fn world(records: &[RecordSet]) -> World {
 }
 
 fn request(world: &World) -> SyncRequest {
-    SyncRequest {
-        domain: "example.com".into(),
-        source: ZoneRef {
-            hosted_zone_id: Some(world.source_id.clone()),
-            access: source_access(),
-        },
-        target: SyncTarget {
-            zone: ZoneRef {
-                hosted_zone_id: Some(world.target_id.clone()),
-                access: target_access(),
-            },
-            adopted: false,
-        },
-        keep_in_source: Vec::new(),
-        health_checks: Default::default(),
-        max_overwrites: 0,
-        extra_records: Vec::new(),
-        dry_run: false,
-    }
+    zonehop_tests::sync_request("example.com", &world.source_id, &world.target_id)
 }
 
 async fn invoke(world: &World, request: SyncRequest) -> Result<SyncOutput, Error> {

@@ -5,7 +5,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use zonehop::hosted_zones::HostedZones;
 use zonehop::plan::{Action, Change};
 use zonehop::request::ZoneRef;
-use zonehop::sync::{SyncRequest, SyncSettings, SyncTarget};
+use zonehop::sync::SyncSettings;
 use zonehop::verify::{Difference, VerifyOutput, VerifyRequest, VerifySettings};
 use zonehop::zone::{RecordSet, RrType};
 use zonehop::{Error, Name};
@@ -38,25 +38,7 @@ async fn setup() -> Setup {
     )
     .await;
     let target_id = seed_zone(&base, &target_access(), &domain, &[]).await;
-    let sync = SyncRequest {
-        domain: "example.com".into(),
-        source: ZoneRef {
-            hosted_zone_id: Some(source_id.clone()),
-            access: source_access(),
-        },
-        target: SyncTarget {
-            zone: ZoneRef {
-                hosted_zone_id: Some(target_id.clone()),
-                access: target_access(),
-            },
-            adopted: false,
-        },
-        keep_in_source: Vec::new(),
-        health_checks: Default::default(),
-        max_overwrites: 0,
-        extra_records: Vec::new(),
-        dry_run: false,
-    };
+    let sync = zonehop_tests::sync_request("example.com", &source_id, &target_id);
     sync_records::handler(
         &base,
         &SyncSettings::default(),

@@ -10,8 +10,7 @@ use std::time::Instant;
 
 use zonehop::batch::BatchLimits;
 use zonehop::export::to_export;
-use zonehop::request::ZoneRef;
-use zonehop::sync::{sync_records, SyncRequest, SyncSettings, SyncTarget};
+use zonehop::sync::{sync_records, SyncSettings};
 use zonehop::zone::Zone;
 use zonehop::Name;
 use zonehop_tests::counting::Counting;
@@ -35,25 +34,7 @@ async fn main() {
     println!("seeding the source zone on moto ({}) ...", moto.endpoint());
     let source_id = seed_zone(&base, &source_access(), &domain, &records).await;
     let target_id = seed_zone(&base, &target_access(), &domain, &[]).await;
-    let request = SyncRequest {
-        domain: domain.to_string(),
-        source: ZoneRef {
-            hosted_zone_id: Some(source_id),
-            access: source_access(),
-        },
-        target: SyncTarget {
-            zone: ZoneRef {
-                hosted_zone_id: Some(target_id),
-                access: target_access(),
-            },
-            adopted: false,
-        },
-        keep_in_source: Vec::new(),
-        health_checks: Default::default(),
-        max_overwrites: 0,
-        extra_records: Vec::new(),
-        dry_run: false,
-    };
+    let request = zonehop_tests::sync_request(domain.as_str(), &source_id, &target_id);
 
     let source = Counting::new(route53_in(&base, &source_access()).await);
     let target = Counting::new(route53_in(&base, &target_access()).await);

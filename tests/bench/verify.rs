@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use zonehop::dns::WireDns;
 use zonehop::hosted_zones::HostedZones;
 use zonehop::request::ZoneRef;
-use zonehop::sync::{sync_records, SyncRequest, SyncSettings, SyncTarget};
+use zonehop::sync::{sync_records, SyncSettings};
 use zonehop::verify::{verify_zones, VerifyRequest, VerifySettings};
 use zonehop::Name;
 use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
@@ -32,25 +32,7 @@ async fn main() {
     let target_id = seed_zone(&base, &target_access(), &domain, &[]).await;
     let source = route53_in(&base, &source_access()).await;
     let target = route53_in(&base, &target_access()).await;
-    let sync = SyncRequest {
-        domain: domain.to_string(),
-        source: ZoneRef {
-            hosted_zone_id: Some(source_id.clone()),
-            access: source_access(),
-        },
-        target: SyncTarget {
-            zone: ZoneRef {
-                hosted_zone_id: Some(target_id.clone()),
-                access: target_access(),
-            },
-            adopted: false,
-        },
-        keep_in_source: Vec::new(),
-        health_checks: Default::default(),
-        max_overwrites: 0,
-        extra_records: Vec::new(),
-        dry_run: false,
-    };
+    let sync = zonehop_tests::sync_request(domain.as_str(), &source_id, &target_id);
     sync_records(&source, &target, &sync, &SyncSettings::default())
         .await
         .expect("sync");

@@ -136,3 +136,49 @@ pub async fn seed_zone(
     }
     zone_id
 }
+
+/// The sync-records request the tests use: `domain` from the source account's zone into the
+/// target account's zone, which zonehop created (not adopted), everything else by default.
+pub fn sync_request(domain: &str, source_id: &str, target_id: &str) -> zonehop::sync::SyncRequest {
+    use zonehop::request::ZoneRef;
+    zonehop::sync::SyncRequest {
+        domain: domain.to_owned(),
+        source: ZoneRef {
+            hosted_zone_id: Some(source_id.to_owned()),
+            access: source_access(),
+        },
+        target: zonehop::sync::SyncTarget {
+            zone: ZoneRef {
+                hosted_zone_id: Some(target_id.to_owned()),
+                access: target_access(),
+            },
+            adopted: false,
+        },
+        keep_in_source: Vec::new(),
+        health_checks: Default::default(),
+        max_overwrites: 0,
+        extra_records: Vec::new(),
+        dry_run: false,
+    }
+}
+
+/// A zone's records ready for [`seed_zone`]: the apex SOA and NS left to the new zone, and
+/// same-zone aliases (those into the domain) marked `SOURCE`, which `seed_zone` replaces by
+/// the new zone's id. Exports name the exporter's zone.
+pub fn records_to_seed(
+    zone: &zonehop::zone::Zone,
+    domain: &zonehop::Name,
+) -> Vec<zonehop::zone::RecordSet> {
+    zone.iter()
+        .filter(|r| !zonehop::plan::is_apex_soa_or_ns(r, domain))
+        .map(|r| {
+            let mut r = r.clone();
+            if let Some(alias) = &mut r.alias_target {
+                if alias.dns_name.is_at_or_below(domain) {
+                    alias.hosted_zone_id = "SOURCE".into();
+                }
+            }
+            r
+        })
+        .collect()
+}

@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use zonehop::export::{load_export, to_export};
 use zonehop::hosted_zones::read_zone;
 use zonehop::retry::{RetryPolicy, RetryStats};
-use zonehop::zone::{RecordSet, Zone};
 use zonehop::Name;
 use zonehop_tests::lambda::{FunctionError, LambdaWatch};
 use zonehop_tests::moto::Moto;
@@ -92,23 +91,6 @@ impl Phases {
         }
         result
     }
-}
-
-/// Same-zone aliases in an export name the exporter's zone id; in the rehearsal's source
-/// zone they must name the new source zone. An alias into the domain is a same-zone alias.
-fn same_zone_aliases_to_placeholder(zone: &Zone, domain: &Name) -> Vec<RecordSet> {
-    zone.iter()
-        .filter(|r| !zonehop::plan::is_apex_soa_or_ns(r, domain))
-        .map(|r| {
-            let mut r = r.clone();
-            if let Some(alias) = &mut r.alias_target {
-                if alias.dns_name.is_at_or_below(domain) {
-                    alias.hosted_zone_id = "SOURCE".into();
-                }
-            }
-            r
-        })
-        .collect()
 }
 
 #[tokio::main]
@@ -207,7 +189,7 @@ async fn rehearse(
                     &base,
                     &source_access(),
                     &domain,
-                    &same_zone_aliases_to_placeholder(&source_records, &domain),
+                    &zonehop_tests::records_to_seed(&source_records, &domain),
                 )
                 .await)
             },
