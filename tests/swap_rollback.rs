@@ -132,7 +132,85 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
 }
 
 #[tokio::test]
-async fn a_manual_registrar_or_a_bad_request_changes_nothing() {
+async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_the_operators_part()
+{
+    let moto = Moto::start().await;
+    let base = moto.config().await;
+    let source_id = seed_zone(&base, &source_access(), &n("example.com"), &[]).await;
+    let target_id = seed_zone(&base, &target_access(), &n("example.com"), &[]).await;
+    register(&base, "example.com").await;
+    let source = route53_in(&base, &source_access()).await;
+    let target = route53_in(&base, &target_access()).await;
+    let registrar =
+        Route53Domains::new(&zonehop::accounts::config_for(&base, &registrar_access(), "t").await);
+    let registered = registrar
+        .name_servers(&n("example.com"))
+        .await
+        .expect("registration");
+    let old = apex_ns(&source, &source_id).await;
+    let new = apex_ns(&target, &target_id).await;
+    let manual = RegistrarRef {
+        kind: RegistrarKind::Manual,
+        access: Default::default(),
+    };
+    let swap = SwapRequest {
+        domain: "example.com".into(),
+        source: ZoneRef {
+            hosted_zone_id: Some(source_id.clone()),
+            access: source_access(),
+        },
+        target: ZoneRef {
+            hosted_zone_id: Some(target_id),
+            access: target_access(),
+        },
+        registrar: manual.clone(),
+    };
+
+    let swapped = swap_nameservers(
+        &source,
+        &target,
+        &registrar,
+        &swap,
+        &SwapSettings::default(),
+    )
+    .await
+    .expect("swap");
+    assert_eq!(swapped.name_servers, new);
+    assert!(!swapped.registration_changed && swapped.registration_before.is_empty());
+    assert!(swapped.source_apex_ns_changed);
+    assert_eq!(apex_ns(&source, &source_id).await, new);
+
+    let back = rollback(
+        &source,
+        &registrar,
+        &RollbackRequest {
+            domain: "example.com".into(),
+            source: swap.source.clone(),
+            registrar: manual,
+        },
+        &SwapSettings::default(),
+    )
+    .await
+    .expect("rollback");
+    assert!(back.source_apex_ns_changed && !back.registration_changed);
+    assert_eq!(apex_ns(&source, &source_id).await, old);
+    let action = back.operator_action.expect("the operator's part");
+    assert!(
+        action.contains("example.com") && old.iter().all(|s| action.contains(s.as_str())),
+        "{action}"
+    );
+    assert_eq!(
+        registrar
+            .name_servers(&n("example.com"))
+            .await
+            .expect("registration"),
+        registered,
+        "zonehop never touches a manual registration"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_request_changes_nothing() {
     let moto = Moto::start().await;
     let base = moto.config().await;
     let source_id = seed_zone(&base, &source_access(), &n("example.com"), &[]).await;
@@ -146,8 +224,9 @@ async fn a_manual_registrar_or_a_bad_request_changes_nothing() {
         .name_servers(&n("example.com"))
         .await
         .expect("registration");
-    let mut swap = SwapRequest {
-        domain: "example.com".into(),
+    let apex_before = apex_ns(&source, &source_id).await;
+    let swap = SwapRequest {
+        domain: "example.org".into(),
         source: ZoneRef {
             hosted_zone_id: Some(source_id.clone()),
             access: source_access(),
@@ -157,21 +236,10 @@ async fn a_manual_registrar_or_a_bad_request_changes_nothing() {
             access: target_access(),
         },
         registrar: RegistrarRef {
-            kind: RegistrarKind::Manual,
+            kind: RegistrarKind::Route53domains,
             access: registrar_access(),
         },
     };
-    let manual = swap_nameservers(
-        &source,
-        &target,
-        &registrar,
-        &swap,
-        &SwapSettings::default(),
-    )
-    .await;
-    assert_eq!(manual.expect_err("manual").error_type(), "InvalidRequest");
-    swap.registrar.kind = RegistrarKind::Route53domains;
-    swap.domain = "example.org".into();
     let wrong = swap_nameservers(
         &source,
         &target,
@@ -191,4 +259,5 @@ async fn a_manual_registrar_or_a_bad_request_changes_nothing() {
             .expect("registration"),
         before
     );
+    assert_eq!(apex_ns(&source, &source_id).await, apex_before);
 }

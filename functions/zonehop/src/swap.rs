@@ -58,7 +58,9 @@ pub struct SwapRequest {
 pub struct SwapOutput {
     /// The name servers the registration and the old apex NS now point at.
     pub name_servers: Vec<String>,
+    /// Empty for a `manual` registrar (zonehop cannot read it).
     pub registration_before: Vec<String>,
+    /// Whether zonehop changed the registration (never for `manual`: the operator did).
     pub registration_changed: bool,
     pub operation_id: Option<String>,
     pub source_apex_ns_before: Vec<String>,
@@ -82,6 +84,8 @@ pub struct RollbackOutput {
     pub name_servers: Vec<String>,
     pub registration_changed: bool,
     pub source_apex_ns_changed: bool,
+    /// For a `manual` registrar, what the operator must still do (null otherwise).
+    pub operator_action: Option<String>,
 }
 
 /// Settings of both functions.
@@ -189,14 +193,13 @@ async fn point_apex_ns<R: HostedZones>(
     Ok((canonical_servers(&before), true))
 }
 
-fn check_registrar(registrar: &RegistrarRef) -> Result<(), Error> {
-    registrar.access.validate("registrar")?;
-    if registrar.kind == RegistrarKind::Manual {
-        return Err(Error::InvalidRequest(
-            "registrar.type is manual: the operator changes the registration; this function handles route53domains only".into(),
-        ));
-    }
-    Ok(())
+/// What an operator must do at a registrar zonehop cannot reach.
+fn operator_action(domain: &Name, servers: &[String]) -> String {
+    format!(
+        "set the name servers of {} at its registrar to: {}",
+        domain.as_str().trim_end_matches('.'),
+        servers.join(" ")
+    )
 }
 
 /// Step 7: the registration, then the old zone's apex NS, point at the new zone's servers.
@@ -209,7 +212,7 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar>(
 ) -> Result<SwapOutput, Error> {
     let stats = RetryStats::default();
     let domain = parse_domain(&request.domain)?;
-    check_registrar(&request.registrar)?;
+    request.registrar.access.validate("registrar")?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
     let target_zone = with_retry(&settings.retry, &stats, || target.get_zone(&target_id)).await?;
@@ -226,8 +229,14 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar>(
             "target zone {target_id} has no name servers"
         )));
     }
-    let (registration_before, operation_id) =
-        point_registration(registrar, &domain, &servers, settings, &stats).await?;
+    // A manual registration was changed by the operator before this runs: the state
+    // machine waited for them (check-propagation watches the parent publish it).
+    let (registration_before, operation_id) = match request.registrar.kind {
+        RegistrarKind::Route53domains => {
+            point_registration(registrar, &domain, &servers, settings, &stats).await?
+        }
+        RegistrarKind::Manual => (Vec::new(), None),
+    };
     let (source_apex_ns_before, source_apex_ns_changed) =
         point_apex_ns(source, &source_id, &domain, &servers, settings, &stats).await?;
     Ok(SwapOutput {
@@ -250,16 +259,24 @@ pub async fn rollback<S: HostedZones, G: Registrar>(
 ) -> Result<RollbackOutput, Error> {
     let stats = RetryStats::default();
     let domain = parse_domain(&request.domain)?;
-    check_registrar(&request.registrar)?;
+    request.registrar.access.validate("registrar")?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let source_zone = with_retry(&settings.retry, &stats, || source.get_zone(&source_id)).await?;
     let servers = canonical_servers(&source_zone.name_servers);
-    let (_, operation) = point_registration(registrar, &domain, &servers, settings, &stats).await?;
+    let (operation, operator_action) = match request.registrar.kind {
+        RegistrarKind::Route53domains => {
+            let (_, operation) =
+                point_registration(registrar, &domain, &servers, settings, &stats).await?;
+            (operation, None)
+        }
+        RegistrarKind::Manual => (None, Some(operator_action(&domain, &servers))),
+    };
     let (_, apex_changed) =
         point_apex_ns(source, &source_id, &domain, &servers, settings, &stats).await?;
     Ok(RollbackOutput {
         name_servers: servers,
         registration_changed: operation.is_some(),
         source_apex_ns_changed: apex_changed,
+        operator_action,
     })
 }
