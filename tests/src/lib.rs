@@ -6,6 +6,7 @@ pub mod dnsworld;
 pub mod lambda;
 pub mod moto;
 pub mod registrar;
+pub mod rehearsal;
 pub mod stepfunctions;
 pub mod zonegen;
 

@@ -35,6 +35,19 @@ impl Moto {
     /// `--host 127.0.0.1 --port 0` (so a `--port` here wins), e.g.
     /// `["--lambda-endpoint", "http://127.0.0.1:9000"]`.
     pub async fn start_with(args: &[&str]) -> Moto {
+        Moto::start_logged(args, None).await
+    }
+
+    /// [`Moto::start_with`], moto's own log (its stderr) going to `log` when given instead
+    /// of this process's stderr.
+    pub async fn start_logged(args: &[&str], log: Option<&std::path::Path>) -> Moto {
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::File::create(path)
+                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display())),
+            ),
+            None => Stdio::inherit(),
+        };
         let python = venv_python();
         assert!(
             python.exists(),
@@ -46,7 +59,7 @@ impl Moto {
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));

@@ -899,7 +899,7 @@ pub struct LocalStepFunctions {
 
 impl LocalStepFunctions {
     /// Starts the world for the given binaries; `cargo lambda watch`'s output and the
-    /// functions' logs go to `log`. Panics when a piece does not start (a test harness).
+    /// functions' logs go to `log`, moto's to `<log stem>-moto.log` beside it. Panics when a piece does not start (a test harness).
     pub async fn start(functions: &[&str], log: &Path) -> LocalStepFunctions {
         // The functions must know moto's endpoint and moto the watch's: moto's port is chosen
         // first and handed to moto when it starts second.
@@ -913,8 +913,16 @@ impl LocalStepFunctions {
         let watch = LambdaWatch::start(&env, log).await;
         let lambda_endpoint = format!("http://127.0.0.1:{}", watch.port());
         let port = moto_port.to_string();
-        let moto =
-            Moto::start_with(&["--port", &port, "--lambda-endpoint", &lambda_endpoint]).await;
+        let stem = log
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let moto_log = log.with_file_name(format!("{stem}-moto.log"));
+        let moto = Moto::start_logged(
+            &["--port", &port, "--lambda-endpoint", &lambda_endpoint],
+            Some(&moto_log),
+        )
+        .await;
         let sfn = StepFunctions::new(moto.port());
         let functions = sfn
             .register_functions(functions)

@@ -1,27 +1,37 @@
-//! `make rehearse`: a local rehearsal of a migration on one machine.
+//! `make rehearse`: a whole migration on one machine, through the same state machine and
+//! function binaries as in AWS.
 //!
-//! Today it covers DESIGN steps 2 and 4 (create-zone, sync-records) with the real function
-//! binaries behind the Lambda Invoke API of `cargo lambda watch`, against moto server: the
-//! example zone (or the user's export) is loaded into a source account, copied into a new
-//! zone in a target account, and checked by a second sync that must change nothing. The
-//! state machine, the DNS world and the remaining steps arrive with the workflow issue.
+//! moto plays Route 53, Route 53 Domains and Step Functions (its interpreter runs
+//! `statemachine/migration.asl.json`), `cargo lambda watch` serves the eleven function
+//! binaries behind the Lambda Invoke API, and the DNS world (knotd root, TLD and zone
+//! servers; unbound and kresd) answers on loopback from what moto holds. TTLs are scaled down
+//! to seconds so that the propagation window passes in well under a minute.
 //!
 //!     make rehearse [ZONE=export.json DOMAIN=example.com KEEP=dev.example.com]
+//!
+//! Prints the phases and the propagation as the execution goes, then a summary; leaves
+//! `report.json`, `source-zone.json`, `target-zone.json`, `child-<subdomain>.json` and
+//! `functions.log` in `REPORT_DIR` (default `target/rehearsal`). Exits 0 when the migration
+//! succeeded, 1 when it failed, 2 on bad arguments.
 
-use std::path::PathBuf;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
+use futures_util::FutureExt;
 use serde_json::{json, Value};
-use zonehop::export::{load_export, to_export};
-use zonehop::hosted_zones::read_zone;
-use zonehop::retry::{RetryPolicy, RetryStats};
+use zonehop::export::to_export;
+use zonehop::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
-use zonehop_tests::lambda::{FunctionError, LambdaWatch};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::{repo_root, route53_in, seed_zone, source_access, target_access};
+use zonehop_tests::rehearsal::{
+    example_zone_file, functions_started, short_cause, Progress, Scenario, Stage,
+};
+use zonehop_tests::stepfunctions::{ExecutionStatus, LocalStepFunctions};
+use zonehop_tests::{route53_in, source_access, target_access};
+
+/// How long the execution may take before the rehearsal gives up on it.
+const EXECUTION_TIMEOUT: Duration = Duration::from_secs(600);
 
 struct Args {
     zone: PathBuf,
@@ -31,7 +41,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        zone: repo_root().join("tests/rehearsal/example.com.json"),
+        zone: example_zone_file(),
         domain: "example.com".into(),
         keep: Vec::new(),
     };
@@ -51,46 +61,20 @@ fn parse_args() -> Result<Args, String> {
                         .map(str::to_owned),
                 );
             }
-            other => return Err(format!("unknown option {other}")),
+            other => return Err(format!("unknown option {other} (--zone, --domain, --keep)")),
         }
     }
-    if !keep_given && args.domain == "example.com" {
+    if !keep_given && args.zone == example_zone_file() {
         args.keep = vec!["dev.example.com".into()];
     }
     Ok(args)
 }
 
-fn now() -> String {
-    DateTime::from(SystemTime::now())
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
-}
-
-struct Phases(Vec<Value>);
-
-impl Phases {
-    async fn run<T, F>(&mut self, name: &str, step: F) -> Result<T, FunctionError>
-    where
-        F: std::future::Future<Output = Result<T, FunctionError>>,
-    {
-        let started = now();
-        println!("▶ {name}");
-        let result = step.await;
-        let ended = now();
-        let outcome = if result.is_ok() {
-            "SUCCEEDED"
-        } else {
-            "FAILED"
-        };
-        self.0.push(
-            json!({ "name": name, "startedAt": started, "endedAt": ended, "status": outcome }),
-        );
-        match &result {
-            Ok(_) => println!("  done"),
-            Err(e) => println!("  FAILED: {e}"),
-        }
-        result
-    }
+/// What a rehearsal found, whatever became of it.
+struct Outcome {
+    status: &'static str,
+    error: Value,
+    report: Value,
 }
 
 #[tokio::main]
@@ -102,192 +86,366 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let scenario = match Scenario::from_export(&args.zone, &args.domain, args.keep.clone()) {
+        Ok(scenario) => scenario,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let report_dir = std::env::var_os("REPORT_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/rehearsal"));
-    let mut phases = Phases(Vec::new());
-    let outcome = rehearse(&args, &mut phases, &report_dir).await;
-    let (status, error) = match &outcome {
-        Ok(()) => ("SUCCEEDED", Value::Null),
-        Err(e) => (
-            "FAILED",
-            json!({ "errorType": e.error_type, "errorMessage": e.error_message }),
-        ),
+        .unwrap_or_else(|| zonehop_tests::repo_root().join("target/rehearsal"));
+    if let Err(e) = std::fs::create_dir_all(&report_dir) {
+        eprintln!("rehearse: cannot create {}: {e}", report_dir.display());
+        return ExitCode::from(2);
+    }
+    // Any file a previous rehearsal left would read as this one's.
+    for stale in std::fs::read_dir(&report_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = stale.file_name().to_string_lossy().into_owned();
+        let ours = ["report.json", "source-zone.json", "target-zone.json"].contains(&name.as_str())
+            || (name.starts_with("child-") && name.ends_with(".json"));
+        if ours {
+            let _ = std::fs::remove_file(stale.path());
+        }
+    }
+
+    let started = Instant::now();
+    // The local world's helpers panic when a piece of it cannot start.
+    let outcome = match AssertUnwindSafe(rehearse(&scenario, &report_dir))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = Some(panic)
+                .and_then(|p| {
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                })
+                .unwrap_or_else(|| "the rehearsal task ended abnormally".to_owned());
+            eprintln!("rehearse: {message}");
+            let error = json!({ "errorType": "RehearsalSetupFailed", "cause": message });
+            Outcome {
+                status: "FAILED",
+                report: json!({ "status": "FAILED", "error": error }),
+                error,
+            }
+        }
     };
-    let report = json!({
-        "status": status,
-        "error": error,
-        "domain": args.domain,
-        "keepInSource": args.keep,
-        "covers": "create-zone and sync-records; the other steps arrive with the workflow issue",
-        "phases": phases.0,
-    });
-    let _ = std::fs::create_dir_all(&report_dir);
-    let report_path = report_dir.join("report.json");
+    let mut report = outcome.report;
+    report["status"] = json!(outcome.status);
+    report["error"] = outcome.error;
+    report["domain"] = json!(args.domain);
+    report["zoneFile"] = json!(args.zone.display().to_string());
+    report["keepInSource"] = json!(args.keep);
+    report["rehearsalSeconds"] = json!(started.elapsed().as_secs_f64().round());
+    let path = report_dir.join("report.json");
     if let Err(e) = std::fs::write(
-        &report_path,
+        &path,
         serde_json::to_string_pretty(&report).unwrap_or_default(),
     ) {
-        eprintln!("rehearse: cannot write {}: {e}", report_path.display());
+        eprintln!("rehearse: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
     }
     println!();
-    println!("rehearsal {status}: report in {}", report_path.display());
-    if outcome.is_ok() {
+    println!(
+        "rehearsal {} in {:.0} s; report and final zones in {}",
+        outcome.status,
+        started.elapsed().as_secs_f64(),
+        report_dir.display()
+    );
+    if outcome.status == "SUCCEEDED" {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-fn step_error(error_type: &str, message: impl ToString) -> FunctionError {
-    FunctionError {
-        error_type: error_type.into(),
-        error_message: message.to_string(),
+fn say(line: &str) {
+    println!("{line}");
+}
+
+async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
+    let log = report_dir.join("functions.log");
+    say(&format!(
+        "rehearsing the migration of {} ({} record sets; staying in the source account: {})",
+        scenario.domain,
+        scenario.records.len(),
+        if scenario.keep.is_empty() {
+            "nothing".to_owned()
+        } else {
+            scenario.keep.join(", ")
+        }
+    ));
+    say("· start moto (Route 53, Route 53 Domains, Step Functions) and cargo lambda watch");
+    say(&format!(
+        "  (logs: {} and functions-moto.log beside it; the first start builds the functions)",
+        log.display()
+    ));
+    let local = functions_started(&log).await;
+    let stage = match Stage::build(&local, scenario, |step| say(&format!("· {step}"))).await {
+        Ok(stage) => stage,
+        Err(e) => {
+            let error = json!({ "errorType": "RehearsalSetupFailed", "cause": e });
+            say(&format!("✗ {e}"));
+            return Outcome {
+                status: "FAILED",
+                report: json!({}),
+                error,
+            };
+        }
+    };
+    let resolvers = stage.resolver_names();
+    say(&format!(
+        "  probe resolvers: {}",
+        resolvers
+            .iter()
+            .map(|(addr, name)| format!("{name} {addr}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    let request = stage.request(scenario);
+    let name = format!(
+        "rehearsal-{}-{}",
+        stage
+            .domain
+            .as_str()
+            .trim_end_matches('.')
+            .replace('.', "-"),
+        std::process::id()
+    );
+    say(&format!(
+        "· start the execution {name} of statemachine/migration.asl.json"
+    ));
+    say("");
+    let mut progress = Progress::default();
+    let execution = match stage.start(&local, &name, &request).await {
+        Ok(arn) => {
+            let begun = Instant::now();
+            local
+                .sfn
+                .follow(&arn, EXECUTION_TIMEOUT, |event| {
+                    for line in progress.observe(event) {
+                        say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
+                    }
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let (status, error, execution_arn) = match &execution {
+        Ok(e) if e.status == ExecutionStatus::Succeeded => ("SUCCEEDED", Value::Null, &e.arn),
+        Ok(e) => (
+            "FAILED",
+            json!({
+                "errorType": e.error.clone().unwrap_or_else(|| e.status.to_string()),
+                "cause": e.cause.as_deref().map(short_cause),
+                "rolledBack": e.state_names().iter().any(|s| s == "Rolled Back"),
+            }),
+            &e.arn,
+        ),
+        Err(e) => {
+            let error = json!({ "errorType": "ExecutionDidNotEnd", "cause": e.to_string() });
+            return Outcome {
+                status: "FAILED",
+                report: progress.report("FAILED", error.clone(), &resolvers),
+                error,
+            };
+        }
+    };
+    let mut report = progress.report(status, error.clone(), &resolvers);
+    report["executionArn"] = json!(execution_arn);
+    report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
+    report["registration"] = registration(&stage, scenario).await;
+    if error["errorType"] == "ZonesDiffer" {
+        report["verification"] = differences(&stage, scenario, &progress, &request).await;
+    }
+    match export_zones(
+        &stage,
+        scenario,
+        progress.target_zone_id.as_deref(),
+        report_dir,
+    )
+    .await
+    {
+        Ok(files) => report["zoneFiles"] = json!(files),
+        Err(e) => say(&format!("✗ could not export the final zones: {e}")),
+    }
+    summarize(status, &error, &report, &progress);
+    drop(stage);
+    drop::<LocalStepFunctions>(local);
+    Outcome {
+        status,
+        error,
+        report,
     }
 }
 
-async fn rehearse(
-    args: &Args,
-    phases: &mut Phases,
-    report_dir: &std::path::Path,
-) -> Result<(), FunctionError> {
-    let export = std::fs::read_to_string(&args.zone)
-        .map_err(|e| step_error("InvalidRequest", format!("{}: {e}", args.zone.display())))?;
-    let source_records = load_export(&export).map_err(|e| step_error("InvalidRequest", e))?;
-    let domain = Name::parse(&args.domain).map_err(|e| step_error("InvalidRequest", e))?;
+/// After `ZonesDiffer`, the differences themselves: verify-zones' own comparison run again
+/// on the zones as they stand (the failed execution changed nothing after it).
+async fn differences(
+    stage: &Stage,
+    scenario: &Scenario,
+    progress: &Progress,
+    request: &Value,
+) -> Value {
+    let Some(target_id) = &progress.target_zone_id else {
+        return Value::Null;
+    };
+    let verify_request = zonehop::verify::VerifyRequest {
+        domain: stage.domain.to_string(),
+        source: zonehop::request::ZoneRef {
+            hosted_zone_id: Some(stage.source_id.clone()),
+            access: source_access(),
+        },
+        target: zonehop::request::ZoneRef {
+            hosted_zone_id: Some(target_id.clone()),
+            access: target_access(),
+        },
+        keep_in_source: scenario.keep.clone(),
+        resolver: request["resolver"].as_str().map(str::to_owned),
+    };
+    let result = zonehop::verify::verify_zones(
+        &route53_in(&stage.base, &source_access()).await,
+        &route53_in(&stage.base, &target_access()).await,
+        &zonehop::dns::WireDns::default(),
+        &verify_request,
+        &Default::default(),
+    )
+    .await;
+    match result {
+        Err(zonehop::Error::ZonesDiffer { differences }) => json!({
+            "status": "FAILED",
+            "differences": differences,
+        }),
+        Ok(output) => json!({
+            "status": "SUCCEEDED on a second look (the difference was transient)",
+            "rrsetsCompared": output.rrsets_compared,
+            "differences": output.differences,
+        }),
+        Err(e) => json!({ "status": "FAILED", "differences": null, "error": e.to_string() }),
+    }
+}
 
-    let (moto, watch) = phases
-        .run(
-            "start the local world (moto server, cargo lambda watch)",
-            async {
-                let moto = Moto::start().await;
-                let env = [
-                    ("AWS_ENDPOINT_URL", moto.endpoint()),
-                    ("AWS_ACCESS_KEY_ID", "AKIAZONEHOPREHEARSAL".to_owned()),
-                    ("AWS_SECRET_ACCESS_KEY", "rehearsal".to_owned()),
-                    ("AWS_REGION", "us-east-1".to_owned()),
-                ];
-                std::fs::create_dir_all(report_dir).map_err(|e| step_error("ReportFailed", e))?;
-                let log = report_dir.join("functions.log");
-                println!("  function logs: {}", log.display());
-                let watch = LambdaWatch::start(&env, &log).await;
-                Ok((moto, watch))
-            },
-        )
-        .await?;
-    let base = moto.config().await;
+/// The registration's name servers at the end (Route 53 Domains only: a manual registrar
+/// is the operator's).
+async fn registration(stage: &Stage, scenario: &Scenario) -> Value {
+    if scenario.registrar != zonehop::swap::RegistrarKind::Route53domains {
+        return Value::Null;
+    }
+    let config = zonehop::accounts::config_for(
+        &stage.base,
+        &zonehop_tests::registrar::registrar_access(),
+        "zonehop-rehearsal",
+    )
+    .await;
+    let registrar = zonehop::registrar::Route53Domains::new(&config);
+    match zonehop::registrar::Registrar::name_servers(&registrar, &stage.domain).await {
+        Ok(servers) => json!({ "nameServers": servers }),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
 
-    let source_id = phases
-        .run(
-            &format!(
-                "load {} ({} record sets) into the source account",
-                args.zone.display(),
-                source_records.len()
-            ),
-            async {
-                Ok(seed_zone(
-                    &base,
-                    &source_access(),
-                    &domain,
-                    &zonehop_tests::records_to_seed(&source_records, &domain),
-                )
-                .await)
-            },
-        )
-        .await?;
+/// Writes the final zones as list-resource-record-sets exports; returns the file names.
+async fn export_zones(
+    stage: &Stage,
+    scenario: &Scenario,
+    target_id: Option<&str>,
+    dir: &Path,
+) -> Result<Vec<String>, String> {
+    let source = route53_in(&stage.base, &source_access()).await;
+    let target = route53_in(&stage.base, &target_access()).await;
+    let mut zones: Vec<(String, &zonehop::route53::Route53, String)> =
+        vec![("source-zone.json".into(), &source, stage.source_id.clone())];
+    if let Some(id) = target_id {
+        zones.push(("target-zone.json".into(), &target, id.to_owned()));
+    }
+    for keep in &scenario.keep {
+        let name = Name::parse(keep).map_err(|e| format!("{keep}: {e}"))?;
+        // The child zone delegate-subdomain created in the source account, if it got there.
+        if let Some(child) = source
+            .zones_named(&name)
+            .await
+            .map_err(|e| e.to_string())?
+            .first()
+        {
+            zones.push((
+                format!("child-{}.json", keep.trim_end_matches('.')),
+                &source,
+                child.id.clone(),
+            ));
+        }
+    }
+    let mut written = Vec::new();
+    for (file, client, id) in zones {
+        let records = read_zone(client, &id, &Default::default(), &Default::default())
+            .await
+            .map_err(|e| format!("read {id}: {e}"))?;
+        std::fs::write(dir.join(&file), to_export(&records)).map_err(|e| format!("{file}: {e}"))?;
+        written.push(file);
+    }
+    Ok(written)
+}
 
-    let execution = format!("rehearsal-{}", std::process::id());
-    let created = phases
-        .run("create-zone (target account)", watch.invoke("create-zone", &json!({
-            "domain": args.domain,
-            "target": { "hostedZoneId": null, "roleArn": target_access().role_arn, "externalId": target_access().external_id },
-            "executionId": execution,
-        })))
-        .await?;
-    let target_id = created["hostedZoneId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    println!(
-        "  target zone {target_id}, name servers {}",
-        created["nameServers"]
-    );
-
-    let mut request = json!({
-        "domain": args.domain,
-        "source": { "hostedZoneId": source_id, "roleArn": source_access().role_arn, "externalId": source_access().external_id },
-        "target": { "hostedZoneId": target_id, "roleArn": target_access().role_arn, "externalId": target_access().external_id, "adopted": created["adopted"] },
-        "keepInSource": args.keep,
-        "dryRun": true,
-    });
-    let plan = phases
-        .run(
-            "sync-records, dry run",
-            watch.invoke("sync-records", &request),
-        )
-        .await?;
-    println!(
-        "  plan: {} creates, {} upserts, {} deletes in {} change calls",
-        plan["creates"], plan["upserts"], plan["deletes"], plan["changeCalls"]
-    );
-    request["dryRun"] = json!(false);
-    let synced = phases
-        .run("sync-records", watch.invoke("sync-records", &request))
-        .await?;
-    println!(
-        "  {} record sets written in {} change calls; in sync: {}",
-        synced["creates"], synced["changeCalls"], synced["inSync"]
-    );
-    let again = phases
-        .run(
-            "sync-records again (must change nothing)",
-            watch.invoke("sync-records", &request),
-        )
-        .await?;
-    let changed = ["creates", "upserts", "deletes"]
-        .iter()
-        .map(|k| again[k].as_u64().unwrap_or(0))
-        .sum::<u64>();
-    if changed != 0 {
-        return Err(step_error(
-            "NotIdempotent",
-            format!("the second sync planned {changed} changes"),
+fn summarize(status: &str, error: &Value, report: &Value, progress: &Progress) {
+    say("");
+    say("summary");
+    for phase in report["phases"].as_array().into_iter().flatten() {
+        say(&format!(
+            "  {:<22} {:<9} {} .. {}",
+            phase["name"].as_str().unwrap_or("?"),
+            phase["status"].as_str().unwrap_or("?"),
+            phase["startedAt"].as_str().unwrap_or("?"),
+            phase["endedAt"].as_str().unwrap_or("-")
         ));
     }
-
-    let source = read_zone(
-        &route53_in(&base, &source_access()).await,
-        &source_id,
-        &RetryPolicy::default(),
-        &RetryStats::default(),
-    )
-    .await
-    .map_err(|e| step_error(e.error_type(), e))?;
-    let target = read_zone(
-        &route53_in(&base, &target_access()).await,
-        &target_id,
-        &RetryPolicy::default(),
-        &RetryStats::default(),
-    )
-    .await
-    .map_err(|e| step_error(e.error_type(), e))?;
-    std::fs::create_dir_all(report_dir).map_err(|e| step_error("ReportFailed", e))?;
-    std::fs::write(report_dir.join("source-zone.json"), to_export(&source))
-        .map_err(|e| step_error("ReportFailed", e))?;
-    std::fs::write(report_dir.join("target-zone.json"), to_export(&target))
-        .map_err(|e| step_error("ReportFailed", e))?;
-    println!();
-    println!(
-        "source zone {source_id}: {} record sets; target zone {target_id}: {} record sets",
-        source.len(),
-        target.len()
-    );
-    for keep in &args.keep {
-        println!(
-            "{keep}: stays in the source account (its delegation arrives with the DNS-truth issue)"
-        );
+    if let Some(v) = progress.verification.as_ref() {
+        say(&format!(
+            "  verification: {} RRsets answered alike by every old and new server",
+            v["rrsetsCompared"]
+        ));
     }
-    drop(watch);
-    drop(moto);
-    Ok(())
+    if let Some(d) = report["verification"]["differences"].as_array() {
+        if !d.is_empty() {
+            say(&format!("  verification: {} difference(s):", d.len()));
+            for difference in d.iter().take(10) {
+                say(&format!("    {difference}"));
+            }
+        }
+    }
+    let p = &report["propagation"];
+    if p.is_object() {
+        say(&format!(
+            "  propagation: parent switch seen {}, safe at {}, declared safe {} after {} rounds",
+            p["parentSwitchSeenAt"].as_str().unwrap_or("never"),
+            p["safeAt"].as_str().unwrap_or("never"),
+            p["completedAt"].as_str().unwrap_or("never"),
+            p["rounds"]
+        ));
+        for r in p["resolvers"].as_array().into_iter().flatten() {
+            say(&format!(
+                "    {:<8} {:<4} moved at {}",
+                r["name"].as_str().unwrap_or("?"),
+                r["side"].as_str().unwrap_or("?"),
+                r["movedAt"].as_str().unwrap_or("never")
+            ));
+        }
+    }
+    if status != "SUCCEEDED" {
+        say(&format!(
+            "  FAILED with {}: {}",
+            error["errorType"].as_str().unwrap_or("?"),
+            error["cause"].as_str().unwrap_or("")
+        ));
+        if error["rolledBack"] == true {
+            say("  rolled back: the registration and the old apex NS point at the old zone again");
+        }
+    }
 }

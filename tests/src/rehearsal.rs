@@ -1,0 +1,688 @@
+//! A rehearsal's world and its report: the example zone (or a user's export) in a source
+//! account of moto, its domain registered in moto's Route 53 Domains, the DNS world serving
+//! both accounts, the migration state machine in moto's interpreter with every function
+//! binary behind `cargo lambda watch`, TTLs scaled down to seconds. `make rehearse` and the
+//! end-to-end tests (`tests/migration.rs`) share it.
+//!
+//! [`Progress`] turns the execution's history, event by event, into the lines a rehearsal
+//! prints live and the `report.json` it leaves.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use serde_json::{json, Value};
+use zonehop::export::load_export;
+use zonehop::hosted_zones::{read_zone, HostedZones};
+use zonehop::plan::{is_apex_soa_or_ns, Action, Change};
+use zonehop::swap::RegistrarKind;
+use zonehop::zone::RecordSet;
+use zonehop::Name;
+
+use crate::dnsworld::{DnsWorld, Resolver, Ttls, WorldOptions};
+use crate::registrar::{register, registrar_access, set_name_servers};
+use crate::stepfunctions::{HistoryEvent, LocalStepFunctions, SfnError};
+use crate::{records_to_seed, repo_root, route53_in, seed_zone, source_access, target_access};
+
+/// Every function the state machine invokes.
+pub const FUNCTIONS: [&str; 11] = [
+    "check-propagation",
+    "create-zone",
+    "cutover",
+    "delegate-subdomain",
+    "finalize",
+    "lower-ns-ttl",
+    "preflight",
+    "rollback",
+    "swap-nameservers",
+    "sync-records",
+    "verify-zones",
+];
+
+/// The state machine a rehearsal runs: the one deployed.
+pub fn state_machine_file() -> std::path::PathBuf {
+    repo_root().join("statemachine/migration.asl.json")
+}
+
+/// The bundled example zone's export.
+pub fn example_zone_file() -> std::path::PathBuf {
+    repo_root().join("tests/rehearsal/example.com.json")
+}
+
+/// Starts moto's interpreter and `cargo lambda watch` for every function and waits until
+/// each function answers (its first invoke builds or loads it), so that no task of the
+/// execution waits for a build.
+pub async fn functions_started(log: &Path) -> LocalStepFunctions {
+    let local = LocalStepFunctions::start(&FUNCTIONS, log).await;
+    tokio::time::timeout(Duration::from_secs(900), local.warm_up())
+        .await
+        .expect("the functions build and answer within 15 minutes");
+    local
+}
+
+/// What to rehearse.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub domain: Name,
+    /// The zone as exported (list-resource-record-sets JSON); its apex SOA/NS are left to
+    /// the new source zone.
+    pub records: Vec<RecordSet>,
+    /// Subdomains that stay in the source account.
+    pub keep: Vec<String>,
+    /// Every TTL (records, apex NS and SOA, the world's delegations) capped at this.
+    pub ttl: u32,
+    pub registrar: RegistrarKind,
+}
+
+impl Scenario {
+    /// The bundled example zone: `dev.example.com` stays behind.
+    pub fn example() -> Scenario {
+        Scenario::from_export(
+            &example_zone_file(),
+            "example.com",
+            vec!["dev.example.com".to_owned()],
+        )
+        .expect("the bundled example zone loads")
+    }
+
+    /// A user's export of `domain`.
+    pub fn from_export(path: &Path, domain: &str, keep: Vec<String>) -> Result<Scenario, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let zone = load_export(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let domain = Name::parse(domain).map_err(|e| format!("domain {domain}: {e}"))?;
+        if let Some(outside) = zone.iter().find(|r| !r.name.is_at_or_below(&domain)) {
+            return Err(format!(
+                "{}: {} is not in {domain}: is DOMAIN right?",
+                path.display(),
+                outside.name
+            ));
+        }
+        Ok(Scenario {
+            records: records_to_seed(&zone, &domain),
+            domain,
+            keep,
+            ttl: 2,
+            registrar: RegistrarKind::Route53domains,
+        })
+    }
+}
+
+/// `records` with every TTL capped at `cap` seconds (aliases have none).
+pub fn scaled(records: &[RecordSet], cap: u32) -> Vec<RecordSet> {
+    records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.ttl = r.ttl.map(|t| t.min(i64::from(cap)));
+            r
+        })
+        .collect()
+}
+
+/// A rehearsal's world, ready for an execution.
+#[derive(Debug)]
+pub struct Stage {
+    pub base: SdkConfig,
+    pub world: DnsWorld,
+    pub domain: Name,
+    pub source_id: String,
+    pub machine_arn: String,
+}
+
+impl Stage {
+    /// Seeds the source zone (TTLs scaled, the apex NS and SOA too), registers the domain
+    /// with the source zone's servers, starts the DNS world over both accounts and creates
+    /// the state machine. `on_step` hears each step's name as it starts.
+    pub async fn build(
+        local: &LocalStepFunctions,
+        scenario: &Scenario,
+        mut on_step: impl FnMut(&str),
+    ) -> Result<Stage, String> {
+        let base = local.moto.config().await;
+        let domain = scenario.domain.clone();
+        on_step(&format!(
+            "load {} record sets into the source account (TTLs capped at {} s)",
+            scenario.records.len(),
+            scenario.ttl
+        ));
+        let source_id = seed_zone(
+            &base,
+            &source_access(),
+            &domain,
+            &scaled(&scenario.records, scenario.ttl),
+        )
+        .await;
+        let source = route53_in(&base, &source_access()).await;
+        let zone = read_zone(
+            &source,
+            &source_id,
+            &Default::default(),
+            &Default::default(),
+        )
+        .await
+        .map_err(|e| format!("read the source zone: {e}"))?;
+        let apex: Vec<Change> = scaled(
+            &zone
+                .iter()
+                .filter(|r| is_apex_soa_or_ns(r, &domain))
+                .cloned()
+                .collect::<Vec<_>>(),
+            scenario.ttl,
+        )
+        .into_iter()
+        .map(|record| Change {
+            action: Action::Upsert,
+            record,
+        })
+        .collect();
+        source
+            .change_records(&source_id, &apex, "rehearsal: apex TTLs scaled")
+            .await
+            .map_err(|e| format!("scale the apex TTLs: {e}"))?;
+        on_step(&format!(
+            "register {domain} in the emulated Route 53 Domains, delegated to the source zone"
+        ));
+        let registered = domain.as_str().trim_end_matches('.');
+        register(&base, registered).await;
+        let servers = source
+            .get_zone(&source_id)
+            .await
+            .map_err(|e| format!("read the source zone: {e}"))?
+            .name_servers;
+        set_name_servers(&base, registered, &servers).await;
+        on_step("start the DNS internet (knotd root, TLD and zone servers; unbound, kresd)");
+        let world = DnsWorld::start(
+            WorldOptions::new(base.clone(), vec![source_access(), target_access()])
+                .registrar(registrar_access())
+                .ttls(Ttls {
+                    resolver_max: Some(scenario.ttl.max(1) * 5 / 2),
+                    resolver_max_negative: Some(1),
+                    ..Ttls::uniform(scenario.ttl)
+                }),
+        )
+        .await
+        .map_err(|e| format!("the DNS world did not start: {e}"))?;
+        world
+            .settle()
+            .await
+            .map_err(|e| format!("the DNS world does not serve the source zone: {e}"))?;
+        let machine_arn = local
+            .sfn
+            .create_state_machine_from_file(
+                "migration",
+                &state_machine_file(),
+                &local.substitutions(&[("EventBusName", "default")]),
+            )
+            .await
+            .map_err(|e| format!("create the state machine: {e}"))?;
+        Ok(Stage {
+            base,
+            world,
+            domain,
+            source_id,
+            machine_arn,
+        })
+    }
+
+    /// The migration request: every probe resolver of the world, NS TTLs and the pacing
+    /// scaled like the zone.
+    pub fn request(&self, scenario: &Scenario) -> Value {
+        let resolvers: Vec<String> = self
+            .world
+            .resolvers()
+            .iter()
+            .map(|r| r.addr.to_string())
+            .collect();
+        let registrar = match scenario.registrar {
+            RegistrarKind::Route53domains => json!({
+                "type": "route53domains",
+                "roleArn": registrar_access().role_arn,
+                "externalId": registrar_access().external_id,
+            }),
+            RegistrarKind::Manual => json!({ "type": "manual" }),
+        };
+        json!({
+            "domain": self.domain.as_str().trim_end_matches('.'),
+            "source": access(&source_access(), Some(&self.source_id)),
+            "target": access(&target_access(), None),
+            "keepInSource": scenario.keep,
+            "registrar": registrar,
+            "nsTtl": { "during": scenario.ttl, "after": 60 },
+            "probe": { "resolvers": resolvers },
+            "resolver": resolvers.first(),
+            "pacing": { "minWait": 1, "maxWait": scenario.ttl.max(1) + 1 },
+            "dryRun": false
+        })
+    }
+
+    /// Starts an execution of the migration state machine.
+    pub async fn start(
+        &self,
+        local: &LocalStepFunctions,
+        name: &str,
+        request: &Value,
+    ) -> Result<String, SfnError> {
+        local
+            .sfn
+            .start_execution(&self.machine_arn, name, request)
+            .await
+    }
+
+    /// The world's resolvers by address (`127.X.0.Y:53` -> `unbound`).
+    pub fn resolver_names(&self) -> BTreeMap<String, &'static str> {
+        self.world
+            .resolvers()
+            .iter()
+            .map(|r: &Resolver| (r.addr.to_string(), r.name))
+            .collect()
+    }
+}
+
+fn access(role: &zonehop::accounts::AccountAccess, zone_id: Option<&str>) -> Value {
+    json!({ "hostedZoneId": zone_id, "roleArn": role.role_arn, "externalId": role.external_id })
+}
+
+/// ISO 8601 (UTC) of a history timestamp, to the millisecond.
+pub fn iso(time: DateTime) -> String {
+    time.to_millis()
+        .map(DateTime::from_millis)
+        .unwrap_or(time)
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// ISO 8601 (UTC) of seconds since the epoch.
+pub fn iso_secs(seconds: i64) -> String {
+    iso(DateTime::from_secs(seconds))
+}
+
+/// Announce states that end an execution rather than start a phase.
+const END_MARKERS: [&str; 5] = [
+    "Succeeded",
+    "Failed",
+    "Rolled Back",
+    "Rollback Failed",
+    "Dry Run Complete",
+];
+
+/// One phase: from its `Announce ...` state to the next one (or the execution's end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// As in the `Migration Phase Changed` events: `create-zone`, `check-propagation` ...
+    pub name: String,
+    pub started: DateTime,
+    pub ended: Option<DateTime>,
+    pub failed: bool,
+}
+
+/// Reads an execution's history as it grows: the phases, what each step reported, what
+/// went wrong.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub phases: Vec<Phase>,
+    pub verification: Option<Value>,
+    pub propagation: Option<Value>,
+    /// Each round of check-propagation as `(checkedAt, safe)`.
+    pub rounds: Vec<(i64, bool)>,
+    pub target_zone_id: Option<String>,
+    /// The last state output seen (the execution's state so far).
+    pub last_state: Option<Value>,
+}
+
+fn phase_name(announce: &str) -> String {
+    announce.to_ascii_lowercase().replace(' ', "-")
+}
+
+fn close(phases: &mut [Phase], at: DateTime, failed: bool) {
+    if let Some(open) = phases.last_mut().filter(|p| p.ended.is_none()) {
+        open.ended = Some(at);
+        open.failed = failed;
+    }
+}
+
+impl Progress {
+    /// Takes in one history event; returns the lines to show for it (maybe none).
+    pub fn observe(&mut self, event: &HistoryEvent) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(state) = event.state_entered() {
+            if let Some(phase) = state.strip_prefix("Announce ") {
+                let failing = matches!(phase, "Failed" | "Rolling Back" | "Rollback Failed");
+                close(&mut self.phases, event.timestamp, failing);
+                if END_MARKERS.contains(&phase) {
+                    lines.push(format!("■ {}", phase.to_ascii_lowercase()));
+                } else {
+                    self.phases.push(Phase {
+                        name: phase_name(phase),
+                        started: event.timestamp,
+                        ended: None,
+                        failed: false,
+                    });
+                    lines.push(format!("▶ {}", phase_name(phase)));
+                }
+            }
+        }
+        if event.ends_execution() {
+            close(
+                &mut self.phases,
+                event.timestamp,
+                event.event_type != "ExecutionSucceeded",
+            );
+        }
+        if matches!(
+            event.event_type.as_str(),
+            "TaskFailed" | "LambdaFunctionFailed" | "TaskTimedOut" | "MapStateFailed"
+        ) {
+            lines.push(format!(
+                "  ✗ {}: {}",
+                event.error().unwrap_or("error"),
+                short_cause(event.cause().unwrap_or_default())
+            ));
+        }
+        if let (Some(state), Some(output)) = (event.state_exited(), event.output()) {
+            lines.extend(self.exited(state, &output));
+            self.last_state = Some(output);
+        }
+        lines
+    }
+
+    fn exited(&mut self, state: &str, output: &Value) -> Vec<String> {
+        match state {
+            "Preflight" => {
+                let p = &output["preflight"];
+                vec![format!(
+                    "  {} record sets in the source, {} to move, kept in source: {}",
+                    p["sourceRecords"], p["recordsToMove"], p["keptInSource"]
+                )]
+            }
+            "Create Zone" => {
+                let c = &output["createZone"];
+                self.target_zone_id = c["hostedZoneId"].as_str().map(str::to_owned);
+                vec![format!(
+                    "  target zone {} ({}), name servers {}",
+                    c["hostedZoneId"].as_str().unwrap_or("?"),
+                    if c["adopted"] == true {
+                        "adopted"
+                    } else {
+                        "created"
+                    },
+                    list(&c["nameServers"])
+                )]
+            }
+            "Delegate Subdomains" => output["delegations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| {
+                    format!(
+                        "  {} delegated to its own zone {} in the source account",
+                        d["subdomain"].as_str().unwrap_or("?"),
+                        d["childZoneId"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect(),
+            "Sync Records" => {
+                let s = &output["sync"];
+                vec![format!(
+                    "  {} creates, {} upserts, {} deletes in {} change calls (lower bound {}); in sync: {}",
+                    s["creates"], s["upserts"], s["deletes"], s["changeCalls"], s["changeCallsLowerBound"], s["inSync"]
+                )]
+            }
+            "Verify Zones" => {
+                let v = &output["verification"];
+                self.verification = Some(v.clone());
+                vec![format!(
+                    "  {} RRsets answer alike on {} servers ({} queries; {} compared through the API)",
+                    v["rrsetsCompared"], v["servers"], v["queries"], v["comparedThroughApi"]
+                )]
+            }
+            "Lower NS TTL" => {
+                let l = &output["nsTtlLowered"];
+                vec![format!(
+                    "  apex NS TTL lowered (was {} s in the source); waiting {} s for the old TTL to run out",
+                    l["previousSourceTtl"], l["waitSeconds"]
+                )]
+            }
+            "Swap Nameservers" | "Point Source Apex NS At Target" => {
+                let s = &output["swap"];
+                vec![format!(
+                    "  registration {}: {}; old apex NS {}",
+                    if s["registrationChanged"] == true {
+                        "changed"
+                    } else {
+                        "unchanged"
+                    },
+                    list(&s["nameServers"]),
+                    if s["sourceApexNsChanged"] == true {
+                        "points at the new servers"
+                    } else {
+                        "already pointed at the new servers"
+                    }
+                )]
+            }
+            "Check Propagation" => {
+                let p = &output["propagation"];
+                self.propagation = Some(p.clone());
+                if let Some(at) = p["checkedAt"].as_i64() {
+                    self.rounds.push((at, p["safe"] == true));
+                }
+                let safe_at = p["safeAt"]
+                    .as_i64()
+                    .map(|s| {
+                        let left = s - p["checkedAt"].as_i64().unwrap_or(s);
+                        if left > 0 {
+                            format!("safe at {} (in {left} s)", iso_secs(s))
+                        } else {
+                            format!("safe since {}", iso_secs(s))
+                        }
+                    })
+                    .unwrap_or_else(|| "safe time not known yet".to_owned());
+                let next = if p["safe"] == true {
+                    "SAFE to retire the old side".to_owned()
+                } else {
+                    format!("next check in {} s", p["nextWaitSeconds"])
+                };
+                vec![format!(
+                    "  round {}: parent servers on new {}/{}, resolvers on new {}/{}; {safe_at}; {next}",
+                    self.rounds.len(),
+                    p["parentOnNew"],
+                    p["parentTotal"],
+                    p["resolversOnNew"],
+                    p["resolversTotal"]
+                )]
+            }
+            "Finalize" => {
+                let f = &output["finalize"];
+                let mut lines = vec![format!(
+                    "  apex NS TTLs set to {} s, {} canaries removed; to retire the old side:",
+                    f["nsTtl"], f["canariesRemoved"]
+                )];
+                lines.extend(
+                    f["decommissionChecklist"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(|item| format!("    - {item}")),
+                );
+                lines
+            }
+            "Rollback" => {
+                let r = &output["rollback"];
+                vec![format!(
+                    "  rolled back: registration and old apex NS on {} (registration changed: {}, apex NS changed: {})",
+                    list(&r["nameServers"]),
+                    r["registrationChanged"],
+                    r["sourceApexNsChanged"]
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// `report.json`: status, error, phases, verification, propagation (resolver addresses
+    /// named through `resolver_names`).
+    pub fn report(
+        &self,
+        status: &str,
+        error: Value,
+        resolver_names: &BTreeMap<String, &'static str>,
+    ) -> Value {
+        let phases: Vec<Value> = self
+            .phases
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "startedAt": iso(p.started),
+                    "endedAt": p.ended.map(iso),
+                    "status": if p.failed { "FAILED" } else if p.ended.is_some() { "SUCCEEDED" } else { "RUNNING" },
+                })
+            })
+            .collect();
+        let propagation = self.propagation.as_ref().map(|p| {
+            let completed = self
+                .rounds
+                .iter()
+                .find(|(_, safe)| *safe)
+                .map(|(at, _)| *at);
+            let resolvers: Vec<Value> = p["resolvers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let address = r["resolver"].as_str().unwrap_or_default();
+                    json!({
+                        "name": resolver_names.get(address).copied().unwrap_or(address),
+                        "address": address,
+                        "side": r["side"],
+                        "movedAt": r["movedAt"].as_i64().map(iso_secs),
+                    })
+                })
+                .collect();
+            json!({
+                "parentSwitchSeenAt": p["parentSwitchSeenAt"].as_i64().map(iso_secs),
+                "safeAt": p["safeAt"].as_i64().map(iso_secs),
+                "completedAt": completed.map(iso_secs),
+                "rounds": self.rounds.len(),
+                "parentServersOnNew": p["parentOnNew"],
+                "parentServers": p["parentTotal"],
+                "resolvers": resolvers,
+            })
+        });
+        json!({
+            "status": status,
+            "error": error,
+            "phases": phases,
+            "verification": self.verification,
+            "propagation": propagation,
+        })
+    }
+}
+
+fn list(value: &Value) -> String {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| value.to_string())
+}
+
+/// A Lambda error's cause is `{"errorType": ..., "errorMessage": ...}`: its message.
+pub fn short_cause(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| cause.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: u64, at: f64, kind: &str, details: Value) -> HistoryEvent {
+        HistoryEvent {
+            id,
+            previous_event_id: None,
+            timestamp: DateTime::from_secs_f64(at),
+            event_type: kind.to_owned(),
+            details,
+        }
+    }
+
+    fn entered(id: u64, at: f64, name: &str) -> HistoryEvent {
+        event(id, at, "TaskStateEntered", json!({ "name": name }))
+    }
+
+    fn exited(id: u64, at: f64, name: &str, output: Value) -> HistoryEvent {
+        event(
+            id,
+            at,
+            "TaskStateExited",
+            json!({ "name": name, "output": output.to_string() }),
+        )
+    }
+
+    #[test]
+    fn phases_run_from_one_announcement_to_the_next_and_a_failure_marks_the_last() {
+        let mut progress = Progress::default();
+        let history = [
+            entered(1, 100.0, "Announce Preflight"),
+            entered(2, 101.0, "Announce Create Zone"),
+            event(
+                3,
+                102.0,
+                "LambdaFunctionFailed",
+                json!({"error": "Throttled", "cause": "{\"errorType\":\"Throttled\",\"errorMessage\":\"slow down\"}"}),
+            ),
+            entered(4, 103.0, "Announce Sync Records"),
+            entered(5, 105.0, "Announce Failed"),
+            event(6, 106.0, "ExecutionFailed", json!({"error": "Throttled"})),
+        ];
+        let lines: Vec<String> = history.iter().flat_map(|e| progress.observe(e)).collect();
+        let names: Vec<&str> = progress.phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["preflight", "create-zone", "sync-records"]);
+        assert_eq!(
+            progress.phases[1].ended,
+            Some(DateTime::from_secs_f64(103.0))
+        );
+        assert!(!progress.phases[1].failed);
+        assert!(progress.phases[2].failed, "the phase before Failed failed");
+        assert!(
+            lines.iter().any(|l| l == "  ✗ Throttled: slow down"),
+            "{lines:?}"
+        );
+        assert_eq!(lines.last().map(String::as_str), Some("■ failed"));
+    }
+
+    #[test]
+    fn the_report_names_resolvers_and_completes_at_the_first_safe_round() {
+        let mut progress = Progress::default();
+        let round = |safe: bool, checked: i64| {
+            json!({ "propagation": {
+                "safe": safe, "safeAt": 1_000, "parentSwitchSeenAt": 990, "checkedAt": checked,
+                "nextWaitSeconds": 2, "parentOnNew": 2, "parentTotal": 2, "resolversOnNew": 1,
+                "resolversTotal": 1,
+                "resolvers": [{ "resolver": "127.9.0.2:53", "side": "new", "movedAt": 995 }],
+            }})
+        };
+        progress.observe(&entered(1, 990.0, "Announce Check Propagation"));
+        progress.observe(&exited(2, 998.0, "Check Propagation", round(false, 998)));
+        progress.observe(&exited(3, 1001.0, "Check Propagation", round(true, 1_001)));
+        let names = BTreeMap::from([("127.9.0.2:53".to_owned(), "unbound")]);
+        let report = progress.report("SUCCEEDED", Value::Null, &names);
+        let p = &report["propagation"];
+        assert_eq!(p["safeAt"], "1970-01-01T00:16:40Z");
+        assert_eq!(p["completedAt"], "1970-01-01T00:16:41Z");
+        assert_eq!(p["rounds"], 2);
+        assert_eq!(p["resolvers"][0]["name"], "unbound");
+        assert_eq!(p["resolvers"][0]["movedAt"], "1970-01-01T00:16:35Z");
+        assert_eq!(report["phases"][0]["status"], "RUNNING");
+    }
+}
