@@ -2,97 +2,54 @@
 //! Functions interpreter, every task served by the real function binaries through
 //! `cargo lambda watch`, against moto and the local DNS world.
 //!
-//! The dry run, and the example zone's whole migration with TTLs scaled to seconds. Still
-//! to come with the rehearsal (issue 4): a verify failure, rollback after the swap, the
-//! manual registrar path, a second execution refused.
+//! The dry run, verify-zones finding a difference, a failure after the swap (rolled back),
+//! and the manual registrar path resumed through its task token while a second execution
+//! for the domain is refused. The happy path is the rehearsal's (`tests/rehearsal.rs`).
 
 use std::time::Duration;
 
-use serde_json::json;
-use zonehop::export::load_export;
-use zonehop::hosted_zones::read_zone;
+use serde_json::{json, Value};
+use zonehop::hosted_zones::{read_zone, HostedZones};
+use zonehop::registrar::{canonical_servers, Registrar, Route53Domains};
+use zonehop::swap::RegistrarKind;
+use zonehop::zone::RrType;
 use zonehop::Name;
-use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
-use zonehop_tests::registrar::{register, registrar_access};
-use zonehop_tests::stepfunctions::LocalStepFunctions;
-use zonehop_tests::{repo_root, route53_in, seed_zone, source_access, target_access};
+use zonehop_tests::registrar::{registrar_access, set_name_servers};
+use zonehop_tests::rehearsal::{functions_started, Scenario, Stage};
+use zonehop_tests::stepfunctions::{Execution, HistoryEvent, LocalStepFunctions};
+use zonehop_tests::{route53_in, source_access, target_access};
 
-const FUNCTIONS: [&str; 11] = [
-    "check-propagation",
-    "create-zone",
-    "cutover",
-    "delegate-subdomain",
-    "finalize",
-    "lower-ns-ttl",
-    "preflight",
-    "rollback",
-    "swap-nameservers",
-    "sync-records",
-    "verify-zones",
-];
-
-fn access(role: &zonehop::accounts::AccountAccess, zone_id: Option<&str>) -> serde_json::Value {
-    json!({ "hostedZoneId": zone_id, "roleArn": role.role_arn, "externalId": role.external_id })
-}
-
-/// GIVEN moto's interpreter and `cargo lambda watch` serving every function, all built.
-async fn functions_started(test: &str) -> LocalStepFunctions {
+/// GIVEN moto's interpreter and `cargo lambda watch` serving every function, all built, and
+/// the example zone staged as a rehearsal stages it (TTLs scaled to 2 s).
+async fn staged(test: &str, scenario: &Scenario) -> (LocalStepFunctions, Stage) {
     let log = std::env::temp_dir().join(format!(
         "zonehop-migration-{test}-{}.log",
         std::process::id()
     ));
-    let local = LocalStepFunctions::start(&FUNCTIONS, &log).await;
-    tokio::time::timeout(Duration::from_secs(900), local.warm_up())
+    let local = functions_started(&log).await;
+    let stage = Stage::build(&local, scenario, |_| {})
         .await
-        .expect("the functions build and answer");
-    local
-}
-
-/// The bundled example zone, ready to seed.
-fn example_records(domain: &Name) -> Vec<zonehop::zone::RecordSet> {
-    let example = load_export(
-        &std::fs::read_to_string(repo_root().join("tests/rehearsal/example.com.json"))
-            .expect("example zone"),
-    )
-    .expect("example zone loads");
-    zonehop_tests::records_to_seed(&example, domain)
+        .expect("the rehearsal world starts");
+    (local, stage)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing() {
-    let local = functions_started("dry-run").await;
-    let base = local.moto.config().await;
-    let domain = Name::parse("example.com").expect("name");
-    let records = example_records(&domain);
-    let source_id = seed_zone(&base, &source_access(), &domain, &records).await;
-    register(&base, "example.com").await;
-    let world = DnsWorld::start(
-        WorldOptions::new(base.clone(), vec![source_access()]).registrar(registrar_access()),
-    )
-    .await
-    .expect("the DNS world starts");
-    world.settle().await.expect("served");
-    let resolver = world.resolvers()[0].addr.to_string();
-    let request = json!({
-        "domain": "example.com",
-        "source": access(&source_access(), Some(&source_id)),
-        "target": access(&target_access(), None),
-        "keepInSource": ["dev.example.com"],
-        "registrar": { "type": "route53domains", "roleArn": registrar_access().role_arn, "externalId": registrar_access().external_id },
-        "nsTtl": { "during": 5, "after": 60 },
-        "probe": { "resolvers": [resolver] },
-        "resolver": resolver,
-        "dryRun": true
-    });
+    let scenario = Scenario::example();
+    let (local, stage) = staged("dry-run", &scenario).await;
+    let base = stage.base.clone();
+    let domain = stage.domain.clone();
+    let source_id = stage.source_id.clone();
+    let mut request = stage.request(&scenario);
+    request["dryRun"] = serde_json::json!(true);
 
+    let arn = stage
+        .start(&local, "example-com-dry-run", &request)
+        .await
+        .expect("started");
     let execution = local
-        .run(
-            &repo_root().join("statemachine/migration.asl.json"),
-            &[("EventBusName", "default")],
-            "example-com-dry-run",
-            &request,
-            Duration::from_secs(120),
-        )
+        .sfn
+        .wait_for_end(&arn, Duration::from_secs(120))
         .await
         .expect("the execution ends");
 
@@ -129,199 +86,261 @@ async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing(
     );
 }
 
-/// TTLs scaled to seconds, as a rehearsal does: records and the apex NS/SOA at most `cap`.
-fn scaled(records: &[zonehop::zone::RecordSet], cap: i64) -> Vec<zonehop::zone::RecordSet> {
-    records
+/// What the emulated registrar says the domain's name servers are.
+async fn registration(stage: &Stage) -> Vec<String> {
+    let config = zonehop::accounts::config_for(&stage.base, &registrar_access(), "t").await;
+    Route53Domains::new(&config)
+        .name_servers(&stage.domain)
+        .await
+        .expect("registration")
+}
+
+/// The source zone's own apex NS.
+async fn source_apex_ns(stage: &Stage) -> Vec<String> {
+    let source = route53_in(&stage.base, &source_access()).await;
+    let zone = read_zone(
+        &source,
+        &stage.source_id,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .expect("source reads");
+    let values: Vec<String> = zone
         .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.ttl = r.ttl.map(|t| t.min(cap));
-            r
-        })
-        .collect()
+        .find(|r| r.name == stage.domain && r.rtype == RrType::NS)
+        .map(|r| r.values().map(str::to_owned).collect())
+        .unwrap_or_default();
+    canonical_servers(&values)
+}
+
+/// The source zone's servers, as Route 53 assigned them.
+async fn source_servers(stage: &Stage) -> Vec<String> {
+    let source = route53_in(&stage.base, &source_access()).await;
+    canonical_servers(
+        &source
+            .get_zone(&stage.source_id)
+            .await
+            .expect("source zone")
+            .name_servers,
+    )
+}
+
+fn ran(execution: &Execution, state: &str) -> bool {
+    execution.state_names().iter().any(|s| s == state)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_example_zone_migrates_end_to_end_through_the_state_machine() {
-    let local = functions_started("happy").await;
-    let base = local.moto.config().await;
-    let domain = Name::parse("example.com").expect("name");
-    let records = example_records(&domain);
-    let source_id = seed_zone(&base, &source_access(), &domain, &scaled(&records, 2)).await;
-    let source = route53_in(&base, &source_access()).await;
-    // The apex NS and SOA scaled too.
-    let zone = read_zone(
-        &source,
-        &source_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("reads");
-    let apex: Vec<zonehop::plan::Change> = scaled(
-        &zone
-            .iter()
-            .filter(|r| zonehop::plan::is_apex_soa_or_ns(r, &domain))
-            .cloned()
-            .collect::<Vec<_>>(),
-        2,
-    )
-    .into_iter()
-    .map(|record| zonehop::plan::Change {
-        action: zonehop::plan::Action::Upsert,
-        record,
-    })
-    .collect();
-    zonehop::hosted_zones::HostedZones::change_records(&source, &source_id, &apex, "scale")
-        .await
-        .expect("scaled");
-    register(&base, "example.com").await;
-    let world = DnsWorld::start(
-        WorldOptions::new(base.clone(), vec![source_access(), target_access()])
-            .registrar(registrar_access())
-            .ttls(zonehop_tests::dnsworld::Ttls {
-                resolver_max: Some(5),
-                resolver_max_negative: Some(1),
-                ..zonehop_tests::dnsworld::Ttls::uniform(2)
-            }),
-    )
-    .await
-    .expect("the DNS world starts");
-    world.settle().await.expect("served");
-    let resolvers: Vec<String> = world
-        .resolvers()
-        .iter()
-        .map(|r| r.addr.to_string())
-        .collect();
-    let request = json!({
-        "domain": "example.com",
-        "source": access(&source_access(), Some(&source_id)),
-        "target": access(&target_access(), None),
-        "keepInSource": ["dev.example.com"],
-        "registrar": { "type": "route53domains", "roleArn": registrar_access().role_arn, "externalId": registrar_access().external_id },
-        "nsTtl": { "during": 2, "after": 60 },
-        "probe": { "resolvers": resolvers },
-        "resolver": resolvers[0],
-        "pacing": { "minWait": 1, "maxWait": 3 },
-        "dryRun": false
-    });
-
-    let machine = local
-        .sfn
-        .create_state_machine_from_file(
-            "migration",
-            &repo_root().join("statemachine/migration.asl.json"),
-            &local.substitutions(&[("EventBusName", "default")]),
-        )
-        .await
-        .expect("state machine");
-    let arn = local
-        .sfn
-        .start_execution(&machine, "example-com-1", &request)
+async fn a_difference_found_by_verify_zones_fails_the_migration_before_the_registration_is_touched()
+{
+    let scenario = Scenario::example();
+    let (local, stage) = staged("differs", &scenario).await;
+    let registered = registration(&stage).await;
+    assert_eq!(registered, source_servers(&stage).await);
+    let arn = stage
+        .start(&local, "example-com-differs", &stage.request(&scenario))
         .await
         .expect("started");
-    let ended = local.sfn.wait_for_end(&arn, Duration::from_secs(150)).await;
-    let execution = ended.expect("the execution ends");
-    assert!(execution.succeeded(), "{}", execution.history_text());
-    let states = execution.state_names();
-    for step in [
-        "Preflight",
-        "Create Zone",
-        "Delegate Subdomains",
-        "Sync Records",
-        "Verify Zones",
-        "Lower NS TTL",
-        "Swap Nameservers",
-        "Check Propagation",
-        "Finalize",
-    ] {
+
+    // WHEN one of the new zone's servers keeps serving the zone as created (empty) while
+    // the records are copied.
+    let created = local
+        .sfn
+        .wait_for_event(&arn, Duration::from_secs(120), |e| {
+            e.state_exited() == Some("Create Zone")
+        })
+        .await
+        .expect("the target zone is created");
+    let stale = created.output().expect("state")["createZone"]["nameServers"][0]
+        .as_str()
+        .expect("a name server")
+        .trim_end_matches('.')
+        .to_owned();
+    let mut frozen = stage.world.freeze_server(&stale).await;
+    for _ in 0..50 {
+        if frozen.is_ok() {
+            break;
+        }
+        // The world learns of the new zone at its next read of moto.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        frozen = stage.world.freeze_server(&stale).await;
+    }
+    frozen.expect("one new server keeps a stale copy");
+    let execution = local
+        .sfn
+        .wait_for_end(&arn, Duration::from_secs(150))
+        .await
+        .expect("the execution ends");
+
+    // THEN verify-zones fails it, names the server, and the registration never moved.
+    assert!(!execution.succeeded(), "{}", execution.history_text());
+    assert_eq!(execution.error.as_deref(), Some("ZonesDiffer"));
+    let cause = execution.cause.clone().unwrap_or_default();
+    assert!(cause.contains(&stale), "{cause}");
+    for state in ["Lower NS TTL", "Swap Nameservers", "Rollback"] {
         assert!(
-            states.iter().any(|s| s == step),
-            "{step} did not run: {states:?}"
+            !ran(&execution, state),
+            "{state} ran: {}",
+            execution.history_text()
         );
     }
-    assert!(!states.iter().any(|s| s == "Rollback"), "{states:?}");
+    assert!(ran(&execution, "Migration Failed"));
+    assert_eq!(registration(&stage).await, registered);
+    assert_eq!(source_apex_ns(&stage).await, registered);
+}
 
-    // The registration and the old apex NS name the new zone's servers.
-    let output = execution.output.clone().expect("output");
-    let target_id = output["target"]["hostedZoneId"]
-        .as_str()
-        .expect("target zone id")
-        .to_owned();
-    let target = route53_in(&base, &target_access()).await;
-    let new_servers = zonehop::registrar::canonical_servers(
-        &zonehop::hosted_zones::HostedZones::get_zone(&target, &target_id)
-            .await
-            .expect("target")
-            .name_servers,
-    );
-    let registrar = zonehop::registrar::Route53Domains::new(
-        &zonehop::accounts::config_for(&base, &registrar_access(), "t").await,
-    );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_the_swap_rolls_the_registration_and_the_old_apex_ns_back() {
+    let scenario = Scenario::example();
+    let (local, stage) = staged("rollback", &scenario).await;
+    let old = source_servers(&stage).await;
+    let arn = stage
+        .start(&local, "example-com-rollback", &stage.request(&scenario))
+        .await
+        .expect("started");
+
+    // WHEN the resolver check-propagation asks dies while the name servers are swapped.
+    local
+        .sfn
+        .wait_for_event(&arn, Duration::from_secs(150), |e| {
+            e.state_entered() == Some("Swap Nameservers")
+        })
+        .await
+        .expect("the swap starts");
+    let (_, unbound) = stage
+        .world
+        .processes()
+        .into_iter()
+        .find(|(role, _)| role == "unbound")
+        .expect("unbound runs");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &unbound.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let execution = local
+        .sfn
+        .wait_for_end(&arn, Duration::from_secs(150))
+        .await
+        .expect("the execution ends");
+
+    // THEN the swap happened, check-propagation failed, and the rollback put both back.
+    assert!(!execution.succeeded(), "{}", execution.history_text());
+    let history = execution.history_text();
+    for state in [
+        "Swap Nameservers",
+        "Check Propagation",
+        "Rollback",
+        "Rolled Back",
+    ] {
+        assert!(ran(&execution, state), "{state} did not run: {history}");
+    }
+    assert!(!ran(&execution, "Finalize"), "{history}");
+    let swapped = execution
+        .history
+        .iter()
+        .find(|e| e.state_exited() == Some("Swap Nameservers"))
+        .and_then(HistoryEvent::output)
+        .expect("the swap's output");
+    assert_eq!(swapped["swap"]["registrationChanged"], true, "{swapped}");
+    // The execution fails with the original error (not RollbackFailed).
     assert_eq!(
-        zonehop::registrar::Registrar::name_servers(&registrar, &domain)
-            .await
-            .expect("registration"),
-        new_servers
+        execution.error.as_deref(),
+        Some("DnsLookupFailed"),
+        "{history}"
+    );
+    assert_eq!(registration(&stage).await, old);
+    assert_eq!(source_apex_ns(&stage).await, old);
+}
+
+/// The `detail` of the event a `putEvents` task publishes (an object or its JSON text).
+fn published_detail(event: &HistoryEvent) -> Option<Value> {
+    let detail = event.parameters()?["Entries"][0]["Detail"].clone();
+    match detail {
+        Value::String(text) => serde_json::from_str(&text).ok(),
+        Value::Null => None,
+        other => Some(other),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution_is_refused() {
+    let mut scenario = Scenario::example();
+    scenario.registrar = RegistrarKind::Manual;
+    let (local, stage) = staged("manual", &scenario).await;
+    let request = stage.request(&scenario);
+    let arn = stage
+        .start(&local, "example-com-manual", &request)
+        .await
+        .expect("started");
+
+    // The execution asks the operator, with the name servers and the command to resume.
+    let asked = local
+        .sfn
+        .wait_for_event(&arn, Duration::from_secs(150), |e| {
+            e.event_type == "TaskScheduled"
+                && published_detail(e).is_some_and(|d| d["phase"] == "awaiting-operator")
+        })
+        .await
+        .expect("the operator is asked");
+    let detail = published_detail(&asked).expect("detail");
+    let token = detail["taskToken"].as_str().expect("taskToken").to_owned();
+    assert!(!token.is_empty());
+    for command in ["resumeCommand", "heartbeatCommand", "abortCommand"] {
+        let text = detail[command].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with("aws stepfunctions send-task-") && text.ends_with(&token),
+            "{command}: {text}"
+        );
+    }
+    let servers: Vec<String> = detail["nameServers"]
+        .as_array()
+        .expect("nameServers")
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(servers.len(), 4, "{detail}");
+
+    // WHILE it waits, a second execution for the domain is refused by preflight.
+    let second = stage
+        .start(&local, "example-com-second", &request)
+        .await
+        .expect("started");
+    let refused = local
+        .sfn
+        .wait_for_end(&second, Duration::from_secs(120))
+        .await
+        .expect("the second execution ends");
+    assert_eq!(
+        refused.error.as_deref(),
+        Some("MigrationInProgress"),
+        "{}",
+        refused.history_text()
+    );
+    assert!(!ran(&refused, "Create Zone"));
+    let waiting = local.sfn.describe_execution(&arn).await.expect("first");
+    assert_eq!(
+        waiting.status,
+        zonehop_tests::stepfunctions::ExecutionStatus::Running
     );
 
-    // The target holds the source's records less the apex SOA/NS, dev. delegated, no canary.
-    let source_after = read_zone(
-        &source,
-        &source_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("source");
-    let target_after = read_zone(
-        &target,
-        &target_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("target");
-    let dev = Name::parse("dev.example.com").expect("name");
-    let keys = |zone: &zonehop::zone::Zone| -> Vec<String> {
-        zone.iter()
-            .filter(|r| !zonehop::plan::is_apex_soa_or_ns(r, &domain))
-            .map(|r| r.key().to_string())
-            .collect()
-    };
-    assert_eq!(keys(&target_after), keys(&source_after));
-    assert!(
-        target_after
-            .iter()
-            .any(|r| r.name == dev && r.rtype == zonehop::zone::RrType::NS),
-        "the delegation moved"
-    );
-    assert!(
-        !source_after.iter().any(|r| r.name.is_below(&dev)),
-        "dev's records live in its own zone"
-    );
-    assert!(
-        !keys(&source_after)
-            .iter()
-            .any(|k| k.starts_with("_zonehop.")),
-        "canaries removed"
-    );
-
-    // Safe was declared at safe_at, not before, and within one poll after.
-    let propagation = &output["propagation"];
-    let safe_at = propagation["safeAt"].as_i64().expect("safeAt");
-    let declared = propagation["checkedAt"].as_i64().expect("checkedAt");
-    assert!(propagation["safe"].as_bool().unwrap_or(false));
-    assert!(
-        declared >= safe_at && declared <= safe_at + 3 + 1,
-        "declared {declared}, safe_at {safe_at}"
-    );
-    assert!(
-        propagation["resolvers"]
-            .as_array()
-            .expect("resolvers")
-            .iter()
-            .all(|r| r["side"] == "new" && r["movedAt"].is_i64()),
-        "{propagation}"
-    );
+    // The operator sets the name servers at the registrar and resumes the execution.
+    set_name_servers(&stage.base, "example.com", &servers).await;
+    local
+        .sfn
+        .send_task_success(&token, &json!(true))
+        .await
+        .expect("resumed");
+    let execution = local
+        .sfn
+        .wait_for_end(&arn, Duration::from_secs(150))
+        .await
+        .expect("the execution ends");
+    assert!(execution.succeeded(), "{}", execution.history_text());
+    assert!(ran(&execution, "Point Source Apex NS At Target"));
+    assert!(!ran(&execution, "Swap Nameservers"));
+    assert!(ran(&execution, "Finalize"));
+    let new = canonical_servers(&servers);
+    assert_eq!(registration(&stage).await, new);
+    assert_eq!(source_apex_ns(&stage).await, new);
 }
