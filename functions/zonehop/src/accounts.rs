@@ -78,13 +78,25 @@ pub async fn config_for(base: &SdkConfig, access: &AccountAccess, session_name: 
     let mut provider = AssumeRoleProvider::builder(role_arn.clone())
         .session_name(session_name)
         .configure(base);
-    if let Some(external_id) = &access.external_id {
-        provider = provider.external_id(external_id.clone());
+    let deployed = std::env::var("ZONEHOP_EXTERNAL_ID").ok();
+    if let Some(external_id) = external_id_for(access, deployed.as_deref()) {
+        provider = provider.external_id(external_id);
     }
     let provider = provider.build().await;
     base.to_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .build()
+}
+
+/// The ExternalId presented when assuming `access`'s role: the request's own, else the
+/// deployment's (`ZONEHOP_EXTERNAL_ID`, the member roles' ExternalId), else none.
+pub fn external_id_for(access: &AccountAccess, deployed: Option<&str>) -> Option<String> {
+    access
+        .external_id
+        .as_deref()
+        .or(deployed)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
 }
 
 /// A Route 53 client for zonehop: us-east-1 (Route 53 is global and signs there), and no
@@ -131,6 +143,22 @@ mod tests {
         assert_eq!(
             access("arn:aws:iam::222222222222:role/z").account_id(),
             Some("222222222222")
+        );
+    }
+
+    #[test]
+    fn the_requests_external_id_wins_over_the_deployments() {
+        let mut role = access("arn:aws:iam::111111111111:role/zonehop");
+        assert_eq!(external_id_for(&role, None), None);
+        assert_eq!(external_id_for(&role, Some("")), None);
+        assert_eq!(
+            external_id_for(&role, Some("deployed")).as_deref(),
+            Some("deployed")
+        );
+        role.external_id = Some("own".into());
+        assert_eq!(
+            external_id_for(&role, Some("deployed")).as_deref(),
+            Some("own")
         );
     }
 }
