@@ -93,6 +93,8 @@ pub struct PropagationSettings {
     pub resolver: Option<SocketAddr>,
     /// The port the parent's servers listen on.
     pub port: u16,
+    /// The CloudWatch namespace of the metrics each round logs (embedded metric format).
+    pub metric_namespace: String,
 }
 
 impl Default for PropagationSettings {
@@ -101,6 +103,7 @@ impl Default for PropagationSettings {
             retry: RetryPolicy::default(),
             resolver: None,
             port: 53,
+            metric_namespace: "zonehop".to_owned(),
         }
     }
 }
@@ -163,6 +166,27 @@ pub(crate) async fn address_of<D: DnsClient>(
         .filter(|r| r.rtype == "A")
         .filter_map(|r| r.data.parse().ok())
         .collect())
+}
+
+/// A round's metrics as one line of CloudWatch's embedded metric format (dimension `Domain`).
+pub fn metrics_line(
+    namespace: &str,
+    domain: &Name,
+    now: i64,
+    parent_on_new: usize,
+    resolvers_on_new: usize,
+    safe_at: Option<i64>,
+) -> String {
+    serde_json::json!({
+        "_aws": {"Timestamp": now * 1000, "CloudWatchMetrics": [{
+            "Namespace": namespace, "Dimensions": [["Domain"]],
+            "Metrics": [{"Name": "ParentServersOnNew"}, {"Name": "ResolversOnNew"}, {"Name": "SecondsToSafe"}]}]},
+        "Domain": domain.as_str().trim_end_matches('.'),
+        "ParentServersOnNew": parent_on_new,
+        "ResolversOnNew": resolvers_on_new,
+        "SecondsToSafe": safe_at.map_or(-1, |at| (at - now).max(0)),
+    })
+    .to_string()
 }
 
 /// One round: evidence, verdict, next wait.
@@ -297,15 +321,14 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     // One line in CloudWatch's embedded metric format: the dashboard's propagation graph.
     println!(
         "{}",
-        serde_json::json!({
-            "_aws": {"Timestamp": now * 1000, "CloudWatchMetrics": [{
-                "Namespace": "zonehop", "Dimensions": [["Domain"]],
-                "Metrics": [{"Name": "ParentServersOnNew"}, {"Name": "ResolversOnNew"}, {"Name": "SecondsToSafe"}]}]},
-            "Domain": domain.to_string(),
-            "ParentServersOnNew": parent_on_new,
-            "ResolversOnNew": resolvers_on_new,
-            "SecondsToSafe": verdict.safe_at.map_or(-1, |at| (at - now).max(0)),
-        })
+        metrics_line(
+            &settings.metric_namespace,
+            &domain,
+            now,
+            parent_on_new,
+            resolvers_on_new,
+            verdict.safe_at
+        )
     );
     Ok(PropagationOutput {
         safe: verdict.safe,
@@ -320,4 +343,37 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
         resolvers: views,
         state,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_round_logs_its_metrics_in_the_embedded_metric_format() {
+        let domain = Name::parse("example.com").expect("name");
+        let line: serde_json::Value = serde_json::from_str(&metrics_line(
+            "zonehop-test",
+            &domain,
+            1_000,
+            3,
+            2,
+            Some(1_090),
+        ))
+        .expect("one JSON object");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "zonehop-test");
+        assert_eq!(line["_aws"]["Timestamp"], 1_000_000);
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Domain"]]));
+        assert_eq!(line["Domain"], "example.com");
+        for metric in directive["Metrics"].as_array().expect("metrics") {
+            let name = metric["Name"].as_str().expect("name");
+            assert!(line[name].is_number(), "{name} has no value");
+        }
+        assert_eq!(line["ParentServersOnNew"], 3);
+        assert_eq!(line["SecondsToSafe"], 90);
+        let unknown: serde_json::Value =
+            serde_json::from_str(&metrics_line("z", &domain, 1_000, 0, 0, None)).expect("json");
+        assert_eq!(unknown["SecondsToSafe"], -1);
+    }
 }

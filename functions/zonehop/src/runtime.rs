@@ -91,5 +91,9 @@ pub fn propagation_settings_from_env() -> crate::check_propagation::PropagationS
         port: env_u64("ZONEHOP_DNS_PORT")
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(default.port),
+        metric_namespace: std::env::var("ZONEHOP_METRIC_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(default.metric_namespace),
     }
 }
