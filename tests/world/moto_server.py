@@ -56,6 +56,11 @@ e. CREATE conflicts: moto refuses a CREATE that repeats an earlier change whenev
 
 f. Route 53 Domains: a second UpdateDomainNameservers on a domain is refused only while the
    first is in progress (moto refused it forever, so a swap could not be rolled back).
+
+g. Route 53 Domains TLDs: moto 5.2.5's list of registrable TLDs lacks `uk`, which Route 53
+   Domains registers (`example.uk`, `example.co.uk`: Route 53 Developer Guide, "Domains that you
+   can register"), so a rehearsal of a .co.uk zone could not register its domain. `uk` is added;
+   no other TLD is.
 """
 
 from __future__ import annotations
@@ -301,6 +306,21 @@ def patch_domains_duplicate_requests() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# g. Route 53 Domains: TLDs moto's list lacks
+# ---------------------------------------------------------------------------------------------
+MISSING_REGISTRABLE_TLDS = ("uk",)
+
+
+def patch_domains_registrable_tlds() -> None:
+    """Accept the TLDs Route 53 Domains registers but moto 5.2.5's list lacks."""
+    from moto.route53domains import validators
+
+    validators.AWS_SUPPORTED_TLDS = tuple(validators.AWS_SUPPORTED_TLDS) + tuple(
+        tld for tld in MISSING_REGISTRABLE_TLDS if tld not in validators.AWS_SUPPORTED_TLDS
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # c. Lambda invokes -> cargo lambda watch
 # ---------------------------------------------------------------------------------------------
 # Seconds a forwarded invoke may take: the first invoke of a function waits for cargo lambda
@@ -422,6 +442,7 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_record_set_routing_fields()
     patch_exact_create_conflicts()
     patch_domains_duplicate_requests()
+    patch_domains_registrable_tlds()
     patch_lambda_invoke_forwarding(lambda_endpoint)
 
 
