@@ -143,3 +143,72 @@ fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
     );
     let _ = std::fs::remove_dir_all(&report_dir);
 }
+
+#[test]
+fn a_rehearsal_whose_migration_fails_exits_non_zero_and_reports_why() {
+    // The user's export holds a record with a health check of the source account.
+    let dir =
+        std::env::temp_dir().join(format!("zonehop-rehearsal-blocked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut export: Value = serde_json::from_str(
+        &std::fs::read_to_string(zonehop_tests::rehearsal::example_zone_file()).expect("example"),
+    )
+    .expect("json");
+    export["ResourceRecordSets"]
+        .as_array_mut()
+        .expect("record sets")
+        .push(serde_json::json!({
+            "Name": "hc.example.com.", "Type": "A", "SetIdentifier": "one", "Weight": 10,
+            "TTL": 60, "HealthCheckId": "11111111-2222-3333-4444-555555555555",
+            "ResourceRecords": [{ "Value": "192.0.2.10" }]
+        }));
+    let zone = dir.join("export.json");
+    std::fs::write(&zone, export.to_string()).expect("export");
+    let report_dir = dir.join("report");
+
+    let status = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args([
+            "--zone",
+            &zone.display().to_string(),
+            "--domain",
+            "example.com",
+        ])
+        .args(["--keep", "dev.example.com"])
+        .env("REPORT_DIR", &report_dir)
+        .status()
+        .expect("run the rehearsal");
+
+    assert_eq!(status.code(), Some(1));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(report_dir.join("report.json")).expect("report.json"),
+    )
+    .expect("report");
+    assert_eq!(report["status"], "FAILED");
+    assert_eq!(report["error"]["errorType"], "MigrationBlocked");
+    assert!(report["error"]["cause"]
+        .as_str()
+        .is_some_and(|c| c.contains("hc.example.com")));
+    assert_eq!(report["error"]["rolledBack"], false);
+    let phases = report["phases"].as_array().expect("phases");
+    assert_eq!(phases.len(), 1, "{phases:?}");
+    assert_eq!(phases[0]["name"], "preflight");
+    assert_eq!(phases[0]["status"], "FAILED");
+    assert!(report["registration"]["nameServers"].is_array());
+    assert!(!report_dir.join("target-zone.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_arguments_exit_2_before_anything_starts() {
+    let status = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(["--zone", "/nonexistent/export.json"])
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(2));
+    let status = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .arg("--frobnicate")
+        .arg("x")
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(2));
+}

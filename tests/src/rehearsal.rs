@@ -364,6 +364,12 @@ impl Progress {
                 }
             }
         }
+        if event.state_entered() == Some("Ask Operator To Swap Nameservers") {
+            lines.push(
+                "  waiting for the operator: the awaiting-operator event names the servers to set and the command that resumes"
+                    .to_owned(),
+            );
+        }
         if event.ends_execution() {
             close(
                 &mut self.phases,
@@ -389,6 +395,23 @@ impl Progress {
     }
 
     fn exited(&mut self, state: &str, output: &Value) -> Vec<String> {
+        // A state that failed into a Catch leaves without its result: nothing to show.
+        let result = match state {
+            "Preflight" => "preflight",
+            "Create Zone" => "createZone",
+            "Delegate Subdomains" => "delegations",
+            "Sync Records" => "sync",
+            "Verify Zones" => "verification",
+            "Lower NS TTL" => "nsTtlLowered",
+            "Swap Nameservers" | "Point Source Apex NS At Target" => "swap",
+            "Check Propagation" => "propagation",
+            "Finalize" => "finalize",
+            "Rollback" => "rollback",
+            _ => return Vec::new(),
+        };
+        if output[result].is_null() {
+            return Vec::new();
+        }
         match state {
             "Preflight" => {
                 let p = &output["preflight"];
@@ -659,6 +682,23 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(lines.last().map(String::as_str), Some("■ failed"));
+    }
+
+    #[test]
+    fn a_state_that_failed_into_a_catch_shows_no_result() {
+        let mut progress = Progress::default();
+        let caught = json!({ "domain": "example.com", "error": { "Error": "MigrationBlocked" } });
+        assert!(progress
+            .observe(&exited(1, 1.0, "Preflight", caught))
+            .is_empty());
+        let lines = progress.observe(&exited(
+            2,
+            2.0,
+            "Preflight",
+            json!({ "preflight": { "sourceRecords": 14, "recordsToMove": 9, "keptInSource": [] } }),
+        ));
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains("14 record sets"), "{lines:?}");
     }
 
     #[test]
