@@ -57,6 +57,12 @@ e. CREATE conflicts: moto refuses a CREATE that repeats an earlier change whenev
 f. Route 53 Domains: a second UpdateDomainNameservers on a domain is refused only while the
    first is in progress (moto refused it forever, so a swap could not be rolled back).
 
+h. task tokens: moto's interpreter hangs a `.waitForTaskToken` task that has HeartbeatSeconds
+   when SendTaskSuccess/Failure arrives between the TaskScheduled event and the moment the task
+   starts waiting (the outcome is stored, but the heartbeat wait it would have woken is set up
+   after it and then sleeps for HeartbeatSeconds). A heartbeat endpoint set up after an outcome
+   arrived now starts woken, so the task ends with that outcome, as in Step Functions.
+
 g. Route 53 Domains TLDs: moto 5.2.5's list of registrable TLDs lacks `uk`, which Route 53
    Domains registers (`example.uk`, `example.co.uk`: Route 53 Developer Guide, "Domains that you
    can register"), so a rehearsal of a .co.uk zone could not register its domain. `uk` is added;
@@ -321,6 +327,26 @@ def patch_domains_registrable_tlds() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# h. Step Functions: an outcome that arrives before the heartbeat wait is set up
+# ---------------------------------------------------------------------------------------------
+def patch_task_token_early_outcome() -> None:
+    """Wake a heartbeat endpoint created after its task's outcome already arrived."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    original = CallbackEndpoint.setup_heartbeat_endpoint
+
+    def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
+        endpoint = original(self, heartbeat_seconds)
+        # notify() stores the outcome before it looks for a heartbeat endpoint: either it saw
+        # this one, or the outcome is visible here.
+        if self.get_outcome() is not None:
+            endpoint.notify()
+        return endpoint
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
 # c. Lambda invokes -> cargo lambda watch
 # ---------------------------------------------------------------------------------------------
 # Seconds a forwarded invoke may take: the first invoke of a function waits for cargo lambda
@@ -443,6 +469,7 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_exact_create_conflicts()
     patch_domains_duplicate_requests()
     patch_domains_registrable_tlds()
+    patch_task_token_early_outcome()
     patch_lambda_invoke_forwarding(lambda_endpoint)
 
 
