@@ -141,6 +141,18 @@ fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
         completed >= safe_at && completed <= safe_at + 3.0 + 1.0,
         "completed {completed}, safe at {safe_at}"
     );
+
+    // What the execution would bill in AWS, and the same migration over .com's real window.
+    let cost = &report["cost"];
+    assert!(cost["stateTransitions"].as_u64() > Some(30), "{cost}");
+    assert!(cost["lambdaInvocations"].as_u64() >= Some(11), "{cost}");
+    assert!(cost["usdAtAwsPrices"].as_f64() > Some(0.0), "{cost}");
+    let projected = &report["projectedProductionCost"];
+    assert!(
+        projected["windowHours"].as_f64() >= Some(48.0),
+        "{projected}"
+    );
+    assert!(projected["stateTransitions"].as_u64() > cost["stateTransitions"].as_u64());
     let _ = std::fs::remove_dir_all(&report_dir);
 }
 

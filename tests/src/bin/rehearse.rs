@@ -25,7 +25,8 @@ use zonehop::export::to_export;
 use zonehop::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
 use zonehop_tests::rehearsal::{
-    example_zone_file, functions_started, short_cause, Progress, Scenario, Stage,
+    deployed_memory_mb, example_zone_file, execution_cost, functions_started, projected_cost,
+    short_cause, Progress, Scenario, Stage,
 };
 use zonehop_tests::stepfunctions::{ExecutionStatus, LocalStepFunctions};
 use zonehop_tests::{route53_in, source_access, target_access};
@@ -262,6 +263,22 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
     };
     let mut report = progress.report(status, error.clone(), &resolvers);
     report["executionArn"] = json!(execution_arn);
+    if let Ok(execution) = &execution {
+        let template =
+            std::fs::read_to_string(zonehop_tests::repo_root().join("infra/template.yaml"))
+                .unwrap_or_default();
+        let cost = execution_cost(&execution.history, &deployed_memory_mb(&template));
+        if status == "SUCCEEDED" {
+            let largest = scenario
+                .records
+                .iter()
+                .filter_map(|r| r.ttl)
+                .max()
+                .unwrap_or(0);
+            report["projectedProductionCost"] = projected_cost(&cost, largest);
+        }
+        report["cost"] = cost;
+    }
     report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
     report["registration"] = registration(&stage, scenario).await;
     if error["errorType"] == "ZonesDiffer" {
@@ -437,6 +454,20 @@ fn summarize(status: &str, error: &Value, report: &Value, progress: &Progress) {
                 r["movedAt"].as_str().unwrap_or("never")
             ));
         }
+    }
+    let c = &report["cost"];
+    if c.is_object() {
+        say(&format!(
+            "  in AWS this execution would bill {} state transitions and {} Lambda invocations ({} GB-s): ${} (the propagation loop adds ~3 transitions a round)",
+            c["stateTransitions"], c["lambdaInvocations"], c["lambdaGbSeconds"], c["usdAtAwsPrices"]
+        ));
+    }
+    let p = &report["projectedProductionCost"];
+    if p.is_object() {
+        say(&format!(
+            "  the same migration in AWS (.com's 2-day NS TTL, not scaled): about {} h, {} propagation rounds, {} transitions, {} GB-s: ${} (plus $0.50 a month per hosted zone)",
+            p["windowHours"], p["propagationRounds"], p["stateTransitions"], p["lambdaGbSeconds"], p["usdAtAwsPrices"]
+        ));
     }
     if status != "SUCCEEDED" {
         say(&format!(
