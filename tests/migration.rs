@@ -8,14 +8,14 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use zonehop::hosted_zones::{read_zone, HostedZones};
 use zonehop::registrar::{canonical_servers, Registrar, Route53Domains};
 use zonehop::swap::RegistrarKind;
 use zonehop::zone::RrType;
 use zonehop::Name;
 use zonehop_tests::registrar::{registrar_access, set_name_servers};
-use zonehop_tests::rehearsal::{functions_started, Scenario, Stage};
+use zonehop_tests::rehearsal::{functions_started, operator_request, Scenario, Stage};
 use zonehop_tests::stepfunctions::{Execution, HistoryEvent, LocalStepFunctions};
 use zonehop_tests::{route53_in, source_access, target_access};
 
@@ -253,16 +253,6 @@ async fn a_failure_after_the_swap_rolls_the_registration_and_the_old_apex_ns_bac
     assert_eq!(source_apex_ns(&stage).await, old);
 }
 
-/// The `detail` of the event a `putEvents` task publishes (an object or its JSON text).
-fn published_detail(event: &HistoryEvent) -> Option<Value> {
-    let detail = event.parameters()?["Entries"][0]["Detail"].clone();
-    match detail {
-        Value::String(text) => serde_json::from_str(&text).ok(),
-        Value::Null => None,
-        other => Some(other),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution_is_refused() {
     let mut scenario = Scenario::example();
@@ -278,12 +268,11 @@ async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution
     let asked = local
         .sfn
         .wait_for_event(&arn, Duration::from_secs(150), |e| {
-            e.event_type == "TaskScheduled"
-                && published_detail(e).is_some_and(|d| d["phase"] == "awaiting-operator")
+            operator_request(e).is_some()
         })
         .await
         .expect("the operator is asked");
-    let detail = published_detail(&asked).expect("detail");
+    let detail = operator_request(&asked).expect("detail");
     let token = detail["taskToken"].as_str().expect("taskToken").to_owned();
     assert!(!token.is_empty());
     for command in ["resumeCommand", "heartbeatCommand", "abortCommand"] {

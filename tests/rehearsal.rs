@@ -224,3 +224,55 @@ fn bad_arguments_exit_2_before_anything_starts() {
         .expect("run");
     assert_eq!(status.code(), Some(2));
 }
+
+#[test]
+fn a_manual_registrar_rehearsal_asks_the_operator_and_plays_the_operator() {
+    let report_dir =
+        std::env::temp_dir().join(format!("zonehop-rehearsal-manual-{}", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(["--registrar", "manual"])
+        .env("REPORT_DIR", &report_dir)
+        .status()
+        .expect("run the rehearsal");
+    let read = |file: &str| {
+        std::fs::read_to_string(report_dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    let report: Value = serde_json::from_str(&read("report.json")).expect("report.json");
+    assert!(status.success(), "rehearsal failed: {report:#}");
+    assert_eq!(report["registrar"], "manual");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    let asked = phases.iter().position(|p| *p == "awaiting-operator");
+    let watched = phases.iter().position(|p| *p == "check-propagation");
+    assert!(asked.is_some() && asked < watched, "{phases:?}");
+
+    // The servers the operator was asked for (and set) are the new zone's.
+    let domain = Name::parse("example.com").expect("name");
+    let target = load_export(&read("target-zone.json")).expect("target export");
+    let target_ns: Vec<String> = target
+        .iter()
+        .find(|r| r.name == domain && r.rtype == RrType::NS)
+        .expect("target apex NS")
+        .values()
+        .map(str::to_owned)
+        .collect();
+    let registered: Vec<String> = report["registration"]["nameServers"]
+        .as_array()
+        .expect("registration")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let canonical = zonehop::registrar::canonical_servers;
+    assert_eq!(canonical(&registered), canonical(&target_ns));
+    assert_eq!(
+        report["propagation"]["resolvers"]
+            .as_array()
+            .map(|r| r.iter().all(|r| r["side"] == "new")),
+        Some(true)
+    );
+    let _ = std::fs::remove_dir_all(&report_dir);
+}

@@ -299,6 +299,23 @@ pub fn iso_secs(seconds: i64) -> String {
     iso(DateTime::from_secs(seconds))
 }
 
+/// The state that waits for the operator (`registrar.type: manual`).
+pub const OPERATOR_STATE: &str = "Ask Operator To Swap Nameservers";
+
+/// The `awaiting-operator` event's `detail`, when `event` is the task that publishes it
+/// (`nameServers`, `taskToken`, `resumeCommand`, ...).
+pub fn operator_request(event: &HistoryEvent) -> Option<Value> {
+    if event.event_type != "TaskScheduled" {
+        return None;
+    }
+    let detail = match event.parameters()?["Entries"][0]["Detail"].clone() {
+        Value::String(text) => serde_json::from_str(&text).ok()?,
+        Value::Null => return None,
+        other => other,
+    };
+    (detail["phase"] == "awaiting-operator").then_some(detail)
+}
+
 /// Announce states that end an execution rather than start a phase.
 const END_MARKERS: [&str; 5] = [
     "Succeeded",
@@ -348,7 +365,11 @@ impl Progress {
     pub fn observe(&mut self, event: &HistoryEvent) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(state) = event.state_entered() {
-            if let Some(phase) = state.strip_prefix("Announce ") {
+            // The operator's wait announces itself: its own event is the phase event.
+            let phase = state
+                .strip_prefix("Announce ")
+                .or((state == OPERATOR_STATE).then_some("Awaiting Operator"));
+            if let Some(phase) = phase {
                 let failing = matches!(phase, "Failed" | "Rolling Back" | "Rollback Failed");
                 close(&mut self.phases, event.timestamp, failing);
                 if END_MARKERS.contains(&phase) {
@@ -364,11 +385,19 @@ impl Progress {
                 }
             }
         }
-        if event.state_entered() == Some("Ask Operator To Swap Nameservers") {
-            lines.push(
-                "  waiting for the operator: the awaiting-operator event names the servers to set and the command that resumes"
-                    .to_owned(),
-            );
+        if let Some(request) = operator_request(event) {
+            let token = request["taskToken"].as_str().unwrap_or_default();
+            lines.push(format!(
+                "  the operator is asked to set the name servers at the registrar: {}",
+                list(&request["nameServers"])
+            ));
+            lines.push(format!(
+                "  and then to run: {}",
+                request["resumeCommand"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace(token, &format!("{}...", &token[..token.len().min(12)]))
+            ));
         }
         if event.ends_execution() {
             close(
@@ -470,12 +499,17 @@ impl Progress {
             }
             "Swap Nameservers" | "Point Source Apex NS At Target" => {
                 let s = &output["swap"];
+                let by_operator = s["registrationBefore"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty);
                 vec![format!(
                     "  registration {}: {}; old apex NS {}",
                     if s["registrationChanged"] == true {
                         "changed"
+                    } else if by_operator {
+                        "left to the operator"
                     } else {
-                        "unchanged"
+                        "already on"
                     },
                     list(&s["nameServers"]),
                     if s["sourceApexNsChanged"] == true {

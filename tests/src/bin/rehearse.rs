@@ -7,7 +7,10 @@
 //! servers; unbound and kresd) answers on loopback from what moto holds. TTLs are scaled down
 //! to seconds so that the propagation window passes in well under a minute.
 //!
-//!     make rehearse [ZONE=export.json DOMAIN=example.com KEEP=dev.example.com]
+//!     make rehearse [ZONE=export.json DOMAIN=example.com KEEP=dev.example.com] [REGISTRAR=manual]
+//!
+//! With `REGISTRAR=manual` the request names no Route 53 Domains registration: the execution
+//! asks an operator, and the rehearsal plays the operator once the request is printed.
 //!
 //! Prints the phases and the propagation as the execution goes, then a summary; leaves
 //! `report.json`, `source-zone.json`, `target-zone.json`, `child-<subdomain>.json` and
@@ -23,12 +26,16 @@ use futures_util::FutureExt;
 use serde_json::{json, Value};
 use zonehop::export::to_export;
 use zonehop::hosted_zones::{read_zone, HostedZones};
+use zonehop::swap::RegistrarKind;
 use zonehop::Name;
+use zonehop_tests::registrar::set_name_servers;
 use zonehop_tests::rehearsal::{
-    deployed_memory_mb, example_zone_file, execution_cost, functions_started, projected_cost,
-    short_cause, Progress, Scenario, Stage,
+    deployed_memory_mb, example_zone_file, execution_cost, functions_started, operator_request,
+    projected_cost, short_cause, Progress, Scenario, Stage,
 };
-use zonehop_tests::stepfunctions::{ExecutionStatus, LocalStepFunctions};
+use zonehop_tests::stepfunctions::{
+    Execution, ExecutionStatus, HistoryEvent, LocalStepFunctions, SfnError,
+};
 use zonehop_tests::{route53_in, source_access, target_access};
 
 /// How long the execution may take before the rehearsal gives up on it.
@@ -38,6 +45,7 @@ struct Args {
     zone: PathBuf,
     domain: String,
     keep: Vec<String>,
+    registrar: RegistrarKind,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -45,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         zone: example_zone_file(),
         domain: "example.com".into(),
         keep: Vec::new(),
+        registrar: RegistrarKind::Route53domains,
     };
     let mut keep_given = false;
     let mut it = std::env::args().skip(1);
@@ -62,7 +71,18 @@ fn parse_args() -> Result<Args, String> {
                         .map(str::to_owned),
                 );
             }
-            other => return Err(format!("unknown option {other} (--zone, --domain, --keep)")),
+            "--registrar" => {
+                args.registrar = match value.as_str() {
+                    "route53domains" => RegistrarKind::Route53domains,
+                    "manual" => RegistrarKind::Manual,
+                    other => return Err(format!("--registrar {other}: route53domains or manual")),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown option {other} (--zone, --domain, --keep, --registrar)"
+                ))
+            }
         }
     }
     if !keep_given && args.zone == example_zone_file() {
@@ -88,7 +108,10 @@ async fn main() -> ExitCode {
         }
     };
     let scenario = match Scenario::from_export(&args.zone, &args.domain, args.keep.clone()) {
-        Ok(scenario) => scenario,
+        Ok(scenario) => Scenario {
+            registrar: args.registrar,
+            ..scenario
+        },
         Err(e) => {
             eprintln!("rehearse: {e}");
             return ExitCode::from(2);
@@ -145,6 +168,7 @@ async fn main() -> ExitCode {
     report["domain"] = json!(args.domain);
     report["zoneFile"] = json!(args.zone.display().to_string());
     report["keepInSource"] = json!(args.keep);
+    report["registrar"] = json!(args.registrar);
     report["rehearsalSeconds"] = json!(started.elapsed().as_secs_f64().round());
     let path = report_dir.join("report.json");
     if let Err(e) = std::fs::write(
@@ -228,17 +252,7 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
     say("");
     let mut progress = Progress::default();
     let execution = match stage.start(&local, &name, &request).await {
-        Ok(arn) => {
-            let begun = Instant::now();
-            local
-                .sfn
-                .follow(&arn, EXECUTION_TIMEOUT, |event| {
-                    for line in progress.observe(event) {
-                        say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
-                    }
-                })
-                .await
-        }
+        Ok(arn) => follow(&local, &stage, &arn, &mut progress).await,
         Err(e) => Err(e),
     };
     let (status, error, execution_arn) = match &execution {
@@ -280,7 +294,7 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         report["cost"] = cost;
     }
     report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
-    report["registration"] = registration(&stage, scenario).await;
+    report["registration"] = registration(&stage).await;
     if error["errorType"] == "ZonesDiffer" {
         report["verification"] = differences(&stage, scenario, &progress, &request).await;
     }
@@ -302,6 +316,63 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         status,
         error,
         report,
+    }
+}
+
+/// Follows the execution until it ends, printing its progress; when it waits for an
+/// operator (`--registrar manual`), plays the operator: sets the name servers it was asked
+/// to set in the emulated registrar and runs the resume command's SendTaskSuccess.
+async fn follow(
+    local: &LocalStepFunctions,
+    stage: &Stage,
+    arn: &str,
+    progress: &mut Progress,
+) -> Result<Execution, SfnError> {
+    let begun = Instant::now();
+    let mut seen = 0;
+    loop {
+        let history = local.sfn.history(arn).await?;
+        let mut asked = None;
+        let before = seen;
+        for event in history.iter().filter(|e| e.id > before) {
+            for line in progress.observe(event) {
+                say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
+            }
+            asked = asked.or_else(|| operator_request(event));
+            seen = event.id;
+        }
+        if let Some(request) = asked {
+            let servers: Vec<String> = request["nameServers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect();
+            let domain = stage.domain.as_str().trim_end_matches('.');
+            set_name_servers(&stage.base, domain, &servers).await;
+            local
+                .sfn
+                .send_task_success(
+                    request["taskToken"].as_str().unwrap_or_default(),
+                    &json!(true),
+                )
+                .await?;
+            say(&format!(
+                "[{:>5.1}s]   (the rehearsal plays the operator: the emulated registration now names them; resumed)",
+                begun.elapsed().as_secs_f64()
+            ));
+        }
+        if history.iter().any(HistoryEvent::ends_execution) {
+            return local.sfn.wait_for_end(arn, Duration::from_secs(30)).await;
+        }
+        if begun.elapsed() > EXECUTION_TIMEOUT {
+            return Err(SfnError::Timeout {
+                arn: arn.to_owned(),
+                status: ExecutionStatus::Running,
+                waited: begun.elapsed(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -351,12 +422,9 @@ async fn differences(
     }
 }
 
-/// The registration's name servers at the end (Route 53 Domains only: a manual registrar
-/// is the operator's).
-async fn registration(stage: &Stage, scenario: &Scenario) -> Value {
-    if scenario.registrar != zonehop::swap::RegistrarKind::Route53domains {
-        return Value::Null;
-    }
+/// The registration's name servers at the end, from the emulated registrar (which the
+/// rehearsal's operator sets on the manual path).
+async fn registration(stage: &Stage) -> Value {
     let config = zonehop::accounts::config_for(
         &stage.base,
         &zonehop_tests::registrar::registrar_access(),
