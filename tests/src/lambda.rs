@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
@@ -105,40 +104,23 @@ impl LambdaWatch {
         function: &str,
         payload: &serde_json::Value,
     ) -> Result<serde_json::Value, FunctionError> {
-        let body = payload.to_string();
-        let request = format!(
-            "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        let path = format!("/2015-03-31/functions/{function}/invocations");
+        let reply = crate::http::request(
             self.port,
-            body.len()
-        );
-        let transport = |e: std::io::Error| FunctionError {
+            "POST",
+            &path,
+            &[("Content-Type", "application/json")],
+            &payload.to_string(),
+        )
+        .await
+        .map_err(|e| FunctionError {
             error_type: "InvokeFailed".into(),
             error_message: e.to_string(),
-        };
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .map_err(transport)?;
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(transport)?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(transport)?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        let status = head.split_whitespace().nth(1).unwrap_or("0");
+        })?;
+        let body = reply.body.clone();
         // cargo lambda watch answers a function error with 500; AWS with 200 and
         // X-Amz-Function-Error. Both carry {errorType, errorMessage}.
-        let function_error =
-            status != "200" || head.to_ascii_lowercase().contains("x-amz-function-error");
+        let function_error = reply.status != 200 || reply.has_header("x-amz-function-error");
         let value: serde_json::Value =
             serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
         if function_error {
@@ -154,22 +136,6 @@ impl LambdaWatch {
         }
         Ok(value)
     }
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || tail.len() < size {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = tail[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 impl Drop for LambdaWatch {

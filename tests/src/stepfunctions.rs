@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use crate::http::Reply;
 use crate::lambda::{free_port, LambdaWatch};
 use crate::moto::Moto;
 
@@ -389,11 +388,6 @@ pub struct StepFunctions {
     port: u16,
 }
 
-struct Reply {
-    status: u16,
-    body: String,
-}
-
 impl StepFunctions {
     /// The client of the moto server listening on `127.0.0.1:port`.
     pub fn new(port: u16) -> StepFunctions {
@@ -409,46 +403,19 @@ impl StepFunctions {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Result<Reply, SfnError> {
-        let transport = |e: std::io::Error| SfnError::Transport {
-            operation: operation.to_owned(),
-            message: e.to_string(),
-        };
         // moto reads the service, region and account from the credential scope; it does not
         // check the signature.
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20250101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n",
-            self.port,
-            body.len()
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20250101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
         );
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+        let mut all = vec![("Authorization", authorization.as_str())];
+        all.extend_from_slice(headers);
+        crate::http::request(self.port, method, path, &all, body)
             .await
-            .map_err(transport)?;
-        stream
-            .write_all(format!("{head}{body}").as_bytes())
-            .await
-            .map_err(transport)?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(transport)?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        Ok(Reply { status, body })
+            .map_err(|e| SfnError::Transport {
+                operation: operation.to_owned(),
+                message: e.to_string(),
+            })
     }
 
     /// One Step Functions call (JSON 1.0 protocol).
@@ -868,22 +835,6 @@ fn percent_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || tail.len() < size {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = tail[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// moto with its Step Functions interpreter on, `cargo lambda watch` serving the function
