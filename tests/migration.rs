@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use zonehop::hosted_zones::{read_zone, HostedZones};
 use zonehop::registrar::{canonical_servers, Registrar, Route53Domains};
 use zonehop::swap::RegistrarKind;
@@ -43,15 +43,7 @@ async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing(
     let mut request = stage.request(&scenario);
     request["dryRun"] = serde_json::json!(true);
 
-    let arn = stage
-        .start(&local, "example-com-dry-run", &request)
-        .await
-        .expect("started");
-    let execution = local
-        .sfn
-        .wait_for_end(&arn, Duration::from_secs(120))
-        .await
-        .expect("the execution ends");
+    let execution = run(&local, &stage, "example-com-dry-run", &request).await;
 
     assert!(execution.succeeded(), "{}", execution.history_text());
     let states = execution.state_names();
@@ -84,6 +76,16 @@ async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing(
             .is_empty(),
         "no target zone on a dry run"
     );
+}
+
+/// Starts an execution and waits for its end.
+async fn run(local: &LocalStepFunctions, stage: &Stage, name: &str, request: &Value) -> Execution {
+    let arn = stage.start(local, name, request).await.expect("started");
+    local
+        .sfn
+        .wait_for_end(&arn, Duration::from_secs(150))
+        .await
+        .expect("the execution ends")
 }
 
 /// What the emulated registrar says the domain's name servers are.
@@ -291,15 +293,7 @@ async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution
     assert_eq!(servers.len(), 4, "{detail}");
 
     // WHILE it waits, a second execution for the domain is refused by preflight.
-    let second = stage
-        .start(&local, "example-com-second", &request)
-        .await
-        .expect("started");
-    let refused = local
-        .sfn
-        .wait_for_end(&second, Duration::from_secs(120))
-        .await
-        .expect("the second execution ends");
+    let refused = run(&local, &stage, "example-com-second", &request).await;
     assert_eq!(
         refused.error.as_deref(),
         Some("MigrationInProgress"),

@@ -14,6 +14,29 @@ use zonehop::plan::is_apex_soa_or_ns;
 use zonehop::zone::{RrType, Zone};
 use zonehop::Name;
 
+/// A zone's apex NS servers, canonical.
+fn apex_ns(zone: &Zone, domain: &Name) -> Vec<String> {
+    let values: Vec<String> = zone
+        .iter()
+        .find(|r| r.name == *domain && r.rtype == RrType::NS)
+        .expect("an apex NS")
+        .values()
+        .map(str::to_owned)
+        .collect();
+    zonehop::registrar::canonical_servers(&values)
+}
+
+/// The registration's name servers the report holds, canonical.
+fn registered(report: &Value) -> Vec<String> {
+    let servers: Vec<String> = report["registration"]["nameServers"]
+        .as_array()
+        .expect("registration")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    zonehop::registrar::canonical_servers(&servers)
+}
+
 fn seconds(value: &Value) -> f64 {
     let text = value
         .as_str()
@@ -95,29 +118,8 @@ fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
     );
 
     // The registration and the old zone's apex NS name the new zone's servers.
-    let target_ns: Vec<String> = target
-        .iter()
-        .find(|r| r.name == domain && r.rtype == RrType::NS)
-        .expect("target apex NS")
-        .values()
-        .map(str::to_owned)
-        .collect();
-    let registered: Vec<String> = report["registration"]["nameServers"]
-        .as_array()
-        .expect("registration")
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    let canonical = zonehop::registrar::canonical_servers;
-    assert_eq!(canonical(&registered), canonical(&target_ns));
-    let source_ns: Vec<String> = source
-        .iter()
-        .find(|r| r.name == domain && r.rtype == RrType::NS)
-        .expect("source apex NS")
-        .values()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(canonical(&source_ns), canonical(&target_ns));
+    assert_eq!(registered(&report), apex_ns(&target, &domain));
+    assert_eq!(apex_ns(&source, &domain), apex_ns(&target, &domain));
 
     // Every resolver moved; safe was declared at safeAt or later, within one poll (the
     // rehearsal's pacing: at most 3 s, plus a second of rounding).
@@ -253,21 +255,7 @@ fn a_manual_registrar_rehearsal_asks_the_operator_and_plays_the_operator() {
     // The servers the operator was asked for (and set) are the new zone's.
     let domain = Name::parse("example.com").expect("name");
     let target = load_export(&read("target-zone.json")).expect("target export");
-    let target_ns: Vec<String> = target
-        .iter()
-        .find(|r| r.name == domain && r.rtype == RrType::NS)
-        .expect("target apex NS")
-        .values()
-        .map(str::to_owned)
-        .collect();
-    let registered: Vec<String> = report["registration"]["nameServers"]
-        .as_array()
-        .expect("registration")
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    let canonical = zonehop::registrar::canonical_servers;
-    assert_eq!(canonical(&registered), canonical(&target_ns));
+    assert_eq!(registered(&report), apex_ns(&target, &domain));
     assert_eq!(
         report["propagation"]["resolvers"]
             .as_array()

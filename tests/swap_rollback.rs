@@ -4,6 +4,7 @@ use zonehop::hosted_zones::{read_zone, HostedZones};
 use zonehop::name::Name;
 use zonehop::registrar::{canonical_servers, Registrar, Route53Domains};
 use zonehop::request::ZoneRef;
+use zonehop::route53::Route53;
 use zonehop::swap::{
     rollback, swap_nameservers, RegistrarKind, RegistrarRef, RollbackRequest, SwapRequest,
     SwapSettings,
@@ -29,77 +30,100 @@ async fn apex_ns(r53: &impl HostedZones, zone_id: &str) -> Vec<String> {
     canonical_servers(&values)
 }
 
+/// The servers Route 53 assigned to a zone.
+async fn servers_of(r53: &Route53, zone_id: &str) -> Vec<String> {
+    canonical_servers(&r53.get_zone(zone_id).await.expect("zone").name_servers)
+}
+
+/// GIVEN example.com in a source and a target account (holding `records`), registered in
+/// the registrar account.
+struct Setup {
+    _moto: Moto,
+    source: Route53,
+    target: Route53,
+    registrar: Route53Domains,
+    source_id: String,
+    target_id: String,
+}
+
+async fn setup(records: &[RecordSet]) -> Setup {
+    let moto = Moto::start().await;
+    let base = moto.config().await;
+    let source_id = seed_zone(&base, &source_access(), &n("example.com"), records).await;
+    let target_id = seed_zone(&base, &target_access(), &n("example.com"), records).await;
+    register(&base, "example.com").await;
+    Setup {
+        source: route53_in(&base, &source_access()).await,
+        target: route53_in(&base, &target_access()).await,
+        registrar: Route53Domains::new(
+            &zonehop::accounts::config_for(&base, &registrar_access(), "t").await,
+        ),
+        source_id,
+        target_id,
+        _moto: moto,
+    }
+}
+
+impl Setup {
+    /// The swap of example.com from the source zone to the target zone.
+    fn swap(&self, domain: &str, registrar: RegistrarRef) -> SwapRequest {
+        SwapRequest {
+            domain: domain.into(),
+            source: ZoneRef {
+                hosted_zone_id: Some(self.source_id.clone()),
+                access: source_access(),
+            },
+            target: ZoneRef {
+                hosted_zone_id: Some(self.target_id.clone()),
+                access: target_access(),
+            },
+            registrar,
+        }
+    }
+
+    async fn registration(&self) -> Vec<String> {
+        self.registrar
+            .name_servers(&n("example.com"))
+            .await
+            .expect("registration")
+    }
+}
+
 #[tokio::test]
 async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rollback_puts_both_back(
 ) {
-    let moto = Moto::start().await;
-    let base = moto.config().await;
     let www = [RecordSet::simple(
         n("www.example.com"),
         RrType::A,
         60,
         &["203.0.113.7"],
     )];
-    let source_id = seed_zone(&base, &source_access(), &n("example.com"), &www).await;
-    let target_id = seed_zone(&base, &target_access(), &n("example.com"), &www).await;
-    register(&base, "example.com").await;
-    let source = route53_in(&base, &source_access()).await;
-    let target = route53_in(&base, &target_access()).await;
-    let registrar =
-        Route53Domains::new(&zonehop::accounts::config_for(&base, &registrar_access(), "t").await);
-    let old = canonical_servers(
-        &source
-            .get_zone(&source_id)
-            .await
-            .expect("zone")
-            .name_servers,
-    );
-    let new = canonical_servers(
-        &target
-            .get_zone(&target_id)
-            .await
-            .expect("zone")
-            .name_servers,
-    );
+    let setup = setup(&www).await;
+    let (source, target, registrar) = (&setup.source, &setup.target, &setup.registrar);
+    let old = servers_of(source, &setup.source_id).await;
+    let new = servers_of(target, &setup.target_id).await;
     assert_ne!(old, new);
     let registrar_ref = RegistrarRef {
         kind: RegistrarKind::Route53domains,
         access: registrar_access(),
     };
-    let swap = SwapRequest {
-        domain: "example.com".into(),
-        source: ZoneRef {
-            hosted_zone_id: Some(source_id.clone()),
-            access: source_access(),
-        },
-        target: ZoneRef {
-            hosted_zone_id: Some(target_id.clone()),
-            access: target_access(),
-        },
-        registrar: registrar_ref.clone(),
-    };
+    let swap = setup.swap("example.com", registrar_ref.clone());
     let settings = SwapSettings::default();
 
     // WHEN the swap runs
-    let out = swap_nameservers(&source, &target, &registrar, &swap, &settings)
+    let out = swap_nameservers(source, target, registrar, &swap, &settings)
         .await
         .expect("swap");
 
     // THEN the registration and the old zone's own apex NS name the new servers
-    assert_eq!(
-        registrar
-            .name_servers(&n("example.com"))
-            .await
-            .expect("registration"),
-        new
-    );
-    assert_eq!(apex_ns(&source, &source_id).await, new);
+    assert_eq!(setup.registration().await, new);
+    assert_eq!(apex_ns(source, &setup.source_id).await, new);
     assert!(out.registration_changed && out.source_apex_ns_changed);
     assert_eq!(out.source_apex_ns_before, old);
     assert!(out.operation_id.is_some());
 
     // AND a second run changes nothing
-    let again = swap_nameservers(&source, &target, &registrar, &swap, &settings)
+    let again = swap_nameservers(source, target, registrar, &swap, &settings)
         .await
         .expect("re-run");
     assert!(!again.registration_changed && !again.source_apex_ns_changed);
@@ -107,25 +131,16 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
     // WHEN rollback runs, both point at the old zone's own servers again
     let back = RollbackRequest {
         domain: "example.com".into(),
-        source: ZoneRef {
-            hosted_zone_id: Some(source_id.clone()),
-            access: source_access(),
-        },
+        source: swap.source.clone(),
         registrar: registrar_ref,
     };
-    let undone = rollback(&source, &registrar, &back, &settings)
+    let undone = rollback(source, registrar, &back, &settings)
         .await
         .expect("rollback");
     assert!(undone.registration_changed && undone.source_apex_ns_changed);
-    assert_eq!(
-        registrar
-            .name_servers(&n("example.com"))
-            .await
-            .expect("registration"),
-        old
-    );
-    assert_eq!(apex_ns(&source, &source_id).await, old);
-    let twice = rollback(&source, &registrar, &back, &settings)
+    assert_eq!(setup.registration().await, old);
+    assert_eq!(apex_ns(source, &setup.source_id).await, old);
+    let twice = rollback(source, registrar, &back, &settings)
         .await
         .expect("rollback again");
     assert!(!twice.registration_changed && !twice.source_apex_ns_changed);
@@ -134,42 +149,20 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
 #[tokio::test]
 async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_the_operators_part()
 {
-    let moto = Moto::start().await;
-    let base = moto.config().await;
-    let source_id = seed_zone(&base, &source_access(), &n("example.com"), &[]).await;
-    let target_id = seed_zone(&base, &target_access(), &n("example.com"), &[]).await;
-    register(&base, "example.com").await;
-    let source = route53_in(&base, &source_access()).await;
-    let target = route53_in(&base, &target_access()).await;
-    let registrar =
-        Route53Domains::new(&zonehop::accounts::config_for(&base, &registrar_access(), "t").await);
-    let registered = registrar
-        .name_servers(&n("example.com"))
-        .await
-        .expect("registration");
-    let old = apex_ns(&source, &source_id).await;
-    let new = apex_ns(&target, &target_id).await;
+    let setup = setup(&[]).await;
+    let registered = setup.registration().await;
+    let old = apex_ns(&setup.source, &setup.source_id).await;
+    let new = apex_ns(&setup.target, &setup.target_id).await;
     let manual = RegistrarRef {
         kind: RegistrarKind::Manual,
         access: Default::default(),
     };
-    let swap = SwapRequest {
-        domain: "example.com".into(),
-        source: ZoneRef {
-            hosted_zone_id: Some(source_id.clone()),
-            access: source_access(),
-        },
-        target: ZoneRef {
-            hosted_zone_id: Some(target_id),
-            access: target_access(),
-        },
-        registrar: manual.clone(),
-    };
+    let swap = setup.swap("example.com", manual.clone());
 
     let swapped = swap_nameservers(
-        &source,
-        &target,
-        &registrar,
+        &setup.source,
+        &setup.target,
+        &setup.registrar,
         &swap,
         &SwapSettings::default(),
     )
@@ -178,11 +171,11 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
     assert_eq!(swapped.name_servers, new);
     assert!(!swapped.registration_changed && swapped.registration_before.is_empty());
     assert!(swapped.source_apex_ns_changed);
-    assert_eq!(apex_ns(&source, &source_id).await, new);
+    assert_eq!(apex_ns(&setup.source, &setup.source_id).await, new);
 
     let back = rollback(
-        &source,
-        &registrar,
+        &setup.source,
+        &setup.registrar,
         &RollbackRequest {
             domain: "example.com".into(),
             source: swap.source.clone(),
@@ -193,17 +186,14 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
     .await
     .expect("rollback");
     assert!(back.source_apex_ns_changed && !back.registration_changed);
-    assert_eq!(apex_ns(&source, &source_id).await, old);
+    assert_eq!(apex_ns(&setup.source, &setup.source_id).await, old);
     let action = back.operator_action.expect("the operator's part");
     assert!(
         action.contains("example.com") && old.iter().all(|s| action.contains(s.as_str())),
         "{action}"
     );
     assert_eq!(
-        registrar
-            .name_servers(&n("example.com"))
-            .await
-            .expect("registration"),
+        setup.registration().await,
         registered,
         "zonehop never touches a manual registration"
     );
@@ -211,40 +201,18 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
 
 #[tokio::test]
 async fn a_bad_request_changes_nothing() {
-    let moto = Moto::start().await;
-    let base = moto.config().await;
-    let source_id = seed_zone(&base, &source_access(), &n("example.com"), &[]).await;
-    let target_id = seed_zone(&base, &target_access(), &n("example.com"), &[]).await;
-    register(&base, "example.com").await;
-    let source = route53_in(&base, &source_access()).await;
-    let target = route53_in(&base, &target_access()).await;
-    let registrar =
-        Route53Domains::new(&zonehop::accounts::config_for(&base, &registrar_access(), "t").await);
-    let before = registrar
-        .name_servers(&n("example.com"))
-        .await
-        .expect("registration");
-    let apex_before = apex_ns(&source, &source_id).await;
-    let swap = SwapRequest {
-        domain: "example.org".into(),
-        source: ZoneRef {
-            hosted_zone_id: Some(source_id.clone()),
-            access: source_access(),
-        },
-        target: ZoneRef {
-            hosted_zone_id: Some(target_id),
-            access: target_access(),
-        },
-        registrar: RegistrarRef {
-            kind: RegistrarKind::Route53domains,
-            access: registrar_access(),
-        },
+    let setup = setup(&[]).await;
+    let before = setup.registration().await;
+    let apex_before = apex_ns(&setup.source, &setup.source_id).await;
+    let registrar = RegistrarRef {
+        kind: RegistrarKind::Route53domains,
+        access: registrar_access(),
     };
     let wrong = swap_nameservers(
-        &source,
-        &target,
-        &registrar,
-        &swap,
+        &setup.source,
+        &setup.target,
+        &setup.registrar,
+        &setup.swap("example.org", registrar),
         &SwapSettings::default(),
     )
     .await;
@@ -252,12 +220,6 @@ async fn a_bad_request_changes_nothing() {
         wrong.expect_err("wrong zone").error_type(),
         "ZoneNameMismatch"
     );
-    assert_eq!(
-        registrar
-            .name_servers(&n("example.com"))
-            .await
-            .expect("registration"),
-        before
-    );
-    assert_eq!(apex_ns(&source, &source_id).await, apex_before);
+    assert_eq!(setup.registration().await, before);
+    assert_eq!(apex_ns(&setup.source, &setup.source_id).await, apex_before);
 }
