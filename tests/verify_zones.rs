@@ -75,9 +75,15 @@ async fn verify(setup: &Setup) -> Result<VerifyOutput, Error> {
         keep_in_source: Vec::new(),
         resolver: Some(setup.world.resolvers()[0].addr.to_string()),
     };
+    // The world serves a change within a second and every difference these tests inject
+    // persists: 3 s of looking again is plenty.
+    let settings = VerifySettings {
+        settle: std::time::Duration::from_secs(3),
+        ..VerifySettings::default()
+    };
     verify_zones::handler(
         &setup.moto.config().await,
-        &VerifySettings::default(),
+        &settings,
         LambdaEvent::new(request, Context::default()),
     )
     .await

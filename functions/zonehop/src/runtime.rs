@@ -54,7 +54,8 @@ pub fn resolver_from_env() -> Option<std::net::SocketAddr> {
 }
 
 /// Verification settings: `ZONEHOP_RESOLVER`, `ZONEHOP_DNS_PORT` (authoritative servers'
-/// port, 53), `ZONEHOP_VERIFY_CONCURRENCY` (queries in flight, 256).
+/// port, 53), `ZONEHOP_VERIFY_CONCURRENCY` (queries in flight, 256),
+/// `ZONEHOP_VERIFY_SETTLE_SECONDS` (how long a difference must persist, 10).
 pub fn verify_settings_from_env() -> crate::verify::VerifySettings {
     let default = crate::verify::VerifySettings::default();
     crate::verify::VerifySettings {
@@ -66,6 +67,9 @@ pub fn verify_settings_from_env() -> crate::verify::VerifySettings {
         concurrency: env_u64("ZONEHOP_VERIFY_CONCURRENCY")
             .and_then(|c| usize::try_from(c).ok())
             .unwrap_or(default.concurrency),
+        settle: env_u64("ZONEHOP_VERIFY_SETTLE_SECONDS")
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(default.settle),
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -208,6 +209,42 @@ pub async fn compare_over_dns<D: DnsClient>(
     (differences, queries)
 }
 
+/// [`compare_over_dns`], then the probes that differ asked again (pauses from 250 ms,
+/// doubling up to 2 s) until they answer alike or `settle` has passed: only a difference
+/// that persists is reported. INSYNC says every Route 53 server has a change, yet a server
+/// may answer from before it for a moment (the local world reloads a zone within a poll
+/// interval); a stale server, a missing record or a wrong value persist and are reported.
+pub async fn compare_until_settled<D: DnsClient>(
+    dns: &D,
+    old: &[Server],
+    new: &[Server],
+    probes: &[Probe],
+    concurrency: usize,
+    settle: Duration,
+) -> (Vec<Difference>, usize) {
+    let (mut differences, mut queries) = compare_over_dns(dns, old, new, probes, concurrency).await;
+    let mut waited = Duration::ZERO;
+    let mut pause = Duration::from_millis(250);
+    while !differences.is_empty() && waited + pause <= settle {
+        tokio::time::sleep(pause).await;
+        waited += pause;
+        pause = (pause * 2).min(Duration::from_secs(2));
+        let differing: Vec<Probe> = probes
+            .iter()
+            .filter(|p| {
+                differences
+                    .iter()
+                    .any(|d| d.name == p.name.to_string() && d.rtype == p.rtype.to_string())
+            })
+            .cloned()
+            .collect();
+        let (again, asked) = compare_over_dns(dns, old, new, &differing, concurrency).await;
+        differences = again;
+        queries += asked;
+    }
+    (differences, queries)
+}
+
 /// How verify-zones finds and asks the servers.
 #[derive(Debug, Clone)]
 pub struct VerifySettings {
@@ -217,6 +254,9 @@ pub struct VerifySettings {
     /// The port authoritative servers listen on (53 everywhere but in odd test setups).
     pub port: u16,
     pub concurrency: usize,
+    /// How long a difference over DNS must persist to be reported (see
+    /// [`compare_until_settled`]).
+    pub settle: Duration,
 }
 
 impl Default for VerifySettings {
@@ -226,6 +266,7 @@ impl Default for VerifySettings {
             resolver: None,
             port: 53,
             concurrency: 256,
+            settle: Duration::from_secs(10),
         }
     }
 }
@@ -323,8 +364,15 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
     let old = server_addresses(dns, resolver, &source_zone, "old", settings.port).await?;
     let new = server_addresses(dns, resolver, &target_zone, "new", settings.port).await?;
     let started = std::time::Instant::now();
-    let (mut differences, queries) =
-        compare_over_dns(dns, &old, &new, &probes, settings.concurrency).await;
+    let (mut differences, queries) = compare_until_settled(
+        dns,
+        &old,
+        &new,
+        &probes,
+        settings.concurrency,
+        settings.settle,
+    )
+    .await;
     let dns_millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
     // Routing policies: the API's view, the same comparison sync-records makes.
@@ -387,6 +435,99 @@ mod tests {
 
     fn n(s: &str) -> Name {
         Name::parse(s).expect("name")
+    }
+
+    /// The old server always answers www A 192.0.2.1; the new one answers NXDOMAIN to its
+    /// first `lag` questions (a server still loading the zone), then the same, or forever a
+    /// different address when `stale`.
+    struct Lagging {
+        new: SocketAddr,
+        lag: usize,
+        stale: bool,
+        asked_new: std::sync::atomic::AtomicUsize,
+    }
+
+    impl DnsClient for Lagging {
+        async fn query(
+            &self,
+            server: SocketAddr,
+            name: &Name,
+            _rtype: RrType,
+            _recursion: bool,
+        ) -> Result<DnsAnswer, crate::dns::DnsError> {
+            let record = |data: &str| DnsAnswer {
+                rcode: "NOERROR".into(),
+                authoritative: true,
+                answers: vec![DnsRecord {
+                    name: name.clone(),
+                    rtype: "A".into(),
+                    ttl: 60,
+                    data: data.into(),
+                }],
+                authorities: Vec::new(),
+            };
+            if server != self.new {
+                return Ok(record("192.0.2.1"));
+            }
+            let asked = self
+                .asked_new
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(if asked < self.lag {
+                DnsAnswer {
+                    rcode: "NXDOMAIN".into(),
+                    authoritative: true,
+                    answers: Vec::new(),
+                    authorities: Vec::new(),
+                }
+            } else if self.stale {
+                record("192.0.2.99")
+            } else {
+                record("192.0.2.1")
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_catches_up_is_no_difference_and_a_stale_one_is_reported() {
+        let old = [Server {
+            label: "old".into(),
+            addr: "127.0.0.1:53".parse().expect("addr"),
+        }];
+        let new = [Server {
+            label: "new".into(),
+            addr: "127.0.0.2:53".parse().expect("addr"),
+        }];
+        let probes = [Probe {
+            name: n("www.example.com"),
+            rtype: RrType::A,
+            referral: false,
+        }];
+        let lagging = |lag, stale| Lagging {
+            new: new[0].addr,
+            lag,
+            stale,
+            asked_new: Default::default(),
+        };
+        let settle = Duration::from_secs(1);
+
+        // Two looks at NXDOMAIN, then the data: settled.
+        let (found, queries) =
+            compare_until_settled(&lagging(2, false), &old, &new, &probes, 8, settle).await;
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(queries, 6, "three looks at one probe on two servers");
+
+        // No time to settle: the first look is the verdict.
+        let (found, _) =
+            compare_until_settled(&lagging(2, false), &old, &new, &probes, 8, Duration::ZERO).await;
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].new, vec!["NXDOMAIN".to_owned()]);
+
+        // A server that never serves the old zone's data is reported once settle has passed.
+        let (found, queries) =
+            compare_until_settled(&lagging(0, true), &old, &new, &probes, 8, settle).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].server, "new");
+        assert_eq!(queries, 6, "looks after 250 ms and 750 ms, none at 1.75 s");
     }
 
     #[test]
