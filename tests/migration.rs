@@ -78,14 +78,19 @@ async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing(
     );
 }
 
+/// Waits for the execution's end.
+async fn ended(local: &LocalStepFunctions, arn: &str) -> Execution {
+    local
+        .sfn
+        .wait_for_end(arn, Duration::from_secs(150))
+        .await
+        .expect("the execution ends")
+}
+
 /// Starts an execution and waits for its end.
 async fn run(local: &LocalStepFunctions, stage: &Stage, name: &str, request: &Value) -> Execution {
     let arn = stage.start(local, name, request).await.expect("started");
-    local
-        .sfn
-        .wait_for_end(&arn, Duration::from_secs(150))
-        .await
-        .expect("the execution ends")
+    ended(local, &arn).await
 }
 
 /// What the emulated registrar says the domain's name servers are.
@@ -168,11 +173,7 @@ async fn a_difference_found_by_verify_zones_fails_the_migration_before_the_regis
         frozen = stage.world.freeze_server(&stale).await;
     }
     frozen.expect("one new server keeps a stale copy");
-    let execution = local
-        .sfn
-        .wait_for_end(&arn, Duration::from_secs(150))
-        .await
-        .expect("the execution ends");
+    let execution = ended(&local, &arn).await;
 
     // THEN verify-zones fails it, names the server, and the registration never moved.
     assert!(!execution.succeeded(), "{}", execution.history_text());
@@ -220,11 +221,7 @@ async fn a_failure_after_the_swap_rolls_the_registration_and_the_old_apex_ns_bac
         .status()
         .expect("kill");
     assert!(killed.success());
-    let execution = local
-        .sfn
-        .wait_for_end(&arn, Duration::from_secs(150))
-        .await
-        .expect("the execution ends");
+    let execution = ended(&local, &arn).await;
 
     // THEN the swap happened, check-propagation failed, and the rollback put both back.
     assert!(!execution.succeeded(), "{}", execution.history_text());
@@ -314,11 +311,7 @@ async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution
         .send_task_success(&token, &json!(true))
         .await
         .expect("resumed");
-    let execution = local
-        .sfn
-        .wait_for_end(&arn, Duration::from_secs(150))
-        .await
-        .expect("the execution ends");
+    let execution = ended(&local, &arn).await;
     assert!(execution.succeeded(), "{}", execution.history_text());
     assert!(ran(&execution, "Point Source Apex NS At Target"));
     assert!(!ran(&execution, "Swap Nameservers"));

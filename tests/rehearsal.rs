@@ -37,6 +37,23 @@ fn registered(report: &Value) -> Vec<String> {
     zonehop::registrar::canonical_servers(&servers)
 }
 
+/// Runs the rehearsal binary with `args` into a fresh report directory named after `name`;
+/// returns its exit status and that directory.
+fn rehearse(name: &str, args: &[&str]) -> (std::process::ExitStatus, std::path::PathBuf) {
+    let report_dir = std::env::temp_dir().join(format!("zonehop-{name}-{}", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(args)
+        .env("REPORT_DIR", &report_dir)
+        .status()
+        .expect("run the rehearsal");
+    (status, report_dir)
+}
+
+/// A file the rehearsal left.
+fn left(report_dir: &std::path::Path, file: &str) -> String {
+    std::fs::read_to_string(report_dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
 fn seconds(value: &Value) -> f64 {
     let text = value
         .as_str()
@@ -48,14 +65,8 @@ fn seconds(value: &Value) -> f64 {
 
 #[test]
 fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
-    let report_dir = std::env::temp_dir().join(format!("zonehop-rehearsal-{}", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_rehearse"))
-        .env("REPORT_DIR", &report_dir)
-        .status()
-        .expect("run the rehearsal");
-    let read = |file: &str| {
-        std::fs::read_to_string(report_dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
-    };
+    let (status, report_dir) = rehearse("rehearsal", &[]);
+    let read = |file: &str| left(&report_dir, file);
     let report: Value = serde_json::from_str(&read("report.json")).expect("report.json");
     assert!(status.success(), "rehearsal failed: {report:#}");
     assert_eq!(report["status"], "SUCCEEDED");
@@ -229,16 +240,8 @@ fn bad_arguments_exit_2_before_anything_starts() {
 
 #[test]
 fn a_manual_registrar_rehearsal_asks_the_operator_and_plays_the_operator() {
-    let report_dir =
-        std::env::temp_dir().join(format!("zonehop-rehearsal-manual-{}", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_rehearse"))
-        .args(["--registrar", "manual"])
-        .env("REPORT_DIR", &report_dir)
-        .status()
-        .expect("run the rehearsal");
-    let read = |file: &str| {
-        std::fs::read_to_string(report_dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
-    };
+    let (status, report_dir) = rehearse("rehearsal-manual", &["--registrar", "manual"]);
+    let read = |file: &str| left(&report_dir, file);
     let report: Value = serde_json::from_str(&read("report.json")).expect("report.json");
     assert!(status.success(), "rehearsal failed: {report:#}");
     assert_eq!(report["registrar"], "manual");
