@@ -77,6 +77,7 @@ fn request(s: &Setup, execution: &str) -> PreflightRequest {
         dry_run: false,
         resolver: Some(resolver),
         execution_id: Some(execution.into()),
+        pacing: None,
     }
 }
 
@@ -162,6 +163,15 @@ async fn what_cannot_move_or_a_bad_request_stops_it_before_any_write() {
     bad.ns_ttl.during = 0;
     assert_eq!(
         run(&s, &bad).await.expect_err("bad").error_type(),
+        "InvalidRequest"
+    );
+    let mut spinning = request(&s, "run-1");
+    spinning.pacing = Some(zonehop::propagation::Pacing {
+        min_wait: 0,
+        max_wait: 60,
+    });
+    assert_eq!(
+        run(&s, &spinning).await.expect_err("bad").error_type(),
         "InvalidRequest"
     );
     let mut no_probe = request(&s, "run-1");

@@ -214,6 +214,8 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
             "probe.resolvers is empty: give at least one resolver".into(),
         ));
     }
+    let pacing = request.pacing.unwrap_or_default();
+    pacing.validate()?;
 
     // The TTLs of the old side, from the API.
     let target_zone = with_retry(retry, &stats, || target.get_zone(&target_id)).await?;
@@ -316,7 +318,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
         resolvers_on_new,
         resolvers_total: views.len(),
     };
-    let verdict = judge(&state.judge, &evidence, request.pacing.unwrap_or_default());
+    let verdict = judge(&state.judge, &evidence, pacing);
     state.judge = verdict.state.clone();
     // One line in CloudWatch's embedded metric format: the dashboard's propagation graph.
     println!(

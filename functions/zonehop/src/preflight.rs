@@ -64,6 +64,10 @@ pub struct PreflightRequest {
     /// This execution (the state machine passes `$$.Execution.Id`).
     #[serde(default)]
     pub execution_id: Option<String>,
+    /// check-propagation's pacing, checked here so that a bad one stops the run before any
+    /// change rather than after the swap.
+    #[serde(default)]
+    pub pacing: Option<crate::propagation::Pacing>,
 }
 
 /// One wait of the timeline.
@@ -153,6 +157,9 @@ pub async fn preflight<
     request.target.access.validate("target")?;
     request.registrar.access.validate("registrar")?;
     request.ns_ttl.validate()?;
+    if let Some(pacing) = &request.pacing {
+        pacing.validate()?;
+    }
     if let Some(cutover) = &request.cutover {
         cutover_records(&domain, &cutover.records)?;
     }

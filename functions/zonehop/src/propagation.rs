@@ -69,6 +69,29 @@ impl Default for Pacing {
     }
 }
 
+impl Pacing {
+    /// The longest wait accepted: a day, so that the loop notices the parent's switch
+    /// within a day at worst.
+    pub const MAX_WAIT_LIMIT: i64 = 86_400;
+
+    /// At least a second between rounds (a zero wait would spin the loop to its round cap
+    /// and roll the migration back), the maximum not below the minimum, at most a day.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        if self.min_wait < 1
+            || self.max_wait < self.min_wait
+            || self.max_wait > Self::MAX_WAIT_LIMIT
+        {
+            return Err(crate::Error::InvalidRequest(format!(
+                "pacing {{minWait: {}, maxWait: {}}} must satisfy 1 <= minWait <= maxWait <= {} seconds",
+                self.min_wait,
+                self.max_wait,
+                Self::MAX_WAIT_LIMIT
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The verdict of one round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -229,6 +252,24 @@ mod tests {
         assert_eq!(now, bound, "completion exactly at safe_at");
         assert!(rounds < 500, "{rounds} rounds");
         assert!(rounds < 200, "{rounds} rounds");
+    }
+
+    #[test]
+    fn pacing_that_would_spin_or_sleep_past_a_day_is_refused() {
+        assert!(Pacing::default().validate().is_ok());
+        assert!(Pacing {
+            min_wait: 1,
+            max_wait: 1
+        }
+        .validate()
+        .is_ok());
+        for (min_wait, max_wait) in [(0, 10), (-5, 10), (10, 5), (30, 86_401)] {
+            let err = Pacing { min_wait, max_wait }
+                .validate()
+                .expect_err("refused");
+            assert_eq!(err.error_type(), "InvalidRequest");
+            assert!(err.to_string().contains("minWait"), "{err}");
+        }
     }
 
     #[test]
