@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use zonehop::hosted_zones::{read_zone, HostedZones};
-use zonehop::registrar::{canonical_servers, Registrar, Route53Domains};
+use zonehop::registrar::canonical_servers;
 use zonehop::swap::RegistrarKind;
 use zonehop::zone::RrType;
 use zonehop::Name;
-use zonehop_tests::registrar::{registrar_access, set_name_servers};
+use zonehop_tests::registrar::set_name_servers;
 use zonehop_tests::rehearsal::{functions_started, operator_request, Scenario, Stage};
 use zonehop_tests::stepfunctions::{Execution, HistoryEvent, LocalStepFunctions};
 use zonehop_tests::{route53_in, source_access, target_access};
@@ -95,11 +95,7 @@ async fn run(local: &LocalStepFunctions, stage: &Stage, name: &str, request: &Va
 
 /// What the emulated registrar says the domain's name servers are.
 async fn registration(stage: &Stage) -> Vec<String> {
-    let config = zonehop::accounts::config_for(&stage.base, &registrar_access(), "t").await;
-    Route53Domains::new(&config)
-        .name_servers(&stage.domain)
-        .await
-        .expect("registration")
+    stage.registration().await.expect("registration")
 }
 
 /// The source zone's own apex NS.

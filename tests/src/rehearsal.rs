@@ -271,6 +271,18 @@ impl Stage {
             .await
     }
 
+    /// The registration's name servers, as the emulated Route 53 Domains holds them now.
+    pub async fn registration(&self) -> Result<Vec<String>, zonehop::Error> {
+        let config =
+            zonehop::accounts::config_for(&self.base, &registrar_access(), "zonehop-rehearsal")
+                .await;
+        zonehop::registrar::Registrar::name_servers(
+            &zonehop::registrar::Route53Domains::new(&config),
+            &self.domain,
+        )
+        .await
+    }
+
     /// The world's resolvers by address (`127.X.0.Y:53` -> `unbound`).
     pub fn resolver_names(&self) -> BTreeMap<String, &'static str> {
         self.world
@@ -347,6 +359,9 @@ pub struct Progress {
     pub target_zone_id: Option<String>,
     /// The last state output seen (the execution's state so far).
     pub last_state: Option<Value>,
+    /// The operator's request (`awaiting-operator`) seen and not yet answered: whoever
+    /// plays the operator takes it.
+    pub operator_request: Option<Value>,
 }
 
 fn phase_name(announce: &str) -> String {
@@ -398,6 +413,7 @@ impl Progress {
                     .unwrap_or_default()
                     .replace(token, &format!("{}...", &token[..token.len().min(12)]))
             ));
+            self.operator_request = Some(request);
         }
         if event.ends_execution() {
             close(

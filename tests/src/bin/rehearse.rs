@@ -30,8 +30,8 @@ use zonehop::swap::RegistrarKind;
 use zonehop::Name;
 use zonehop_tests::registrar::set_name_servers;
 use zonehop_tests::rehearsal::{
-    deployed_memory_mb, example_zone_file, execution_cost, functions_started, operator_request,
-    projected_cost, short_cause, Progress, Scenario, Stage,
+    deployed_memory_mb, example_zone_file, execution_cost, functions_started, projected_cost,
+    short_cause, Progress, Scenario, Stage,
 };
 use zonehop_tests::stepfunctions::{
     Execution, ExecutionStatus, HistoryEvent, LocalStepFunctions, SfnError,
@@ -294,7 +294,12 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         report["cost"] = cost;
     }
     report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
-    report["registration"] = registration(&stage).await;
+    // The emulated registrar's view at the end (the rehearsal's operator sets it on the
+    // manual path).
+    report["registration"] = match stage.registration().await {
+        Ok(servers) => json!({ "nameServers": servers }),
+        Err(e) => json!({ "error": e.to_string() }),
+    };
     if error["errorType"] == "ZonesDiffer" {
         report["verification"] = differences(&stage, scenario, &progress, &request).await;
     }
@@ -332,16 +337,14 @@ async fn follow(
     let mut seen = 0;
     loop {
         let history = local.sfn.history(arn).await?;
-        let mut asked = None;
         let before = seen;
         for event in history.iter().filter(|e| e.id > before) {
             for line in progress.observe(event) {
                 say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
             }
-            asked = asked.or_else(|| operator_request(event));
             seen = event.id;
         }
-        if let Some(request) = asked {
+        if let Some(request) = progress.operator_request.take() {
             let servers: Vec<String> = request["nameServers"]
                 .as_array()
                 .into_iter()
@@ -419,22 +422,6 @@ async fn differences(
             "differences": output.differences,
         }),
         Err(e) => json!({ "status": "FAILED", "differences": null, "error": e.to_string() }),
-    }
-}
-
-/// The registration's name servers at the end, from the emulated registrar (which the
-/// rehearsal's operator sets on the manual path).
-async fn registration(stage: &Stage) -> Value {
-    let config = zonehop::accounts::config_for(
-        &stage.base,
-        &zonehop_tests::registrar::registrar_access(),
-        "zonehop-rehearsal",
-    )
-    .await;
-    let registrar = zonehop::registrar::Route53Domains::new(&config);
-    match zonehop::registrar::Registrar::name_servers(&registrar, &stage.domain).await {
-        Ok(servers) => json!({ "nameServers": servers }),
-        Err(e) => json!({ "error": e.to_string() }),
     }
 }
 
