@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use zonehop::check_propagation::{check_propagation, Probe, PropagationOutput, PropagationRequest};
-use zonehop::dns::WireDns;
-use zonehop::hosted_zones::HostedZones;
-use zonehop::plan::{Action, Change};
-use zonehop::propagation::Pacing;
-use zonehop::request::ZoneRef;
-use zonehop::zone::{RecordSet, RrType};
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::change::{Action, Change};
+use zonehop::core::propagation::Pacing;
+use zonehop::core::request::ProbeConfig;
+use zonehop::core::request::ZoneRef;
+use zonehop::core::zone::{RecordSet, RrType};
+use zonehop::ports::hosted_zones::HostedZones;
+use zonehop::steps::check_propagation::{check_propagation, PropagationOutput, PropagationRequest};
 use zonehop::Name;
 use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};
 use zonehop_tests::moto::Moto;
@@ -92,7 +93,7 @@ async fn safe_is_declared_at_the_ttl_bound_once_the_parent_and_every_resolver_mo
         .expect("lower");
     // TTLs scaled to seconds, the SOA's too: a cached negative answer from the old side
     // counts as the old side.
-    let mut soa = zonehop::hosted_zones::read_zone(
+    let mut soa = zonehop::ports::hosted_zones::read_zone(
         &source,
         &source_id,
         &Default::default(),
@@ -149,7 +150,7 @@ async fn safe_is_declared_at_the_ttl_bound_once_the_parent_and_every_resolver_mo
             hosted_zone_id: Some(target_id.clone()),
             access: target_access(),
         },
-        probe: Probe {
+        probe: ProbeConfig {
             resolvers: resolvers.clone(),
         },
         resolver: Some(resolvers[0].clone()),

@@ -2,10 +2,10 @@
 
 use create_zone::handler;
 use lambda_runtime::{Context, LambdaEvent};
-use zonehop::create_zone::{CreateZoneOutput, CreateZoneRequest, TargetZone};
-use zonehop::hosted_zones::HostedZones;
-use zonehop::request::ZoneRef;
-use zonehop::retry::RetryPolicy;
+use zonehop::core::request::ZoneRef;
+use zonehop::ports::hosted_zones::HostedZones;
+use zonehop::steps::create_zone::{CreateZoneOutput, CreateZoneRequest, TargetZone};
+use zonehop::Settings;
 use zonehop::{Error, Name};
 use zonehop_tests::moto::Moto;
 use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
@@ -27,7 +27,7 @@ fn request(execution: &str) -> CreateZoneRequest {
 async fn invoke(moto: &Moto, request: CreateZoneRequest) -> Result<CreateZoneOutput, Error> {
     handler(
         &moto.config().await,
-        &RetryPolicy::default(),
+        &Settings::default(),
         LambdaEvent::new(request, Context::default()),
     )
     .await
@@ -138,7 +138,7 @@ async fn a_bad_request_fails_before_any_call() {
         mutate(&mut req);
         let err = handler(
             &base,
-            &RetryPolicy::default(),
+            &Settings::default(),
             LambdaEvent::new(req, Context::default()),
         )
         .await

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
-use zonehop::delegate::{DelegateOutput, DelegateRequest, DelegateSettings};
-use zonehop::dns::{DnsClient, WireDns};
-use zonehop::hosted_zones::{read_zone, HostedZones};
-use zonehop::plan::Action;
-use zonehop::request::ZoneRef;
-use zonehop::retry::{RetryPolicy, RetryStats};
-use zonehop::zone::{AliasTarget, RecordSet, RrType, Zone};
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::backoff::RetryPolicy;
+use zonehop::core::change::Action;
+use zonehop::core::request::ZoneRef;
+use zonehop::core::zone::{AliasTarget, RecordSet, RrType, Zone};
+use zonehop::ports::dns::DnsClient;
+use zonehop::ports::hosted_zones::{read_zone, HostedZones};
+use zonehop::ports::retry::RetryStats;
+use zonehop::settings::Settings;
+use zonehop::steps::delegate_subdomain::{DelegateOutput, DelegateRequest};
 use zonehop::{Error, Name};
 use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};
 use zonehop_tests::moto::Moto;
@@ -106,7 +109,7 @@ fn request(setup: &Setup) -> DelegateRequest {
 async fn invoke(setup: &Setup, request: DelegateRequest) -> Result<DelegateOutput, Error> {
     delegate_subdomain::handler(
         &setup.moto.config().await,
-        &DelegateSettings::default(),
+        &Settings::default(),
         LambdaEvent::new(request, Context::default()),
     )
     .await
@@ -244,7 +247,7 @@ async fn the_subdomain_keeps_resolving_through_the_cut_and_ends_in_its_own_zone(
     assert_eq!(
         child
             .iter()
-            .filter(|r| !zonehop::plan::is_apex_soa_or_ns(r, &dev))
+            .filter(|r| !zonehop::core::plan::is_apex_soa_or_ns(r, &dev))
             .count(),
         8
     );

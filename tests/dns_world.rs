@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType as SdkRrType,
 };
-use zonehop::accounts::{config_for, route53_client, AccountAccess};
-use zonehop::zone::{AliasTarget, RecordSet, RrType};
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::core::request::AccountAccess;
+use zonehop::core::zone::{AliasTarget, RecordSet, RrType};
 use zonehop::Name;
 use zonehop_tests::dnsworld::render::fixture_values;
 use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};

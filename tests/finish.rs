@@ -1,15 +1,16 @@
 //! lower-ns-ttl, cutover and finalize against moto: both zones change alike, re-runs
 //! change nothing.
 
-use zonehop::finish::{
-    cutover, finalize, lower_ns_ttl, BothZones, CutoverRecord, CutoverRequest, NsTtl,
-};
-use zonehop::hosted_zones::read_zone;
-use zonehop::name::Name;
-use zonehop::request::ZoneRef;
-use zonehop::route53::Route53;
-use zonehop::swap::SwapSettings;
-use zonehop::zone::{RecordSet, RrType, Zone};
+use zonehop::adapters::route53::Route53;
+use zonehop::core::name::Name;
+use zonehop::core::request::ZoneRef;
+use zonehop::core::request::{BothZones, CutoverRecord, NsTtl};
+use zonehop::core::zone::{RecordSet, RrType, Zone};
+use zonehop::ports::hosted_zones::read_zone;
+use zonehop::settings::Settings;
+use zonehop::steps::cutover::{cutover, CutoverRequest};
+use zonehop::steps::finalize::finalize;
+use zonehop::steps::lower_ns_ttl::lower_ns_ttl;
 use zonehop_tests::moto::Moto;
 use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
 
@@ -80,7 +81,7 @@ fn apex_ns_ttl(zone: &Zone) -> Option<i64> {
 #[tokio::test]
 async fn the_ns_ttl_is_lowered_on_both_sides_and_the_old_ttl_is_what_to_wait_out() {
     let s = setup().await;
-    let settings = SwapSettings::default();
+    let settings = Settings::default();
     let out = lower_ns_ttl(&s.source, &s.target, &s.zones, &settings)
         .await
         .expect("lowered");
@@ -110,7 +111,7 @@ async fn the_ns_ttl_is_lowered_on_both_sides_and_the_old_ttl_is_what_to_wait_out
 #[tokio::test]
 async fn cutover_makes_the_same_change_in_both_zones_once() {
     let s = setup().await;
-    let settings = SwapSettings::default();
+    let settings = Settings::default();
     let request = CutoverRequest {
         zones: s.zones.clone(),
         records: vec![CutoverRecord {
@@ -152,7 +153,7 @@ async fn cutover_makes_the_same_change_in_both_zones_once() {
 #[tokio::test]
 async fn finalize_restores_the_ns_ttl_removes_the_canaries_and_never_deletes_the_old_zone() {
     let s = setup().await;
-    let settings = SwapSettings::default();
+    let settings = Settings::default();
     lower_ns_ttl(&s.source, &s.target, &s.zones, &settings)
         .await
         .expect("lowered");

@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zonehop::hosted_zones::{read_zone, HostedZones};
-use zonehop::registrar::canonical_servers;
-use zonehop::swap::RegistrarKind;
-use zonehop::zone::RrType;
+use zonehop::core::delegation::canonical_servers;
+use zonehop::core::request::RegistrarKind;
+use zonehop::core::zone::RrType;
+use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
 use zonehop_tests::registrar::set_name_servers;
 use zonehop_tests::rehearsal::{functions_started, operator_request, Scenario, Stage};
@@ -70,7 +70,7 @@ async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing(
     );
     let target = route53_in(&base, &target_access()).await;
     assert!(
-        zonehop::hosted_zones::HostedZones::zones_named(&target, &domain)
+        zonehop::ports::hosted_zones::HostedZones::zones_named(&target, &domain)
             .await
             .expect("list")
             .is_empty(),

@@ -1,18 +1,18 @@
 //! preflight against moto (Route 53, Route 53 Domains, Step Functions) and the local DNS
 //! world: every check before any write, then the canary that is also the domain's lock.
 
-use zonehop::check_propagation::Probe;
-use zonehop::dns::WireDns;
-use zonehop::executions::StepFunctions;
-use zonehop::hosted_zones::read_zone;
-use zonehop::preflight::{
-    canary_execution, preflight, PreflightOutput, PreflightRequest, PreflightSettings,
-};
-use zonehop::registrar::Route53Domains;
-use zonehop::request::ZoneRef;
-use zonehop::route53::Route53;
-use zonehop::swap::{RegistrarKind, RegistrarRef};
-use zonehop::zone::{Failover, RecordSet, RrType};
+use zonehop::adapters::route53::Route53;
+use zonehop::adapters::route53domains::Route53Domains;
+use zonehop::adapters::stepfunctions::StepFunctions;
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::canary::canary_execution;
+use zonehop::core::request::ProbeConfig;
+use zonehop::core::request::ZoneRef;
+use zonehop::core::request::{RegistrarKind, RegistrarRef};
+use zonehop::core::zone::{Failover, RecordSet, RrType};
+use zonehop::ports::hosted_zones::read_zone;
+use zonehop::settings::Settings;
+use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightRequest};
 use zonehop::{Error, Name};
 use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
 use zonehop_tests::moto::Moto;
@@ -70,7 +70,7 @@ fn request(s: &Setup, execution: &str) -> PreflightRequest {
         },
         ns_ttl: Default::default(),
         cutover: None,
-        probe: Probe {
+        probe: ProbeConfig {
             resolvers: vec![resolver.clone()],
         },
         health_checks: Default::default(),
@@ -83,8 +83,9 @@ fn request(s: &Setup, execution: &str) -> PreflightRequest {
 
 async fn run(s: &Setup, request: &PreflightRequest) -> Result<PreflightOutput, Error> {
     let base = s.moto.config().await;
-    let registrar =
-        Route53Domains::new(&zonehop::accounts::config_for(&base, &registrar_access(), "t").await);
+    let registrar = Route53Domains::new(
+        &zonehop::adapters::accounts::config_for(&base, &registrar_access(), "t").await,
+    );
     preflight(
         &s.source,
         &s.target,
@@ -92,7 +93,7 @@ async fn run(s: &Setup, request: &PreflightRequest) -> Result<PreflightOutput, E
         &WireDns::default(),
         &StepFunctions::new(&base),
         request,
-        &PreflightSettings::default(),
+        &Settings::default(),
     )
     .await
 }
@@ -166,7 +167,7 @@ async fn what_cannot_move_or_a_bad_request_stops_it_before_any_write() {
         "InvalidRequest"
     );
     let mut spinning = request(&s, "run-1");
-    spinning.pacing = Some(zonehop::propagation::Pacing {
+    spinning.pacing = Some(zonehop::core::propagation::Pacing {
         min_wait: 0,
         max_wait: 60,
     });

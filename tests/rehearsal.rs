@@ -9,9 +9,9 @@ use std::process::Command;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use serde_json::Value;
-use zonehop::export::load_export;
-use zonehop::plan::is_apex_soa_or_ns;
-use zonehop::zone::{RrType, Zone};
+use zonehop::core::export::load_export;
+use zonehop::core::plan::is_apex_soa_or_ns;
+use zonehop::core::zone::{RrType, Zone};
 use zonehop::Name;
 
 /// A zone's apex NS servers, canonical.
@@ -23,7 +23,7 @@ fn apex_ns(zone: &Zone, domain: &Name) -> Vec<String> {
         .values()
         .map(str::to_owned)
         .collect();
-    zonehop::registrar::canonical_servers(&values)
+    zonehop::core::delegation::canonical_servers(&values)
 }
 
 /// The registration's name servers the report holds, canonical.
@@ -34,7 +34,7 @@ fn registered(report: &Value) -> Vec<String> {
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
-    zonehop::registrar::canonical_servers(&servers)
+    zonehop::core::delegation::canonical_servers(&servers)
 }
 
 /// Runs the rehearsal binary with `args` into a fresh report directory named after `name`;

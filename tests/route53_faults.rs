@@ -12,12 +12,14 @@ use aws_sdk_route53::types::{ChangeInfo, ChangeStatus, ResourceRecord, ResourceR
 use aws_sdk_route53::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::DateTime;
-use zonehop::hosted_zones::read_zone;
-use zonehop::plan::{Action, Change};
-use zonehop::retry::{RetryPolicy, RetryStats};
-use zonehop::route53::Route53;
-use zonehop::sync::{apply_batches, SyncSettings};
-use zonehop::zone::RecordSet;
+use zonehop::adapters::route53::Route53;
+use zonehop::core::backoff::RetryPolicy;
+use zonehop::core::change::{Action, Change};
+use zonehop::core::zone::RecordSet;
+use zonehop::ports::hosted_zones::apply_batches;
+use zonehop::ports::hosted_zones::read_zone;
+use zonehop::ports::retry::RetryStats;
+use zonehop::settings::Settings;
 use zonehop::{Error, Name};
 
 fn route53_error(status_code: &str, message: &str) -> String {
@@ -60,15 +62,15 @@ fn route53(rules: &[&Rule]) -> Route53 {
     ))
 }
 
-fn fast_settings(max_attempts: u32) -> SyncSettings {
-    SyncSettings {
+fn fast_settings(max_attempts: u32) -> Settings {
+    Settings {
         retry: RetryPolicy {
             max_attempts,
             base: Duration::from_millis(1),
             cap: Duration::from_millis(5),
         },
         in_sync_timeout: Duration::from_secs(5),
-        ..SyncSettings::default()
+        ..Settings::default()
     }
 }
 
@@ -77,14 +79,14 @@ fn one_batch() -> Vec<Vec<Change>> {
         action: Action::Create,
         record: RecordSet::simple(
             Name::parse("www.example.com").expect("name"),
-            zonehop::zone::RrType::A,
+            zonehop::core::zone::RrType::A,
             60,
             &["192.0.2.1"],
         ),
     }]]
 }
 
-async fn apply(r53: &Route53, settings: &SyncSettings, stats: &RetryStats) -> Result<usize, Error> {
+async fn apply(r53: &Route53, settings: &Settings, stats: &RetryStats) -> Result<usize, Error> {
     apply_batches(
         r53,
         "Z1EXAMPLE",

@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zonehop::hosted_zones::{read_zone, HostedZones};
-use zonehop::plan::is_apex_soa_or_ns;
-use zonehop::retry::{RetryPolicy, RetryStats};
+use zonehop::core::backoff::RetryPolicy;
+use zonehop::core::plan::is_apex_soa_or_ns;
+use zonehop::ports::hosted_zones::{read_zone, HostedZones};
+use zonehop::ports::retry::RetryStats;
 use zonehop::Name;
 use zonehop_tests::stepfunctions::{Execution, ExecutionStatus, LocalStepFunctions};
 use zonehop_tests::{route53_in, seed_zone, source_access, target_access, zonegen};
@@ -44,7 +45,7 @@ async fn world(functions: &[&str], test: &str) -> LocalStepFunctions {
     world
 }
 
-fn access(role: &zonehop::accounts::AccountAccess, zone_id: Option<&str>) -> Value {
+fn access(role: &zonehop::core::request::AccountAccess, zone_id: Option<&str>) -> Value {
     json!({ "hostedZoneId": zone_id, "roleArn": role.role_arn, "externalId": role.external_id })
 }
 

@@ -1,15 +1,17 @@
 //! swap-nameservers and rollback against moto's Route 53 and Route 53 Domains.
 
-use zonehop::hosted_zones::{read_zone, HostedZones};
-use zonehop::name::Name;
-use zonehop::registrar::{canonical_servers, Registrar, Route53Domains};
-use zonehop::request::ZoneRef;
-use zonehop::route53::Route53;
-use zonehop::swap::{
-    rollback, swap_nameservers, RegistrarKind, RegistrarRef, RollbackRequest, SwapRequest,
-    SwapSettings,
-};
-use zonehop::zone::{RecordSet, RrType};
+use zonehop::adapters::route53::Route53;
+use zonehop::adapters::route53domains::Route53Domains;
+use zonehop::core::delegation::canonical_servers;
+use zonehop::core::name::Name;
+use zonehop::core::request::ZoneRef;
+use zonehop::core::request::{RegistrarKind, RegistrarRef};
+use zonehop::core::zone::{RecordSet, RrType};
+use zonehop::ports::hosted_zones::{read_zone, HostedZones};
+use zonehop::ports::registrar::Registrar;
+use zonehop::settings::Settings;
+use zonehop::steps::rollback::{rollback, RollbackRequest};
+use zonehop::steps::swap_nameservers::{swap_nameservers, SwapRequest};
 use zonehop_tests::moto::Moto;
 use zonehop_tests::registrar::{register, registrar_access};
 use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
@@ -56,7 +58,7 @@ async fn setup(records: &[RecordSet]) -> Setup {
         source: route53_in(&base, &source_access()).await,
         target: route53_in(&base, &target_access()).await,
         registrar: Route53Domains::new(
-            &zonehop::accounts::config_for(&base, &registrar_access(), "t").await,
+            &zonehop::adapters::accounts::config_for(&base, &registrar_access(), "t").await,
         ),
         source_id,
         target_id,
@@ -108,7 +110,7 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
         access: registrar_access(),
     };
     let swap = setup.swap("example.com", registrar_ref.clone());
-    let settings = SwapSettings::default();
+    let settings = Settings::default();
 
     // WHEN the swap runs
     let out = swap_nameservers(source, target, registrar, &swap, &settings)
@@ -164,7 +166,7 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
         &setup.target,
         &setup.registrar,
         &swap,
-        &SwapSettings::default(),
+        &Settings::default(),
     )
     .await
     .expect("swap");
@@ -181,7 +183,7 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
             source: swap.source.clone(),
             registrar: manual,
         },
-        &SwapSettings::default(),
+        &Settings::default(),
     )
     .await
     .expect("rollback");
@@ -213,7 +215,7 @@ async fn a_bad_request_changes_nothing() {
         &setup.target,
         &setup.registrar,
         &setup.swap("example.org", registrar),
-        &SwapSettings::default(),
+        &Settings::default(),
     )
     .await;
     assert_eq!(

@@ -2,11 +2,13 @@
 //! source and a target account.
 
 use lambda_runtime::{Context, LambdaEvent};
-use zonehop::hosted_zones::read_zone;
-use zonehop::plan::is_apex_soa_or_ns;
-use zonehop::retry::{RetryPolicy, RetryStats};
-use zonehop::sync::{sync_records, SyncOutput, SyncRequest, SyncSettings};
-use zonehop::zone::{RecordSet, RrType, Zone};
+use zonehop::core::backoff::RetryPolicy;
+use zonehop::core::plan::is_apex_soa_or_ns;
+use zonehop::core::zone::{RecordSet, RrType, Zone};
+use zonehop::ports::hosted_zones::read_zone;
+use zonehop::ports::retry::RetryStats;
+use zonehop::settings::Settings;
+use zonehop::steps::sync_records::{sync_records, SyncOutput, SyncRequest};
 use zonehop::{Error, Name};
 use zonehop_tests::counting::Counting;
 use zonehop_tests::moto::Moto;
@@ -43,13 +45,17 @@ fn request(world: &World) -> SyncRequest {
 async fn invoke(world: &World, request: SyncRequest) -> Result<SyncOutput, Error> {
     sync_records::handler(
         &world.moto.config().await,
-        &SyncSettings::default(),
+        &Settings::default(),
         LambdaEvent::new(request, Context::default()),
     )
     .await
 }
 
-async fn read(world: &World, zone_id: &str, access: &zonehop::accounts::AccountAccess) -> Zone {
+async fn read(
+    world: &World,
+    zone_id: &str,
+    access: &zonehop::core::request::AccountAccess,
+) -> Zone {
     let r53 = route53_in(&world.moto.config().await, access).await;
     read_zone(
         &r53,
@@ -156,7 +162,7 @@ async fn a_2000_record_zone_with_every_type_and_policy_is_copied_exactly_and_a_r
         &source,
         &counted_target,
         &request(&world),
-        &SyncSettings::default(),
+        &Settings::default(),
     )
     .await
     .expect("re-run succeeds");
@@ -268,7 +274,7 @@ async fn records_that_cannot_move_stop_the_sync_before_any_write() {
         &["192.0.2.1"],
     );
     checked.set_identifier = Some("primary".into());
-    checked.failover = Some(zonehop::zone::Failover::Primary);
+    checked.failover = Some(zonehop::core::zone::Failover::Primary);
     checked.health_check_id = Some("0b3f5f4e-1111-2222-3333-444444444444".into());
     let world = world(&[checked]).await;
     let before = read(&world, &world.target_id, &target_access()).await;
@@ -283,7 +289,7 @@ async fn records_that_cannot_move_stop_the_sync_before_any_write() {
 
     // Dropping health checks is the operator's explicit choice.
     let mut req = request(&world);
-    req.health_checks = zonehop::plan::HealthCheckPolicy::Drop;
+    req.health_checks = zonehop::core::plan::HealthCheckPolicy::Drop;
     let moved = invoke(&world, req).await.expect("moves without the check");
     assert_eq!(moved.warnings.len(), 1);
 }
@@ -350,51 +356,51 @@ fn the_sample_events_are_valid_requests() {
     .expect("sync-records.json is a SyncRequest");
     assert!(sync.dry_run, "the sample is safe to invoke");
     assert_eq!(sync.keep_in_source, ["dev.example.com"]);
-    let create: zonehop::create_zone::CreateZoneRequest = serde_json::from_str(
+    let create: zonehop::steps::create_zone::CreateZoneRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("create-zone.json")).expect("sample event"),
     )
     .expect("create-zone.json is a CreateZoneRequest");
     assert_eq!(create.domain, "example.com");
-    let verify: zonehop::verify::VerifyRequest = serde_json::from_str(
+    let verify: zonehop::steps::verify_zones::VerifyRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("verify-zones.json")).expect("sample event"),
     )
     .expect("verify-zones.json is a VerifyRequest");
     assert!(verify.resolver.is_some());
-    let delegate: zonehop::delegate::DelegateRequest = serde_json::from_str(
+    let delegate: zonehop::steps::delegate_subdomain::DelegateRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("delegate-subdomain.json")).expect("sample event"),
     )
     .expect("delegate-subdomain.json is a DelegateRequest");
     assert_eq!(delegate.subdomain, "dev.example.com");
-    let propagation: zonehop::check_propagation::PropagationRequest = serde_json::from_str(
+    let propagation: zonehop::steps::check_propagation::PropagationRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("check-propagation.json")).expect("sample event"),
     )
     .expect("check-propagation.json is a PropagationRequest");
     assert_eq!(propagation.probe.resolvers.len(), 1);
-    let swap: zonehop::swap::SwapRequest = serde_json::from_str(
+    let swap: zonehop::steps::swap_nameservers::SwapRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("swap-nameservers.json")).expect("sample event"),
     )
     .expect("swap-nameservers.json is a SwapRequest");
     assert_eq!(
         swap.registrar.kind,
-        zonehop::swap::RegistrarKind::Route53domains
+        zonehop::core::request::RegistrarKind::Route53domains
     );
-    let back: zonehop::swap::RollbackRequest = serde_json::from_str(
+    let back: zonehop::steps::rollback::RollbackRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("rollback.json")).expect("sample event"),
     )
     .expect("rollback.json is a RollbackRequest");
     assert_eq!(back.domain, "example.com");
     for file in ["lower-ns-ttl.json", "finalize.json"] {
-        let zones: zonehop::finish::BothZones =
+        let zones: zonehop::core::request::BothZones =
             serde_json::from_str(&std::fs::read_to_string(root.join(file)).expect("sample event"))
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(zones.ns_ttl.during, 300);
     }
-    let cutover: zonehop::finish::CutoverRequest = serde_json::from_str(
+    let cutover: zonehop::steps::cutover::CutoverRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("cutover.json")).expect("sample event"),
     )
     .expect("cutover.json is a CutoverRequest");
     assert_eq!(cutover.records.len(), 1);
-    let preflight: zonehop::preflight::PreflightRequest = serde_json::from_str(
+    let preflight: zonehop::steps::preflight::PreflightRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("preflight.json")).expect("sample event"),
     )
     .expect("preflight.json is a PreflightRequest (the request of DESIGN.md)");

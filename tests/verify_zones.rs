@@ -2,12 +2,13 @@
 //! directly, every difference caught, identical zones pass.
 
 use lambda_runtime::{Context, LambdaEvent};
-use zonehop::hosted_zones::HostedZones;
-use zonehop::plan::{Action, Change};
-use zonehop::request::ZoneRef;
-use zonehop::sync::SyncSettings;
-use zonehop::verify::{Difference, VerifyOutput, VerifyRequest, VerifySettings};
-use zonehop::zone::{RecordSet, RrType};
+use zonehop::core::answers::Difference;
+use zonehop::core::change::{Action, Change};
+use zonehop::core::request::ZoneRef;
+use zonehop::core::zone::{RecordSet, RrType};
+use zonehop::ports::hosted_zones::HostedZones;
+use zonehop::settings::Settings;
+use zonehop::steps::verify_zones::{VerifyOutput, VerifyRequest};
 use zonehop::{Error, Name};
 use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
 use zonehop_tests::moto::Moto;
@@ -41,7 +42,7 @@ async fn setup() -> Setup {
     let sync = zonehop_tests::sync_request("example.com", &source_id, &target_id);
     sync_records::handler(
         &base,
-        &SyncSettings::default(),
+        &Settings::default(),
         LambdaEvent::new(sync, Context::default()),
     )
     .await
@@ -77,9 +78,9 @@ async fn verify(setup: &Setup) -> Result<VerifyOutput, Error> {
     };
     // The world serves a change within a second and every difference these tests inject
     // persists: 3 s of looking again is plenty.
-    let settings = VerifySettings {
-        settle: std::time::Duration::from_secs(3),
-        ..VerifySettings::default()
+    let settings = Settings {
+        verify_settle: std::time::Duration::from_secs(3),
+        ..Settings::default()
     };
     verify_zones::handler(
         &setup.moto.config().await,
@@ -107,7 +108,7 @@ fn differences(result: Result<VerifyOutput, Error>) -> Vec<Difference> {
 
 async fn target_record(setup: &Setup, name: &str, rtype: RrType) -> RecordSet {
     let r53 = route53_in(&setup.moto.config().await, &target_access()).await;
-    let zone = zonehop::hosted_zones::read_zone(
+    let zone = zonehop::ports::hosted_zones::read_zone(
         &r53,
         &setup.target_id,
         &Default::default(),
@@ -226,7 +227,7 @@ async fn a_missing_record_a_different_value_and_a_different_ttl_are_each_caught_
 async fn a_routing_policy_difference_is_caught_through_the_api() {
     let setup = setup().await;
     let r53 = route53_in(&setup.moto.config().await, &target_access()).await;
-    let zone = zonehop::hosted_zones::read_zone(
+    let zone = zonehop::ports::hosted_zones::read_zone(
         &r53,
         &setup.target_id,
         &Default::default(),
@@ -277,7 +278,7 @@ async fn one_of_four_new_servers_serving_a_stale_copy_is_caught_and_named() {
     // The same change in both zones (what cutover does): every server but the frozen one
     // serves it.
     let mut moved = target_record(&setup, "t1.example.com", RrType::TXT).await;
-    moved.resource_records = vec![zonehop::zone::ResourceRecord {
+    moved.resource_records = vec![zonehop::core::zone::ResourceRecord {
         value: "\"moved=yes\"".into(),
     }];
     let source = route53_in(&base, &source_access()).await;

@@ -8,10 +8,11 @@
 use std::process::Command;
 use std::time::Instant;
 
-use zonehop::batch::BatchLimits;
-use zonehop::export::to_export;
-use zonehop::sync::{sync_records, SyncSettings};
-use zonehop::zone::Zone;
+use zonehop::core::batch::BatchLimits;
+use zonehop::core::export::to_export;
+use zonehop::core::zone::Zone;
+use zonehop::settings::Settings;
+use zonehop::steps::sync_records::sync_records;
 use zonehop::Name;
 use zonehop_tests::counting::Counting;
 use zonehop_tests::moto::{venv_python, Moto};
@@ -39,7 +40,7 @@ async fn main() {
     let source = Counting::new(route53_in(&base, &source_access()).await);
     let target = Counting::new(route53_in(&base, &target_access()).await);
     let started = Instant::now();
-    let out = sync_records(&source, &target, &request, &SyncSettings::default())
+    let out = sync_records(&source, &target, &request, &Settings::default())
         .await
         .expect("zonehop sync");
     let wall = started.elapsed().as_secs_f64();
@@ -57,14 +58,9 @@ async fn main() {
 
     let rerun_source = Counting::new(route53_in(&base, &source_access()).await);
     let rerun_target = Counting::new(route53_in(&base, &target_access()).await);
-    sync_records(
-        &rerun_source,
-        &rerun_target,
-        &request,
-        &SyncSettings::default(),
-    )
-    .await
-    .expect("zonehop re-run");
+    sync_records(&rerun_source, &rerun_target, &request, &Settings::default())
+        .await
+        .expect("zonehop re-run");
 
     println!();
     println!("zonehop");

@@ -8,11 +8,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use zonehop::dns::WireDns;
-use zonehop::hosted_zones::HostedZones;
-use zonehop::request::ZoneRef;
-use zonehop::sync::{sync_records, SyncSettings};
-use zonehop::verify::{verify_zones, VerifyRequest, VerifySettings};
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::request::ZoneRef;
+use zonehop::ports::hosted_zones::HostedZones;
+use zonehop::settings::Settings;
+use zonehop::steps::sync_records::sync_records;
+use zonehop::steps::verify_zones::{verify_zones, VerifyRequest};
 use zonehop::Name;
 use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
 use zonehop_tests::moto::Moto;
@@ -33,7 +34,7 @@ async fn main() {
     let source = route53_in(&base, &source_access()).await;
     let target = route53_in(&base, &target_access()).await;
     let sync = zonehop_tests::sync_request(domain.as_str(), &source_id, &target_id);
-    sync_records(&source, &target, &sync, &SyncSettings::default())
+    sync_records(&source, &target, &sync, &Settings::default())
         .await
         .expect("sync");
 
@@ -62,9 +63,9 @@ async fn main() {
     println!("zonehop verify-zones (8 servers, every RRset on each)");
     let mut best = 0.0f64;
     for concurrency in [64, 256, 1024] {
-        let settings = VerifySettings {
-            concurrency,
-            ..VerifySettings::default()
+        let settings = Settings {
+            verify_concurrency: concurrency,
+            ..Settings::default()
         };
         let started = Instant::now();
         let out = verify_zones(&source, &target, &WireDns::default(), &request, &settings)
@@ -93,7 +94,7 @@ async fn main() {
         .expect("zone")
         .name_servers;
     let queries = std::env::temp_dir().join(format!("zonehop-dnsperf-{}.txt", std::process::id()));
-    let lines: String = zonehop::zone::Zone::new(records.clone())
+    let lines: String = zonehop::core::zone::Zone::new(records.clone())
         .iter()
         .map(|r| format!("{} {}\n", r.name, r.rtype))
         .collect();

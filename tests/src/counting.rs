@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use zonehop::batch::{BatchLimits, Cost};
-use zonehop::hosted_zones::{HostedZone, HostedZones, PageStart, RecordPage};
-use zonehop::plan::Change;
+use zonehop::core::batch::{BatchLimits, Cost};
+use zonehop::core::change::Change;
+use zonehop::ports::hosted_zones::{HostedZone, HostedZones, PageStart, RecordPage};
 use zonehop::{Error, Name};
 
 /// Counts what went through it.

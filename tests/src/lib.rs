@@ -13,7 +13,7 @@ pub mod zonegen;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_route53::config::Credentials;
-use zonehop::accounts::AccountAccess;
+use zonehop::core::request::AccountAccess;
 
 /// The repository's root.
 pub fn repo_root() -> std::path::PathBuf {
@@ -56,9 +56,12 @@ pub async fn base_config(endpoint: &str) -> SdkConfig {
 }
 
 /// A Route 53 adapter acting in the account of `access`, against the emulator.
-pub async fn route53_in(base: &SdkConfig, access: &AccountAccess) -> zonehop::route53::Route53 {
-    let config = zonehop::accounts::config_for(base, access, "zonehop-tests").await;
-    zonehop::route53::Route53::new(zonehop::accounts::route53_client(&config))
+pub async fn route53_in(
+    base: &SdkConfig,
+    access: &AccountAccess,
+) -> zonehop::adapters::route53::Route53 {
+    let config = zonehop::adapters::accounts::config_for(base, access, "zonehop-tests").await;
+    zonehop::adapters::route53::Route53::new(zonehop::adapters::accounts::route53_client(&config))
 }
 
 /// Creates a zone for `domain` in the account of `access` and fills it with `records`
@@ -68,10 +71,10 @@ pub async fn seed_zone(
     base: &SdkConfig,
     access: &AccountAccess,
     domain: &zonehop::Name,
-    records: &[zonehop::zone::RecordSet],
+    records: &[zonehop::core::zone::RecordSet],
 ) -> String {
-    let config = zonehop::accounts::config_for(base, access, "zonehop-tests").await;
-    let client = zonehop::accounts::route53_client(&config);
+    let config = zonehop::adapters::accounts::config_for(base, access, "zonehop-tests").await;
+    let client = zonehop::adapters::accounts::route53_client(&config);
     let created = client
         .create_hosted_zone()
         .name(domain.as_str())
@@ -79,16 +82,17 @@ pub async fn seed_zone(
         .send()
         .await
         .expect("create the seed zone");
-    let zone_id = zonehop::zone::bare_zone_id(created.hosted_zone().expect("zone").id()).to_owned();
+    let zone_id =
+        zonehop::core::zone::bare_zone_id(created.hosted_zone().expect("zone").id()).to_owned();
     // Plain targets first, then aliases by chain depth, 100 record sets a call.
-    let mut pending: Vec<&zonehop::zone::RecordSet> = records.iter().collect();
-    let mut written: std::collections::BTreeSet<(zonehop::Name, zonehop::zone::RrType)> =
+    let mut pending: Vec<&zonehop::core::zone::RecordSet> = records.iter().collect();
+    let mut written: std::collections::BTreeSet<(zonehop::Name, zonehop::core::zone::RrType)> =
         std::collections::BTreeSet::new();
     while !pending.is_empty() {
         let (ready, later): (Vec<_>, Vec<_>) =
             pending.into_iter().partition(|r| match &r.alias_target {
                 Some(a)
-                    if zonehop::zone::bare_zone_id(&a.hosted_zone_id) == zone_id
+                    if zonehop::core::zone::bare_zone_id(&a.hosted_zone_id) == zone_id
                         || a.hosted_zone_id == "SOURCE" =>
                 {
                     written.contains(&(a.dns_name.clone(), r.rtype))
@@ -112,7 +116,7 @@ pub async fn seed_zone(
                     aws_sdk_route53::types::Change::builder()
                         .action(aws_sdk_route53::types::ChangeAction::Create)
                         .resource_record_set(
-                            zonehop::route53::record_to_sdk(&r).expect("valid record"),
+                            zonehop::adapters::route53::record_to_sdk(&r).expect("valid record"),
                         )
                         .build()
                         .expect("change")
@@ -141,15 +145,19 @@ pub async fn seed_zone(
 
 /// The sync-records request the tests use: `domain` from the source account's zone into the
 /// target account's zone, which zonehop created (not adopted), everything else by default.
-pub fn sync_request(domain: &str, source_id: &str, target_id: &str) -> zonehop::sync::SyncRequest {
-    use zonehop::request::ZoneRef;
-    zonehop::sync::SyncRequest {
+pub fn sync_request(
+    domain: &str,
+    source_id: &str,
+    target_id: &str,
+) -> zonehop::steps::sync_records::SyncRequest {
+    use zonehop::core::request::ZoneRef;
+    zonehop::steps::sync_records::SyncRequest {
         domain: domain.to_owned(),
         source: ZoneRef {
             hosted_zone_id: Some(source_id.to_owned()),
             access: source_access(),
         },
-        target: zonehop::sync::SyncTarget {
+        target: zonehop::steps::sync_records::SyncTarget {
             zone: ZoneRef {
                 hosted_zone_id: Some(target_id.to_owned()),
                 access: target_access(),
@@ -168,11 +176,11 @@ pub fn sync_request(domain: &str, source_id: &str, target_id: &str) -> zonehop::
 /// same-zone aliases (those into the domain) marked `SOURCE`, which `seed_zone` replaces by
 /// the new zone's id. Exports name the exporter's zone.
 pub fn records_to_seed(
-    zone: &zonehop::zone::Zone,
+    zone: &zonehop::core::zone::Zone,
     domain: &zonehop::Name,
-) -> Vec<zonehop::zone::RecordSet> {
+) -> Vec<zonehop::core::zone::RecordSet> {
     zone.iter()
-        .filter(|r| !zonehop::plan::is_apex_soa_or_ns(r, domain))
+        .filter(|r| !zonehop::core::plan::is_apex_soa_or_ns(r, domain))
         .map(|r| {
             let mut r = r.clone();
             if let Some(alias) = &mut r.alias_target {

@@ -1,7 +1,8 @@
 //! The emulated registrar: Route 53 Domains registrations in moto.
 
 use aws_config::SdkConfig;
-use zonehop::accounts::{config_for, AccountAccess};
+use zonehop::adapters::accounts::config_for;
+use zonehop::core::request::AccountAccess;
 
 /// The account that holds the registrations in the tests.
 pub fn registrar_access() -> AccountAccess {

@@ -15,11 +15,12 @@ use aws_config::SdkConfig;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use serde_json::{json, Value};
-use zonehop::export::load_export;
-use zonehop::hosted_zones::{read_zone, HostedZones};
-use zonehop::plan::{is_apex_soa_or_ns, Action, Change};
-use zonehop::swap::RegistrarKind;
-use zonehop::zone::RecordSet;
+use zonehop::core::change::{Action, Change};
+use zonehop::core::export::load_export;
+use zonehop::core::plan::is_apex_soa_or_ns;
+use zonehop::core::request::RegistrarKind;
+use zonehop::core::zone::RecordSet;
+use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
 
 use crate::dnsworld::{DnsWorld, Resolver, Ttls, WorldOptions};
@@ -273,11 +274,14 @@ impl Stage {
 
     /// The registration's name servers, as the emulated Route 53 Domains holds them now.
     pub async fn registration(&self) -> Result<Vec<String>, zonehop::Error> {
-        let config =
-            zonehop::accounts::config_for(&self.base, &registrar_access(), "zonehop-rehearsal")
-                .await;
-        zonehop::registrar::Registrar::name_servers(
-            &zonehop::registrar::Route53Domains::new(&config),
+        let config = zonehop::adapters::accounts::config_for(
+            &self.base,
+            &registrar_access(),
+            "zonehop-rehearsal",
+        )
+        .await;
+        zonehop::ports::registrar::Registrar::name_servers(
+            &zonehop::adapters::route53domains::Route53Domains::new(&config),
             &self.domain,
         )
         .await
@@ -293,7 +297,7 @@ impl Stage {
     }
 }
 
-fn access(role: &zonehop::accounts::AccountAccess, zone_id: Option<&str>) -> Value {
+fn access(role: &zonehop::core::request::AccountAccess, zone_id: Option<&str>) -> Value {
     json!({ "hostedZoneId": zone_id, "roleArn": role.role_arn, "externalId": role.external_id })
 }
 
@@ -755,7 +759,7 @@ const TRANSITIONS_PER_ROUND: f64 = 3.0;
 /// round and the resolvers have moved by the bound. Each round is billed like the rehearsal's
 /// average check-propagation invocation.
 pub fn projected_cost(executed: &Value, largest_record_ttl: i64) -> Value {
-    use zonehop::propagation::{judge, Evidence, LoopState, Pacing};
+    use zonehop::core::propagation::{judge, Evidence, LoopState, Pacing};
     const PARENT_NS_TTL: i64 = 172_800;
     const NS_TTL_DURING: i64 = 300;
     let mut state = LoopState::default();

@@ -1,6 +1,6 @@
 //! Deterministic generated zones: the same input always gives the same records.
 
-use zonehop::zone::{
+use zonehop::core::zone::{
     AliasTarget, CidrRoutingConfig, Coordinates, Failover, GeoLocation, GeoProximityLocation,
     RecordSet, RrType,
 };

@@ -4,17 +4,16 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::check_propagation::{
-    check_propagation, PropagationOutput, PropagationRequest, PropagationSettings,
-};
-use zonehop::dns::WireDns;
-use zonehop::route53::Route53;
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::steps::check_propagation::{check_propagation, PropagationOutput, PropagationRequest};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &PropagationSettings,
+    settings: &Settings,
     event: LambdaEvent<PropagationRequest>,
 ) -> Result<PropagationOutput, zonehop::Error> {
     let request = event.payload;

@@ -5,10 +5,10 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     zonehop::runtime::init_logging();
-    let base = zonehop::accounts::base_config().await;
-    let retry = zonehop::runtime::retry_policy_from_env();
+    let base = zonehop::adapters::accounts::base_config().await;
+    let settings = zonehop::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
-        create_zone::handler(&base, &retry, event)
+        create_zone::handler(&base, &settings, event)
     }))
     .await
 }

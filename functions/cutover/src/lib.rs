@@ -2,15 +2,15 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::finish::{cutover, CutoverOutput, CutoverRequest};
-use zonehop::route53::Route53;
-use zonehop::swap::SwapSettings;
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::steps::cutover::{cutover, CutoverOutput, CutoverRequest};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &SwapSettings,
+    settings: &Settings,
     event: LambdaEvent<CutoverRequest>,
 ) -> Result<CutoverOutput, zonehop::Error> {
     let request = event.payload;

@@ -3,15 +3,16 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::delegate::{delegate_subdomain, DelegateOutput, DelegateRequest, DelegateSettings};
-use zonehop::dns::WireDns;
-use zonehop::route53::Route53;
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::steps::delegate_subdomain::{delegate_subdomain, DelegateOutput, DelegateRequest};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &DelegateSettings,
+    settings: &Settings,
     event: LambdaEvent<DelegateRequest>,
 ) -> Result<DelegateOutput, zonehop::Error> {
     let request = event.payload;

@@ -5,8 +5,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     zonehop::runtime::init_logging();
-    let base = zonehop::accounts::base_config().await;
-    let settings = zonehop::runtime::delegate_settings_from_env();
+    let base = zonehop::adapters::accounts::base_config().await;
+    let settings = zonehop::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
         delegate_subdomain::handler(&base, &settings, event)
     }))

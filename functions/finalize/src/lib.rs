@@ -2,15 +2,16 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::finish::{finalize, BothZones, FinalizeOutput};
-use zonehop::route53::Route53;
-use zonehop::swap::SwapSettings;
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::core::request::BothZones;
+use zonehop::steps::finalize::{finalize, FinalizeOutput};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &SwapSettings,
+    settings: &Settings,
     event: LambdaEvent<BothZones>,
 ) -> Result<FinalizeOutput, zonehop::Error> {
     let request = event.payload;

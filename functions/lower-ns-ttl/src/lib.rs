@@ -2,15 +2,16 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::finish::{lower_ns_ttl, BothZones, LowerNsTtlOutput};
-use zonehop::route53::Route53;
-use zonehop::swap::SwapSettings;
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::core::request::BothZones;
+use zonehop::steps::lower_ns_ttl::{lower_ns_ttl, LowerNsTtlOutput};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &SwapSettings,
+    settings: &Settings,
     event: LambdaEvent<BothZones>,
 ) -> Result<LowerNsTtlOutput, zonehop::Error> {
     let request = event.payload;

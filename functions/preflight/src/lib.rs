@@ -3,17 +3,18 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::dns::WireDns;
-use zonehop::executions::StepFunctions;
-use zonehop::preflight::{preflight, PreflightOutput, PreflightRequest, PreflightSettings};
-use zonehop::registrar::Route53Domains;
-use zonehop::route53::Route53;
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::adapters::route53domains::Route53Domains;
+use zonehop::adapters::stepfunctions::StepFunctions;
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightRequest};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &PreflightSettings,
+    settings: &Settings,
     event: LambdaEvent<PreflightRequest>,
 ) -> Result<PreflightOutput, zonehop::Error> {
     let request = event.payload;

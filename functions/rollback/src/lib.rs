@@ -3,15 +3,16 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::registrar::Route53Domains;
-use zonehop::route53::Route53;
-use zonehop::swap::{rollback, RollbackOutput, RollbackRequest, SwapSettings};
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::adapters::route53domains::Route53Domains;
+use zonehop::steps::rollback::{rollback, RollbackOutput, RollbackRequest};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &SwapSettings,
+    settings: &Settings,
     event: LambdaEvent<RollbackRequest>,
 ) -> Result<RollbackOutput, zonehop::Error> {
     let request = event.payload;

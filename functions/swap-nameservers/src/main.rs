@@ -5,11 +5,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     zonehop::runtime::init_logging();
-    let base = zonehop::accounts::base_config().await;
-    let settings = zonehop::swap::SwapSettings {
-        retry: zonehop::runtime::retry_policy_from_env(),
-        ..Default::default()
-    };
+    let base = zonehop::adapters::accounts::base_config().await;
+    let settings = zonehop::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
         swap_nameservers::handler(&base, &settings, event)
     }))

@@ -4,14 +4,15 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::route53::Route53;
-use zonehop::sync::{sync_records, SyncOutput, SyncRequest, SyncSettings};
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::steps::sync_records::{sync_records, SyncOutput, SyncRequest};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &SyncSettings,
+    settings: &Settings,
     event: LambdaEvent<SyncRequest>,
 ) -> Result<SyncOutput, zonehop::Error> {
     let request = event.payload;

@@ -4,15 +4,16 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::accounts::{config_for, route53_client};
-use zonehop::dns::WireDns;
-use zonehop::route53::Route53;
-use zonehop::verify::{verify_zones, VerifyOutput, VerifyRequest, VerifySettings};
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::adapters::wire_dns::WireDns;
+use zonehop::steps::verify_zones::{verify_zones, VerifyOutput, VerifyRequest};
+use zonehop::Settings;
 
 /// Translates the event into one library call.
 pub async fn handler(
     base: &SdkConfig,
-    settings: &VerifySettings,
+    settings: &Settings,
     event: LambdaEvent<VerifyRequest>,
 ) -> Result<VerifyOutput, zonehop::Error> {
     let request = event.payload;

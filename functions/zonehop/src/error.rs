@@ -5,7 +5,7 @@
 //! worth retrying as they are; every other error needs an operator, and its message says
 //! what to do.
 
-use crate::plan::Blocker;
+use zonehop_core::plan::Blocker;
 
 /// Every failure a zonehop function reports.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,7 @@ pub enum Error {
     /// The new zone does not answer like the old one on every server.
     #[error("{} difference(s) between the old and the new zone's answers: {}. The registration was not touched; fix the target zone (or the source) and run verify-zones again", .differences.len(), summarize_differences(.differences))]
     ZonesDiffer {
-        differences: Vec<crate::verify::Difference>,
+        differences: Vec<zonehop_core::answers::Difference>,
     },
 
     /// A name (a name server's, usually) could not be resolved.
@@ -130,7 +130,13 @@ pub enum Error {
     },
 }
 
-fn summarize_differences(differences: &[crate::verify::Difference]) -> String {
+impl From<zonehop_core::request::InvalidRequest> for Error {
+    fn from(error: zonehop_core::request::InvalidRequest) -> Self {
+        Error::InvalidRequest(error.0)
+    }
+}
+
+fn summarize_differences(differences: &[zonehop_core::answers::Difference]) -> String {
     const SHOWN: usize = 10;
     let mut parts: Vec<String> = differences
         .iter()
@@ -218,7 +224,7 @@ impl From<Error> for lambda_runtime::Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::BlockReason;
+    use zonehop_core::plan::BlockReason;
 
     #[test]
     fn transient_errors_are_exactly_the_retryable_types() {

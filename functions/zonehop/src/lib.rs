@@ -1,37 +1,27 @@
-//! zonehop's migration logic.
+//! zonehop's migration steps, and the ports they act through.
 //!
-//! A pure core that knows no AWS and no sockets:
-//! [`name`] (canonical Route 53 names), [`zone`] (the record model), [`export`] (CLI
-//! exports), [`plan`] (what to change), [`batch`] (how to pack it into requests),
-//! [`retry`] (backoff). Around it, adapters behind narrow traits: [`hosted_zones`] is the
-//! port to Route 53 and [`route53`] its SDK adapter; [`accounts`] reaches the source and
-//! target accounts. The operations each Lambda runs are [`create_zone`] and [`sync`];
-//! their errors are [`Error`], each with the `errorType` the state machine matches.
+//! Three layers, as in `docs/design.md`:
+//! - the pure core is the `zonehop-core` crate (re-exported here as [`core`]): names, the
+//!   zone model, plans, batches, the propagation verdict, the request, the canary;
+//! - [`ports`]: one trait per capability (hosted zones, the registrar, DNS queries,
+//!   executions, the clock), what the steps build on them (reading a zone, a change
+//!   awaited until INSYNC, finding servers, comparing answers), and [`adapters`] that
+//!   implement them: the AWS SDK, the wire, and in-memory twins for unit tests;
+//! - [`steps`]: one module per Lambda, named as the Lambda. A step uses the core and the
+//!   ports, never another step.
+//!
+//! [`Settings`] is the one configuration every function reads; [`Error`] names every
+//! failure with the `errorType` the state machine's `Retry` and `Catch` match on.
 
-pub mod accounts;
-pub mod batch;
-pub mod check_propagation;
-pub mod create_zone;
-pub mod delegate;
-pub mod dns;
+pub use zonehop_core as core;
+
+pub mod adapters;
 pub mod error;
-pub mod executions;
-pub mod export;
-pub mod finish;
-pub mod hosted_zones;
-pub mod name;
-pub mod plan;
-pub mod preflight;
-pub mod propagation;
-pub mod registrar;
-pub mod request;
-pub mod retry;
-pub mod route53;
+pub mod ports;
 pub mod runtime;
-pub mod swap;
-pub mod sync;
-pub mod verify;
-pub mod zone;
+pub mod settings;
+pub mod steps;
 
 pub use error::Error;
-pub use name::Name;
+pub use settings::Settings;
+pub use zonehop_core::Name;

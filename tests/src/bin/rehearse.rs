@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use serde_json::{json, Value};
-use zonehop::export::to_export;
-use zonehop::hosted_zones::{read_zone, HostedZones};
-use zonehop::swap::RegistrarKind;
+use zonehop::core::export::to_export;
+use zonehop::core::request::RegistrarKind;
+use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
 use zonehop_tests::registrar::set_name_servers;
 use zonehop_tests::rehearsal::{
@@ -390,23 +390,23 @@ async fn differences(
     let Some(target_id) = &progress.target_zone_id else {
         return Value::Null;
     };
-    let verify_request = zonehop::verify::VerifyRequest {
+    let verify_request = zonehop::steps::verify_zones::VerifyRequest {
         domain: stage.domain.to_string(),
-        source: zonehop::request::ZoneRef {
+        source: zonehop::core::request::ZoneRef {
             hosted_zone_id: Some(stage.source_id.clone()),
             access: source_access(),
         },
-        target: zonehop::request::ZoneRef {
+        target: zonehop::core::request::ZoneRef {
             hosted_zone_id: Some(target_id.clone()),
             access: target_access(),
         },
         keep_in_source: scenario.keep.clone(),
         resolver: request["resolver"].as_str().map(str::to_owned),
     };
-    let result = zonehop::verify::verify_zones(
+    let result = zonehop::steps::verify_zones::verify_zones(
         &route53_in(&stage.base, &source_access()).await,
         &route53_in(&stage.base, &target_access()).await,
-        &zonehop::dns::WireDns::default(),
+        &zonehop::adapters::wire_dns::WireDns::default(),
         &verify_request,
         &Default::default(),
     )
@@ -434,7 +434,7 @@ async fn export_zones(
 ) -> Result<Vec<String>, String> {
     let source = route53_in(&stage.base, &source_access()).await;
     let target = route53_in(&stage.base, &target_access()).await;
-    let mut zones: Vec<(String, &zonehop::route53::Route53, String)> =
+    let mut zones: Vec<(String, &zonehop::adapters::route53::Route53, String)> =
         vec![("source-zone.json".into(), &source, stage.source_id.clone())];
     if let Some(id) = target_id {
         zones.push(("target-zone.json".into(), &target, id.to_owned()));

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
-use zonehop::zone::{RrType, Zone};
+use zonehop::core::zone::{RrType, Zone};
 use zonehop::Name;
 
 use super::render::{fnv1a, render_hosted_zone, zone_file_name, HostedZoneInput};
@@ -698,7 +698,7 @@ pub fn suffix_set(extra: &[String]) -> Result<BTreeSet<Name>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zonehop::zone::RecordSet;
+    use zonehop::core::zone::RecordSet;
 
     fn n(s: &str) -> Name {
         Name::parse(s).expect("valid name")

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
-use zonehop::accounts::AccountAccess;
+use zonehop::core::request::AccountAccess;
 use zonehop::Name;
 
 use self::daemon::{knotc, Daemon};
@@ -1055,7 +1055,7 @@ impl DnsWorld {
 
     /// The four addresses (port 53) serving a hosted zone; empty if it is not served.
     pub fn zone_servers(&self, zone_id: &str) -> Vec<SocketAddr> {
-        let id = zonehop::zone::bare_zone_id(zone_id);
+        let id = zonehop::core::zone::bare_zone_id(zone_id);
         self.shared
             .view
             .read()

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use zonehop::zone::{bare_zone_id, RecordSet, RrType, Zone};
+use zonehop::core::zone::{bare_zone_id, RecordSet, RrType, Zone};
 use zonehop::Name;
 
 /// The TTL Route 53 gives answers for an alias to an AWS resource.
@@ -206,7 +206,7 @@ pub fn choose_routed<'a>(records: &[&'a RecordSet]) -> Vec<&'a RecordSet> {
     sorted.sort_by(|a, b| a.set_identifier.cmp(&b.set_identifier));
     if let Some(primary) = sorted
         .iter()
-        .find(|r| r.failover == Some(zonehop::zone::Failover::Primary))
+        .find(|r| r.failover == Some(zonehop::core::zone::Failover::Primary))
     {
         return vec![*primary];
     }
@@ -695,7 +695,7 @@ pub fn render_value(rtype: RrType, value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zonehop::zone::{AliasTarget, CidrRoutingConfig, Failover, GeoLocation};
+    use zonehop::core::zone::{AliasTarget, CidrRoutingConfig, Failover, GeoLocation};
 
     fn n(s: &str) -> Name {
         Name::parse(s).expect("valid name")
@@ -1092,8 +1092,8 @@ mod tests {
 
     #[test]
     fn the_every_kind_export_renders_without_warnings() {
-        let zone = zonehop::export::load_export(include_str!(
-            "../../../functions/zonehop/testdata/every-kind.json"
+        let zone = zonehop::core::export::load_export(include_str!(
+            "../../../functions/core/testdata/every-kind.json"
         ))
         .expect("export");
         let name = n("example.com");

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_route53::error::DisplayErrorContext;
-use zonehop::accounts::{config_for, route53_client, AccountAccess};
-use zonehop::hosted_zones::read_zone;
-use zonehop::retry::{RetryPolicy, RetryStats};
-use zonehop::route53::Route53;
-use zonehop::zone::bare_zone_id;
+use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::route53::Route53;
+use zonehop::core::backoff::RetryPolicy;
+use zonehop::core::request::AccountAccess;
+use zonehop::core::zone::bare_zone_id;
+use zonehop::ports::hosted_zones::read_zone;
+use zonehop::ports::retry::RetryStats;
 use zonehop::{Error, Name};
 
 use super::layout::{HostedZoneState, RegisteredServer, Snapshot};

@@ -1,34 +1,12 @@
-//! The registrar: the port to the domain's registration, and its Route 53 Domains adapter.
-
-use std::future::Future;
+//! The registrar port on Route 53 Domains (the API lives in us-east-1).
 
 use aws_sdk_route53domains::types::{Nameserver, OperationStatus};
+use zonehop_core::delegation::canonical_servers;
+use zonehop_core::name::Name;
 
+use crate::adapters::route53::classify;
 use crate::error::Error;
-use crate::name::Name;
-use crate::route53::classify;
-
-/// The registration calls zonehop makes.
-pub trait Registrar: Send + Sync {
-    /// The name servers the registration points at now (canonical, with trailing dots).
-    fn name_servers(
-        &self,
-        domain: &Name,
-    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
-
-    /// Points the registration at `servers`; returns the operation to poll.
-    fn update_name_servers(
-        &self,
-        domain: &Name,
-        servers: &[String],
-    ) -> impl Future<Output = Result<String, Error>> + Send;
-
-    /// SUBMITTED, IN_PROGRESS, ERROR, SUCCESSFUL or FAILED.
-    fn operation_status(
-        &self,
-        operation_id: &str,
-    ) -> impl Future<Output = Result<String, Error>> + Send;
-}
+use crate::ports::registrar::Registrar;
 
 /// Route 53 Domains through an SDK client (the API lives in us-east-1).
 #[derive(Debug, Clone)]
@@ -46,17 +24,6 @@ impl Route53Domains {
             client: aws_sdk_route53domains::Client::from_conf(conf),
         }
     }
-}
-
-/// Canonical spelling of a name-server name, for comparing sets.
-pub fn canonical_servers(servers: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = servers
-        .iter()
-        .map(|s| Name::parse(s).map_or_else(|_| s.to_ascii_lowercase(), |n| n.to_string()))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 fn registrar_domain(domain: &Name) -> String {

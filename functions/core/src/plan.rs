@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{pack, BatchLimits, Cost};
+pub use crate::change::{Action, Change};
 use crate::name::Name;
 use crate::zone::{bare_zone_id, RecordKey, RecordSet, RrType, Zone};
 
@@ -17,22 +18,6 @@ use crate::zone::{bare_zone_id, RecordKey, RecordSet, RrType, Zone};
 pub const MAX_VALUE_CHARS: usize = 4_000;
 /// Route 53's limit on values per record set.
 pub const MAX_VALUES_PER_RECORD: usize = 400;
-
-/// A ChangeResourceRecordSets action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Action {
-    Create,
-    Upsert,
-    Delete,
-}
-
-/// One planned change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub action: Action,
-    pub record: RecordSet,
-}
 
 /// What to do with records that name a health check of the source account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

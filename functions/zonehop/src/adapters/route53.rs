@@ -2,7 +2,7 @@
 //!
 //! It translates between the SDK's types and the zone model, and SDK errors into named
 //! [`Error`]s. It does not retry: the SDK's own retries are switched off on clients built
-//! by [`crate::accounts::route53_client`], so that [`crate::retry`] alone decides, and
+//! by [`crate::adapters::accounts::route53_client`], so that [`crate::ports::retry`] alone decides, and
 //! Route 53's `PriorRequestNotComplete` (which the SDK does not know as transient) is
 //! retried like throttling.
 
@@ -11,10 +11,10 @@ use aws_sdk_route53::types as sdk;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::error::Error;
-use crate::hosted_zones::{HostedZone, HostedZones, PageStart, RecordPage};
-use crate::name::Name;
-use crate::plan::{Action, Change};
-use crate::zone::{
+use crate::ports::hosted_zones::{HostedZone, HostedZones, PageStart, RecordPage};
+use zonehop_core::change::{Action, Change};
+use zonehop_core::name::Name;
+use zonehop_core::zone::{
     bare_zone_id, AliasTarget, CidrRoutingConfig, Coordinates, Failover, GeoLocation,
     GeoProximityLocation, RecordSet, ResourceRecord, RrType,
 };
@@ -474,11 +474,12 @@ fn change_to_sdk(change: &Change) -> Result<sdk::Change, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::load_export;
+    use zonehop_core::export::load_export;
 
     #[test]
     fn every_kind_of_record_survives_the_trip_through_the_sdk_types() {
-        let zone = load_export(include_str!("../testdata/every-kind.json")).expect("export");
+        let zone =
+            load_export(include_str!("../../../core/testdata/every-kind.json")).expect("export");
         for record in zone.iter() {
             let sdk = record_to_sdk(record).expect("to sdk");
             let back = record_from_sdk(&sdk).expect("from sdk");

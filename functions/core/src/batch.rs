@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::plan::{Action, Change};
+use crate::change::{Action, Change};
 
 /// The per-request limits of ChangeResourceRecordSets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,22 +8,27 @@
 //! answers the same (invariant 2). The output carries the exact reverse change.
 
 use std::time::{Duration, Instant};
+use zonehop_core::delegation::same_servers;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::batch::{BatchLimits, Cost};
-use crate::create_zone::check_is_public_zone_of;
-use crate::dns::DnsClient;
 use crate::error::Error;
-use crate::hosted_zones::{read_zone, wait_in_sync, HostedZone, HostedZones};
-use crate::name::Name;
-use crate::plan::{plan_sync, Action, BlockReason, Blocker, Change, HealthCheckPolicy, PlanInput};
-use crate::request::{parse_domain, ZoneRef};
-use crate::retry::{with_retry, RetryStats};
-use crate::sync::{apply_batches, SyncSettings};
-use crate::verify::{compare_over_dns, resolver_for, server_addresses, Probe};
-use crate::zone::{bare_zone_id, RecordSet, RrType, Zone};
+use crate::ports::dns::compare::compare_over_dns;
+use crate::ports::dns::lookup::{resolver_for, server_addresses};
+use crate::ports::dns::DnsClient;
+use crate::ports::hosted_zones::{
+    apply_batches, check_is_public_zone_of, read_zone, wait_in_sync, HostedZone, HostedZones,
+};
+use crate::ports::retry::{with_retry, RetryStats};
+use crate::settings::Settings;
+use zonehop_core::answers::Question;
+use zonehop_core::batch::{BatchLimits, Cost};
+use zonehop_core::change::{Action, Change};
+use zonehop_core::name::Name;
+use zonehop_core::plan::{plan_sync, BlockReason, Blocker, HealthCheckPolicy, PlanInput};
+use zonehop_core::request::{parse_domain, ZoneRef};
+use zonehop_core::zone::{bare_zone_id, RecordSet, RrType, Zone};
 
 /// delegate-subdomain's input (one element of the Map over `keepInSource`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,27 +66,6 @@ pub struct DelegateOutput {
     pub already_delegated: bool,
     /// Applied to the parent zone as one change, this undoes the cut exactly.
     pub reverse_change: Vec<Change>,
-}
-
-/// Settings of the function (not of the request).
-#[derive(Debug, Clone)]
-pub struct DelegateSettings {
-    pub sync: SyncSettings,
-    pub resolver: Option<std::net::SocketAddr>,
-    pub port: u16,
-    /// How long the child's servers may take to answer at all after INSYNC.
-    pub serving_timeout: Duration,
-}
-
-impl Default for DelegateSettings {
-    fn default() -> Self {
-        DelegateSettings {
-            sync: SyncSettings::default(),
-            resolver: None,
-            port: 53,
-            serving_timeout: Duration::from_secs(120),
-        }
-    }
 }
 
 /// The child zone's CallerReference: stable for a subdomain and execution.
@@ -206,10 +190,10 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     r53: &R,
     dns: &D,
     request: &DelegateRequest,
-    settings: &DelegateSettings,
+    settings: &Settings,
 ) -> Result<DelegateOutput, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.sync.retry;
+    let retry = &settings.retry;
     let domain = parse_domain(&request.domain)?;
     let cut = Name::parse(&request.subdomain)
         .map_err(|e| Error::InvalidRequest(format!("subdomain `{}`: {e}", request.subdomain)))?;
@@ -256,7 +240,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
             let in_child = read_zone(r53, &child.id, retry, &stats).await?;
             let records: Vec<RecordSet> = in_child
                 .iter()
-                .filter(|r| !crate::plan::is_apex_soa_or_ns(r, &cut))
+                .filter(|r| !zonehop_core::plan::is_apex_soa_or_ns(r, &cut))
                 .cloned()
                 .collect();
             let records = rezone_aliases(&records, &child.id, &parent_id);
@@ -289,7 +273,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         keep_in_source: &[],
         health_checks: HealthCheckPolicy::Block,
         extra_records: &[],
-        limits: settings.sync.limits,
+        limits: settings.limits,
     };
     let plan = plan_sync(&input, &wanted, &in_child);
     if !plan.blockers.is_empty() {
@@ -297,8 +281,8 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
             blockers: plan.blockers,
         });
     }
-    let batches = plan.batches(settings.sync.limits);
-    apply_batches(r53, &child.id, &cut, &batches, &settings.sync, &stats).await?;
+    let batches = plan.batches(settings.limits);
+    apply_batches(r53, &child.id, &cut, &batches, settings, &stats).await?;
     let after = read_zone(r53, &child.id, retry, &stats).await?;
     let left = plan_sync(&input, &wanted, &after);
     if !left.is_empty() {
@@ -313,12 +297,12 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
 
     // Prove over DNS that every child server answers every moved RRset like the parent.
     let parent_servers =
-        server_addresses(dns, resolver, &parent_zone, "parent", settings.port).await?;
+        server_addresses(dns, resolver, &parent_zone, "parent", settings.dns_port).await?;
     let child_servers = wait_until_serving(dns, resolver, &child, &cut, settings).await?;
-    let mut probes: Vec<Probe> = moved
+    let mut probes: Vec<Question> = moved
         .iter()
         .filter(|r| !r.has_routing_policy())
-        .map(|r| Probe {
+        .map(|r| Question {
             name: r.name.clone(),
             rtype: r.rtype,
             referral: r.rtype == RrType::NS,
@@ -356,14 +340,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         r53.change_records(&parent_id, &change, &comment)
     })
     .await?;
-    wait_in_sync(
-        r53,
-        &change_id,
-        settings.sync.in_sync_timeout,
-        retry,
-        &stats,
-    )
-    .await?;
+    wait_in_sync(r53, &change_id, settings.in_sync_timeout, retry, &stats).await?;
 
     let full_cut = cut_change(
         &moved,
@@ -384,27 +361,14 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     })
 }
 
-fn same_servers<'a>(values: impl Iterator<Item = &'a str>, servers: &[String]) -> bool {
-    let canonical = |s: &str| {
-        Name::parse(s)
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| s.to_owned())
-    };
-    let mut a: Vec<String> = values.map(canonical).collect();
-    let mut b: Vec<String> = servers.iter().map(|s| canonical(s)).collect();
-    a.sort();
-    b.sort();
-    a == b
-}
-
 async fn find_or_create_child<R: HostedZones>(
     r53: &R,
     cut: &Name,
     execution_id: Option<&str>,
-    settings: &DelegateSettings,
+    settings: &Settings,
 ) -> Result<HostedZone, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.sync.retry;
+    let retry = &settings.retry;
     let reference = child_caller_reference(cut, execution_id);
     let existing = with_retry(retry, &stats, || r53.zones_named(cut)).await?;
     if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {
@@ -446,12 +410,12 @@ async fn wait_until_serving<D: DnsClient>(
     resolver: std::net::SocketAddr,
     child: &HostedZone,
     apex: &Name,
-    settings: &DelegateSettings,
-) -> Result<Vec<crate::verify::Server>, Error> {
+    settings: &Settings,
+) -> Result<Vec<crate::ports::dns::compare::Server>, Error> {
     let started = Instant::now();
     let pause = Duration::from_millis(250);
     let servers = loop {
-        match server_addresses(dns, resolver, child, "child", settings.port).await {
+        match server_addresses(dns, resolver, child, "child", settings.dns_port).await {
             Ok(servers) => break servers,
             Err(error) if started.elapsed() + pause < settings.serving_timeout => {
                 tracing::info!(%error, "child name servers do not resolve yet");
@@ -486,7 +450,7 @@ async fn wait_until_serving<D: DnsClient>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::AliasTarget;
+    use zonehop_core::zone::AliasTarget;
 
     fn n(s: &str) -> Name {
         Name::parse(s).expect("name")

@@ -1,13 +1,15 @@
 //! DESIGN step 2: create the target zone, idempotently, or adopt the one given.
 
+use crate::ports::hosted_zones::check_is_public_zone_of;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::hosted_zones::{HostedZone, HostedZones};
-use crate::name::Name;
-use crate::request::{parse_domain, ZoneRef};
-use crate::retry::{with_retry, RetryPolicy, RetryStats};
+use crate::ports::hosted_zones::{HostedZone, HostedZones};
+use crate::ports::retry::{with_retry, RetryStats};
+use crate::settings::Settings;
+use zonehop_core::name::Name;
+use zonehop_core::request::{parse_domain, ZoneRef};
 
 /// The target side of the request, as create-zone reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,8 +63,9 @@ pub fn caller_reference(domain: &Name, execution_id: Option<&str>) -> String {
 pub async fn create_zone<R: HostedZones>(
     r53: &R,
     request: &CreateZoneRequest,
-    retry: &RetryPolicy,
+    settings: &Settings,
 ) -> Result<CreateZoneOutput, Error> {
+    let retry = &settings.retry;
     let stats = RetryStats::default();
     let domain = parse_domain(&request.domain)?;
     request.target.zone.access.validate("target")?;
@@ -131,23 +134,6 @@ fn output(zone: HostedZone, created: bool) -> CreateZoneOutput {
         adopted: false,
         caller_reference: zone.caller_reference,
     }
-}
-
-/// A zone given by id must be the public zone of the domain.
-pub fn check_is_public_zone_of(zone: &HostedZone, domain: &Name) -> Result<(), Error> {
-    if zone.name != *domain {
-        return Err(Error::ZoneNameMismatch {
-            zone_id: zone.id.clone(),
-            expected: domain.to_string(),
-            actual: zone.name.to_string(),
-        });
-    }
-    if zone.private {
-        return Err(Error::PrivateZone {
-            zone_id: zone.id.clone(),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,28 +6,26 @@
 //! would keep re-caching the old servers' own NS set (measured), so the checker itself
 //! would hold resolvers on the old side.
 
+use crate::ports::clock::{Clock, SystemClock};
+use crate::ports::dns::lookup::address_of;
+use crate::ports::dns::lookup::parent_zone;
+use crate::settings::Settings;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use zonehop_core::request::ProbeConfig;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dns::DnsClient;
 use crate::error::Error;
-use crate::hosted_zones::{read_zone, HostedZones};
-use crate::name::Name;
-use crate::propagation::{judge, Evidence, LoopState, Pacing};
-use crate::request::{parse_domain, ZoneRef};
-use crate::retry::{with_retry, RetryPolicy, RetryStats};
-use crate::verify::{parse_resolver, resolver_for, CANARY_LABEL};
-use crate::zone::{bare_zone_id, RrType};
-
-/// The probe resolvers of the request.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Probe {
-    #[serde(default)]
-    pub resolvers: Vec<String>,
-}
+use crate::ports::dns::lookup::{parse_resolver, resolver_for};
+use crate::ports::dns::DnsClient;
+use crate::ports::hosted_zones::{read_zone, HostedZones};
+use crate::ports::retry::{with_retry, RetryStats};
+use zonehop_core::canary::CANARY_LABEL;
+use zonehop_core::name::Name;
+use zonehop_core::propagation::{judge, Evidence, LoopState, Pacing};
+use zonehop_core::request::{parse_domain, ZoneRef};
+use zonehop_core::zone::{bare_zone_id, RrType};
 
 /// check-propagation's input: the request's fields, and the previous round's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +34,7 @@ pub struct PropagationRequest {
     pub domain: String,
     pub source: ZoneRef,
     pub target: ZoneRef,
-    pub probe: Probe,
+    pub probe: ProbeConfig,
     /// The resolver that finds the parent zone and its servers' addresses (else
     /// `ZONEHOP_RESOLVER`).
     #[serde(default)]
@@ -86,88 +84,6 @@ pub struct PropagationOutput {
     pub state: RoundState,
 }
 
-/// Settings of the function.
-#[derive(Debug, Clone)]
-pub struct PropagationSettings {
-    pub retry: RetryPolicy,
-    pub resolver: Option<SocketAddr>,
-    /// The port the parent's servers listen on.
-    pub port: u16,
-    /// The CloudWatch namespace of the metrics each round logs (embedded metric format).
-    pub metric_namespace: String,
-}
-
-impl Default for PropagationSettings {
-    fn default() -> Self {
-        PropagationSettings {
-            retry: RetryPolicy::default(),
-            resolver: None,
-            port: 53,
-            metric_namespace: "zonehop".to_owned(),
-        }
-    }
-}
-
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// The zone above `domain` (the registry's: `com.`, `co.uk.`) and its servers' names,
-/// found by asking the resolver for NS sets above the domain only.
-pub(crate) async fn parent_zone<D: DnsClient>(
-    dns: &D,
-    resolver: SocketAddr,
-    domain: &Name,
-) -> Result<(Name, Vec<Name>), Error> {
-    let labels: Vec<&str> = domain.labels().collect();
-    for skip in 1..labels.len() {
-        let candidate = Name::parse(&labels[skip..].join("."))
-            .map_err(|e| Error::InvalidRequest(format!("domain {domain}: {e}")))?;
-        let answer = dns
-            .query(resolver, &candidate, RrType::NS, true)
-            .await
-            .map_err(|e| Error::DnsLookupFailed {
-                name: candidate.to_string(),
-                message: e.to_string(),
-            })?;
-        let servers: Vec<Name> = answer
-            .rrset(&candidate, "NS")
-            .iter()
-            .filter_map(|r| Name::parse(&r.data).ok())
-            .collect();
-        if !servers.is_empty() {
-            return Ok((candidate, servers));
-        }
-    }
-    Err(Error::DnsLookupFailed {
-        name: domain.to_string(),
-        message: "no parent zone with NS records above it".into(),
-    })
-}
-
-pub(crate) async fn address_of<D: DnsClient>(
-    dns: &D,
-    resolver: SocketAddr,
-    name: &Name,
-) -> Result<Vec<std::net::IpAddr>, Error> {
-    let answer = dns
-        .query(resolver, name, RrType::A, true)
-        .await
-        .map_err(|e| Error::DnsLookupFailed {
-            name: name.to_string(),
-            message: e.to_string(),
-        })?;
-    Ok(answer
-        .answers
-        .iter()
-        .filter(|r| r.rtype == "A")
-        .filter_map(|r| r.data.parse().ok())
-        .collect())
-}
-
 /// A round's metrics as one line of CloudWatch's embedded metric format (dimension `Domain`).
 pub fn metrics_line(
     namespace: &str,
@@ -195,7 +111,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     target: &T,
     dns: &D,
     request: &PropagationRequest,
-    settings: &PropagationSettings,
+    settings: &Settings,
 ) -> Result<PropagationOutput, Error> {
     let stats = RetryStats::default();
     let retry = &settings.retry;
@@ -243,7 +159,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     for server in &parent_servers {
         for ip in address_of(dns, resolver, server).await? {
             parent_total += 1;
-            let addr = SocketAddr::new(ip, settings.port);
+            let addr = SocketAddr::new(ip, settings.dns_port);
             // A parent server that does not answer counts as not (yet) on the new set.
             let Ok(answer) = dns.query(addr, &domain, RrType::NS, false).await else {
                 continue;
@@ -273,7 +189,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     let canary = domain
         .prepend(CANARY_LABEL)
         .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
-    let now = now_epoch();
+    let now = SystemClock.now_epoch();
     let mut state = request.state.clone().unwrap_or_default();
     let mut views = Vec::new();
     for (label, addr) in &probes {

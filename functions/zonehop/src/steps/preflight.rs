@@ -7,26 +7,28 @@
 //! for later, and the lock that refuses a second execution for the same domain while one
 //! runs. `dryRun` stops before the canary.
 
+use crate::settings::Settings;
 use std::net::SocketAddr;
+use zonehop_core::canary::canary_execution;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check_propagation::{address_of, parent_zone, Probe};
-use crate::create_zone::check_is_public_zone_of;
-use crate::dns::DnsClient;
 use crate::error::Error;
-use crate::executions::Executions;
-use crate::finish::{cutover_records, CutoverRecord, NsTtl};
-use crate::hosted_zones::{read_zone, wait_in_sync, HostedZones};
-use crate::plan::{
-    plan_sync, Action, BlockReason, Blocker, Change, HealthCheckPolicy, PlanInput, Warning,
+use crate::ports::dns::lookup::{address_of, parent_zone, parse_resolver, resolver_for};
+use crate::ports::dns::DnsClient;
+use crate::ports::executions::Executions;
+use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, wait_in_sync, HostedZones};
+use crate::ports::registrar::Registrar;
+use crate::ports::retry::{with_retry, RetryStats};
+use zonehop_core::canary::CANARY_LABEL;
+use zonehop_core::change::{Action, Change};
+use zonehop_core::delegation::canonical_servers;
+use zonehop_core::plan::{plan_sync, BlockReason, Blocker, HealthCheckPolicy, PlanInput, Warning};
+use zonehop_core::request::{
+    cutover_records, parse_domain, parse_keep_in_source, CutoverRecord, NsTtl, ProbeConfig,
+    RegistrarKind, RegistrarRef, ZoneRef,
 };
-use crate::registrar::{canonical_servers, Registrar};
-use crate::request::{parse_domain, parse_keep_in_source, ZoneRef};
-use crate::retry::{with_retry, RetryPolicy, RetryStats};
-use crate::swap::{RegistrarKind, RegistrarRef};
-use crate::verify::{parse_resolver, resolver_for, CANARY_LABEL};
-use crate::zone::{bare_zone_id, RecordSet, RrType};
+use zonehop_core::zone::{bare_zone_id, RecordSet, RrType};
 
 /// The request's `cutover`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +55,7 @@ pub struct PreflightRequest {
     #[serde(default)]
     pub cutover: Option<Cutover>,
     #[serde(default)]
-    pub probe: Probe,
+    pub probe: ProbeConfig,
     #[serde(default)]
     pub health_checks: HealthCheckPolicy,
     #[serde(default)]
@@ -67,7 +69,7 @@ pub struct PreflightRequest {
     /// check-propagation's pacing, checked here so that a bad one stops the run before any
     /// change rather than after the swap.
     #[serde(default)]
-    pub pacing: Option<crate::propagation::Pacing>,
+    pub pacing: Option<zonehop_core::propagation::Pacing>,
 }
 
 /// One wait of the timeline.
@@ -95,35 +97,6 @@ pub struct PreflightOutput {
     pub source_ns_ttl: i64,
 }
 
-/// Settings of the function.
-#[derive(Debug, Clone)]
-pub struct PreflightSettings {
-    pub retry: RetryPolicy,
-    pub resolver: Option<SocketAddr>,
-    pub port: u16,
-    pub in_sync_timeout: std::time::Duration,
-}
-
-impl Default for PreflightSettings {
-    fn default() -> Self {
-        PreflightSettings {
-            retry: RetryPolicy::default(),
-            resolver: None,
-            port: 53,
-            in_sync_timeout: std::time::Duration::from_secs(600),
-        }
-    }
-}
-
-/// The execution named in a canary's values, if any.
-pub fn canary_execution(canary: &RecordSet) -> Option<String> {
-    canary
-        .values()
-        .flat_map(|v| v.split('"'))
-        .find_map(|part| part.strip_prefix("execution="))
-        .map(str::to_owned)
-}
-
 fn warning(record: &str, detail: String) -> Warning {
     Warning {
         record: record.to_owned(),
@@ -145,7 +118,7 @@ pub async fn preflight<
     dns: &D,
     executions: &E,
     request: &PreflightRequest,
-    settings: &PreflightSettings,
+    settings: &Settings,
 ) -> Result<PreflightOutput, Error> {
     let stats = RetryStats::default();
     let retry = &settings.retry;
@@ -206,9 +179,9 @@ pub async fn preflight<
         keep_in_source: &keep,
         health_checks: request.health_checks,
         extra_records: &[],
-        limits: crate::batch::BatchLimits::ROUTE53,
+        limits: zonehop_core::batch::BatchLimits::ROUTE53,
     };
-    let plan = plan_sync(&input, &records, &crate::zone::Zone::default());
+    let plan = plan_sync(&input, &records, &zonehop_core::zone::Zone::default());
     blockers.extend(plan.blockers.iter().cloned());
     let mut warnings = plan.warnings.clone();
 
@@ -219,7 +192,7 @@ pub async fn preflight<
     let mut ds_seen = false;
     for server in &parent_servers {
         for ip in address_of(dns, resolver, server).await? {
-            let addr = SocketAddr::new(ip, settings.port);
+            let addr = SocketAddr::new(ip, settings.dns_port);
             if let Ok(answer) = dns.query(addr, &domain, RrType::NS, false).await {
                 for r in answer.authorities.iter().chain(answer.answers.iter()) {
                     if r.name == domain && r.rtype == "NS" {
@@ -347,7 +320,7 @@ pub async fn preflight<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::Name;
+    use zonehop_core::name::Name;
 
     #[test]
     fn the_canary_names_its_execution() {

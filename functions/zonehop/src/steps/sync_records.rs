@@ -4,19 +4,18 @@
 //! order), wait for INSYNC, then re-read the target and plan again: the sync is done only
 //! when that second plan is empty. A second run therefore makes no change call.
 
-use std::time::Duration;
+use crate::ports::hosted_zones::apply_batches;
+use crate::settings::Settings;
 
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{BatchLimits, Cost};
-use crate::create_zone::check_is_public_zone_of;
 use crate::error::Error;
-use crate::hosted_zones::{read_zone, wait_in_sync, HostedZones};
-use crate::name::Name;
-use crate::plan::{plan_sync, Action, HealthCheckPolicy, PlanInput, SyncPlan, Warning};
-use crate::request::{parse_domain, parse_keep_in_source, ZoneRef};
-use crate::retry::{with_retry, RetryPolicy, RetryStats};
-use crate::zone::{bare_zone_id, RecordSet};
+use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, HostedZones};
+use crate::ports::retry::{with_retry, RetryStats};
+use zonehop_core::change::Action;
+use zonehop_core::plan::{plan_sync, HealthCheckPolicy, PlanInput, SyncPlan, Warning};
+use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
+use zonehop_core::zone::{bare_zone_id, RecordSet};
 
 /// The target side of the request, as sync-records reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,24 +56,6 @@ pub struct SyncRequest {
     pub dry_run: bool,
 }
 
-/// Tunables that come from the function's configuration, not from the request.
-#[derive(Debug, Clone)]
-pub struct SyncSettings {
-    pub retry: RetryPolicy,
-    pub limits: BatchLimits,
-    pub in_sync_timeout: Duration,
-}
-
-impl Default for SyncSettings {
-    fn default() -> Self {
-        SyncSettings {
-            retry: RetryPolicy::default(),
-            limits: BatchLimits::ROUTE53,
-            in_sync_timeout: Duration::from_secs(600),
-        }
-    }
-}
-
 /// How many of a list we show in an output (the state payload is limited to 256 KiB).
 const SHOWN: usize = 25;
 
@@ -104,7 +85,7 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
     source: &S,
     target: &T,
     request: &SyncRequest,
-    settings: &SyncSettings,
+    settings: &Settings,
 ) -> Result<SyncOutput, Error> {
     let stats = RetryStats::default();
     let retry = &settings.retry;
@@ -200,53 +181,6 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
     output.in_sync = true;
     output.retries = stats.retried();
     Ok(output)
-}
-
-/// Sends the batches one after the other (one request in flight per zone: Route 53
-/// answers PriorRequestNotComplete otherwise) and waits until the last one is INSYNC.
-/// Route 53 applies a zone's changes in order, so the last INSYNC covers them all.
-/// Returns the number of batches sent.
-pub async fn apply_batches<T: HostedZones>(
-    target: &T,
-    zone_id: &str,
-    domain: &Name,
-    batches: &[Vec<crate::plan::Change>],
-    settings: &SyncSettings,
-    stats: &RetryStats,
-) -> Result<usize, Error> {
-    let mut last_change: Option<String> = None;
-    for (index, batch) in batches.iter().enumerate() {
-        let cost = Cost::of_batch(batch);
-        debug_assert!(cost.fits(settings.limits));
-        let comment = format!(
-            "zonehop sync of {domain}: batch {} of {}",
-            index + 1,
-            batches.len()
-        );
-        tracing::info!(
-            batch = index + 1,
-            changes = batch.len(),
-            values = cost.values,
-            chars = cost.chars,
-            "sending change batch"
-        );
-        let id = with_retry(&settings.retry, stats, || {
-            target.change_records(zone_id, batch, &comment)
-        })
-        .await?;
-        last_change = Some(id);
-    }
-    if let Some(id) = last_change {
-        wait_in_sync(
-            target,
-            &id,
-            settings.in_sync_timeout,
-            &settings.retry,
-            stats,
-        )
-        .await?;
-    }
-    Ok(batches.len())
 }
 
 fn describe(plan: &SyncPlan) -> Vec<String> {

@@ -1,86 +1,18 @@
-//! Asking DNS servers directly: the port the functions use, and its wire adapter.
-//!
-//! Verification and the sub-delegation check must see what each authoritative server
-//! itself serves, so queries go to one server at a time with RD=0, over UDP, and again
-//! over TCP when the answer is truncated. Every address comes from the request or the
-//! configuration, so the same code asks AWS's servers or the local world's.
+//! The DNS port on the wire: one query to one server, UDP, and TCP on truncation (hickory's
+//! protocol types; the sockets are ours, pooled).
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
+use zonehop_core::name::Name;
+use zonehop_core::zone::RrType;
 
-use crate::name::Name;
-use crate::zone::RrType;
-
-/// One record of an answer, in presentation form.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct DnsRecord {
-    pub name: Name,
-    pub rtype: String,
-    pub ttl: u32,
-    pub data: String,
-}
-
-/// A server's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DnsAnswer {
-    /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, `REFUSED`...
-    pub rcode: String,
-    pub authoritative: bool,
-    pub answers: Vec<DnsRecord>,
-    pub authorities: Vec<DnsRecord>,
-}
-
-impl DnsAnswer {
-    /// The answer records of exactly this name and type, sorted: what "the RRset" is.
-    pub fn rrset(&self, name: &Name, rtype: &str) -> Vec<DnsRecord> {
-        let mut set: Vec<DnsRecord> = self
-            .answers
-            .iter()
-            .filter(|r| r.name == *name && r.rtype == rtype)
-            .cloned()
-            .collect();
-        set.sort();
-        set.dedup();
-        set
-    }
-}
-
-/// Why a server gave no usable answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DnsError {
-    /// No answer within the timeout, after every attempt.
-    #[error("{server} did not answer within {timeout_ms} ms")]
-    Timeout { server: SocketAddr, timeout_ms: u64 },
-    /// A socket error (connection refused, unreachable...).
-    #[error("{server}: {message}")]
-    Io { server: SocketAddr, message: String },
-    /// The answer was not a DNS message for our query.
-    #[error("{server} sent a malformed answer: {message}")]
-    Malformed { server: SocketAddr, message: String },
-}
-
-/// Sends one query to one server.
-pub trait DnsClient: Send + Sync {
-    /// Asks `server` for `name`/`rtype`; `recursion` sets the RD bit (false for
-    /// authoritative servers, true when asking a resolver).
-    fn query(
-        &self,
-        server: SocketAddr,
-        name: &Name,
-        rtype: RrType,
-        recursion: bool,
-    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + Send;
-}
+use crate::ports::dns::{DnsAnswer, DnsClient, DnsError, DnsRecord};
 
 /// Queries on the wire: UDP, and TCP on truncation.
 #[derive(Debug, Clone)]

@@ -2,59 +2,13 @@
 //! assume-role provider, and Route 53 clients configured the way zonehop needs them.
 
 use std::time::Duration;
+use zonehop_core::request::AccountAccess;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_route53::config::SharedCredentialsProvider;
-use serde::{Deserialize, Serialize};
-
-use crate::error::Error;
-
-/// How to act in one account: a role to assume (with the ExternalId its trust policy
-/// requires), or nothing to act with the function's own credentials.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountAccess {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
-}
-
-impl AccountAccess {
-    /// Checks the role ARN's shape (`arn:PARTITION:iam::ACCOUNT:role/NAME`).
-    pub fn validate(&self, field: &str) -> Result<(), Error> {
-        let Some(arn) = &self.role_arn else {
-            return Ok(());
-        };
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let well_formed = parts.len() == 6
-            && parts[0] == "arn"
-            && parts[1].starts_with("aws")
-            && parts[2] == "iam"
-            && parts[3].is_empty()
-            && parts[4].len() == 12
-            && parts[4].bytes().all(|b| b.is_ascii_digit())
-            && parts[5].starts_with("role/")
-            && parts[5].len() > "role/".len();
-        if well_formed {
-            Ok(())
-        } else {
-            Err(Error::InvalidRequest(format!(
-                "{field}.roleArn `{arn}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
-            )))
-        }
-    }
-
-    /// The account id of the role, when one is given.
-    pub fn account_id(&self) -> Option<&str> {
-        self.role_arn
-            .as_deref()
-            .and_then(|arn| arn.split(':').nth(4))
-    }
-}
 
 /// The function's own configuration, from the environment (`AWS_ENDPOINT_URL` included,
 /// which is how the local rehearsal points every client at the emulator).
@@ -100,7 +54,7 @@ pub fn external_id_for(access: &AccountAccess, deployed: Option<&str>) -> Option
 }
 
 /// A Route 53 client for zonehop: us-east-1 (Route 53 is global and signs there), and no
-/// SDK retries, because [`crate::retry`] retries every call itself.
+/// SDK retries, because [`crate::ports::retry`] retries every call itself.
 pub fn route53_client(config: &SdkConfig) -> aws_sdk_route53::Client {
     let conf = aws_sdk_route53::config::Builder::from(config)
         .region(Region::new("us-east-1"))

@@ -7,49 +7,9 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
-
-use rand::Rng;
 
 use crate::error::Error;
-
-/// How often and how long to retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first one included.
-    pub max_attempts: u32,
-    /// The wait before the first retry (before jitter).
-    pub base: Duration,
-    /// No wait is longer than this.
-    pub cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// Eight attempts over at most about a minute: long enough to ride out a burst of
-    /// throttling or a slow prior change, short enough for a Lambda's timeout.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            base: Duration::from_millis(250),
-            cap: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The longest wait before retry number `retry` (1-based): `base * 2^(retry-1)`, capped.
-    pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.base.saturating_mul(factor).min(self.cap)
-    }
-
-    /// A wait drawn uniformly from zero to the ceiling ("full jitter").
-    pub fn delay(&self, retry: u32) -> Duration {
-        let ceiling = self.ceiling(retry);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::rng().random_range(0..=millis))
-    }
-}
+pub use zonehop_core::backoff::RetryPolicy;
 
 /// Counts of what the retry loop did, for reports and benchmarks.
 #[derive(Debug, Default)]
@@ -106,6 +66,7 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn throttled() -> Error {
         Error::Throttled {
@@ -119,18 +80,6 @@ mod tests {
             max_attempts: 4,
             base: Duration::from_millis(1),
             cap: Duration::from_millis(2),
-        }
-    }
-
-    #[test]
-    fn the_ceiling_doubles_and_is_capped() {
-        let policy = RetryPolicy::default();
-        assert_eq!(policy.ceiling(1), Duration::from_millis(250));
-        assert_eq!(policy.ceiling(2), Duration::from_millis(500));
-        assert_eq!(policy.ceiling(4), Duration::from_secs(2));
-        assert_eq!(policy.ceiling(30), Duration::from_secs(20));
-        for retry in 1..10 {
-            assert!(policy.delay(retry) <= policy.ceiling(retry));
         }
     }
 

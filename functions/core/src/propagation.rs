@@ -76,12 +76,12 @@ impl Pacing {
 
     /// At least a second between rounds (a zero wait would spin the loop to its round cap
     /// and roll the migration back), the maximum not below the minimum, at most a day.
-    pub fn validate(&self) -> Result<(), crate::Error> {
+    pub fn validate(&self) -> Result<(), crate::request::InvalidRequest> {
         if self.min_wait < 1
             || self.max_wait < self.min_wait
             || self.max_wait > Self::MAX_WAIT_LIMIT
         {
-            return Err(crate::Error::InvalidRequest(format!(
+            return Err(crate::request::InvalidRequest(format!(
                 "pacing {{minWait: {}, maxWait: {}}} must satisfy 1 <= minWait <= maxWait <= {} seconds",
                 self.min_wait,
                 self.max_wait,

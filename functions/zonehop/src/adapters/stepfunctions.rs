@@ -1,17 +1,8 @@
-//! Which executions are running: the port preflight asks before it takes the domain's
-//! lock, and its Step Functions adapter.
+//! The executions port on Step Functions' DescribeExecution.
 
-use std::future::Future;
-
+use crate::adapters::route53::classify;
 use crate::error::Error;
-use crate::route53::classify;
-
-/// Asks whether an execution still runs.
-pub trait Executions: Send + Sync {
-    /// True when `execution` (an execution ARN) is RUNNING. An execution the service does
-    /// not know is not running.
-    fn is_running(&self, execution: &str) -> impl Future<Output = Result<bool, Error>> + Send;
-}
+use crate::ports::executions::Executions;
 
 /// Step Functions' DescribeExecution.
 #[derive(Debug, Clone)]

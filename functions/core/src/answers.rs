@@ -1,0 +1,143 @@
+//! What DNS servers answer, and how two answers are compared: the questions to ask about a
+//! zone, an answer reduced to the set that is compared, and a difference between servers.
+//! Pure: the asking is `zonehop::ports::dns`.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::canary::CANARY_LABEL;
+use crate::name::Name;
+use crate::plan::is_apex_soa_or_ns;
+use crate::zone::{RrType, Zone};
+
+/// One record of an answer, in presentation form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DnsRecord {
+    pub name: Name,
+    pub rtype: String,
+    pub ttl: u32,
+    pub data: String,
+}
+
+/// A server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsAnswer {
+    /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, `REFUSED`...
+    pub rcode: String,
+    pub authoritative: bool,
+    pub answers: Vec<DnsRecord>,
+    pub authorities: Vec<DnsRecord>,
+}
+
+impl DnsAnswer {
+    /// The answer records of exactly this name and type, sorted: what "the RRset" is.
+    pub fn rrset(&self, name: &Name, rtype: &str) -> Vec<DnsRecord> {
+        let mut set: Vec<DnsRecord> = self
+            .answers
+            .iter()
+            .filter(|r| r.name == *name && r.rtype == rtype)
+            .cloned()
+            .collect();
+        set.sort();
+        set.dedup();
+        set
+    }
+}
+
+/// One RRset a server answers differently from the old zone's reference server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Difference {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// `old ns1.example.net (192.0.2.1:53)`, `new ...`, or `api` for routing policies.
+    pub server: String,
+    pub old: Vec<String>,
+    pub new: Vec<String>,
+}
+
+/// An RRset to ask every server about (a DNS question, and how to read its answer).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Question {
+    pub name: Name,
+    pub rtype: RrType,
+    /// A delegation (NS below the apex): the parent answers it as a referral, so the
+    /// set is read from the authority section.
+    pub referral: bool,
+}
+
+/// The RRsets to compare over DNS, and the number of routing-policy record sets left to
+/// the API. Both zones' names count, so a record missing on either side is asked for.
+pub fn questions(
+    domain: &Name,
+    keep: &[Name],
+    source: &Zone,
+    target: &Zone,
+) -> (Vec<Question>, usize) {
+    let canary = domain.prepend(CANARY_LABEL).ok();
+    let mut set = BTreeSet::new();
+    let mut routed = 0;
+    for record in source.iter().chain(target.iter()) {
+        if is_apex_soa_or_ns(record, domain) || Some(&record.name) == canary.as_ref() {
+            continue;
+        }
+        if record.rtype == RrType::SOA {
+            continue;
+        }
+        if let Some(kept) = keep.iter().find(|k| record.name.is_at_or_below(k)) {
+            // Below a cut the child answers; at the cut only the parent's delegation counts.
+            let delegation =
+                record.name == *kept && matches!(record.rtype, RrType::NS | RrType::DS);
+            if !delegation {
+                continue;
+            }
+        }
+        if record.has_routing_policy() {
+            routed += 1;
+            continue;
+        }
+        set.insert(Question {
+            name: record.name.clone(),
+            rtype: record.rtype,
+            referral: record.rtype == RrType::NS && record.name != *domain,
+        });
+    }
+    (set.into_iter().collect(), routed)
+}
+
+/// What a server said about one RRset, reduced to what is compared.
+pub fn answer_set(answer: &Result<DnsAnswer, String>, question: &Question) -> Vec<String> {
+    match answer {
+        Err(e) => vec![format!("no answer: {e}")],
+        Ok(a) if a.rcode != "NOERROR" => vec![a.rcode.clone()],
+        Ok(a) => {
+            let records: Vec<DnsRecord> = if question.referral {
+                let mut set: Vec<DnsRecord> = a
+                    .authorities
+                    .iter()
+                    .filter(|r| r.name == question.name && r.rtype == "NS")
+                    .cloned()
+                    .collect();
+                set.sort();
+                set
+            } else {
+                a.rrset(&question.name, question.rtype.as_str())
+            };
+            records
+                .into_iter()
+                .map(|r| format!("{} {}", r.ttl, normalize_data(&r)))
+                .collect()
+        }
+    }
+}
+
+/// Names inside record data compare without case (servers may answer either).
+fn normalize_data(record: &DnsRecord) -> String {
+    match record.rtype.as_str() {
+        "CNAME" | "NS" | "PTR" => record.data.to_ascii_lowercase(),
+        _ => record.data.clone(),
+    }
+}

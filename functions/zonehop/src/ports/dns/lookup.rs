@@ -1,0 +1,133 @@
+//! Finding servers through a resolver: the resolver a function uses, the addresses of a
+//! zone's name servers, and the zone above a domain with its servers.
+
+use std::net::{IpAddr, SocketAddr};
+
+use zonehop_core::name::Name;
+use zonehop_core::zone::RrType;
+
+use crate::error::Error;
+use crate::ports::dns::compare::Server;
+use crate::ports::dns::DnsClient;
+use crate::ports::hosted_zones::HostedZone;
+
+/// Parses `host:port` or a bare address (port 53).
+pub fn parse_resolver(text: &str) -> Result<SocketAddr, Error> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| {
+            Error::InvalidRequest(format!(
+                "resolver `{text}` is not an address (192.0.2.53 or 192.0.2.53:53)"
+            ))
+        })
+}
+
+/// The resolver a function uses: the request's `resolver`, else the configuration's.
+pub fn resolver_for(
+    requested: Option<&str>,
+    configured: Option<SocketAddr>,
+) -> Result<SocketAddr, Error> {
+    match requested {
+        Some(text) => parse_resolver(text),
+        None => configured.ok_or_else(|| {
+            Error::InvalidRequest(
+                "no resolver: set `resolver` in the request or ZONEHOP_RESOLVER".into(),
+            )
+        }),
+    }
+}
+
+/// The addresses of a zone's name servers, found through the resolver.
+pub async fn server_addresses<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    zone: &HostedZone,
+    side: &str,
+    port: u16,
+) -> Result<Vec<Server>, Error> {
+    let mut servers = Vec::new();
+    for ns in &zone.name_servers {
+        let name =
+            Name::parse(ns).map_err(|e| Error::InvalidRequest(format!("name server {ns}: {e}")))?;
+        let answer = dns
+            .query(resolver, &name, RrType::A, true)
+            .await
+            .map_err(|e| Error::DnsLookupFailed {
+                name: name.to_string(),
+                message: e.to_string(),
+            })?;
+        let addresses: Vec<IpAddr> = answer
+            .answers
+            .iter()
+            .filter(|r| r.rtype == "A")
+            .filter_map(|r| r.data.parse().ok())
+            .collect();
+        if addresses.is_empty() {
+            return Err(Error::DnsLookupFailed {
+                name: name.to_string(),
+                message: format!("{} without an address", answer.rcode),
+            });
+        }
+        for ip in addresses {
+            servers.push(Server {
+                label: format!("{side} {} ({ip})", name.as_str().trim_end_matches('.')),
+                addr: SocketAddr::new(ip, port),
+            });
+        }
+    }
+    Ok(servers)
+}
+
+/// The zone above `domain` (the registry's: `com.`, `co.uk.`) and its servers' names,
+/// found by asking the resolver for NS sets above the domain only.
+pub async fn parent_zone<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    domain: &Name,
+) -> Result<(Name, Vec<Name>), Error> {
+    let labels: Vec<&str> = domain.labels().collect();
+    for skip in 1..labels.len() {
+        let candidate = Name::parse(&labels[skip..].join("."))
+            .map_err(|e| Error::InvalidRequest(format!("domain {domain}: {e}")))?;
+        let answer = dns
+            .query(resolver, &candidate, RrType::NS, true)
+            .await
+            .map_err(|e| Error::DnsLookupFailed {
+                name: candidate.to_string(),
+                message: e.to_string(),
+            })?;
+        let servers: Vec<Name> = answer
+            .rrset(&candidate, "NS")
+            .iter()
+            .filter_map(|r| Name::parse(&r.data).ok())
+            .collect();
+        if !servers.is_empty() {
+            return Ok((candidate, servers));
+        }
+    }
+    Err(Error::DnsLookupFailed {
+        name: domain.to_string(),
+        message: "no parent zone with NS records above it".into(),
+    })
+}
+
+/// The IPv4 addresses of `name`, through the resolver.
+pub async fn address_of<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    name: &Name,
+) -> Result<Vec<std::net::IpAddr>, Error> {
+    let answer = dns
+        .query(resolver, name, RrType::A, true)
+        .await
+        .map_err(|e| Error::DnsLookupFailed {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(answer
+        .answers
+        .iter()
+        .filter(|r| r.rtype == "A")
+        .filter_map(|r| r.data.parse().ok())
+        .collect())
+}

@@ -1,0 +1,45 @@
+//! Asking DNS servers directly: the port the steps use, and what they build on it.
+//!
+//! Verification and the sub-delegation check must see what each authoritative server
+//! itself serves, so queries go to one server at a time with RD=0. Every address comes from
+//! the request or the configuration, so the same code asks AWS's servers or the local
+//! world's. Adapters: the wire (`adapters::wire_dns`) and a scripted twin for unit tests
+//! (`adapters::memory::ScriptedDns`).
+
+pub mod compare;
+pub mod lookup;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+pub use zonehop_core::answers::{DnsAnswer, DnsRecord};
+use zonehop_core::name::Name;
+use zonehop_core::zone::RrType;
+
+/// Why a server gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsError {
+    /// No answer within the timeout, after every attempt.
+    #[error("{server} did not answer within {timeout_ms} ms")]
+    Timeout { server: SocketAddr, timeout_ms: u64 },
+    /// A socket error (connection refused, unreachable...).
+    #[error("{server}: {message}")]
+    Io { server: SocketAddr, message: String },
+    /// The answer was not a DNS message for our query.
+    #[error("{server} sent a malformed answer: {message}")]
+    Malformed { server: SocketAddr, message: String },
+}
+
+/// Sends one query to one server.
+pub trait DnsClient: Send + Sync {
+    /// Asks `server` for `name`/`rtype`; `recursion` sets the RD bit (false for
+    /// authoritative servers, true when asking a resolver).
+    fn query(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        rtype: RrType,
+        recursion: bool,
+    ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + Send;
+}

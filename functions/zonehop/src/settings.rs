@@ -1,0 +1,128 @@
+//! One place for every setting a function reads from its configuration (not from the
+//! request): every `main.rs` calls [`Settings::from_env`], so that each setting means the
+//! same in every function that reads it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use zonehop_core::backoff::RetryPolicy;
+use zonehop_core::batch::BatchLimits;
+
+use crate::ports::dns::lookup::parse_resolver;
+
+/// The configuration of a function.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How each call is retried (`ZONEHOP_RETRY_MAX_ATTEMPTS`, `ZONEHOP_RETRY_BASE_MS`,
+    /// `ZONEHOP_RETRY_CAP_MS`).
+    pub retry: RetryPolicy,
+    /// Route 53's change-batch limits.
+    pub limits: BatchLimits,
+    /// How long a change may stay PENDING (`ZONEHOP_INSYNC_TIMEOUT_SECONDS`, 600).
+    pub in_sync_timeout: Duration,
+    /// How long a registrar operation may take before the function hands back a retryable
+    /// `RegistrarOperationPending`: the state machine retries, the operation goes on.
+    pub operation_timeout: Duration,
+    /// The resolver that finds name servers' addresses and parents (`ZONEHOP_RESOLVER`,
+    /// `192.0.2.53` or `192.0.2.53:53`), when the request names none.
+    pub resolver: Option<SocketAddr>,
+    /// The port authoritative servers listen on (`ZONEHOP_DNS_PORT`, 53).
+    pub dns_port: u16,
+    /// verify-zones' queries in flight (`ZONEHOP_VERIFY_CONCURRENCY`, 256).
+    pub verify_concurrency: usize,
+    /// How long a difference over DNS must persist to be reported
+    /// (`ZONEHOP_VERIFY_SETTLE_SECONDS`, 10).
+    pub verify_settle: Duration,
+    /// How long a new child zone's servers may take to answer at all after INSYNC.
+    pub serving_timeout: Duration,
+    /// The CloudWatch namespace of check-propagation's metrics (`ZONEHOP_METRIC_NAMESPACE`).
+    pub metric_namespace: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retry: RetryPolicy::default(),
+            limits: BatchLimits::ROUTE53,
+            in_sync_timeout: Duration::from_secs(600),
+            operation_timeout: Duration::from_secs(600),
+            resolver: None,
+            dns_port: 53,
+            verify_concurrency: 256,
+            verify_settle: Duration::from_secs(10),
+            serving_timeout: Duration::from_secs(120),
+            metric_namespace: "zonehop".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings from the process environment.
+    pub fn from_env() -> Settings {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The settings from any source of variables (a map in tests); unset or unparsable
+    /// values keep their default.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Settings {
+        let number = |name: &str| var(name).and_then(|v| v.trim().parse::<u64>().ok());
+        let d = Settings::default();
+        Settings {
+            retry: RetryPolicy {
+                max_attempts: number("ZONEHOP_RETRY_MAX_ATTEMPTS")
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or(d.retry.max_attempts),
+                base: number("ZONEHOP_RETRY_BASE_MS").map_or(d.retry.base, Duration::from_millis),
+                cap: number("ZONEHOP_RETRY_CAP_MS").map_or(d.retry.cap, Duration::from_millis),
+            },
+            limits: d.limits,
+            in_sync_timeout: number("ZONEHOP_INSYNC_TIMEOUT_SECONDS")
+                .map_or(d.in_sync_timeout, Duration::from_secs),
+            operation_timeout: d.operation_timeout,
+            resolver: var("ZONEHOP_RESOLVER").and_then(|text| parse_resolver(&text).ok()),
+            dns_port: number("ZONEHOP_DNS_PORT")
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(d.dns_port),
+            verify_concurrency: number("ZONEHOP_VERIFY_CONCURRENCY")
+                .and_then(|c| usize::try_from(c).ok())
+                .unwrap_or(d.verify_concurrency),
+            verify_settle: number("ZONEHOP_VERIFY_SETTLE_SECONDS")
+                .map_or(d.verify_settle, Duration::from_secs),
+            serving_timeout: d.serving_timeout,
+            metric_namespace: var("ZONEHOP_METRIC_NAMESPACE")
+                .filter(|n| !n.is_empty())
+                .unwrap_or(d.metric_namespace),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_read_and_bad_values_keep_the_default() {
+        let vars = [
+            ("ZONEHOP_RETRY_MAX_ATTEMPTS", "3"),
+            ("ZONEHOP_INSYNC_TIMEOUT_SECONDS", "30"),
+            ("ZONEHOP_RESOLVER", "127.0.0.53"),
+            ("ZONEHOP_DNS_PORT", "5353"),
+            ("ZONEHOP_VERIFY_CONCURRENCY", "not-a-number"),
+            ("ZONEHOP_METRIC_NAMESPACE", "zh"),
+        ];
+        let settings = Settings::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        assert_eq!(settings.retry.max_attempts, 3);
+        assert_eq!(settings.in_sync_timeout, Duration::from_secs(30));
+        assert_eq!(
+            settings.resolver,
+            Some(SocketAddr::from(([127, 0, 0, 53], 53)))
+        );
+        assert_eq!(settings.dns_port, 5353);
+        assert_eq!(settings.verify_concurrency, 256);
+        assert_eq!(settings.metric_namespace, "zh");
+    }
+}

@@ -1,0 +1,88 @@
+//! cutover (DESIGN step 9): the same record change in both zones, so that whichever zone a
+//! resolver asks, it gets the new value (bounded by the record TTL, not the delegation's).
+use crate::error::Error;
+use crate::ports::hosted_zones::read_zone;
+use crate::ports::hosted_zones::wait_in_sync;
+use crate::ports::hosted_zones::HostedZones;
+use crate::ports::retry::with_retry;
+use crate::ports::retry::RetryStats;
+use crate::settings::Settings;
+use serde::{Deserialize, Serialize};
+use zonehop_core::change::Action;
+use zonehop_core::change::Change;
+use zonehop_core::request::cutover_records;
+use zonehop_core::request::BothZones;
+use zonehop_core::request::CutoverRecord;
+use zonehop_core::zone::RecordSet;
+
+/// cutover's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CutoverRequest {
+    #[serde(flatten)]
+    pub zones: BothZones,
+    pub records: Vec<CutoverRecord>,
+}
+
+/// cutover's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CutoverOutput {
+    pub records: usize,
+    pub source_changed: bool,
+    pub target_changed: bool,
+}
+
+/// Applies the records as UPSERTs unless the zone already holds them exactly.
+async fn upsert_unless_equal<R: HostedZones>(
+    r53: &R,
+    zone_id: &str,
+    records: &[RecordSet],
+    settings: &Settings,
+    stats: &RetryStats,
+) -> Result<bool, Error> {
+    let zone = read_zone(r53, zone_id, &settings.retry, stats).await?;
+    let changes: Vec<Change> = records
+        .iter()
+        .filter(|r| {
+            !zone
+                .get(&r.key())
+                .is_some_and(|current| current.same_content(r))
+        })
+        .map(|r| Change {
+            action: Action::Upsert,
+            record: r.clone(),
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let id = with_retry(&settings.retry, stats, || {
+        r53.change_records(zone_id, &changes, "zonehop cutover")
+    })
+    .await?;
+    wait_in_sync(r53, &id, settings.in_sync_timeout, &settings.retry, stats).await?;
+    Ok(true)
+}
+
+/// Step 9: the same record change in BOTH zones, so users move within the record TTL
+/// whichever zone their resolver still asks.
+pub async fn cutover<S: HostedZones, T: HostedZones>(
+    source: &S,
+    target: &T,
+    request: &CutoverRequest,
+    settings: &Settings,
+) -> Result<CutoverOutput, Error> {
+    let stats = RetryStats::default();
+    let (domain, source_id, target_id) = request.zones.validated()?;
+    let records = cutover_records(&domain, &request.records)?;
+    let target_changed =
+        upsert_unless_equal(target, &target_id, &records, settings, &stats).await?;
+    let source_changed =
+        upsert_unless_equal(source, &source_id, &records, settings, &stats).await?;
+    Ok(CutoverOutput {
+        records: records.len(),
+        source_changed,
+        target_changed,
+    })
+}

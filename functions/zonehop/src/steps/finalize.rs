@@ -1,0 +1,84 @@
+//! finalize (DESIGN step 10): restore the apex NS TTL, remove the canaries, hand over the
+//! decommission checklist. The old zone is never deleted by zonehop.
+use crate::error::Error;
+use crate::ports::hosted_zones::read_zone;
+use crate::ports::hosted_zones::set_apex_ns_ttl;
+use crate::ports::hosted_zones::wait_in_sync;
+use crate::ports::hosted_zones::HostedZones;
+use crate::ports::retry::with_retry;
+use crate::ports::retry::RetryStats;
+use crate::settings::Settings;
+use serde::{Deserialize, Serialize};
+use zonehop_core::canary::CANARY_LABEL;
+use zonehop_core::change::Action;
+use zonehop_core::change::Change;
+use zonehop_core::name::Name;
+use zonehop_core::request::BothZones;
+use zonehop_core::zone::RrType;
+
+/// finalize's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinalizeOutput {
+    pub ns_ttl: i64,
+    pub canaries_removed: usize,
+    /// What the operator does next; zonehop never deletes the old zone.
+    pub decommission_checklist: Vec<String>,
+}
+
+async fn remove_canary<R: HostedZones>(
+    r53: &R,
+    zone_id: &str,
+    domain: &Name,
+    settings: &Settings,
+    stats: &RetryStats,
+) -> Result<bool, Error> {
+    let canary = domain
+        .prepend(CANARY_LABEL)
+        .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
+    let zone = read_zone(r53, zone_id, &settings.retry, stats).await?;
+    let Some(record) = zone
+        .iter()
+        .find(|r| r.name == canary && r.rtype == RrType::TXT)
+        .cloned()
+    else {
+        return Ok(false);
+    };
+    let change = [Change {
+        action: Action::Delete,
+        record,
+    }];
+    let id = with_retry(&settings.retry, stats, || {
+        r53.change_records(zone_id, &change, "zonehop: remove the canary")
+    })
+    .await?;
+    wait_in_sync(r53, &id, settings.in_sync_timeout, &settings.retry, stats).await?;
+    Ok(true)
+}
+
+/// Step 10: apex NS TTLs to `nsTtl.after`, canaries removed, the checklist.
+pub async fn finalize<S: HostedZones, T: HostedZones>(
+    source: &S,
+    target: &T,
+    request: &BothZones,
+    settings: &Settings,
+) -> Result<FinalizeOutput, Error> {
+    let stats = RetryStats::default();
+    let (domain, source_id, target_id) = request.validated()?;
+    let ttl = request.ns_ttl.after;
+    set_apex_ns_ttl(target, &target_id, &domain, ttl, settings, &stats).await?;
+    set_apex_ns_ttl(source, &source_id, &domain, ttl, settings, &stats).await?;
+    let removed = usize::from(remove_canary(target, &target_id, &domain, settings, &stats).await?)
+        + usize::from(remove_canary(source, &source_id, &domain, settings, &stats).await?);
+    Ok(FinalizeOutput {
+        ns_ttl: ttl,
+        canaries_removed: removed,
+        decommission_checklist: vec![
+            format!("Keep the old zone {source_id} unchanged for at least 48 hours more; zonehop never deletes it."),
+            format!("Publish any record change in both zones ({source_id} and {target_id}) until the old zone is deleted."),
+            format!("Re-create the health checks and traffic policies of the old account in the new one if any records used them."),
+            format!("If DNSSEC is wanted, enable signing on {target_id} and add its DS at the registrar only after the old zone is retired."),
+            format!("Then delete zone {source_id} (a hosted zone costs $0.50 a month); subdomains kept behind keep their own zones."),
+        ],
+    })
+}

@@ -1,0 +1,46 @@
+//! lower-ns-ttl (DESIGN step 6): the apex NS TTL of both zones to `nsTtl.during`, so that
+//! after the swap resolvers re-ask within minutes; the state machine then waits out the old
+//! TTL before the swap.
+
+use crate::ports::hosted_zones::set_apex_ns_ttl;
+use serde::{Deserialize, Serialize};
+use zonehop_core::request::BothZones;
+
+use crate::error::Error;
+use crate::ports::hosted_zones::HostedZones;
+use crate::ports::retry::RetryStats;
+use crate::settings::Settings;
+
+/// lower-ns-ttl's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LowerNsTtlOutput {
+    pub previous_source_ttl: i64,
+    pub previous_target_ttl: i64,
+    /// How long resolvers may still hold the old zone's apex NS set with its old TTL: the
+    /// state machine waits this out before the swap. Only the old side counts: the new zone
+    /// was never delegated, so nobody holds its NS set. On a re-run after the TTLs were
+    /// lowered the old TTL is gone from the zone, so the state machine keeps preflight's.
+    pub wait_seconds: i64,
+}
+
+/// Step 6: both apex NS TTLs to `nsTtl.during`.
+pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones>(
+    source: &S,
+    target: &T,
+    request: &BothZones,
+    settings: &Settings,
+) -> Result<LowerNsTtlOutput, Error> {
+    let stats = RetryStats::default();
+    let (domain, source_id, target_id) = request.validated()?;
+    let ttl = request.ns_ttl.during;
+    let previous_source_ttl =
+        set_apex_ns_ttl(source, &source_id, &domain, ttl, settings, &stats).await?;
+    let previous_target_ttl =
+        set_apex_ns_ttl(target, &target_id, &domain, ttl, settings, &stats).await?;
+    Ok(LowerNsTtlOutput {
+        previous_source_ttl,
+        previous_target_ttl,
+        wait_seconds: previous_source_ttl,
+    })
+}

@@ -1,0 +1,72 @@
+//! rollback: after a failure once the swap has started, the registration and the old
+//! zone's apex NS point at the old zone's own servers again. Idempotent: what already points
+//! there is left alone.
+use crate::error::Error;
+use crate::ports::hosted_zones::point_apex_ns;
+use crate::ports::hosted_zones::HostedZones;
+use crate::ports::registrar::point_registration;
+use crate::ports::registrar::Registrar;
+use crate::ports::retry::with_retry;
+use crate::ports::retry::RetryStats;
+use crate::settings::Settings;
+use serde::{Deserialize, Serialize};
+use zonehop_core::delegation::canonical_servers;
+use zonehop_core::delegation::operator_action;
+use zonehop_core::request::parse_domain;
+use zonehop_core::request::RegistrarKind;
+use zonehop_core::request::RegistrarRef;
+use zonehop_core::request::ZoneRef;
+use zonehop_core::zone::bare_zone_id;
+
+/// rollback's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackRequest {
+    pub domain: String,
+    pub source: ZoneRef,
+    #[serde(default)]
+    pub registrar: RegistrarRef,
+}
+
+/// rollback's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackOutput {
+    pub name_servers: Vec<String>,
+    pub registration_changed: bool,
+    pub source_apex_ns_changed: bool,
+    /// For a `manual` registrar, what the operator must still do (null otherwise).
+    pub operator_action: Option<String>,
+}
+
+/// Rollback: the registration and the old zone's apex NS point at the old zone's own
+/// servers again. Needs nothing from the failed run: the old zone knows its servers.
+pub async fn rollback<S: HostedZones, G: Registrar>(
+    source: &S,
+    registrar: &G,
+    request: &RollbackRequest,
+    settings: &Settings,
+) -> Result<RollbackOutput, Error> {
+    let stats = RetryStats::default();
+    let domain = parse_domain(&request.domain)?;
+    request.registrar.access.validate("registrar")?;
+    let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
+    let source_zone = with_retry(&settings.retry, &stats, || source.get_zone(&source_id)).await?;
+    let servers = canonical_servers(&source_zone.name_servers);
+    let (operation, operator_action) = match request.registrar.kind {
+        RegistrarKind::Route53domains => {
+            let (_, operation) =
+                point_registration(registrar, &domain, &servers, settings, &stats).await?;
+            (operation, None)
+        }
+        RegistrarKind::Manual => (None, Some(operator_action(&domain, &servers))),
+    };
+    let (_, apex_changed) =
+        point_apex_ns(source, &source_id, &domain, &servers, settings, &stats).await?;
+    Ok(RollbackOutput {
+        name_servers: servers,
+        registration_changed: operation.is_some(),
+        source_apex_ns_changed: apex_changed,
+        operator_action,
+    })
+}
