@@ -34,8 +34,8 @@ lint: lint-infra ## fmt check + clippy with warnings as errors + the infra linte
 lint-infra: ## Lint the state machine and both templates (asl-validator, cfn-lint, sam validate; offline)
 	bash scripts/lint-infra.sh
 
-test-unit: ## The pure core's tests only (no emulator needed)
-	cargo nextest run -p zonehop
+test-unit: ## Unit tests of the core and the library (no emulator, no sockets)
+	cargo nextest run -p zonehop-core -p zonehop
 
 test: setup lint ## Everything: fmt, clippy, unit tests, integration tests against moto server and the DNS world
 	cargo nextest run --workspace --no-run

@@ -318,7 +318,7 @@ async fn a_wait_for_task_token_step_resumes_with_the_operators_answer() {
 #[tokio::test]
 async fn an_execution_whose_output_holds_a_timestamp_is_read_from_its_history() {
     // moto 5.2.5's DescribeExecution answers HTTP 500 once an output holds a timestamp
-    // (LOCAL-WORLD.md); the ASL should drop such fields with a ResultSelector, and the
+    // (docs/local-world.md); the ASL should drop such fields with a ResultSelector, and the
     // harness still reports such an execution rather than failing on it.
     let world = world(&[], "timestamp").await;
     let execution = world

@@ -403,6 +403,6 @@ fn the_sample_events_are_valid_requests() {
     let preflight: zonehop::steps::preflight::PreflightRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("preflight.json")).expect("sample event"),
     )
-    .expect("preflight.json is a PreflightRequest (the request of DESIGN.md)");
+    .expect("preflight.json is a PreflightRequest (the request of docs/design.md)");
     assert!(preflight.dry_run);
 }

@@ -659,7 +659,7 @@ impl Progress {
     }
 }
 
-/// AWS prices (us-east-1, ../shared/AWS-FACTS.md): a Standard state transition, and a GB-s
+/// AWS prices (us-east-1, docs/dns-facts.md): a Standard state transition, and a GB-s
 /// of Lambda on arm64.
 pub const USD_PER_TRANSITION: f64 = 0.025 / 1_000.0;
 pub const USD_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;

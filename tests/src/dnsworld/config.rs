@@ -1,5 +1,5 @@
 //! Configuration files of the world's daemons, with the settings measured to work
-//! (knotd 3.2.6, unbound 1.17.1, kresd 5.6.0; see /work/shared/LOCAL-WORLD.md).
+//! (knotd 3.2.6, unbound 1.17.1, kresd 5.6.0; see docs/local-world.md).
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;

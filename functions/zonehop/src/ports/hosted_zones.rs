@@ -1,6 +1,6 @@
 //! The narrow port to Route 53's hosted-zone API, and the domain functions built on it.
 //!
-//! The core never sees the SDK: [`crate::route53::Route53`] implements [`HostedZones`]
+//! The core never sees the SDK: [`crate::adapters::route53::Route53`] implements [`HostedZones`]
 //! over HTTP, and tests may implement it in memory. Every call here is one API request, so
 //! retries (in [`crate::ports::retry`]) and call counts wrap individual requests.
 
