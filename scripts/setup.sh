@@ -11,7 +11,8 @@
 #
 # What it does:
 #   1. apt: the DNS world (knot, unbound, knot-resolver, dnsperf, ldns/bind tools), iproute2, jq,
-#      python3-venv; `apt-get update` once, only when something is missing. No daemon is left running.
+#      python3-venv, chromium (headless, for tools/report's browser test of report.html);
+#      `apt-get update` once, only when something is missing. No daemon is left running.
 #   2. a virtualenv with scripts/requirements.txt (moto server, cargo-lambda, octoDNS + Route 53
 #      provider); skipped when the stamp in the venv holds the same requirements hash.
 #   3. rustup: the aarch64-unknown-linux-gnu target (Lambda arm64 builds), rustfmt and clippy.
@@ -36,7 +37,7 @@ fi
 # 1. Debian packages
 # ---------------------------------------------------------------------------------------------
 APT_PACKAGES=(knot knot-dnsutils unbound knot-resolver dnsperf ldnsutils bind9-dnsutils iproute2 jq
-  python3-venv)
+  python3-venv chromium)
 # Daemons whose packages might start them (postinst); none must stay running.
 SERVICES=(unbound knot kresd@1 kres-cache-gc)
 

@@ -358,14 +358,27 @@ pub struct Progress {
     pub phases: Vec<Phase>,
     pub verification: Option<Value>,
     pub propagation: Option<Value>,
-    /// Each round of check-propagation as `(checkedAt, safe)`.
-    pub rounds: Vec<(i64, bool)>,
+    /// Each round of check-propagation, in order.
+    pub rounds: Vec<Round>,
     pub target_zone_id: Option<String>,
     /// The last state output seen (the execution's state so far).
     pub last_state: Option<Value>,
     /// The operator's request (`awaiting-operator`) seen and not yet answered: whoever
     /// plays the operator takes it.
     pub operator_request: Option<Value>,
+}
+
+/// One round of check-propagation, as its output tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// `checkedAt`, seconds since the epoch.
+    pub checked_at: i64,
+    pub safe: bool,
+    pub parent_on_new: Option<i64>,
+    pub parent_total: Option<i64>,
+    /// The probe resolvers listed whose side is `new`, and how many are listed.
+    pub resolvers_on_new: usize,
+    pub resolvers_total: usize,
 }
 
 fn phase_name(announce: &str) -> String {
@@ -543,7 +556,15 @@ impl Progress {
                 let p = &output["propagation"];
                 self.propagation = Some(p.clone());
                 if let Some(at) = p["checkedAt"].as_i64() {
-                    self.rounds.push((at, p["safe"] == true));
+                    let resolvers = p["resolvers"].as_array().map_or(&[][..], Vec::as_slice);
+                    self.rounds.push(Round {
+                        checked_at: at,
+                        safe: p["safe"] == true,
+                        parent_on_new: p["parentOnNew"].as_i64(),
+                        parent_total: p["parentTotal"].as_i64(),
+                        resolvers_on_new: resolvers.iter().filter(|r| r["side"] == "new").count(),
+                        resolvers_total: resolvers.len(),
+                    });
                 }
                 let safe_at = p["safeAt"]
                     .as_i64()
@@ -600,7 +621,7 @@ impl Progress {
     }
 
     /// `report.json`: status, error, phases, verification, propagation (resolver addresses
-    /// named through `resolver_names`).
+    /// named through `resolver_names`; `timeline`: each round's time and counts).
     pub fn report(
         &self,
         status: &str,
@@ -620,11 +641,21 @@ impl Progress {
             })
             .collect();
         let propagation = self.propagation.as_ref().map(|p| {
-            let completed = self
+            let completed = self.rounds.iter().find(|r| r.safe).map(|r| r.checked_at);
+            let timeline: Vec<Value> = self
                 .rounds
                 .iter()
-                .find(|(_, safe)| *safe)
-                .map(|(at, _)| *at);
+                .map(|r| {
+                    json!({
+                        "at": iso_secs(r.checked_at),
+                        "parentOnNew": r.parent_on_new,
+                        "parentTotal": r.parent_total,
+                        "resolversOnNew": r.resolvers_on_new,
+                        "resolversTotal": r.resolvers_total,
+                        "safe": r.safe,
+                    })
+                })
+                .collect();
             let resolvers: Vec<Value> = p["resolvers"]
                 .as_array()
                 .into_iter()
@@ -647,6 +678,7 @@ impl Progress {
                 "parentServersOnNew": p["parentOnNew"],
                 "parentServers": p["parentTotal"],
                 "resolvers": resolvers,
+                "timeline": timeline,
             })
         });
         json!({
@@ -972,17 +1004,30 @@ mod tests {
     #[test]
     fn the_report_names_resolvers_and_completes_at_the_first_safe_round() {
         let mut progress = Progress::default();
-        let round = |safe: bool, checked: i64| {
+        let round = |safe: bool, checked: i64, kresd: &str| {
             json!({ "propagation": {
                 "safe": safe, "safeAt": 1_000, "parentSwitchSeenAt": 990, "checkedAt": checked,
                 "nextWaitSeconds": 2, "parentOnNew": 2, "parentTotal": 2, "resolversOnNew": 1,
                 "resolversTotal": 1,
-                "resolvers": [{ "resolver": "127.9.0.2:53", "side": "new", "movedAt": 995 }],
+                "resolvers": [
+                    { "resolver": "127.9.0.2:53", "side": "new", "movedAt": 995 },
+                    { "resolver": "127.9.0.3:53", "side": kresd },
+                ],
             }})
         };
         progress.observe(&entered(1, 990.0, "Announce Check Propagation"));
-        progress.observe(&exited(2, 998.0, "Check Propagation", round(false, 998)));
-        progress.observe(&exited(3, 1001.0, "Check Propagation", round(true, 1_001)));
+        progress.observe(&exited(
+            2,
+            998.0,
+            "Check Propagation",
+            round(false, 998, "old"),
+        ));
+        progress.observe(&exited(
+            3,
+            1001.0,
+            "Check Propagation",
+            round(true, 1_001, "new"),
+        ));
         let names = BTreeMap::from([("127.9.0.2:53".to_owned(), "unbound")]);
         let report = progress.report("SUCCEEDED", Value::Null, &names);
         let p = &report["propagation"];
@@ -991,6 +1036,16 @@ mod tests {
         assert_eq!(p["rounds"], 2);
         assert_eq!(p["resolvers"][0]["name"], "unbound");
         assert_eq!(p["resolvers"][0]["movedAt"], "1970-01-01T00:16:35Z");
+        // One entry a round; the resolvers counted from the list, whatever resolversOnNew says.
+        assert_eq!(
+            p["timeline"],
+            json!([
+                { "at": "1970-01-01T00:16:38Z", "parentOnNew": 2, "parentTotal": 2,
+                  "resolversOnNew": 1, "resolversTotal": 2, "safe": false },
+                { "at": "1970-01-01T00:16:41Z", "parentOnNew": 2, "parentTotal": 2,
+                  "resolversOnNew": 2, "resolversTotal": 2, "safe": true },
+            ])
+        );
         assert_eq!(report["phases"][0]["status"], "RUNNING");
     }
 }
