@@ -13,7 +13,7 @@
 //! asks an operator, and the rehearsal plays the operator once the request is printed.
 //!
 //! Prints the phases and the propagation as the execution goes, then a summary; leaves
-//! `report.json`, `source-zone.json`, `target-zone.json`, `child-<subdomain>.json` and
+//! `report.json` (and the same as a self-contained page, `report.html`), `source-zone.json`, `target-zone.json`, `child-<subdomain>.json` and
 //! `functions.log` in `REPORT_DIR` (default `target/rehearsal`). Exits 0 when the migration
 //! succeeded, 1 when it failed, 2 on bad arguments.
 
@@ -131,7 +131,13 @@ async fn main() -> ExitCode {
         .flatten()
     {
         let name = stale.file_name().to_string_lossy().into_owned();
-        let ours = ["report.json", "source-zone.json", "target-zone.json"].contains(&name.as_str())
+        let ours = [
+            "report.json",
+            "report.html",
+            "source-zone.json",
+            "target-zone.json",
+        ]
+        .contains(&name.as_str())
             || (name.starts_with("child-") && name.ends_with(".json"));
         if ours {
             let _ = std::fs::remove_file(stale.path());
@@ -176,6 +182,12 @@ async fn main() -> ExitCode {
         serde_json::to_string_pretty(&report).unwrap_or_default(),
     ) {
         eprintln!("rehearse: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    // The same page an operator gets from `report` on a real execution.
+    let html = report_dir.join("report.html");
+    if let Err(e) = std::fs::write(&html, zonehop_report::render_html(&report)) {
+        eprintln!("rehearse: cannot write {}: {e}", html.display());
         return ExitCode::FAILURE;
     }
     println!();
