@@ -93,18 +93,13 @@ async fn safe_is_declared_at_the_ttl_bound_once_the_parent_and_every_resolver_mo
         .expect("lower");
     // TTLs scaled to seconds, the SOA's too: a cached negative answer from the old side
     // counts as the old side.
-    let mut soa = zonehop::ports::hosted_zones::read_zone(
-        &source,
-        &source_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("source reads")
-    .iter()
-    .find(|r| r.rtype == RrType::SOA)
-    .cloned()
-    .expect("SOA");
+    let mut soa = zonehop::ports::hosted_zones::read_zone(&source, &source_id)
+        .await
+        .expect("source reads")
+        .iter()
+        .find(|r| r.rtype == RrType::SOA)
+        .cloned()
+        .expect("SOA");
     soa.ttl = Some(2);
     source
         .change_records(

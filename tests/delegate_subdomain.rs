@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
 use zonehop::adapters::wire_dns::WireDns;
-use zonehop::core::backoff::RetryPolicy;
 use zonehop::core::change::Action;
 use zonehop::core::request::ZoneRef;
 use zonehop::core::zone::{AliasTarget, RecordSet, RrType, Zone};
 use zonehop::ports::dns::DnsClient;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
-use zonehop::ports::retry::RetryStats;
 use zonehop::settings::Settings;
 use zonehop::steps::delegate_subdomain::{DelegateOutput, DelegateRequest};
 use zonehop::{Error, Name};
@@ -117,14 +115,9 @@ async fn invoke(setup: &Setup, request: DelegateRequest) -> Result<DelegateOutpu
 
 async fn parent_zone(setup: &Setup) -> Zone {
     let r53 = route53_in(&setup.moto.config().await, &source_access()).await;
-    read_zone(
-        &r53,
-        &setup.parent_id,
-        &RetryPolicy::default(),
-        &RetryStats::default(),
-    )
-    .await
-    .expect("parent reads")
+    read_zone(&r53, &setup.parent_id)
+        .await
+        .expect("parent reads")
 }
 
 type Probe = (Name, RrType);
@@ -236,14 +229,9 @@ async fn the_subdomain_keeps_resolving_through_the_cut_and_ends_in_its_own_zone(
     assert_eq!(output.moved_records, 8);
     assert!(!output.already_delegated);
     let r53 = route53_in(&setup.moto.config().await, &source_access()).await;
-    let child = read_zone(
-        &r53,
-        &output.child_zone_id,
-        &RetryPolicy::default(),
-        &RetryStats::default(),
-    )
-    .await
-    .expect("child reads");
+    let child = read_zone(&r53, &output.child_zone_id)
+        .await
+        .expect("child reads");
     assert_eq!(
         child
             .iter()

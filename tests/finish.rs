@@ -62,14 +62,9 @@ async fn setup() -> Setup {
 }
 
 async fn zone(r53: &Route53, zone: &ZoneRef) -> Zone {
-    read_zone(
-        r53,
-        zone.hosted_zone_id.as_deref().expect("id"),
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("zone reads")
+    read_zone(r53, zone.hosted_zone_id.as_deref().expect("id"))
+        .await
+        .expect("zone reads")
 }
 
 fn apex_ns_ttl(zone: &Zone) -> Option<i64> {

@@ -54,14 +54,7 @@ async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing(
         "a dry run creates nothing: {states:?}"
     );
     let source = route53_in(&base, &source_access()).await;
-    let after = read_zone(
-        &source,
-        &source_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("source reads");
+    let after = read_zone(&source, &source_id).await.expect("source reads");
     assert!(
         !after
             .iter()
@@ -101,14 +94,9 @@ async fn registration(stage: &Stage) -> Vec<String> {
 /// The source zone's own apex NS.
 async fn source_apex_ns(stage: &Stage) -> Vec<String> {
     let source = route53_in(&stage.base, &source_access()).await;
-    let zone = read_zone(
-        &source,
-        &stage.source_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("source reads");
+    let zone = read_zone(&source, &stage.source_id)
+        .await
+        .expect("source reads");
     let values: Vec<String> = zone
         .iter()
         .find(|r| r.name == stage.domain && r.rtype == RrType::NS)

@@ -99,17 +99,12 @@ async fn run(s: &Setup, request: &PreflightRequest) -> Result<PreflightOutput, E
 }
 
 async fn canary(s: &Setup) -> Option<RecordSet> {
-    read_zone(
-        &s.source,
-        &s.source_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("source reads")
-    .iter()
-    .find(|r| r.name == n("_zonehop.example.com"))
-    .cloned()
+    read_zone(&s.source, &s.source_id)
+        .await
+        .expect("source reads")
+        .iter()
+        .find(|r| r.name == n("_zonehop.example.com"))
+        .cloned()
 }
 
 fn records() -> Vec<RecordSet> {

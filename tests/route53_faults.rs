@@ -18,7 +18,7 @@ use zonehop::core::change::{Action, Change};
 use zonehop::core::zone::RecordSet;
 use zonehop::ports::hosted_zones::apply_batches;
 use zonehop::ports::hosted_zones::read_zone;
-use zonehop::ports::retry::RetryStats;
+use zonehop::ports::retry::{RetryStats, Retrying};
 use zonehop::settings::Settings;
 use zonehop::{Error, Name};
 
@@ -87,13 +87,13 @@ fn one_batch() -> Vec<Vec<Change>> {
 }
 
 async fn apply(r53: &Route53, settings: &Settings, stats: &RetryStats) -> Result<usize, Error> {
+    // The retries under test are the Retrying port's, which every step wraps its ports in.
     apply_batches(
-        r53,
+        &Retrying::new(r53, settings.retry, stats),
         "Z1EXAMPLE",
         &Name::parse("example.com").expect("name"),
         &one_batch(),
         settings,
-        stats,
     )
     .await
 }
@@ -233,9 +233,12 @@ async fn a_throttled_listing_page_is_retried_without_restarting_the_listing() {
     let r53 = route53(&[&list]);
     let stats = RetryStats::default();
 
-    let zone = read_zone(&r53, "Z1EXAMPLE", &fast_settings(8).retry, &stats)
-        .await
-        .expect("zone read");
+    let zone = read_zone(
+        &Retrying::new(&r53, fast_settings(8).retry, &stats),
+        "Z1EXAMPLE",
+    )
+    .await
+    .expect("zone read");
 
     assert_eq!(zone.len(), 2);
     assert_eq!(list.num_calls(), 3);

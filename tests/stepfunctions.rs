@@ -8,10 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zonehop::core::backoff::RetryPolicy;
 use zonehop::core::plan::is_apex_soa_or_ns;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
-use zonehop::ports::retry::RetryStats;
 use zonehop::Name;
 use zonehop_tests::stepfunctions::{Execution, ExecutionStatus, LocalStepFunctions};
 use zonehop_tests::{route53_in, seed_zone, source_access, target_access, zonegen};
@@ -135,14 +133,9 @@ async fn create_and_sync_runs_the_real_functions_and_creates_the_target_zone() {
     assert_eq!(output["plan"]["dryRun"], true);
     assert_eq!(output["plan"]["targetZoneId"], target_id.as_str());
     assert_eq!(output["plan"]["creates"], records.len());
-    let target_zone = read_zone(
-        &target,
-        &target_id,
-        &RetryPolicy::default(),
-        &RetryStats::default(),
-    )
-    .await
-    .expect("read the target zone");
+    let target_zone = read_zone(&target, &target_id)
+        .await
+        .expect("read the target zone");
     assert!(
         target_zone.iter().all(|r| is_apex_soa_or_ns(r, &domain())),
         "a dry run wrote records"

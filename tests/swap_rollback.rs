@@ -21,9 +21,7 @@ fn n(s: &str) -> Name {
 }
 
 async fn apex_ns(r53: &impl HostedZones, zone_id: &str) -> Vec<String> {
-    let zone = read_zone(r53, zone_id, &Default::default(), &Default::default())
-        .await
-        .expect("zone reads");
+    let zone = read_zone(r53, zone_id).await.expect("zone reads");
     let values: Vec<String> = zone
         .iter()
         .find(|r| r.name == n("example.com") && r.rtype == RrType::NS)

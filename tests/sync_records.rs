@@ -2,11 +2,9 @@
 //! source and a target account.
 
 use lambda_runtime::{Context, LambdaEvent};
-use zonehop::core::backoff::RetryPolicy;
 use zonehop::core::plan::is_apex_soa_or_ns;
 use zonehop::core::zone::{RecordSet, RrType, Zone};
 use zonehop::ports::hosted_zones::read_zone;
-use zonehop::ports::retry::RetryStats;
 use zonehop::settings::Settings;
 use zonehop::steps::sync_records::{sync_records, SyncOutput, SyncRequest};
 use zonehop::{Error, Name};
@@ -57,14 +55,7 @@ async fn read(
     access: &zonehop::core::request::AccountAccess,
 ) -> Zone {
     let r53 = route53_in(&world.moto.config().await, access).await;
-    read_zone(
-        &r53,
-        zone_id,
-        &RetryPolicy::default(),
-        &RetryStats::default(),
-    )
-    .await
-    .expect("zone reads")
+    read_zone(&r53, zone_id).await.expect("zone reads")
 }
 
 /// The zone less its apex SOA and NS.

@@ -108,14 +108,9 @@ fn differences(result: Result<VerifyOutput, Error>) -> Vec<Difference> {
 
 async fn target_record(setup: &Setup, name: &str, rtype: RrType) -> RecordSet {
     let r53 = route53_in(&setup.moto.config().await, &target_access()).await;
-    let zone = zonehop::ports::hosted_zones::read_zone(
-        &r53,
-        &setup.target_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("target reads");
+    let zone = zonehop::ports::hosted_zones::read_zone(&r53, &setup.target_id)
+        .await
+        .expect("target reads");
     let found = zone
         .iter()
         .find(|r| r.name == n(name) && r.rtype == rtype && r.set_identifier.is_none())
@@ -227,14 +222,9 @@ async fn a_missing_record_a_different_value_and_a_different_ttl_are_each_caught_
 async fn a_routing_policy_difference_is_caught_through_the_api() {
     let setup = setup().await;
     let r53 = route53_in(&setup.moto.config().await, &target_access()).await;
-    let zone = zonehop::ports::hosted_zones::read_zone(
-        &r53,
-        &setup.target_id,
-        &Default::default(),
-        &Default::default(),
-    )
-    .await
-    .expect("target reads");
+    let zone = zonehop::ports::hosted_zones::read_zone(&r53, &setup.target_id)
+        .await
+        .expect("target reads");
     let mut weighted = zone
         .iter()
         .find(|r| r.name == n("api0.example.com") && r.set_identifier.as_deref() == Some("blue"))

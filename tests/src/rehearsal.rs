@@ -157,14 +157,9 @@ impl Stage {
         )
         .await;
         let source = route53_in(&base, &source_access()).await;
-        let zone = read_zone(
-            &source,
-            &source_id,
-            &Default::default(),
-            &Default::default(),
-        )
-        .await
-        .map_err(|e| format!("read the source zone: {e}"))?;
+        let zone = read_zone(&source, &source_id)
+            .await
+            .map_err(|e| format!("read the source zone: {e}"))?;
         let apex: Vec<Change> = scaled(
             &zone
                 .iter()

@@ -1,5 +1,9 @@
 //! The finalize Lambda: wiring only; the handler is in lib.rs.
 
+// The layout of the handler's future (step, retrying port, SDK call) is deeper than rustc's
+// default query depth of 128 allows when clippy checks it.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]

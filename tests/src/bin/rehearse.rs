@@ -469,7 +469,7 @@ async fn export_zones(
     }
     let mut written = Vec::new();
     for (file, client, id) in zones {
-        let records = read_zone(client, &id, &Default::default(), &Default::default())
+        let records = read_zone(client, &id)
             .await
             .map_err(|e| format!("read {id}: {e}"))?;
         std::fs::write(dir.join(&file), to_export(&records)).map_err(|e| format!("{file}: {e}"))?;

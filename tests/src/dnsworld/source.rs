@@ -13,7 +13,7 @@ use zonehop::core::backoff::RetryPolicy;
 use zonehop::core::request::AccountAccess;
 use zonehop::core::zone::bare_zone_id;
 use zonehop::ports::hosted_zones::read_zone;
-use zonehop::ports::retry::RetryStats;
+use zonehop::ports::retry::{RetryStats, Retrying};
 use zonehop::{Error, Name};
 
 use super::layout::{HostedZoneState, RegisteredServer, Snapshot};
@@ -142,12 +142,14 @@ impl Source {
                             }
                         }
                     }
-                    let records = match read_zone(&account.adapter, &id, &POLL_RETRY, &stats).await
-                    {
-                        Ok(records) => records,
-                        Err(Error::ZoneNotFound { .. }) => continue,
-                        Err(e) => return Err(from_zonehop("ListResourceRecordSets", &e)),
-                    };
+                    let records =
+                        match read_zone(&Retrying::new(&account.adapter, POLL_RETRY, &stats), &id)
+                            .await
+                        {
+                            Ok(records) => records,
+                            Err(Error::ZoneNotFound { .. }) => continue,
+                            Err(e) => return Err(from_zonehop("ListResourceRecordSets", &e)),
+                        };
                     snapshot.zones.push(HostedZoneState {
                         name_servers: self.name_servers.get(&id).cloned().unwrap_or_default(),
                         id,

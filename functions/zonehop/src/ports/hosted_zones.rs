@@ -14,8 +14,7 @@ use zonehop_core::delegation::canonical_servers;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::ports::retry::{with_retry, RetryStats};
-use zonehop_core::backoff::RetryPolicy;
+
 use zonehop_core::change::Change;
 use zonehop_core::name::Name;
 use zonehop_core::zone::{RecordSet, RrType, Zone};
@@ -90,19 +89,11 @@ pub trait HostedZones: Send + Sync {
 }
 
 /// Reads every record set of a zone, page by page, each page retried on its own.
-pub async fn read_zone<R: HostedZones>(
-    r53: &R,
-    zone_id: &str,
-    retry: &RetryPolicy,
-    stats: &RetryStats,
-) -> Result<Zone, Error> {
+pub async fn read_zone<R: HostedZones>(r53: &R, zone_id: &str) -> Result<Zone, Error> {
     let mut records = Vec::new();
     let mut start: Option<PageStart> = None;
     loop {
-        let page = with_retry(retry, stats, || {
-            r53.list_records_page(zone_id, start.as_ref())
-        })
-        .await?;
+        let page = r53.list_records_page(zone_id, start.as_ref()).await?;
         records.extend(page.records);
         match page.next {
             Some(next) => start = Some(next),
@@ -111,18 +102,30 @@ pub async fn read_zone<R: HostedZones>(
     }
 }
 
+/// One ChangeResourceRecordSets, then waits until it is INSYNC (up to `timeout`); returns
+/// the change id. Every "write, then make sure every Route 53 server has it" goes here.
+pub async fn change_and_wait<R: HostedZones>(
+    r53: &R,
+    zone_id: &str,
+    changes: &[Change],
+    comment: &str,
+    timeout: Duration,
+) -> Result<String, Error> {
+    let id = r53.change_records(zone_id, changes, comment).await?;
+    wait_in_sync(r53, &id, timeout).await?;
+    Ok(id)
+}
+
 /// Waits until a change is INSYNC, polling with a growing interval, up to `timeout`.
 pub async fn wait_in_sync<R: HostedZones>(
     r53: &R,
     change_id: &str,
     timeout: Duration,
-    retry: &RetryPolicy,
-    stats: &RetryStats,
 ) -> Result<(), Error> {
     let started = Instant::now();
     let mut interval = Duration::from_millis(500);
     loop {
-        if with_retry(retry, stats, || r53.change_in_sync(change_id)).await? {
+        if r53.change_in_sync(change_id).await? {
             return Ok(());
         }
         if started.elapsed() + interval > timeout {
@@ -143,9 +146,8 @@ pub async fn set_apex_ns_ttl<R: HostedZones>(
     domain: &Name,
     ttl: i64,
     settings: &Settings,
-    stats: &RetryStats,
 ) -> Result<i64, Error> {
-    let zone = read_zone(r53, zone_id, &settings.retry, stats).await?;
+    let zone = read_zone(r53, zone_id).await?;
     let mut apex_ns = zone
         .iter()
         .find(|r| r.name == *domain && r.rtype == RrType::NS)
@@ -161,11 +163,7 @@ pub async fn set_apex_ns_ttl<R: HostedZones>(
         record: apex_ns,
     }];
     let comment = format!("zonehop: apex NS TTL of {domain} to {ttl} s");
-    let id = with_retry(&settings.retry, stats, || {
-        r53.change_records(zone_id, &change, &comment)
-    })
-    .await?;
-    wait_in_sync(r53, &id, settings.in_sync_timeout, &settings.retry, stats).await?;
+    change_and_wait(r53, zone_id, &change, &comment, settings.in_sync_timeout).await?;
     Ok(previous)
 }
 
@@ -176,10 +174,8 @@ pub async fn point_apex_ns<R: HostedZones>(
     domain: &Name,
     servers: &[String],
     settings: &Settings,
-    stats: &RetryStats,
 ) -> Result<(Vec<String>, bool), Error> {
-    let retry = &settings.retry;
-    let zone = read_zone(r53, zone_id, retry, stats).await?;
+    let zone = read_zone(r53, zone_id).await?;
     let apex_ns = zone
         .iter()
         .find(|r| r.name == *domain && r.rtype == RrType::NS)
@@ -202,11 +198,7 @@ pub async fn point_apex_ns<R: HostedZones>(
         record,
     }];
     let comment = format!("zonehop: apex NS of {domain}");
-    let id = with_retry(retry, stats, || {
-        r53.change_records(zone_id, &change, &comment)
-    })
-    .await?;
-    wait_in_sync(r53, &id, settings.in_sync_timeout, retry, stats).await?;
+    change_and_wait(r53, zone_id, &change, &comment, settings.in_sync_timeout).await?;
     Ok((canonical_servers(&before), true))
 }
 
@@ -237,7 +229,6 @@ pub async fn apply_batches<T: HostedZones>(
     domain: &Name,
     batches: &[Vec<zonehop_core::plan::Change>],
     settings: &Settings,
-    stats: &RetryStats,
 ) -> Result<usize, Error> {
     let mut last_change: Option<String> = None;
     for (index, batch) in batches.iter().enumerate() {
@@ -255,21 +246,11 @@ pub async fn apply_batches<T: HostedZones>(
             chars = cost.chars,
             "sending change batch"
         );
-        let id = with_retry(&settings.retry, stats, || {
-            target.change_records(zone_id, batch, &comment)
-        })
-        .await?;
+        let id = target.change_records(zone_id, batch, &comment).await?;
         last_change = Some(id);
     }
     if let Some(id) = last_change {
-        wait_in_sync(
-            target,
-            &id,
-            settings.in_sync_timeout,
-            &settings.retry,
-            stats,
-        )
-        .await?;
+        wait_in_sync(target, &id, settings.in_sync_timeout).await?;
     }
     Ok(batches.len())
 }

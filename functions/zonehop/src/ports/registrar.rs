@@ -1,8 +1,6 @@
 //! The registrar: the port to the domain's registration. Adapters: Route 53 Domains
 //! (`adapters::route53domains`) and the in-memory twin (`adapters::memory`).
 
-use crate::ports::retry::with_retry;
-use crate::ports::retry::RetryStats;
 use crate::settings::Settings;
 use std::future::Future;
 use std::time::Duration;
@@ -40,21 +38,16 @@ pub async fn point_registration<G: Registrar>(
     domain: &Name,
     servers: &[String],
     settings: &Settings,
-    stats: &RetryStats,
 ) -> Result<(Vec<String>, Option<String>), Error> {
-    let retry = &settings.retry;
-    let before = with_retry(retry, stats, || registrar.name_servers(domain)).await?;
+    let before = registrar.name_servers(domain).await?;
     if before == canonical_servers(servers) {
         return Ok((before, None));
     }
-    let operation = with_retry(retry, stats, || {
-        registrar.update_name_servers(domain, servers)
-    })
-    .await?;
+    let operation = registrar.update_name_servers(domain, servers).await?;
     let started = Instant::now();
     let mut pause = Duration::from_millis(500);
     loop {
-        let status = with_retry(retry, stats, || registrar.operation_status(&operation)).await?;
+        let status = registrar.operation_status(&operation).await?;
         match status.as_str() {
             "SUCCESSFUL" => return Ok((before, Some(operation))),
             "ERROR" | "FAILED" => {

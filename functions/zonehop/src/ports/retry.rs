@@ -8,7 +8,13 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use zonehop_core::change::Change;
+use zonehop_core::name::Name;
+
 use crate::error::Error;
+use crate::ports::executions::Executions;
+use crate::ports::hosted_zones::{HostedZone, HostedZones, PageStart, RecordPage};
+use crate::ports::registrar::Registrar;
 pub use zonehop_core::backoff::RetryPolicy;
 
 /// Counts of what the retry loop did, for reports and benchmarks.
@@ -60,6 +66,118 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
             attempts,
         },
         other => other,
+    }
+}
+
+/// A port with every call retried: the one place where zonehop retries Route 53, Route 53
+/// Domains and Step Functions calls (the SDK's own retries are off). A step wraps each port
+/// it is given once, and calls it as if it never failed transiently.
+#[derive(Debug)]
+pub struct Retrying<'a, P> {
+    inner: &'a P,
+    policy: RetryPolicy,
+    stats: &'a RetryStats,
+}
+
+impl<'a, P> Retrying<'a, P> {
+    pub fn new(inner: &'a P, policy: RetryPolicy, stats: &'a RetryStats) -> Self {
+        Retrying {
+            inner,
+            policy,
+            stats,
+        }
+    }
+}
+
+impl<P: HostedZones> HostedZones for Retrying<'_, P> {
+    async fn get_zone(&self, zone_id: &str) -> Result<HostedZone, Error> {
+        with_retry(&self.policy, self.stats, || self.inner.get_zone(zone_id)).await
+    }
+
+    async fn zones_named(&self, name: &Name) -> Result<Vec<HostedZone>, Error> {
+        with_retry(&self.policy, self.stats, || self.inner.zones_named(name)).await
+    }
+
+    async fn create_zone(
+        &self,
+        name: &Name,
+        caller_reference: &str,
+        comment: &str,
+    ) -> Result<HostedZone, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.create_zone(name, caller_reference, comment)
+        })
+        .await
+    }
+
+    async fn list_records_page(
+        &self,
+        zone_id: &str,
+        start: Option<&PageStart>,
+    ) -> Result<RecordPage, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.list_records_page(zone_id, start)
+        })
+        .await
+    }
+
+    async fn change_records(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+        comment: &str,
+    ) -> Result<String, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.change_records(zone_id, changes, comment)
+        })
+        .await
+    }
+
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.change_in_sync(change_id)
+        })
+        .await
+    }
+
+    async fn dnssec_signing(&self, zone_id: &str) -> Result<bool, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.dnssec_signing(zone_id)
+        })
+        .await
+    }
+}
+
+impl<P: Registrar> Registrar for Retrying<'_, P> {
+    async fn name_servers(&self, domain: &Name) -> Result<Vec<String>, Error> {
+        with_retry(&self.policy, self.stats, || self.inner.name_servers(domain)).await
+    }
+
+    async fn update_name_servers(
+        &self,
+        domain: &Name,
+        servers: &[String],
+    ) -> Result<String, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.update_name_servers(domain, servers)
+        })
+        .await
+    }
+
+    async fn operation_status(&self, operation_id: &str) -> Result<String, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.operation_status(operation_id)
+        })
+        .await
+    }
+}
+
+impl<P: Executions> Executions for Retrying<'_, P> {
+    async fn is_running(&self, execution: &str) -> Result<bool, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.is_running(execution)
+        })
+        .await
     }
 }
 

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::ports::dns::lookup::{parse_resolver, resolver_for};
 use crate::ports::dns::DnsClient;
 use crate::ports::hosted_zones::{read_zone, HostedZones};
-use crate::ports::retry::{with_retry, RetryStats};
+use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::canary::CANARY_LABEL;
 use zonehop_core::name::Name;
 use zonehop_core::propagation::{judge, Evidence, LoopState, Pacing};
@@ -114,7 +114,8 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     settings: &Settings,
 ) -> Result<PropagationOutput, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.retry;
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
@@ -134,8 +135,8 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     pacing.validate()?;
 
     // The TTLs of the old side, from the API.
-    let target_zone = with_retry(retry, &stats, || target.get_zone(&target_id)).await?;
-    let old = read_zone(source, &source_id, retry, &stats).await?;
+    let target_zone = target.get_zone(&target_id).await?;
+    let old = read_zone(source, &source_id).await?;
     let old_ns_ttl = old
         .iter()
         .filter(|r| r.name == domain && r.rtype == RrType::NS)

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::ports::hosted_zones::{HostedZone, HostedZones};
-use crate::ports::retry::{with_retry, RetryStats};
+use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use zonehop_core::name::Name;
 use zonehop_core::request::{parse_domain, ZoneRef};
@@ -65,15 +65,15 @@ pub async fn create_zone<R: HostedZones>(
     request: &CreateZoneRequest,
     settings: &Settings,
 ) -> Result<CreateZoneOutput, Error> {
-    let retry = &settings.retry;
     let stats = RetryStats::default();
+    let r53 = &Retrying::new(r53, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
     request.target.zone.access.validate("target")?;
     let reference = caller_reference(&domain, request.execution_id.as_deref());
 
     if request.target.zone.hosted_zone_id.is_some() {
         let zone_id = request.target.zone.required_id("target")?;
-        let zone = with_retry(retry, &stats, || r53.get_zone(zone_id)).await?;
+        let zone = r53.get_zone(zone_id).await?;
         check_is_public_zone_of(&zone, &domain)?;
         return Ok(CreateZoneOutput {
             caller_reference: zone.caller_reference,
@@ -84,10 +84,10 @@ pub async fn create_zone<R: HostedZones>(
         });
     }
 
-    let existing = with_retry(retry, &stats, || r53.zones_named(&domain)).await?;
+    let existing = r53.zones_named(&domain).await?;
     if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {
         // A retry of this very request: the zone is already there.
-        let zone = with_retry(retry, &stats, || r53.get_zone(&ours.id)).await?;
+        let zone = r53.get_zone(&ours.id).await?;
         return Ok(output(zone, false));
     }
     let public: Vec<String> = existing
@@ -103,15 +103,11 @@ pub async fn create_zone<R: HostedZones>(
     }
 
     let comment = format!("zonehop migration target for {domain}");
-    match with_retry(retry, &stats, || {
-        r53.create_zone(&domain, &reference, &comment)
-    })
-    .await
-    {
+    match r53.create_zone(&domain, &reference, &comment).await {
         Ok(zone) => Ok(output(zone, true)),
         // An earlier attempt created it (its answer was lost): find it by reference.
         Err(Error::Aws { code, .. }) if code == "HostedZoneAlreadyExists" => {
-            let again = with_retry(retry, &stats, || r53.zones_named(&domain)).await?;
+            let again = r53.zones_named(&domain).await?;
             let ours = again
                 .into_iter()
                 .find(|z| z.caller_reference == reference)
@@ -119,7 +115,7 @@ pub async fn create_zone<R: HostedZones>(
                     domain: domain.to_string(),
                     existing: Vec::new(),
                 })?;
-            let zone = with_retry(retry, &stats, || r53.get_zone(&ours.id)).await?;
+            let zone = r53.get_zone(&ours.id).await?;
             Ok(output(zone, true))
         }
         Err(other) => Err(other),

@@ -1,11 +1,10 @@
 //! cutover (DESIGN step 9): the same record change in both zones, so that whichever zone a
 //! resolver asks, it gets the new value (bounded by the record TTL, not the delegation's).
 use crate::error::Error;
+use crate::ports::hosted_zones::change_and_wait;
 use crate::ports::hosted_zones::read_zone;
-use crate::ports::hosted_zones::wait_in_sync;
 use crate::ports::hosted_zones::HostedZones;
-use crate::ports::retry::with_retry;
-use crate::ports::retry::RetryStats;
+use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use zonehop_core::change::Action;
@@ -39,9 +38,8 @@ async fn upsert_unless_equal<R: HostedZones>(
     zone_id: &str,
     records: &[RecordSet],
     settings: &Settings,
-    stats: &RetryStats,
 ) -> Result<bool, Error> {
-    let zone = read_zone(r53, zone_id, &settings.retry, stats).await?;
+    let zone = read_zone(r53, zone_id).await?;
     let changes: Vec<Change> = records
         .iter()
         .filter(|r| {
@@ -57,11 +55,14 @@ async fn upsert_unless_equal<R: HostedZones>(
     if changes.is_empty() {
         return Ok(false);
     }
-    let id = with_retry(&settings.retry, stats, || {
-        r53.change_records(zone_id, &changes, "zonehop cutover")
-    })
+    change_and_wait(
+        r53,
+        zone_id,
+        &changes,
+        "zonehop cutover",
+        settings.in_sync_timeout,
+    )
     .await?;
-    wait_in_sync(r53, &id, settings.in_sync_timeout, &settings.retry, stats).await?;
     Ok(true)
 }
 
@@ -74,12 +75,12 @@ pub async fn cutover<S: HostedZones, T: HostedZones>(
     settings: &Settings,
 ) -> Result<CutoverOutput, Error> {
     let stats = RetryStats::default();
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
     let (domain, source_id, target_id) = request.zones.validated()?;
     let records = cutover_records(&domain, &request.records)?;
-    let target_changed =
-        upsert_unless_equal(target, &target_id, &records, settings, &stats).await?;
-    let source_changed =
-        upsert_unless_equal(source, &source_id, &records, settings, &stats).await?;
+    let target_changed = upsert_unless_equal(target, &target_id, &records, settings).await?;
+    let source_changed = upsert_unless_equal(source, &source_id, &records, settings).await?;
     Ok(CutoverOutput {
         records: records.len(),
         source_changed,

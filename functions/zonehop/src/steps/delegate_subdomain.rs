@@ -18,9 +18,9 @@ use crate::ports::dns::compare::compare_over_dns;
 use crate::ports::dns::lookup::{resolver_for, server_addresses};
 use crate::ports::dns::DnsClient;
 use crate::ports::hosted_zones::{
-    apply_batches, check_is_public_zone_of, read_zone, wait_in_sync, HostedZone, HostedZones,
+    apply_batches, change_and_wait, check_is_public_zone_of, read_zone, HostedZone, HostedZones,
 };
-use crate::ports::retry::{with_retry, RetryStats};
+use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use zonehop_core::answers::Question;
 use zonehop_core::batch::{BatchLimits, Cost};
@@ -193,7 +193,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     settings: &Settings,
 ) -> Result<DelegateOutput, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.retry;
+    let r53 = &Retrying::new(r53, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
     let cut = Name::parse(&request.subdomain)
         .map_err(|e| Error::InvalidRequest(format!("subdomain `{}`: {e}", request.subdomain)))?;
@@ -212,9 +212,9 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     let parent_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
 
-    let parent_zone = with_retry(retry, &stats, || r53.get_zone(&parent_id)).await?;
+    let parent_zone = r53.get_zone(&parent_id).await?;
     check_is_public_zone_of(&parent_zone, &domain)?;
-    let parent = read_zone(r53, &parent_id, retry, &stats).await?;
+    let parent = read_zone(r53, &parent_id).await?;
     let blockers = aliases_across_the_cut(&parent, &parent_id, &cut);
     if !blockers.is_empty() {
         return Err(Error::MigrationBlocked { blockers });
@@ -237,7 +237,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         }
         if moved.is_empty() {
             // An earlier run made the cut: report it again, from the child's contents.
-            let in_child = read_zone(r53, &child.id, retry, &stats).await?;
+            let in_child = read_zone(r53, &child.id).await?;
             let records: Vec<RecordSet> = in_child
                 .iter()
                 .filter(|r| !zonehop_core::plan::is_apex_soa_or_ns(r, &cut))
@@ -265,7 +265,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     let wanted: Zone = rezone_aliases(&moved, &parent_id, &child.id)
         .into_iter()
         .collect();
-    let in_child = read_zone(r53, &child.id, retry, &stats).await?;
+    let in_child = read_zone(r53, &child.id).await?;
     let input = PlanInput {
         apex: &cut,
         source_zone_id: &child.id,
@@ -282,8 +282,8 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         });
     }
     let batches = plan.batches(settings.limits);
-    apply_batches(r53, &child.id, &cut, &batches, settings, &stats).await?;
-    let after = read_zone(r53, &child.id, retry, &stats).await?;
+    apply_batches(r53, &child.id, &cut, &batches, settings).await?;
+    let after = read_zone(r53, &child.id).await?;
     let left = plan_sync(&input, &wanted, &after);
     if !left.is_empty() {
         return Err(Error::TargetDiverged {
@@ -336,11 +336,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         });
     }
     let comment = format!("zonehop: delegate {cut} to its own zone {}", child.id);
-    let change_id = with_retry(retry, &stats, || {
-        r53.change_records(&parent_id, &change, &comment)
-    })
-    .await?;
-    wait_in_sync(r53, &change_id, settings.in_sync_timeout, retry, &stats).await?;
+    change_and_wait(r53, &parent_id, &change, &comment, settings.in_sync_timeout).await?;
 
     let full_cut = cut_change(
         &moved,
@@ -368,11 +364,11 @@ async fn find_or_create_child<R: HostedZones>(
     settings: &Settings,
 ) -> Result<HostedZone, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.retry;
+    let r53 = &Retrying::new(r53, settings.retry, &stats);
     let reference = child_caller_reference(cut, execution_id);
-    let existing = with_retry(retry, &stats, || r53.zones_named(cut)).await?;
+    let existing = r53.zones_named(cut).await?;
     if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {
-        return with_retry(retry, &stats, || r53.get_zone(&ours.id)).await;
+        return r53.get_zone(&ours.id).await;
     }
     let others: Vec<String> = existing
         .iter()
@@ -386,10 +382,10 @@ async fn find_or_create_child<R: HostedZones>(
         });
     }
     let comment = format!("zonehop: {cut}, kept in this account");
-    match with_retry(retry, &stats, || r53.create_zone(cut, &reference, &comment)).await {
+    match r53.create_zone(cut, &reference, &comment).await {
         Ok(zone) => Ok(zone),
         Err(Error::Aws { code, .. }) if code == "HostedZoneAlreadyExists" => {
-            let again = with_retry(retry, &stats, || r53.zones_named(cut)).await?;
+            let again = r53.zones_named(cut).await?;
             let ours = again
                 .into_iter()
                 .find(|z| z.caller_reference == reference)
@@ -397,7 +393,7 @@ async fn find_or_create_child<R: HostedZones>(
                     domain: cut.to_string(),
                     existing: Vec::new(),
                 })?;
-            with_retry(retry, &stats, || r53.get_zone(&ours.id)).await
+            r53.get_zone(&ours.id).await
         }
         Err(other) => Err(other),
     }

@@ -1,12 +1,11 @@
 //! finalize (DESIGN step 10): restore the apex NS TTL, remove the canaries, hand over the
 //! decommission checklist. The old zone is never deleted by zonehop.
 use crate::error::Error;
+use crate::ports::hosted_zones::change_and_wait;
 use crate::ports::hosted_zones::read_zone;
 use crate::ports::hosted_zones::set_apex_ns_ttl;
-use crate::ports::hosted_zones::wait_in_sync;
 use crate::ports::hosted_zones::HostedZones;
-use crate::ports::retry::with_retry;
-use crate::ports::retry::RetryStats;
+use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use zonehop_core::canary::CANARY_LABEL;
@@ -31,12 +30,11 @@ async fn remove_canary<R: HostedZones>(
     zone_id: &str,
     domain: &Name,
     settings: &Settings,
-    stats: &RetryStats,
 ) -> Result<bool, Error> {
     let canary = domain
         .prepend(CANARY_LABEL)
         .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
-    let zone = read_zone(r53, zone_id, &settings.retry, stats).await?;
+    let zone = read_zone(r53, zone_id).await?;
     let Some(record) = zone
         .iter()
         .find(|r| r.name == canary && r.rtype == RrType::TXT)
@@ -48,11 +46,14 @@ async fn remove_canary<R: HostedZones>(
         action: Action::Delete,
         record,
     }];
-    let id = with_retry(&settings.retry, stats, || {
-        r53.change_records(zone_id, &change, "zonehop: remove the canary")
-    })
+    change_and_wait(
+        r53,
+        zone_id,
+        &change,
+        "zonehop: remove the canary",
+        settings.in_sync_timeout,
+    )
     .await?;
-    wait_in_sync(r53, &id, settings.in_sync_timeout, &settings.retry, stats).await?;
     Ok(true)
 }
 
@@ -64,12 +65,14 @@ pub async fn finalize<S: HostedZones, T: HostedZones>(
     settings: &Settings,
 ) -> Result<FinalizeOutput, Error> {
     let stats = RetryStats::default();
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
     let (domain, source_id, target_id) = request.validated()?;
     let ttl = request.ns_ttl.after;
-    set_apex_ns_ttl(target, &target_id, &domain, ttl, settings, &stats).await?;
-    set_apex_ns_ttl(source, &source_id, &domain, ttl, settings, &stats).await?;
-    let removed = usize::from(remove_canary(target, &target_id, &domain, settings, &stats).await?)
-        + usize::from(remove_canary(source, &source_id, &domain, settings, &stats).await?);
+    set_apex_ns_ttl(target, &target_id, &domain, ttl, settings).await?;
+    set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
+    let removed = usize::from(remove_canary(target, &target_id, &domain, settings).await?)
+        + usize::from(remove_canary(source, &source_id, &domain, settings).await?);
     Ok(FinalizeOutput {
         ns_ttl: ttl,
         canaries_removed: removed,

@@ -8,7 +8,7 @@ use zonehop_core::request::BothZones;
 
 use crate::error::Error;
 use crate::ports::hosted_zones::HostedZones;
-use crate::ports::retry::RetryStats;
+use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 
 /// lower-ns-ttl's output.
@@ -32,12 +32,12 @@ pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones>(
     settings: &Settings,
 ) -> Result<LowerNsTtlOutput, Error> {
     let stats = RetryStats::default();
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
     let (domain, source_id, target_id) = request.validated()?;
     let ttl = request.ns_ttl.during;
-    let previous_source_ttl =
-        set_apex_ns_ttl(source, &source_id, &domain, ttl, settings, &stats).await?;
-    let previous_target_ttl =
-        set_apex_ns_ttl(target, &target_id, &domain, ttl, settings, &stats).await?;
+    let previous_source_ttl = set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
+    let previous_target_ttl = set_apex_ns_ttl(target, &target_id, &domain, ttl, settings).await?;
     Ok(LowerNsTtlOutput {
         previous_source_ttl,
         previous_target_ttl,

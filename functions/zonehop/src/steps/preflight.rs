@@ -17,9 +17,11 @@ use crate::error::Error;
 use crate::ports::dns::lookup::{address_of, parent_zone, parse_resolver, resolver_for};
 use crate::ports::dns::DnsClient;
 use crate::ports::executions::Executions;
-use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, wait_in_sync, HostedZones};
+use crate::ports::hosted_zones::{
+    change_and_wait, check_is_public_zone_of, read_zone, HostedZones,
+};
 use crate::ports::registrar::Registrar;
-use crate::ports::retry::{with_retry, RetryStats};
+use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::canary::CANARY_LABEL;
 use zonehop_core::change::{Action, Change};
 use zonehop_core::delegation::canonical_servers;
@@ -121,7 +123,10 @@ pub async fn preflight<
     settings: &Settings,
 ) -> Result<PreflightOutput, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.retry;
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
+    let registrar = &Retrying::new(registrar, settings.retry, &stats);
+    let executions = &Retrying::new(executions, settings.retry, &stats);
     // The request, every field, before any call.
     let domain = parse_domain(&request.domain)?;
     let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
@@ -156,15 +161,15 @@ pub async fn preflight<
     }
 
     // The zones.
-    let source_zone = with_retry(retry, &stats, || source.get_zone(&source_id)).await?;
+    let source_zone = source.get_zone(&source_id).await?;
     check_is_public_zone_of(&source_zone, &domain)?;
     if let Some(id) = &target_id {
-        let zone = with_retry(retry, &stats, || target.get_zone(id)).await?;
+        let zone = target.get_zone(id).await?;
         check_is_public_zone_of(&zone, &domain)?;
     }
-    let records = read_zone(source, &source_id, retry, &stats).await?;
+    let records = read_zone(source, &source_id).await?;
     let mut blockers: Vec<Blocker> = Vec::new();
-    if with_retry(retry, &stats, || source.dnssec_signing(&source_id)).await? {
+    if source.dnssec_signing(&source_id).await? {
         blockers.push(Blocker {
             reason: BlockReason::DnssecSigning,
             record: domain.to_string(),
@@ -222,9 +227,7 @@ pub async fn preflight<
         ));
     }
     let registration = match request.registrar.kind {
-        RegistrarKind::Route53domains => {
-            with_retry(retry, &stats, || registrar.name_servers(&domain)).await?
-        }
+        RegistrarKind::Route53domains => registrar.name_servers(&domain).await?,
         RegistrarKind::Manual => Vec::new(),
     };
     if request.registrar.kind == RegistrarKind::Route53domains && registration != source_servers {
@@ -308,11 +311,14 @@ pub async fn preflight<
         action: Action::Upsert,
         record: canary,
     }];
-    let id = with_retry(retry, &stats, || {
-        source.change_records(&source_id, &change, "zonehop: canary and lock")
-    })
+    change_and_wait(
+        source,
+        &source_id,
+        &change,
+        "zonehop: canary and lock",
+        settings.in_sync_timeout,
+    )
     .await?;
-    wait_in_sync(source, &id, settings.in_sync_timeout, retry, &stats).await?;
     output.canary_written = true;
     Ok(output)
 }

@@ -6,8 +6,7 @@ use crate::ports::hosted_zones::point_apex_ns;
 use crate::ports::hosted_zones::HostedZones;
 use crate::ports::registrar::point_registration;
 use crate::ports::registrar::Registrar;
-use crate::ports::retry::with_retry;
-use crate::ports::retry::RetryStats;
+use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use zonehop_core::delegation::canonical_servers;
@@ -48,21 +47,21 @@ pub async fn rollback<S: HostedZones, G: Registrar>(
     settings: &Settings,
 ) -> Result<RollbackOutput, Error> {
     let stats = RetryStats::default();
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let registrar = &Retrying::new(registrar, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
     request.registrar.access.validate("registrar")?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
-    let source_zone = with_retry(&settings.retry, &stats, || source.get_zone(&source_id)).await?;
+    let source_zone = source.get_zone(&source_id).await?;
     let servers = canonical_servers(&source_zone.name_servers);
     let (operation, operator_action) = match request.registrar.kind {
         RegistrarKind::Route53domains => {
-            let (_, operation) =
-                point_registration(registrar, &domain, &servers, settings, &stats).await?;
+            let (_, operation) = point_registration(registrar, &domain, &servers, settings).await?;
             (operation, None)
         }
         RegistrarKind::Manual => (None, Some(operator_action(&domain, &servers))),
     };
-    let (_, apex_changed) =
-        point_apex_ns(source, &source_id, &domain, &servers, settings, &stats).await?;
+    let (_, apex_changed) = point_apex_ns(source, &source_id, &domain, &servers, settings).await?;
     Ok(RollbackOutput {
         name_servers: servers,
         registration_changed: operation.is_some(),

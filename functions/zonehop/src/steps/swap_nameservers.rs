@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::ports::hosted_zones::HostedZones;
 use crate::ports::registrar::Registrar;
-use crate::ports::retry::{with_retry, RetryStats};
+use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::delegation::canonical_servers;
 use zonehop_core::request::{parse_domain, ZoneRef};
 use zonehop_core::zone::bare_zone_id;
@@ -57,11 +57,14 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar>(
     settings: &Settings,
 ) -> Result<SwapOutput, Error> {
     let stats = RetryStats::default();
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
+    let registrar = &Retrying::new(registrar, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
     request.registrar.access.validate("registrar")?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
-    let target_zone = with_retry(&settings.retry, &stats, || target.get_zone(&target_id)).await?;
+    let target_zone = target.get_zone(&target_id).await?;
     if target_zone.name != domain {
         return Err(Error::ZoneNameMismatch {
             zone_id: target_id,
@@ -79,12 +82,12 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar>(
     // machine waited for them (check-propagation watches the parent publish it).
     let (registration_before, operation_id) = match request.registrar.kind {
         RegistrarKind::Route53domains => {
-            point_registration(registrar, &domain, &servers, settings, &stats).await?
+            point_registration(registrar, &domain, &servers, settings).await?
         }
         RegistrarKind::Manual => (Vec::new(), None),
     };
     let (source_apex_ns_before, source_apex_ns_changed) =
-        point_apex_ns(source, &source_id, &domain, &servers, settings, &stats).await?;
+        point_apex_ns(source, &source_id, &domain, &servers, settings).await?;
     Ok(SwapOutput {
         name_servers: servers,
         registration_before,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, HostedZones};
-use crate::ports::retry::{with_retry, RetryStats};
+use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::change::Action;
 use zonehop_core::plan::{plan_sync, HealthCheckPolicy, PlanInput, SyncPlan, Warning};
 use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
@@ -88,7 +88,8 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
     settings: &Settings,
 ) -> Result<SyncOutput, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.retry;
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
     let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
@@ -109,13 +110,13 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
         }
     }
 
-    let source_zone = with_retry(retry, &stats, || source.get_zone(&source_id)).await?;
+    let source_zone = source.get_zone(&source_id).await?;
     check_is_public_zone_of(&source_zone, &domain)?;
-    let target_zone = with_retry(retry, &stats, || target.get_zone(&target_id)).await?;
+    let target_zone = target.get_zone(&target_id).await?;
     check_is_public_zone_of(&target_zone, &domain)?;
 
-    let source_records = read_zone(source, &source_id, retry, &stats).await?;
-    let target_records = read_zone(target, &target_id, retry, &stats).await?;
+    let source_records = read_zone(source, &source_id).await?;
+    let target_records = read_zone(target, &target_id).await?;
     let input = PlanInput {
         apex: &domain,
         source_zone_id: &source_id,
@@ -167,10 +168,10 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
         output.retries = stats.retried();
         return Ok(output);
     }
-    apply_batches(target, &target_id, &domain, &batches, settings, &stats).await?;
+    apply_batches(target, &target_id, &domain, &batches, settings).await?;
 
     // Prove it: the target, read again, needs no further change.
-    let after = read_zone(target, &target_id, retry, &stats).await?;
+    let after = read_zone(target, &target_id).await?;
     let check = plan_sync(&input, &source_records, &after);
     if !check.is_empty() {
         return Err(Error::TargetDiverged {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::ports::dns::DnsClient;
 use crate::ports::hosted_zones::{read_zone, HostedZones};
-use crate::ports::retry::{with_retry, RetryStats};
+use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::plan::{plan_sync, HealthCheckPolicy, PlanInput};
 use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
 use zonehop_core::zone::{bare_zone_id, Zone};
@@ -61,17 +61,18 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
     settings: &Settings,
 ) -> Result<VerifyOutput, Error> {
     let stats = RetryStats::default();
-    let retry = &settings.retry;
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
     let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
     let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
 
-    let source_zone = with_retry(retry, &stats, || source.get_zone(&source_id)).await?;
-    let target_zone = with_retry(retry, &stats, || target.get_zone(&target_id)).await?;
-    let source_records = read_zone(source, &source_id, retry, &stats).await?;
-    let target_records = read_zone(target, &target_id, retry, &stats).await?;
+    let source_zone = source.get_zone(&source_id).await?;
+    let target_zone = target.get_zone(&target_id).await?;
+    let source_records = read_zone(source, &source_id).await?;
+    let target_records = read_zone(target, &target_id).await?;
 
     let (probes, routed) = questions(&domain, &keep, &source_records, &target_records);
     let old = server_addresses(dns, resolver, &source_zone, "old", settings.dns_port).await?;
