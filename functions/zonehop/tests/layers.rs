@@ -1,0 +1,131 @@
+//! The layers of docs/design.md, held by a test: the core talks to no network, no step
+//! imports another step, and every function's `main.rs` only wires.
+
+use std::path::{Path, PathBuf};
+
+fn functions_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("functions/")
+        .to_path_buf()
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// The core crate's dependencies are pure: nothing that reaches AWS, a socket, a runtime or a
+/// clock can be compiled into it, so the compiler itself holds the layer.
+#[test]
+fn the_core_depends_on_nothing_that_talks_to_a_network() {
+    let manifest = std::fs::read_to_string(functions_dir().join("core/Cargo.toml"))
+        .expect("functions/core/Cargo.toml");
+    let dependencies: Vec<&str> = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .expect("a [dependencies] table")
+        .split("\n[")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(['=', '.']).next())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))
+        .collect();
+    let allowed = ["serde", "serde_json", "thiserror", "rand", "sha2", "idna"];
+    for dependency in &dependencies {
+        assert!(
+            allowed.contains(dependency),
+            "zonehop-core depends on `{dependency}`: the core must stay pure (allowed: {allowed:?})"
+        );
+    }
+    for source in rust_files(&functions_dir().join("core/src")) {
+        let text = std::fs::read_to_string(&source).expect("source");
+        for forbidden in [
+            "std::net",
+            "tokio",
+            "SystemTime",
+            "std::fs",
+            "aws_sdk",
+            "aws_config",
+            "aws_smithy",
+            "hickory",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses {forbidden}: the core knows no sockets, clock, files or AWS",
+                source.display()
+            );
+        }
+    }
+}
+
+/// A step uses the core and the ports, never another step.
+#[test]
+fn no_step_imports_another_step() {
+    let steps = functions_dir().join("zonehop/src/steps");
+    for source in rust_files(&steps) {
+        let text = std::fs::read_to_string(&source).expect("source");
+        assert!(
+            !text.contains("crate::steps::") && !text.contains("super::super"),
+            "{} imports another step",
+            source.display()
+        );
+    }
+    // Nor do the ports and adapters reach up into the steps.
+    for layer in ["zonehop/src/ports", "zonehop/src/adapters"] {
+        for source in rust_files(&functions_dir().join(layer)) {
+            let text = std::fs::read_to_string(&source).expect("source");
+            assert!(
+                !text.contains("crate::steps"),
+                "{} imports a step",
+                source.display()
+            );
+        }
+    }
+}
+
+/// A Lambda's `main.rs` only wires: logging, the base configuration, the settings, the
+/// handler; every function reads its settings the same way.
+#[test]
+fn every_main_only_wires_and_reads_the_one_settings() {
+    let mut mains = 0;
+    for entry in std::fs::read_dir(functions_dir())
+        .expect("functions/")
+        .flatten()
+    {
+        let main = entry.path().join("src/main.rs");
+        let Ok(text) = std::fs::read_to_string(&main) else {
+            continue;
+        };
+        mains += 1;
+        assert!(
+            text.contains("zonehop::Settings::from_env()"),
+            "{} does not read zonehop::Settings::from_env()",
+            main.display()
+        );
+        let code_lines = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .count();
+        assert!(
+            code_lines <= 16,
+            "{}: {code_lines} lines of code",
+            main.display()
+        );
+    }
+    assert_eq!(mains, 11, "one main per Lambda");
+}
