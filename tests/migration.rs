@@ -304,3 +304,60 @@ async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution
     assert_eq!(registration(&stage).await, new);
     assert_eq!(source_apex_ns(&stage).await, new);
 }
+
+/// Invariant 7: after "safe" nothing rolls back. GIVEN a state machine whose finalize
+/// function does not exist (every invoke of it fails, as a finalize that keeps failing
+/// days after the swap would), WHEN the migration reaches finalize, THEN the execution fails
+/// in `Failed After Safe` with the original error, never runs the rollback, and the
+/// registration stays on the new zone's servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invariant_7_a_finalize_that_fails_after_safe_ends_the_run_without_rolling_back() {
+    let scenario = Scenario::example();
+    let (local, stage) = staged("after-safe", &scenario).await;
+    let old = source_servers(&stage).await;
+    let broken = local
+        .sfn
+        .create_state_machine_from_file(
+            "migration-broken-finalize",
+            &zonehop_tests::rehearsal::state_machine_file(),
+            &local.substitutions(&[
+                ("EventBusName", "default"),
+                (
+                    "FinalizeFunctionArn",
+                    "arn:aws:lambda:us-east-1:123456789012:function:no-such-finalize",
+                ),
+            ]),
+        )
+        .await
+        .expect("the state machine is created");
+    let arn = local
+        .sfn
+        .start_execution(&broken, "example-com-after-safe", &stage.request(&scenario))
+        .await
+        .expect("started");
+    let execution = ended(&local, &arn).await;
+
+    let history = execution.history_text();
+    assert!(!execution.succeeded(), "{history}");
+    for state in ["Check Propagation", "Finalize", "Failed After Safe"] {
+        assert!(ran(&execution, state), "{state} did not run: {history}");
+    }
+    assert!(!ran(&execution, "Rollback"), "{history}");
+    assert!(execution.error.is_some(), "{history}");
+    let new = registration(&stage).await;
+    assert_ne!(new, old, "the registration went back to the old servers");
+    let target = route53_in(&stage.base, &target_access()).await;
+    let zones = target
+        .zones_named(&stage.domain)
+        .await
+        .expect("the target zone");
+    let target_servers = canonical_servers(
+        &target
+            .get_zone(&zones.first().expect("one target zone").id)
+            .await
+            .expect("target zone")
+            .name_servers,
+    );
+    assert_eq!(new, target_servers);
+    assert_eq!(source_apex_ns(&stage).await, target_servers);
+}

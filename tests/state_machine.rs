@@ -99,3 +99,107 @@ fn every_function_the_state_machine_invokes_is_a_function_of_the_workspace() {
         );
     }
 }
+
+/// The states reachable from `start` through Next, Default, Choices and Catch.
+fn reachable(definition: &Value, start: &str) -> BTreeSet<String> {
+    let states = &definition["States"];
+    let mut seen = BTreeSet::new();
+    let mut pending = vec![start.to_owned()];
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let state = &states[&name];
+        let mut next: Vec<&Value> = vec![&state["Next"], &state["Default"]];
+        for list in ["Choices", "Catch"] {
+            next.extend(
+                state[list]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| &c["Next"]),
+            );
+        }
+        pending.extend(
+            next.into_iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned),
+        );
+    }
+    seen
+}
+
+/// Invariant 7: a fault never undoes a healthy migration. Once check-propagation has declared
+/// the old side safe to retire, no failure leads to the rollback.
+#[test]
+fn invariant_7_after_safe_no_path_leads_to_rollback() {
+    let definition = definition();
+    let after_safe = reachable(&definition, "Cutover Requested?");
+    assert!(after_safe.contains("Finalize"), "{after_safe:?}");
+    assert!(after_safe.contains("Failed After Safe"), "{after_safe:?}");
+    assert!(
+        !after_safe.contains("Rollback"),
+        "a failure after safe reaches Rollback: {after_safe:?}"
+    );
+    // Once the swap has started, a real failure still rolls back.
+    assert!(reachable(&definition, "Swap Nameservers").contains("Rollback"));
+}
+
+/// A Lambda that times out or runs out of memory fails as `Lambda.Unknown`; every function is
+/// idempotent (invariant 3), so the state machine retries it like Lambda's own service errors.
+#[test]
+fn every_function_task_retries_lambda_timeouts_and_service_errors() {
+    let definition = definition();
+    for (name, task) in function_tasks(&definition) {
+        let retried: BTreeSet<&str> = task["Retry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .collect();
+        for error in [
+            "Lambda.ServiceException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+            "Lambda.Unknown",
+            "Lambda.AWSLambdaException",
+            "Lambda.ClientExecutionTimeoutException",
+        ] {
+            assert!(retried.contains(error), "{name} does not retry {error}");
+        }
+    }
+}
+
+/// States.ALL does not catch States.DataLimitExceeded or States.Runtime (Step Functions'
+/// error-handling reference): every catcher that routes a failure names them too, so an
+/// oversized state ends like any other failure instead of skipping the rollback.
+#[test]
+fn every_failure_route_also_catches_the_terminal_errors() {
+    let definition = definition();
+    for (name, state) in states(&definition) {
+        let catchers: Vec<&Value> = state["Catch"].as_array().into_iter().flatten().collect();
+        let routes: BTreeSet<&str> = catchers
+            .iter()
+            .filter(|c| c["ErrorEquals"] == serde_json::json!(["States.ALL"]))
+            .filter_map(|c| c["Next"].as_str())
+            .filter(|next| {
+                [
+                    "Announce Failed",
+                    "Announce Rolling Back",
+                    "Announce Failed After Safe",
+                ]
+                .contains(next)
+            })
+            .collect();
+        for route in routes {
+            assert!(
+                catchers.iter().any(|c| c["Next"] == route
+                    && c["ErrorEquals"]
+                        .as_array()
+                        .is_some_and(|e| e.iter().any(|x| x == "States.DataLimitExceeded"))),
+                "{name}: the route to {route} does not catch States.DataLimitExceeded"
+            );
+        }
+    }
+}
