@@ -185,7 +185,8 @@ fn rezone_aliases(records: &[RecordSet], from: &str, to: &str) -> Vec<RecordSet>
         .collect()
 }
 
-/// Runs the whole step for one subdomain.
+/// Runs the whole step for one subdomain: check, create and fill the child zone, prove over
+/// DNS that it answers like the parent, then make the cut.
 pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     r53: &R,
     dns: &D,
@@ -194,22 +195,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
 ) -> Result<DelegateOutput, Error> {
     let stats = RetryStats::default();
     let r53 = &Retrying::new(r53, settings.retry, &stats);
-    let domain = parse_domain(&request.domain)?;
-    let cut = Name::parse(&request.subdomain)
-        .map_err(|e| Error::InvalidRequest(format!("subdomain `{}`: {e}", request.subdomain)))?;
-    if !cut.is_below(&domain) {
-        return Err(Error::InvalidRequest(format!(
-            "subdomain `{cut}` is not below {domain}"
-        )));
-    }
-    if !(1..=172_800).contains(&request.delegation_ttl) {
-        return Err(Error::InvalidRequest(format!(
-            "delegationTtl {} is outside 1..=172800",
-            request.delegation_ttl
-        )));
-    }
-    request.source.access.validate("source")?;
-    let parent_id = bare_zone_id(request.source.required_id("source")?).to_owned();
+    let (domain, cut, parent_id) = checked(request)?;
     let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
 
     let parent_zone = r53.get_zone(&parent_id).await?;
@@ -228,8 +214,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         .cloned();
 
     if let Some(existing) = &delegation {
-        let points_at_child = same_servers(existing.values(), &child.name_servers);
-        if !points_at_child {
+        if !same_servers(existing.values(), &child.name_servers) {
             return Err(Error::InvalidRequest(format!(
                 "{cut} is already delegated to other servers ({}): it is already its own zone; leave it out of keepInSource",
                 existing.values().collect::<Vec<_>>().join(", ")
@@ -237,37 +222,94 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         }
         if moved.is_empty() {
             // An earlier run made the cut: report it again, from the child's contents.
-            let in_child = read_zone(r53, &child.id).await?;
-            let records: Vec<RecordSet> = in_child
-                .iter()
-                .filter(|r| !zonehop_core::plan::is_apex_soa_or_ns(r, &cut))
-                .cloned()
-                .collect();
-            let records = rezone_aliases(&records, &child.id, &parent_id);
-            let cut_change = cut_change(
-                &records,
-                &cut,
-                &child.name_servers,
-                existing.ttl.unwrap_or(request.delegation_ttl),
-            );
-            return Ok(DelegateOutput {
-                subdomain: cut.to_string(),
-                child_zone_id: child.id,
-                name_servers: child.name_servers,
-                moved_records: records.len(),
-                already_delegated: true,
-                reverse_change: reverse_of(&cut_change),
-            });
+            return already_cut(r53, request, &cut, &child, &parent_id, existing).await;
         }
     }
 
-    // Fill the child: the subtree, with same-zone aliases naming the child.
-    let wanted: Zone = rezone_aliases(&moved, &parent_id, &child.id)
+    fill_child(r53, &moved, &cut, &child, &parent_id, settings).await?;
+    prove_child_answers(dns, resolver, &parent_zone, &child, &cut, &moved, settings).await?;
+    make_the_cut(
+        r53,
+        request,
+        &cut,
+        &child,
+        &parent_id,
+        &moved,
+        delegation.as_ref(),
+        settings,
+    )
+    .await
+}
+
+/// The request's domain, subdomain and parent zone id, each checked.
+fn checked(request: &DelegateRequest) -> Result<(Name, Name, String), Error> {
+    let domain = parse_domain(&request.domain)?;
+    let cut = Name::parse(&request.subdomain)
+        .map_err(|e| Error::InvalidRequest(format!("subdomain `{}`: {e}", request.subdomain)))?;
+    if !cut.is_below(&domain) {
+        return Err(Error::InvalidRequest(format!(
+            "subdomain `{cut}` is not below {domain}"
+        )));
+    }
+    if !(1..=172_800).contains(&request.delegation_ttl) {
+        return Err(Error::InvalidRequest(format!(
+            "delegationTtl {} is outside 1..=172800",
+            request.delegation_ttl
+        )));
+    }
+    request.source.access.validate("source")?;
+    let parent_id = bare_zone_id(request.source.required_id("source")?).to_owned();
+    Ok((domain, cut, parent_id))
+}
+
+/// The output of a re-run after the cut was made: read back from the child's contents.
+async fn already_cut<R: HostedZones>(
+    r53: &R,
+    request: &DelegateRequest,
+    cut: &Name,
+    child: &HostedZone,
+    parent_id: &str,
+    existing: &RecordSet,
+) -> Result<DelegateOutput, Error> {
+    let in_child = read_zone(r53, &child.id).await?;
+    let records: Vec<RecordSet> = in_child
+        .iter()
+        .filter(|r| !zonehop_core::plan::is_apex_soa_or_ns(r, cut))
+        .cloned()
+        .collect();
+    let records = rezone_aliases(&records, &child.id, parent_id);
+    let cut_change = cut_change(
+        &records,
+        cut,
+        &child.name_servers,
+        existing.ttl.unwrap_or(request.delegation_ttl),
+    );
+    Ok(DelegateOutput {
+        subdomain: cut.to_string(),
+        child_zone_id: child.id.clone(),
+        name_servers: child.name_servers.clone(),
+        moved_records: records.len(),
+        already_delegated: true,
+        reverse_change: reverse_of(&cut_change),
+    })
+}
+
+/// Fills the child: the subtree, with same-zone aliases naming the child; then checks that
+/// nothing is left to change.
+async fn fill_child<R: HostedZones>(
+    r53: &R,
+    moved: &[RecordSet],
+    cut: &Name,
+    child: &HostedZone,
+    parent_id: &str,
+    settings: &Settings,
+) -> Result<(), Error> {
+    let wanted: Zone = rezone_aliases(moved, parent_id, &child.id)
         .into_iter()
         .collect();
     let in_child = read_zone(r53, &child.id).await?;
     let input = PlanInput {
-        apex: &cut,
+        apex: cut,
         source_zone_id: &child.id,
         target_zone_id: &child.id,
         keep_in_source: &[],
@@ -282,24 +324,35 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         });
     }
     let batches = plan.batches(settings.limits);
-    apply_batches(r53, &child.id, &cut, &batches, settings).await?;
+    apply_batches(r53, &child.id, cut, &batches, settings).await?;
     let after = read_zone(r53, &child.id).await?;
     let left = plan_sync(&input, &wanted, &after);
     if !left.is_empty() {
         return Err(Error::TargetDiverged {
-            zone_id: child.id,
+            zone_id: child.id.clone(),
             differences: left
                 .changes()
                 .map(|c| format!("{:?} {}", c.action, c.record.key()))
                 .collect(),
         });
     }
+    Ok(())
+}
 
-    // Prove over DNS that every child server answers every moved RRset like the parent.
+/// Proves over DNS that every child server answers every moved RRset like the parent.
+async fn prove_child_answers<D: DnsClient>(
+    dns: &D,
+    resolver: std::net::SocketAddr,
+    parent_zone: &HostedZone,
+    child: &HostedZone,
+    cut: &Name,
+    moved: &[RecordSet],
+    settings: &Settings,
+) -> Result<(), Error> {
     let parent_servers =
-        server_addresses(dns, resolver, &parent_zone, "parent", settings.dns_port).await?;
-    let child_servers = wait_until_serving(dns, resolver, &child, &cut, settings).await?;
-    let mut probes: Vec<Question> = moved
+        server_addresses(dns, resolver, parent_zone, "parent", settings.dns_port).await?;
+    let child_servers = wait_until_serving(dns, resolver, child, cut, settings).await?;
+    let mut questions: Vec<Question> = moved
         .iter()
         .filter(|r| !r.has_routing_policy())
         .map(|r| Question {
@@ -308,17 +361,32 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
             referral: r.rtype == RrType::NS,
         })
         .collect();
-    probes.sort();
-    probes.dedup();
+    questions.sort();
+    questions.dedup();
     let (differences, _) =
-        compare_over_dns(dns, &parent_servers, &child_servers, &probes, 32).await;
-    if !differences.is_empty() {
-        return Err(Error::ZonesDiffer { differences });
+        compare_over_dns(dns, &parent_servers, &child_servers, &questions, 32).await;
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ZonesDiffer { differences })
     }
+}
 
-    // The cut: one atomic change on the parent.
-    let change = cut_change(&moved, &cut, &child.name_servers, request.delegation_ttl);
-    let change = match &delegation {
+/// The cut: one atomic change on the parent deletes the moved records and creates the
+/// delegation (invariant 2).
+#[allow(clippy::too_many_arguments)]
+async fn make_the_cut<R: HostedZones>(
+    r53: &R,
+    request: &DelegateRequest,
+    cut: &Name,
+    child: &HostedZone,
+    parent_id: &str,
+    moved: &[RecordSet],
+    delegation: Option<&RecordSet>,
+    settings: &Settings,
+) -> Result<DelegateOutput, Error> {
+    let change = cut_change(moved, cut, &child.name_servers, request.delegation_ttl);
+    let change = match delegation {
         // A delegation already there (to this child) stays; only the moved records go.
         Some(_) => change
             .into_iter()
@@ -336,21 +404,20 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         });
     }
     let comment = format!("zonehop: delegate {cut} to its own zone {}", child.id);
-    change_and_wait(r53, &parent_id, &change, &comment, settings.in_sync_timeout).await?;
+    change_and_wait(r53, parent_id, &change, &comment, settings.in_sync_timeout).await?;
 
     let full_cut = cut_change(
-        &moved,
-        &cut,
+        moved,
+        cut,
         &child.name_servers,
         delegation
-            .as_ref()
             .and_then(|d| d.ttl)
             .unwrap_or(request.delegation_ttl),
     );
     Ok(DelegateOutput {
         subdomain: cut.to_string(),
-        child_zone_id: child.id,
-        name_servers: child.name_servers,
+        child_zone_id: child.id.clone(),
+        name_servers: child.name_servers.clone(),
         moved_records: moved.len(),
         already_delegated: false,
         reverse_change: reverse_of(&full_cut),
