@@ -1,5 +1,6 @@
 //! Reading what the world serves from moto: every public hosted zone of the served
-//! accounts with its records, and the registrations of the registrar account.
+//! accounts with its records, and the registrations of the registrar account; and the
+//! registrations of the world's own registry.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,6 +16,7 @@ use zonehop::zone::bare_zone_id;
 use zonehop::{Error, Name};
 
 use super::layout::{HostedZoneState, RegisteredServer, Snapshot};
+use super::registry::Registry;
 use super::WorldError;
 
 /// A poll is repeated soon anyway: retry briefly, then report.
@@ -33,6 +35,7 @@ struct Account {
 pub struct Source {
     accounts: Vec<Account>,
     registrar: Option<aws_sdk_route53domains::Client>,
+    registry: Registry,
     /// Zone id -> its assigned name servers (they never change).
     name_servers: HashMap<String, Vec<Name>>,
 }
@@ -62,6 +65,7 @@ impl Source {
         aws: &SdkConfig,
         accounts: &[AccountAccess],
         registrar: Option<&AccountAccess>,
+        registry: Registry,
     ) -> Source {
         let mut clients = Vec::with_capacity(accounts.len());
         for access in accounts {
@@ -85,6 +89,7 @@ impl Source {
         Source {
             accounts: clients,
             registrar,
+            registry,
             name_servers: HashMap::new(),
         }
     }
@@ -205,6 +210,9 @@ impl Source {
                 }
             }
         }
+        // The registry's registrations win: a domain registered outside AWS is not
+        // Route 53 Domains' to delegate.
+        snapshot.registrations.extend(self.registry.registrations());
         Ok(snapshot)
     }
 }
