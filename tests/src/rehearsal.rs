@@ -148,31 +148,33 @@ pub fn choose_registrar(
     requested: Option<RegistrarKind>,
 ) -> Result<(RegistrarKind, String), RegistrarChoiceError> {
     let list = "tests/world/route53domains-tlds.txt";
-    let registers = registered_domain_suffix(domain)
-        .ok()
-        .filter(route53domains_registers);
-    let suffix = registered_domain_suffix(domain)
-        .map(|s| s.as_str().trim_end_matches('.').to_owned())
-        .unwrap_or_else(|_| domain.labels().last().unwrap_or_default().to_owned());
+    // A domain the rehearsal accepts has a suffix (Scenario::from_export checked it); any
+    // other falls back to its TLD, which only changes the wording.
+    let suffix = registered_domain_suffix(domain).ok();
+    let registers = suffix.as_ref().is_some_and(route53domains_registers);
+    let suffix = suffix.map_or_else(
+        || domain.labels().last().unwrap_or_default().to_owned(),
+        |s| s.as_str().trim_end_matches('.').to_owned(),
+    );
     match (requested, registers) {
-        (Some(RegistrarKind::Route53domains), None) => {
+        (Some(RegistrarKind::Route53domains), false) => {
             Err(RegistrarChoiceError::NotRegistrable {
                 suffix,
                 list: list.to_owned(),
             })
         }
-        (Some(RegistrarKind::Route53domains), Some(_)) => Ok((
+        (Some(RegistrarKind::Route53domains), true) => Ok((
             RegistrarKind::Route53domains,
             "REGISTRAR=route53domains".to_owned(),
         )),
         (Some(RegistrarKind::Manual), _) => {
             Ok((RegistrarKind::Manual, "REGISTRAR=manual".to_owned()))
         }
-        (None, Some(_)) => Ok((
+        (None, true) => Ok((
             RegistrarKind::Route53domains,
             format!("Route 53 Domains registers .{suffix} domains, by the list in {list}"),
         )),
-        (None, None) => Ok((
+        (None, false) => Ok((
             RegistrarKind::Manual,
             format!(
                 "Route 53 Domains does not register .{suffix} domains, by the list in {list}: the execution asks an operator to set the name servers at the registrar, and the rehearsal plays that operator"
@@ -1068,6 +1070,32 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(lines.last().map(String::as_str), Some("■ failed"));
+    }
+
+    #[test]
+    fn the_registrar_follows_the_domain_unless_asked_and_route53domains_cannot_be_forced() {
+        let n = |s: &str| Name::parse(s).expect("name");
+        let chosen =
+            |domain: &str, requested| choose_registrar(&n(domain), requested).map(|(kind, _)| kind);
+        assert_eq!(
+            chosen("example.com", None),
+            Ok(RegistrarKind::Route53domains)
+        );
+        assert_eq!(
+            chosen("example.co.uk", None),
+            Ok(RegistrarKind::Route53domains)
+        );
+        assert_eq!(chosen("usa.gov", None), Ok(RegistrarKind::Manual));
+        assert_eq!(chosen("example.co.kr", None), Ok(RegistrarKind::Manual));
+        assert_eq!(
+            chosen("example.com", Some(RegistrarKind::Manual)),
+            Ok(RegistrarKind::Manual)
+        );
+        let refused = chosen("example.co.kr", Some(RegistrarKind::Route53domains))
+            .expect_err("not registrable at Route 53 Domains");
+        assert!(refused.to_string().contains(".co.kr"), "{refused}");
+        let (_, why) = choose_registrar(&n("usa.gov"), None).expect("chosen");
+        assert!(why.contains("does not register .gov"), "{why}");
     }
 
     #[test]
