@@ -6,6 +6,7 @@ pub mod dnsworld;
 pub mod http;
 pub mod lambda;
 pub mod moto;
+pub mod prober;
 pub mod registrar;
 pub mod rehearsal;
 pub mod stepfunctions;
