@@ -31,6 +31,7 @@ use zonehop::export::to_export;
 use zonehop::hosted_zones::{read_zone, HostedZones};
 use zonehop::swap::RegistrarKind;
 use zonehop::Name;
+use zonehop_tests::prober::{summary_lines, Probing};
 use zonehop_tests::rehearsal::{
     choose_registrar, deployed_memory_mb, example_zone_file, execution_cost, projected_cost,
     short_cause, try_functions_started, Progress, Scenario, SetupError, Stage,
@@ -238,8 +239,22 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Result<Outcome, Set
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    // What the local world cannot serve as Route 53 would is not rehearsed by DNS (both
+    // sides lack it alike): say so rather than let verify-zones' success hide it.
+    let world_warnings = stage.world.warnings();
+    if !world_warnings.is_empty() {
+        say(&format!(
+            "  ! the local DNS world serves {} record set(s) unlike Route 53 (report.json: worldWarnings), e.g. {}",
+            world_warnings.len(),
+            world_warnings[0]
+        ));
+    }
 
     let request = stage.request(scenario);
+    // Invariant 6, observed: every resolver is asked for the zone's names from before the
+    // first write until the execution has ended (tests/src/prober).
+    let probing = Probing::start(&stage.world.resolvers(), scenario, &request).await;
+    say(&format!("  {}", probing.describe()));
     let name = format!(
         "rehearsal-{}-{}",
         stage
@@ -258,6 +273,7 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Result<Outcome, Set
         Ok(arn) => follow(&local, &stage, &arn, &mut progress).await,
         Err(e) => Err(e),
     };
+    let observed = probing.stop(&progress.phases).await;
     let (status, error, execution_arn) = match &execution {
         Ok(e) if e.status == ExecutionStatus::Succeeded => ("SUCCEEDED", Value::Null, &e.arn),
         Ok(e) => (
@@ -297,6 +313,7 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Result<Outcome, Set
         report["cost"] = cost;
     }
     report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
+    report["worldWarnings"] = json!(world_warnings);
     // The emulated registrar's view at the end (the rehearsal's operator sets it on the
     // manual path).
     report["registration"] = match stage.registration().await {
@@ -317,6 +334,8 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Result<Outcome, Set
         Ok(files) => report["zoneFiles"] = json!(files),
         Err(e) => say(&format!("✗ could not export the final zones: {e}")),
     }
+    report["observed"] = observed.to_json();
+    let (status, error) = observed.verdict(status, error);
     summarize(status, &error, &report, &progress);
     drop(stage);
     drop::<LocalStepFunctions>(local);
@@ -535,6 +554,9 @@ fn summarize(status: &str, error: &Value, report: &Value, progress: &Progress) {
             "  the same migration in AWS (.com's 2-day NS TTL, not scaled): about {} h, {} propagation rounds, {} transitions, {} GB-s: ${} (plus $0.50 a month per hosted zone)",
             p["windowHours"], p["propagationRounds"], p["stateTransitions"], p["lambdaGbSeconds"], p["usdAtAwsPrices"]
         ));
+    }
+    for line in summary_lines(&report["observed"]) {
+        say(&format!("  {line}"));
     }
     if status != "SUCCEEDED" {
         say(&format!(
