@@ -157,20 +157,7 @@ impl Observed {
 
     /// `observed: N queries to 2 resolvers, 0 wrong, 0 SERVFAIL, 0 NXDOMAIN, 0 timeouts`.
     pub fn summary_line(&self) -> String {
-        let t = &self.total;
-        let mut line = format!(
-            "observed: {} queries to {} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts",
-            t.queries,
-            self.per_resolver.len(),
-            t.wrong,
-            t.servfail,
-            t.nxdomain,
-            t.timeouts
-        );
-        if t.other_rcode > 0 {
-            line.push_str(&format!(", {} other rcodes", t.other_rcode));
-        }
-        line
+        summary_lines(&self.to_json()).remove(0)
     }
 
     /// The first problems, one line each.
@@ -676,6 +663,115 @@ pub fn apply_changes(
         );
         expectations.end_change(&change.question, started_ms, ended_ms);
     }
+}
+
+/// The prober as a rehearsal runs it: started before the execution's first write, stopped
+/// once the execution has ended (before the world is torn down), with the request's
+/// cutover judged by the cutover phase's times.
+#[derive(Debug)]
+pub struct Probing {
+    prober: Prober,
+    changes: Vec<PlannedChange>,
+    resolvers: Vec<&'static str>,
+}
+
+impl Probing {
+    pub async fn start(resolvers: &[Resolver], scenario: &Scenario, request: &Value) -> Probing {
+        let mut derived = expectations_for(scenario);
+        let changes = cutover_changes(scenario, request);
+        defer_changes(&mut derived.expectations, &changes);
+        Probing {
+            prober: Prober::start(resolvers, derived, Pace::default()).await,
+            changes,
+            resolvers: resolvers.iter().map(|r| r.name).collect(),
+        }
+    }
+
+    /// One line for the rehearsal's log.
+    pub fn describe(&self) -> String {
+        let p = &self.prober;
+        format!(
+            "prober: {} questions ({} RRsets not asked{}) to {} every {} ms, at most {} a round each",
+            p.questions,
+            p.not_asked.len(),
+            if p.sampled_out > 0 {
+                format!(", {} sampled out", p.sampled_out)
+            } else {
+                String::new()
+            },
+            self.resolvers.join(" and "),
+            p.pace.round.as_millis(),
+            p.pace.per_round
+        )
+    }
+
+    pub async fn stop(self, phases: &[crate::rehearsal::Phase]) -> Observed {
+        let cutover = phases.iter().find(|p| p.name == "cutover").and_then(|p| {
+            Some((
+                p.started.to_millis().ok()?,
+                p.ended.and_then(|e| e.to_millis().ok())?,
+            ))
+        });
+        let changes = self.changes;
+        self.prober
+            .stop(|e| apply_changes(e, &changes, cutover))
+            .await
+    }
+}
+
+impl Observed {
+    /// A rehearsal's status and error once its answers are judged too: a migration that
+    /// succeeded while some resolver got a wrong answer, or none, failed (invariant 6).
+    pub fn verdict(&self, status: &'static str, error: Value) -> (&'static str, Value) {
+        if !self.failed() || status != "SUCCEEDED" {
+            return (status, error);
+        }
+        let error = json!({
+            "errorType": "ResolversAnsweredWrong",
+            "cause": format!(
+                "{}; first: {}",
+                self.summary_line(),
+                self.problem_lines().first().cloned().unwrap_or_default()
+            ),
+            "rolledBack": false,
+        });
+        ("FAILED", error)
+    }
+}
+
+/// The summary's lines for a report's `observed`: the counts, then the first problems.
+pub fn summary_lines(observed: &Value) -> Vec<String> {
+    if !observed.is_object() {
+        return Vec::new();
+    }
+    let count = |field: &str| observed[field].as_u64().unwrap_or(0);
+    let resolvers = observed["perResolver"].as_object().map_or(0, |r| r.len());
+    let mut lines = vec![format!(
+        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}",
+        count("queries"),
+        count("wrong"),
+        count("servfail"),
+        count("nxdomain"),
+        count("timeouts"),
+        if count("otherRcode") > 0 {
+            format!(", {} other rcodes", count("otherRcode"))
+        } else {
+            String::new()
+        }
+    )];
+    for p in observed["firstProblems"].as_array().into_iter().flatten() {
+        let text = |field: &str| p[field].as_str().unwrap_or("?").to_owned();
+        lines.push(format!(
+            "  ✗ {} {} {} at {}: got {}, expected {}",
+            text("resolver"),
+            text("name"),
+            text("type"),
+            text("at"),
+            text("got"),
+            text("expected")
+        ));
+    }
+    lines
 }
 
 /// A phase's bounds in a rehearsal report (`phases[].startedAt/endedAt`), milliseconds.
