@@ -172,6 +172,18 @@ fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
         "{projected}"
     );
     assert!(projected["stateTransitions"].as_u64() > cost["stateTransitions"].as_u64());
+
+    // Invariant 6, observed: from before the first write until the execution ended, every
+    // answer of both resolvers was the zone's.
+    let observed = &report["observed"];
+    assert!(observed["queries"].as_u64() >= Some(1_000), "{observed:#}");
+    for problem in ["wrong", "servfail", "nxdomain", "timeouts", "otherRcode"] {
+        assert_eq!(observed[problem], 0, "{problem}: {observed:#}");
+    }
+    assert_eq!(
+        observed["perResolver"].as_object().map(|r| r.len()),
+        Some(2)
+    );
     let _ = std::fs::remove_dir_all(&report_dir);
 }
 
