@@ -17,7 +17,7 @@ use zonehop::core::request::AccountAccess;
 use zonehop::core::zone::{AliasTarget, RecordSet, RrType};
 use zonehop::Name;
 use zonehop_tests::dnsworld::render::fixture_values;
-use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};
+use zonehop_tests::dnsworld::{DnsWorld, Registry, Ttls, WorldOptions};
 use zonehop_tests::moto::Moto;
 use zonehop_tests::registrar::{register, registrar_access, set_name_servers};
 use zonehop_tests::{seed_zone, source_access, target_access};
@@ -781,6 +781,100 @@ async fn a_registration_in_route53_domains_switches_the_tld_delegation() {
     assert!(
         moved.is_some(),
         "kresd moves once the old apex NS points at the new servers"
+    );
+}
+
+/// The servers a referral names (its authority section's NS records), sorted.
+fn referred_to(answer: &Answer, owner: &str) -> Vec<String> {
+    let mut names: Vec<String> = answer
+        .authority
+        .iter()
+        .filter(|r| r.rtype == "NS" && r.name == owner)
+        .map(|r| r.data.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_co_kr_domain_is_delegated_through_kr_and_co_kr_by_the_registry_an_operator_edits() {
+    let moto = Moto::start().await;
+    let base = moto.config().await;
+    let canary = |side: &str| {
+        vec![simple(
+            "_zonehop.example.co.kr",
+            RrType::TXT,
+            1,
+            &[&format!("\"side={side}\"")],
+        )]
+    };
+    let source_id = seed_zone(&base, &source_access(), &n("example.co.kr"), &canary("old")).await;
+    let target_id = seed_zone(&base, &target_access(), &n("example.co.kr"), &canary("new")).await;
+    let old_servers = name_servers(&r53_client(&moto, &source_access()).await, &source_id).await;
+    let new_servers = name_servers(&r53_client(&moto, &target_access()).await, &target_id).await;
+    let dotted = |v: &[String]| v.iter().map(|s| format!("{s}.")).collect::<Vec<_>>();
+
+    // The registrar is outside AWS (Route 53 Domains does not register .kr): the world's
+    // registry names the TARGET's servers, although the first account's zone has the name.
+    let registry = Registry::new();
+    registry
+        .set_name_servers("example.co.kr", &new_servers)
+        .expect("registered");
+    let world = DnsWorld::start(
+        WorldOptions::new(base.clone(), vec![source_access(), target_access()])
+            .registrar(registrar_access())
+            .registry(registry)
+            .ttls(fast_ttls()),
+    )
+    .await
+    .expect("the world starts");
+
+    // root -> kr. -> co.kr. -> the domain, each level a server of its own.
+    let kr = world.addr_of("ns.zonehop-nic.kr").expect("a kr. server");
+    let co_kr = world
+        .addr_of("ns.zonehop-nic.co.kr")
+        .expect("a co.kr. server");
+    assert_ne!(kr, co_kr);
+    let at = |ip| SocketAddr::new(ip, 53);
+    let root = dig(world.root_addr(), "www.example.co.kr", "A", false).await;
+    assert_eq!(
+        referred_to(&root, "kr."),
+        ["ns.zonehop-nic.kr."],
+        "{root:?}"
+    );
+    let from_kr = dig(at(kr), "www.example.co.kr", "A", false).await;
+    assert_eq!(
+        referred_to(&from_kr, "co.kr."),
+        ["ns.zonehop-nic.co.kr."],
+        "{from_kr:?}"
+    );
+    assert!(referred_to(&from_kr, "example.co.kr.").is_empty());
+    assert_eq!(world.delegation_server("example.co.kr"), Some(at(co_kr)));
+    let from_co_kr = dig(at(co_kr), "www.example.co.kr", "A", false).await;
+    assert_eq!(
+        referred_to(&from_co_kr, "example.co.kr."),
+        dotted(&new_servers),
+        "the registration decides, not the hosted zones: {from_co_kr:?}"
+    );
+    for resolver in world.resolvers() {
+        let answer = dig(resolver.addr, "_zonehop.example.co.kr", "TXT", true).await;
+        assert_eq!(answer.data("TXT"), ["\"side=new\""], "{}", resolver.name);
+    }
+
+    // The operator changes the registration at the registrar: served within a poll.
+    world
+        .registry()
+        .set_name_servers("example.co.kr", &old_servers)
+        .expect("changed");
+    world.settle().await.expect("settles");
+    let from_co_kr = dig(at(co_kr), "www.example.co.kr", "A", false).await;
+    assert_eq!(
+        referred_to(&from_co_kr, "example.co.kr."),
+        dotted(&old_servers)
+    );
+    assert_eq!(
+        world.registry().name_servers("example.co.kr"),
+        Some(dotted(&old_servers))
     );
 }
 

@@ -14,7 +14,6 @@ use zonehop::core::request::RegistrarKind;
 use zonehop::core::zone::RrType;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
-use zonehop_tests::registrar::set_name_servers;
 use zonehop_tests::rehearsal::{functions_started, operator_request, Scenario, Stage};
 use zonehop_tests::stepfunctions::{Execution, HistoryEvent, LocalStepFunctions};
 use zonehop_tests::{route53_in, source_access, target_access};
@@ -288,8 +287,12 @@ async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution
         zonehop_tests::stepfunctions::ExecutionStatus::Running
     );
 
-    // The operator sets the name servers at the registrar and resumes the execution.
-    set_name_servers(&stage.base, "example.com", &servers).await;
+    // The operator sets the name servers at the registrar (the world's registry: a manual
+    // registrar is outside Route 53 Domains) and resumes the execution.
+    stage
+        .operator_sets_name_servers(&servers)
+        .await
+        .expect("the operator sets them at the registrar");
     local
         .sfn
         .send_task_success(&token, &json!(true))

@@ -2,17 +2,23 @@
 //! rehearsal binary runs statemachine/migration.asl.json in moto's interpreter, the real
 //! function binaries behind `cargo lambda watch`, against moto and the DNS world. Checked
 //! here from what the rehearsal leaves (report.json and the final zones, read back from
-//! moto) so that the README's first command stays true.
+//! moto) so that the README's first command stays true. Real zones too
+//! (`tests/rehearsal/realzones/`: a `.com` of 1,419 record sets, two `.gov` zones whose
+//! registrar is outside AWS) and the example under a two-label suffix (`example.co.kr`).
 
+use std::collections::BTreeMap;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use serde_json::Value;
 use zonehop::core::export::load_export;
 use zonehop::core::plan::is_apex_soa_or_ns;
-use zonehop::core::zone::{RrType, Zone};
+use zonehop::core::zone::{RecordSet, RrType, Zone};
 use zonehop::Name;
+use zonehop_tests::records_to_seed;
+use zonehop_tests::rehearsal::scaled;
 
 /// A zone's apex NS servers, canonical.
 fn apex_ns(zone: &Zone, domain: &Name) -> Vec<String> {
@@ -166,6 +172,18 @@ fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
         "{projected}"
     );
     assert!(projected["stateTransitions"].as_u64() > cost["stateTransitions"].as_u64());
+
+    // Invariant 6, observed: from before the first write until the execution ended, every
+    // answer of both resolvers was the zone's.
+    let observed = &report["observed"];
+    assert!(observed["queries"].as_u64() >= Some(1_000), "{observed:#}");
+    for problem in ["wrong", "servfail", "nxdomain", "timeouts", "otherRcode"] {
+        assert_eq!(observed[problem], 0, "{problem}: {observed:#}");
+    }
+    assert_eq!(
+        observed["perResolver"].as_object().map(|r| r.len()),
+        Some(2)
+    );
     let _ = std::fs::remove_dir_all(&report_dir);
 }
 
@@ -266,4 +284,257 @@ fn a_manual_registrar_rehearsal_asks_the_operator_and_plays_the_operator() {
         Some(true)
     );
     let _ = std::fs::remove_dir_all(&report_dir);
+}
+
+#[test]
+fn a_domain_that_is_not_a_registered_domain_is_refused_before_anything_starts() {
+    let example = zonehop_tests::rehearsal::example_zone_file();
+    let example = example.display().to_string();
+    let usa_gov = real_zone("usa.gov");
+    for (args, says) in [
+        // A public suffix itself.
+        (
+            vec!["--zone", &example, "--domain", "co.kr"],
+            "public suffix",
+        ),
+        // Under no suffix the Public Suffix List knows.
+        (
+            vec!["--zone", &example, "--domain", "example.zzzz-not-a-tld"],
+            "Public Suffix List",
+        ),
+        // The export's names are not under DOMAIN.
+        (
+            vec!["--zone", &example, "--domain", "example.co.kr"],
+            "is not in",
+        ),
+        // Route 53 Domains does not register .gov: it cannot be forced.
+        (
+            vec![
+                "--zone",
+                &usa_gov,
+                "--domain",
+                "usa.gov",
+                "--registrar",
+                "route53domains",
+            ],
+            "does not register .gov",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+            .args(&args)
+            .env(
+                "REPORT_DIR",
+                std::env::temp_dir().join("zonehop-never-written"),
+            )
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_setup_failure_is_one_line_and_exit_2() {
+    // No virtualenv: neither cargo lambda watch nor moto can start.
+    let report_dir =
+        std::env::temp_dir().join(format!("zonehop-rehearsal-setup-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .env("ZONEHOP_VENV", "/nonexistent/zonehop-venv")
+        .env("REPORT_DIR", &report_dir)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with("rehearse: setup failed: ") && stderr.contains("make setup"),
+        "what failed and what to do: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report: Value = serde_json::from_str(&left(&report_dir, "report.json")).expect("report");
+    assert_eq!(report["error"]["errorType"], "RehearsalSetupFailed");
+    let _ = std::fs::remove_dir_all(&report_dir);
+}
+
+/// A real zone of `tests/rehearsal/realzones/`.
+fn real_zone(domain: &str) -> String {
+    zonehop_tests::repo_root()
+        .join(format!("tests/rehearsal/realzones/{domain}.json"))
+        .display()
+        .to_string()
+}
+
+/// Record sets as the migration promises to keep them: normalized (values in canonical
+/// order and spelling), an alias to a record of the domain with its zone id left out (each
+/// zone names itself there), keyed by name, type and set identifier.
+fn comparable<'a>(
+    records: impl IntoIterator<Item = &'a RecordSet>,
+    domain: &Name,
+) -> BTreeMap<String, RecordSet> {
+    records
+        .into_iter()
+        .map(|r| {
+            let mut r = r.normalized();
+            if let Some(alias) = &mut r.alias_target {
+                if alias.dns_name.is_at_or_below(domain) {
+                    alias.hosted_zone_id = "(this zone)".to_owned();
+                }
+            }
+            (r.key().to_string(), r)
+        })
+        .collect()
+}
+
+/// The keys on which two comparable zones differ, with both sides (for a readable failure).
+fn differences(
+    got: &BTreeMap<String, RecordSet>,
+    want: &BTreeMap<String, RecordSet>,
+) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = got.keys().chain(want.keys()).collect();
+    keys.into_iter()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .take(10)
+        .map(|k| format!("{k}: got {:?}, want {:?}", got.get(k), want.get(k)))
+        .collect()
+}
+
+/// Rehearses the export `zone` of `domain` with `keep` staying behind and the registrar
+/// chosen from the domain; asserts the migration SUCCEEDED with the registrar `registrar`,
+/// and the final zones exactly: the target holds the export (TTLs as scaled) less its apex
+/// SOA/NS and less the kept subtree, plus the kept subtree's NS delegation to its child zone;
+/// the child zone holds the kept subtree; the old zone is one with the new; the registration
+/// and the old apex NS name the new servers. Returns the wall time.
+fn rehearse_real_zone(zone: &str, domain: &str, keep: &str, registrar: &str) -> Duration {
+    let started = Instant::now();
+    let (status, report_dir) = rehearse(
+        &format!("real-{domain}"),
+        &["--zone", zone, "--domain", domain, "--keep", keep],
+    );
+    let took = started.elapsed();
+    let read = |file: &str| left(&report_dir, file);
+    let report: Value = serde_json::from_str(&read("report.json")).expect("report.json");
+    assert!(status.success(), "{domain}: rehearsal failed: {report:#}");
+    assert_eq!(report["status"], "SUCCEEDED", "{domain}");
+    assert_eq!(report["registrar"], registrar, "{domain}");
+
+    let name = Name::parse(domain).expect("domain");
+    let kept = Name::parse(keep).expect("keep");
+    let export = load_export(&std::fs::read_to_string(zone).expect("export")).expect("export");
+    let seeded = scaled(&records_to_seed(&export, &name), 2);
+    let source = load_export(&read("source-zone.json")).expect("source export");
+    let target = load_export(&read("target-zone.json")).expect("target export");
+    let child = load_export(&read(&format!("child-{keep}.json"))).expect("child export");
+    let moved = |zone: &Zone, apex: &Name| {
+        comparable(zone.iter().filter(|r| !is_apex_soa_or_ns(r, apex)), &name)
+    };
+
+    // The child zone holds the kept subtree, nothing else but its own apex SOA/NS.
+    let want_child = comparable(
+        seeded.iter().filter(|r| r.name.is_at_or_below(&kept)),
+        &name,
+    );
+    let got_child = moved(&child, &kept);
+    assert!(!want_child.is_empty(), "{keep} holds records in {zone}");
+    assert_eq!(
+        got_child,
+        want_child,
+        "{keep}: {:#?}",
+        differences(&got_child, &want_child)
+    );
+
+    // The target: the export less its apex and the kept subtree, plus the delegation.
+    let delegation: Vec<&RecordSet> = target
+        .iter()
+        .filter(|r| r.name == kept && r.rtype == RrType::NS)
+        .collect();
+    assert_eq!(delegation.len(), 1, "{keep} delegated: {delegation:?}");
+    assert_eq!(
+        zonehop::core::delegation::canonical_servers(
+            &delegation[0]
+                .values()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        ),
+        apex_ns(&child, &kept),
+        "the delegation names the child zone's servers"
+    );
+    let mut want_target = comparable(
+        seeded.iter().filter(|r| !r.name.is_at_or_below(&kept)),
+        &name,
+    );
+    want_target.extend(comparable(delegation.iter().copied(), &name));
+    let got_target = moved(&target, &name);
+    assert_eq!(
+        got_target.len(),
+        want_target.len(),
+        "{domain}: {:#?}",
+        differences(&got_target, &want_target)
+    );
+    assert_eq!(
+        got_target,
+        want_target,
+        "{domain}: {:#?}",
+        differences(&got_target, &want_target)
+    );
+
+    // The old zone is one with the new, and both the registration and the old apex NS
+    // name the new servers.
+    let got_source = moved(&source, &name);
+    assert_eq!(
+        got_source,
+        got_target,
+        "{domain}: {:#?}",
+        differences(&got_source, &got_target)
+    );
+    assert_eq!(registered(&report), apex_ns(&target, &name), "{domain}");
+    assert_eq!(apex_ns(&source, &name), apex_ns(&target, &name), "{domain}");
+    eprintln!(
+        "{domain}: {} record sets, {keep} kept, registrar {registrar}: SUCCEEDED in {:.0} s",
+        export.len(),
+        took.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&report_dir);
+    took
+}
+
+#[test]
+fn a_real_com_zone_of_1419_record_sets_migrates_with_a_subtree_kept() {
+    rehearse_real_zone(
+        &real_zone("hackclub.com"),
+        "hackclub.com",
+        "hcb.hackclub.com",
+        "route53domains",
+    );
+}
+
+#[test]
+fn a_real_gov_zone_migrates_through_the_manual_registrar_chosen_for_gov() {
+    rehearse_real_zone(
+        &real_zone("usa.gov"),
+        "usa.gov",
+        "covidtest.usa.gov",
+        "manual",
+    );
+}
+
+#[test]
+fn a_real_zone_of_aws_aliases_and_routing_policies_migrates_with_its_largest_subtree_kept() {
+    rehearse_real_zone(
+        &real_zone("cloud.gov"),
+        "cloud.gov",
+        "fr.cloud.gov",
+        "manual",
+    );
+}
+
+#[test]
+fn the_example_zone_under_a_two_label_suffix_migrates_through_kr_and_co_kr() {
+    let zone = zonehop_tests::repo_root()
+        .join("tests/rehearsal/example.co.kr.json")
+        .display()
+        .to_string();
+    rehearse_real_zone(&zone, "example.co.kr", "dev.example.co.kr", "manual");
 }

@@ -33,10 +33,15 @@ fn cargo_lambda() -> PathBuf {
 
 /// A loopback port free right now (a small race remains until it is bound again).
 pub fn free_port() -> u16 {
+    try_free_port().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`free_port`], or why there is none.
+pub fn try_free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .expect("a free loopback port")
+        .map_err(|e| format!("no free loopback port ({e}): is the loopback interface up?"))
 }
 
 impl LambdaWatch {
@@ -44,7 +49,17 @@ impl LambdaWatch {
     /// (the emulator's endpoint, dummy credentials). Its output and the functions' logs
     /// go to `log`.
     pub async fn start(env: &[(&str, String)], log: &std::path::Path) -> LambdaWatch {
-        let port = free_port();
+        LambdaWatch::try_start(env, log)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`LambdaWatch::start`] that says what failed instead of panicking.
+    pub async fn try_start(
+        env: &[(&str, String)],
+        log: &std::path::Path,
+    ) -> Result<LambdaWatch, String> {
+        let port = try_free_port()?;
         let venv_bin = cargo_lambda()
             .parent()
             .map(|p| p.to_path_buf())
@@ -69,8 +84,10 @@ impl LambdaWatch {
             .env("PATH", path)
             .kill_on_drop(true);
         let log_file = std::fs::File::create(log)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-        let log_err = log_file.try_clone().expect("log file handle");
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let log_err = log_file
+            .try_clone()
+            .map_err(|e| format!("cannot share {}: {e}", log.display()))?;
         command
             .stdout(Stdio::from(log_file))
             .stderr(Stdio::from(log_err));
@@ -78,18 +95,29 @@ impl LambdaWatch {
             command.env(key, value);
             command.arg("--env-var").arg(format!("{key}={value}"));
         }
-        let child = command
-            .spawn()
-            .expect("start cargo lambda watch (run `make setup`)");
+        let mut child = command.spawn().map_err(|e| {
+            format!(
+                "cannot start {} ({e}): run `make setup`",
+                cargo_lambda().display()
+            )
+        })?;
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "cargo lambda watch did not start"
-            );
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "cargo lambda watch exited ({status}) before it listened; its log: {}",
+                    log.display()
+                ));
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(format!(
+                    "cargo lambda watch did not listen within 60 s; its log: {}",
+                    log.display()
+                ));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        LambdaWatch { child, port }
+        Ok(LambdaWatch { child, port })
     }
 
     /// The loopback port of the Invoke API.

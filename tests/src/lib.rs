@@ -6,6 +6,7 @@ pub mod dnsworld;
 pub mod http;
 pub mod lambda;
 pub mod moto;
+pub mod prober;
 pub mod registrar;
 pub mod rehearsal;
 pub mod stepfunctions;
@@ -73,6 +74,19 @@ pub async fn seed_zone(
     domain: &zonehop::Name,
     records: &[zonehop::core::zone::RecordSet],
 ) -> String {
+    try_seed_zone(base, access, domain, records)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`seed_zone`] that says what failed instead of panicking (a rehearsal reports it).
+pub async fn try_seed_zone(
+    base: &SdkConfig,
+    access: &AccountAccess,
+    domain: &zonehop::Name,
+    records: &[zonehop::core::zone::RecordSet],
+) -> Result<String, String> {
+    use aws_sdk_route53::error::DisplayErrorContext;
     let config = zonehop::adapters::accounts::config_for(base, access, "zonehop-tests").await;
     let client = zonehop::adapters::accounts::route53_client(&config);
     let created = client
@@ -81,9 +95,14 @@ pub async fn seed_zone(
         .caller_reference(format!("seed-{}-{}", domain, std::process::id()))
         .send()
         .await
-        .expect("create the seed zone");
-    let zone_id =
-        zonehop::core::zone::bare_zone_id(created.hosted_zone().expect("zone").id()).to_owned();
+        .map_err(|e| format!("create the zone {domain}: {}", DisplayErrorContext(&e)))?;
+    let zone_id = zonehop::core::zone::bare_zone_id(
+        created
+            .hosted_zone()
+            .ok_or_else(|| format!("create the zone {domain}: no zone in the reply"))?
+            .id(),
+    )
+    .to_owned();
     // Plain targets first, then aliases by chain depth, 100 record sets a call.
     let mut pending: Vec<&zonehop::core::zone::RecordSet> = records.iter().collect();
     let mut written: std::collections::BTreeSet<(zonehop::Name, zonehop::core::zone::RrType)> =
@@ -99,10 +118,13 @@ pub async fn seed_zone(
                 }
                 _ => true,
             });
-        assert!(
-            !ready.is_empty(),
-            "seed records have an alias loop or a missing target"
-        );
+        if ready.is_empty() {
+            let stuck: Vec<String> = later.iter().take(5).map(|r| r.key().to_string()).collect();
+            return Err(format!(
+                "the records of {domain} have an alias loop or an alias to a missing record: {}",
+                stuck.join(", ")
+            ));
+        }
         for chunk in ready.chunks(100) {
             let changes = chunk
                 .iter()
@@ -113,34 +135,35 @@ pub async fn seed_zone(
                             a.hosted_zone_id = zone_id.clone();
                         }
                     }
+                    let set = zonehop::adapters::route53::record_to_sdk(&r)
+                        .map_err(|e| format!("{}: {e}", r.key()))?;
                     aws_sdk_route53::types::Change::builder()
                         .action(aws_sdk_route53::types::ChangeAction::Create)
-                        .resource_record_set(
-                            zonehop::adapters::route53::record_to_sdk(&r).expect("valid record"),
-                        )
+                        .resource_record_set(set)
                         .build()
-                        .expect("change")
+                        .map_err(|e| format!("{}: {e}", r.key()))
                 })
-                .collect::<Vec<_>>();
+                .collect::<Result<Vec<_>, String>>()?;
+            let batch = aws_sdk_route53::types::ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .map_err(|e| format!("a change batch for {domain}: {e}"))?;
             client
                 .change_resource_record_sets()
                 .hosted_zone_id(&zone_id)
-                .change_batch(
-                    aws_sdk_route53::types::ChangeBatch::builder()
-                        .set_changes(Some(changes))
-                        .build()
-                        .expect("batch"),
-                )
+                .change_batch(batch)
                 .send()
                 .await
-                .expect("seed the zone");
+                .map_err(|e| {
+                    format!("load the records of {domain}: {}", DisplayErrorContext(&e))
+                })?;
         }
         for r in &ready {
             written.insert((r.name.clone(), r.rtype));
         }
         pending = later;
     }
-    zone_id
+    Ok(zone_id)
 }
 
 /// The sync-records request the tests use: `domain` from the source account's zone into the

@@ -41,19 +41,31 @@ impl Moto {
     /// [`Moto::start_with`], moto's own log (its stderr) going to `log` when given instead
     /// of this process's stderr.
     pub async fn start_logged(args: &[&str], log: Option<&std::path::Path>) -> Moto {
+        Moto::try_start_logged(args, log)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Moto::start_logged`] that says what failed instead of panicking (a rehearsal reports
+    /// it in one line).
+    pub async fn try_start_logged(
+        args: &[&str],
+        log: Option<&std::path::Path>,
+    ) -> Result<Moto, String> {
         let stderr = match log {
             Some(path) => Stdio::from(
                 std::fs::File::create(path)
-                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display())),
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
             ),
             None => Stdio::inherit(),
         };
         let python = venv_python();
-        assert!(
-            python.exists(),
-            "{} is missing: run `make setup` first",
-            python.display()
-        );
+        if !python.exists() {
+            return Err(format!(
+                "{} is missing: run `make setup` first",
+                python.display()
+            ));
+        }
         let mut child = Command::new(&python)
             .arg(crate::repo_root().join("tests/world/moto_server.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
@@ -62,8 +74,11 @@ impl Moto {
             .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
+            .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| "moto server's stdout was not piped".to_owned())?;
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -76,11 +91,18 @@ impl Moto {
         .await;
         let port = match ready {
             Ok(Some(port)) => port,
-            other => panic!("moto server did not become ready: {other:?}"),
+            Ok(None) => {
+                return Err(format!(
+                    "moto server exited before it was ready{}",
+                    log.map(|l| format!(" (its log: {})", l.display()))
+                        .unwrap_or_default()
+                ))
+            }
+            Err(_) => return Err("moto server was not ready within 60 s".to_owned()),
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Moto { child, port }
+        Ok(Moto { child, port })
     }
 
     pub fn endpoint(&self) -> String {

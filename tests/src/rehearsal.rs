@@ -1,7 +1,8 @@
 //! A rehearsal's world and its report: the example zone (or a user's export) in a source
-//! account of moto, its domain registered in moto's Route 53 Domains, the DNS world serving
-//! both accounts, the migration state machine in moto's interpreter with every function
-//! binary behind `cargo lambda watch`, TTLs scaled down to seconds. `make rehearse` and the
+//! account of moto, its domain registered with its registrar (moto's Route 53 Domains, or
+//! the DNS world's own registry for a registrar outside AWS), the DNS world serving both
+//! accounts, the migration state machine in moto's interpreter with every function binary
+//! behind `cargo lambda watch`, TTLs scaled down to seconds. `make rehearse` and the
 //! end-to-end tests (`tests/migration.rs`) share it.
 //!
 //! [`Progress`] turns the execution's history, event by event, into the lines a rehearsal
@@ -23,10 +24,15 @@ use zonehop::core::zone::RecordSet;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
 
-use crate::dnsworld::{DnsWorld, Resolver, Ttls, WorldOptions};
-use crate::registrar::{register, registrar_access, set_name_servers};
+use crate::dnsworld::suffix::{registered_domain_suffix, SuffixError};
+use crate::dnsworld::{
+    DnsWorld, Registry, RegistryError, Resolver, Ttls, WorldError, WorldOptions,
+};
+use crate::registrar::{
+    registrar_access, route53domains_registers, try_register, try_set_name_servers,
+};
 use crate::stepfunctions::{HistoryEvent, LocalStepFunctions, SfnError};
-use crate::{records_to_seed, repo_root, route53_in, seed_zone, source_access, target_access};
+use crate::{records_to_seed, repo_root, route53_in, source_access, target_access, try_seed_zone};
 
 /// Every function the state machine invokes.
 pub const FUNCTIONS: [&str; 11] = [
@@ -53,15 +59,129 @@ pub fn example_zone_file() -> std::path::PathBuf {
     repo_root().join("tests/rehearsal/example.com.json")
 }
 
+/// How long the functions may take to build and answer their first invoke.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// Starts moto's interpreter and `cargo lambda watch` for every function and waits until
 /// each function answers (its first invoke builds or loads it), so that no task of the
-/// execution waits for a build.
+/// execution waits for a build. Panics when a piece does not start (a test harness).
 pub async fn functions_started(log: &Path) -> LocalStepFunctions {
-    let local = LocalStepFunctions::start(&FUNCTIONS, log).await;
-    tokio::time::timeout(Duration::from_secs(900), local.warm_up())
+    try_functions_started(log)
         .await
-        .expect("the functions build and answer within 15 minutes");
-    local
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`functions_started`] that says which piece did not start instead of panicking.
+pub async fn try_functions_started(log: &Path) -> Result<LocalStepFunctions, SetupError> {
+    let local = LocalStepFunctions::try_start(&FUNCTIONS, log)
+        .await
+        .map_err(SetupError::LocalAws)?;
+    match tokio::time::timeout(BUILD_TIMEOUT, local.try_warm_up()).await {
+        Ok(Ok(_)) => Ok(local),
+        Ok(Err(message)) => Err(SetupError::FunctionsDoNotAnswer {
+            message,
+            log: log.display().to_string(),
+        }),
+        Err(_) => Err(SetupError::FunctionsDoNotAnswer {
+            message: format!(
+                "not every function was built and answering after {} minutes",
+                BUILD_TIMEOUT.as_secs() / 60
+            ),
+            log: log.display().to_string(),
+        }),
+    }
+}
+
+/// Why a rehearsal's world did not come up: what failed, and what to do. A rehearsal says
+/// it in one line and exits 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    #[error("moto or cargo lambda watch did not start: {0}")]
+    LocalAws(String),
+    #[error("the functions did not build or answer: {message}; see {log} (run `make build` to see a build error)")]
+    FunctionsDoNotAnswer { message: String, log: String },
+    #[error("loading the zone into the source account failed: {0}; check the export (ZONE=)")]
+    SourceZone(String),
+    #[error("the emulated Route 53 Domains refused to register {domain}: {message}; rehearse it with REGISTRAR=manual")]
+    Registration { domain: String, message: String },
+    #[error("the world's registry refused the registration: {0}")]
+    Registry(#[from] RegistryError),
+    #[error("the DNS world did not start: {0}")]
+    DnsWorld(WorldError),
+    #[error("creating the migration state machine in moto failed: {0}; see functions-moto.log beside functions.log")]
+    StateMachine(String),
+}
+
+/// Why a scenario cannot be rehearsed: said before anything starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    #[error("{path}: {message}")]
+    Export { path: String, message: String },
+    #[error("domain `{domain}`: {message}")]
+    BadDomain { domain: String, message: String },
+    #[error(transparent)]
+    Suffix(#[from] SuffixError),
+    #[error("{path}: {name} is not in {domain}: the export must be the zone of DOMAIN (is DOMAIN right?)")]
+    OutsideDomain {
+        path: String,
+        name: String,
+        domain: String,
+    },
+    #[error("KEEP: {0}")]
+    BadKeep(String),
+}
+
+/// Why the registrar asked for cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistrarChoiceError {
+    #[error("REGISTRAR=route53domains: Route 53 Domains does not register .{suffix} domains (the list AWS publishes, in {list}); leave REGISTRAR unset or use REGISTRAR=manual")]
+    NotRegistrable { suffix: String, list: String },
+}
+
+/// The registrar a rehearsal of `domain` uses: `requested` (REGISTRAR=) when given, else
+/// `route53domains` where Route 53 Domains registers the domain's public suffix, else
+/// `manual`; and why, to print before it starts.
+pub fn choose_registrar(
+    domain: &Name,
+    requested: Option<RegistrarKind>,
+) -> Result<(RegistrarKind, String), RegistrarChoiceError> {
+    let list = "tests/world/route53domains-tlds.txt";
+    // A domain the rehearsal accepts has a suffix (Scenario::from_export checked it); any
+    // other falls back to its TLD, which only changes the wording.
+    let suffix = registered_domain_suffix(domain).ok();
+    let registers = suffix.as_ref().is_some_and(route53domains_registers);
+    let suffix = suffix.map_or_else(
+        || domain.labels().last().unwrap_or_default().to_owned(),
+        |s| s.as_str().trim_end_matches('.').to_owned(),
+    );
+    match (requested, registers) {
+        (Some(RegistrarKind::Route53domains), false) => {
+            Err(RegistrarChoiceError::NotRegistrable {
+                suffix,
+                list: list.to_owned(),
+            })
+        }
+        (Some(RegistrarKind::Route53domains), true) => Ok((
+            RegistrarKind::Route53domains,
+            "REGISTRAR=route53domains".to_owned(),
+        )),
+        (Some(RegistrarKind::Manual), _) => {
+            Ok((RegistrarKind::Manual, "REGISTRAR=manual".to_owned()))
+        }
+        (None, true) => Ok((
+            RegistrarKind::Route53domains,
+            format!("Route 53 Domains registers .{suffix} domains, by the list in {list}"),
+        )),
+        (None, false) => Ok((
+            RegistrarKind::Manual,
+            format!(
+                "Route 53 Domains does not register .{suffix} domains, by the list in {list}: the execution asks an operator to set the name servers at the registrar, and the rehearsal plays that operator"
+            ),
+        )),
+    }
 }
 
 /// What to rehearse.
@@ -86,21 +206,37 @@ impl Scenario {
             "example.com",
             vec!["dev.example.com".to_owned()],
         )
-        .expect("the bundled example zone loads")
+        .unwrap_or_else(|e| panic!("the bundled example zone loads: {e}"))
     }
 
-    /// A user's export of `domain`.
-    pub fn from_export(path: &Path, domain: &str, keep: Vec<String>) -> Result<Scenario, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let zone = load_export(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let domain = Name::parse(domain).map_err(|e| format!("domain {domain}: {e}"))?;
+    /// A user's export of `domain`: a registered domain (one label below a public suffix),
+    /// every name of the export in it, every kept subtree below it.
+    pub fn from_export(
+        path: &Path,
+        domain: &str,
+        keep: Vec<String>,
+    ) -> Result<Scenario, ScenarioError> {
+        let export_error = |message: String| ScenarioError::Export {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| export_error(e.to_string()))?;
+        let zone = load_export(&text).map_err(|e| export_error(e.to_string()))?;
+        let domain =
+            zonehop::core::request::parse_domain(domain).map_err(|e| ScenarioError::BadDomain {
+                domain: domain.to_owned(),
+                message: e.to_string(),
+            })?;
+        registered_domain_suffix(&domain)?;
         if let Some(outside) = zone.iter().find(|r| !r.name.is_at_or_below(&domain)) {
-            return Err(format!(
-                "{}: {} is not in {domain}: is DOMAIN right?",
-                path.display(),
-                outside.name
-            ));
+            return Err(ScenarioError::OutsideDomain {
+                path: path.display().to_string(),
+                name: outside.name.to_string(),
+                domain: domain.to_string(),
+            });
         }
+        zonehop::core::request::parse_keep_in_source(&domain, &keep)
+            .map_err(|e| ScenarioError::BadKeep(e.to_string()))?;
         Ok(Scenario {
             records: records_to_seed(&zone, &domain),
             domain,
@@ -131,17 +267,21 @@ pub struct Stage {
     pub domain: Name,
     pub source_id: String,
     pub machine_arn: String,
+    /// Who keeps the registration: moto's Route 53 Domains, or (manual) the world's
+    /// registry.
+    pub registrar: RegistrarKind,
 }
 
 impl Stage {
     /// Seeds the source zone (TTLs scaled, the apex NS and SOA too), registers the domain
-    /// with the source zone's servers, starts the DNS world over both accounts and creates
-    /// the state machine. `on_step` hears each step's name as it starts.
+    /// with the source zone's servers (in Route 53 Domains, or for a manual registrar in the
+    /// world's own registry), starts the DNS world over both accounts and creates the state
+    /// machine. `on_step` hears each step's name as it starts.
     pub async fn build(
         local: &LocalStepFunctions,
         scenario: &Scenario,
         mut on_step: impl FnMut(&str),
-    ) -> Result<Stage, String> {
+    ) -> Result<Stage, SetupError> {
         let base = local.moto.config().await;
         let domain = scenario.domain.clone();
         on_step(&format!(
@@ -149,17 +289,18 @@ impl Stage {
             scenario.records.len(),
             scenario.ttl
         ));
-        let source_id = seed_zone(
+        let source_id = try_seed_zone(
             &base,
             &source_access(),
             &domain,
             &scaled(&scenario.records, scenario.ttl),
         )
-        .await;
+        .await
+        .map_err(SetupError::SourceZone)?;
         let source = route53_in(&base, &source_access()).await;
         let zone = read_zone(&source, &source_id)
             .await
-            .map_err(|e| format!("read the source zone: {e}"))?;
+            .map_err(|e| SetupError::SourceZone(format!("read the source zone: {e}")))?;
         let apex: Vec<Change> = scaled(
             &zone
                 .iter()
@@ -177,22 +318,40 @@ impl Stage {
         source
             .change_records(&source_id, &apex, "rehearsal: apex TTLs scaled")
             .await
-            .map_err(|e| format!("scale the apex TTLs: {e}"))?;
-        on_step(&format!(
-            "register {domain} in the emulated Route 53 Domains, delegated to the source zone"
-        ));
+            .map_err(|e| SetupError::SourceZone(format!("scale the apex TTLs: {e}")))?;
         let registered = domain.as_str().trim_end_matches('.');
-        register(&base, registered).await;
         let servers = source
             .get_zone(&source_id)
             .await
-            .map_err(|e| format!("read the source zone: {e}"))?
+            .map_err(|e| SetupError::SourceZone(format!("read the source zone: {e}")))?
             .name_servers;
-        set_name_servers(&base, registered, &servers).await;
-        on_step("start the DNS internet (knotd root, TLD and zone servers; unbound, kresd)");
+        let registry = Registry::new();
+        match scenario.registrar {
+            RegistrarKind::Route53domains => {
+                on_step(&format!(
+                    "register {domain} in the emulated Route 53 Domains, delegated to the source zone"
+                ));
+                let refused = |message: String| SetupError::Registration {
+                    domain: registered.to_owned(),
+                    message,
+                };
+                try_register(&base, registered).await.map_err(refused)?;
+                try_set_name_servers(&base, registered, &servers)
+                    .await
+                    .map_err(refused)?;
+            }
+            RegistrarKind::Manual => {
+                on_step(&format!(
+                    "register {domain} at the world's registry (a registrar outside AWS), delegated to the source zone"
+                ));
+                registry.set_name_servers(registered, &servers)?;
+            }
+        }
+        on_step("start the DNS internet (knotd root, registry and zone servers; unbound, kresd)");
         let world = DnsWorld::start(
             WorldOptions::new(base.clone(), vec![source_access(), target_access()])
                 .registrar(registrar_access())
+                .registry(registry)
                 .ttls(Ttls {
                     resolver_max: Some(scenario.ttl.max(1) * 5 / 2),
                     resolver_max_negative: Some(1),
@@ -200,11 +359,8 @@ impl Stage {
                 }),
         )
         .await
-        .map_err(|e| format!("the DNS world did not start: {e}"))?;
-        world
-            .settle()
-            .await
-            .map_err(|e| format!("the DNS world does not serve the source zone: {e}"))?;
+        .map_err(SetupError::DnsWorld)?;
+        world.settle().await.map_err(SetupError::DnsWorld)?;
         let machine_arn = local
             .sfn
             .create_state_machine_from_file(
@@ -213,13 +369,14 @@ impl Stage {
                 &local.substitutions(&[("EventBusName", "default")]),
             )
             .await
-            .map_err(|e| format!("create the state machine: {e}"))?;
+            .map_err(|e| SetupError::StateMachine(e.to_string()))?;
         Ok(Stage {
             base,
             world,
             domain,
             source_id,
             machine_arn,
+            registrar: scenario.registrar,
         })
     }
 
@@ -267,19 +424,47 @@ impl Stage {
             .await
     }
 
-    /// The registration's name servers, as the emulated Route 53 Domains holds them now.
+    /// The registration's name servers, as its registrar holds them now (the emulated
+    /// Route 53 Domains, or the world's registry), canonical.
     pub async fn registration(&self) -> Result<Vec<String>, zonehop::Error> {
-        let config = zonehop::adapters::accounts::config_for(
-            &self.base,
-            &registrar_access(),
-            "zonehop-rehearsal",
-        )
-        .await;
-        zonehop::ports::registrar::Registrar::name_servers(
-            &zonehop::adapters::route53domains::Route53Domains::new(&config),
-            &self.domain,
-        )
-        .await
+        match self.registrar {
+            RegistrarKind::Route53domains => {
+                let config = zonehop::adapters::accounts::config_for(
+                    &self.base,
+                    &registrar_access(),
+                    "zonehop-rehearsal",
+                )
+                .await;
+                zonehop::ports::registrar::Registrar::name_servers(
+                    &zonehop::adapters::route53domains::Route53Domains::new(&config),
+                    &self.domain,
+                )
+                .await
+            }
+            RegistrarKind::Manual => Ok(zonehop::core::delegation::canonical_servers(
+                &self
+                    .world
+                    .registry()
+                    .name_servers(self.domain.as_str())
+                    .unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// What the operator does at the registrar when the execution asks (`manual`): names
+    /// `servers` as the domain's name servers, where the registration is kept.
+    pub async fn operator_sets_name_servers(&self, servers: &[String]) -> Result<(), String> {
+        let domain = self.domain.as_str().trim_end_matches('.');
+        match self.registrar {
+            RegistrarKind::Manual => self
+                .world
+                .registry()
+                .set_name_servers(domain, servers)
+                .map_err(|e| e.to_string()),
+            RegistrarKind::Route53domains => {
+                try_set_name_servers(&self.base, domain, servers).await
+            }
+        }
     }
 
     /// The world's resolvers by address (`127.X.0.Y:53` -> `unbound`).
@@ -913,6 +1098,32 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(lines.last().map(String::as_str), Some("■ failed"));
+    }
+
+    #[test]
+    fn the_registrar_follows_the_domain_unless_asked_and_route53domains_cannot_be_forced() {
+        let n = |s: &str| Name::parse(s).expect("name");
+        let chosen =
+            |domain: &str, requested| choose_registrar(&n(domain), requested).map(|(kind, _)| kind);
+        assert_eq!(
+            chosen("example.com", None),
+            Ok(RegistrarKind::Route53domains)
+        );
+        assert_eq!(
+            chosen("example.co.uk", None),
+            Ok(RegistrarKind::Route53domains)
+        );
+        assert_eq!(chosen("usa.gov", None), Ok(RegistrarKind::Manual));
+        assert_eq!(chosen("example.co.kr", None), Ok(RegistrarKind::Manual));
+        assert_eq!(
+            chosen("example.com", Some(RegistrarKind::Manual)),
+            Ok(RegistrarKind::Manual)
+        );
+        let refused = chosen("example.co.kr", Some(RegistrarKind::Route53domains))
+            .expect_err("not registrable at Route 53 Domains");
+        assert!(refused.to_string().contains(".co.kr"), "{refused}");
+        let (_, why) = choose_registrar(&n("usa.gov"), None).expect("chosen");
+        assert!(why.contains("does not register .gov"), "{why}");
     }
 
     #[test]

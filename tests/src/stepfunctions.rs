@@ -24,7 +24,7 @@ use aws_smithy_types::DateTime;
 use serde_json::{json, Value};
 
 use crate::http::Reply;
-use crate::lambda::{free_port, LambdaWatch};
+use crate::lambda::{try_free_port, LambdaWatch};
 use crate::moto::Moto;
 
 /// moto's default account, where the functions and state machines are registered.
@@ -852,16 +852,24 @@ impl LocalStepFunctions {
     /// Starts the world for the given binaries; `cargo lambda watch`'s output and the
     /// functions' logs go to `log`, moto's to `<log stem>-moto.log` beside it. Panics when a piece does not start (a test harness).
     pub async fn start(functions: &[&str], log: &Path) -> LocalStepFunctions {
+        LocalStepFunctions::try_start(functions, log)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`LocalStepFunctions::start`] that says which piece did not start instead of
+    /// panicking.
+    pub async fn try_start(functions: &[&str], log: &Path) -> Result<LocalStepFunctions, String> {
         // The functions must know moto's endpoint and moto the watch's: moto's port is chosen
         // first and handed to moto when it starts second.
-        let moto_port = free_port();
+        let moto_port = try_free_port()?;
         let env = [
             ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{moto_port}")),
             ("AWS_ACCESS_KEY_ID", "AKIAZONEHOPLAMBDA000".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
             ("AWS_REGION", REGION.to_owned()),
         ];
-        let watch = LambdaWatch::start(&env, log).await;
+        let watch = LambdaWatch::try_start(&env, log).await?;
         let lambda_endpoint = format!("http://127.0.0.1:{}", watch.port());
         let port = moto_port.to_string();
         let stem = log
@@ -869,22 +877,22 @@ impl LocalStepFunctions {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let moto_log = log.with_file_name(format!("{stem}-moto.log"));
-        let moto = Moto::start_logged(
+        let moto = Moto::try_start_logged(
             &["--port", &port, "--lambda-endpoint", &lambda_endpoint],
             Some(&moto_log),
         )
-        .await;
+        .await?;
         let sfn = StepFunctions::new(moto.port());
         let functions = sfn
             .register_functions(functions)
             .await
-            .unwrap_or_else(|e| panic!("cannot register the functions in moto: {e}"));
-        LocalStepFunctions {
+            .map_err(|e| format!("cannot register the functions in moto: {e}"))?;
+        Ok(LocalStepFunctions {
             moto,
             watch,
             sfn,
             functions,
-        }
+        })
     }
 
     /// `${CreateZoneFunctionArn}`-style substitutions for every registered function, plus
@@ -905,16 +913,21 @@ impl LocalStepFunctions {
     /// nothing), so that no task of a timed execution waits for `cargo lambda watch` to build
     /// a binary. Returns how long that took.
     pub async fn warm_up(&self) -> Duration {
+        self.try_warm_up().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`LocalStepFunctions::warm_up`], or the first function `cargo lambda watch` did not
+    /// answer for (its build failed, most likely).
+    pub async fn try_warm_up(&self) -> Result<Duration, String> {
         let started = Instant::now();
         for name in self.functions.keys() {
             if let Err(e) = self.watch.invoke(name, &json!({})).await {
-                assert_ne!(
-                    e.error_type, "InvokeFailed",
-                    "cargo lambda watch did not answer for {name}: {e}"
-                );
+                if e.error_type == "InvokeFailed" {
+                    return Err(format!("cargo lambda watch did not answer for {name}: {e}"));
+                }
             }
         }
-        started.elapsed()
+        Ok(started.elapsed())
     }
 
     /// Creates a state machine from an ASL file (function ARNs and `extra` substituted), starts

@@ -63,10 +63,12 @@ h. task tokens: moto's interpreter hangs a `.waitForTaskToken` task that has Hea
    after it and then sleeps for HeartbeatSeconds). A heartbeat endpoint set up after an outcome
    arrived now starts woken, so the task ends with that outcome, as in Step Functions.
 
-g. Route 53 Domains TLDs: moto 5.2.5's list of registrable TLDs lacks `uk`, which Route 53
-   Domains registers (`example.uk`, `example.co.uk`: Route 53 Developer Guide, "Domains that you
-   can register"), so a rehearsal of a .co.uk zone could not register its domain. `uk` is added;
-   no other TLD is.
+g. Route 53 Domains TLDs: moto 5.2.5 registers only the TLDs of its own list
+   (moto/route53domains/validators.py, AWS_SUPPORTED_TLDS, checked against the last label of the
+   name), which lacks 33 that Route 53 Domains registers (`uk`, `au`, `de`, `fr`, `jp`, `us` ...),
+   so a rehearsal of an `example.co.uk` zone could not register its domain. The TLD of every
+   suffix in tests/world/route53domains-tlds.txt (AWS's published list, "Domains that you can
+   register with Amazon Route 53") is added; moto's own entries stay (none is removed).
 """
 
 from __future__ import annotations
@@ -314,15 +316,27 @@ def patch_domains_duplicate_requests() -> None:
 # ---------------------------------------------------------------------------------------------
 # g. Route 53 Domains: TLDs moto's list lacks
 # ---------------------------------------------------------------------------------------------
-MISSING_REGISTRABLE_TLDS = ("uk",)
+ROUTE53DOMAINS_TLDS_FILE = os.path.join(os.path.dirname(__file__), "route53domains-tlds.txt")
+
+
+def route53domains_tlds(path: str = ROUTE53DOMAINS_TLDS_FILE) -> list[str]:
+    """The TLDs (last labels) of the suffixes in AWS's list: `co.uk` gives `uk`."""
+    tlds: list[str] = []
+    with open(path, encoding="utf-8") as listing:
+        for line in listing:
+            suffix = line.split("#", 1)[0].strip().lower()
+            if suffix and suffix.rsplit(".", 1)[-1] not in tlds:
+                tlds.append(suffix.rsplit(".", 1)[-1])
+    return tlds
 
 
 def patch_domains_registrable_tlds() -> None:
-    """Accept the TLDs Route 53 Domains registers but moto 5.2.5's list lacks."""
+    """Accept every TLD Route 53 Domains registers (AWS's list), beside moto 5.2.5's own."""
     from moto.route53domains import validators
 
+    # validate_domain_name reads the module global at each call.
     validators.AWS_SUPPORTED_TLDS = tuple(validators.AWS_SUPPORTED_TLDS) + tuple(
-        tld for tld in MISSING_REGISTRABLE_TLDS if tld not in validators.AWS_SUPPORTED_TLDS
+        tld for tld in route53domains_tlds() if tld not in validators.AWS_SUPPORTED_TLDS
     )
 
 

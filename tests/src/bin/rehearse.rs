@@ -9,29 +9,32 @@
 //!
 //!     make rehearse [ZONE=export.json DOMAIN=example.com KEEP=dev.example.com] [REGISTRAR=manual]
 //!
-//! With `REGISTRAR=manual` the request names no Route 53 Domains registration: the execution
-//! asks an operator, and the rehearsal plays the operator once the request is printed.
+//! The registrar follows the domain: `route53domains` where Route 53 Domains registers its
+//! public suffix (the list AWS publishes, `tests/world/route53domains-tlds.txt`), `manual`
+//! otherwise (`.gov`, `.co.kr`); `REGISTRAR=` overrides. With `manual` the request names no
+//! Route 53 Domains registration: the domain is registered at the DNS world's own registry,
+//! the execution asks an operator, and the rehearsal plays the operator once the request is
+//! printed (it sets the name servers at that registry).
 //!
 //! Prints the phases and the propagation as the execution goes, then a summary; leaves
 //! `report.json` (and the same as a self-contained page, `report.html`), `source-zone.json`, `target-zone.json`, `child-<subdomain>.json` and
 //! `functions.log` in `REPORT_DIR` (default `target/rehearsal`). Exits 0 when the migration
-//! succeeded, 1 when it failed, 2 on bad arguments.
+//! succeeded, 1 when it failed, 2 on bad arguments or when the local world could not be set
+//! up (one line: what failed, what to do).
 
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
 use serde_json::{json, Value};
 use zonehop::core::export::to_export;
 use zonehop::core::request::RegistrarKind;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
-use zonehop_tests::registrar::set_name_servers;
+use zonehop_tests::prober::{summary_lines, Probing};
 use zonehop_tests::rehearsal::{
-    deployed_memory_mb, example_zone_file, execution_cost, functions_started, projected_cost,
-    short_cause, Progress, Scenario, Stage,
+    choose_registrar, deployed_memory_mb, example_zone_file, execution_cost, projected_cost,
+    short_cause, try_functions_started, Progress, Scenario, SetupError, Stage,
 };
 use zonehop_tests::stepfunctions::{
     Execution, ExecutionStatus, HistoryEvent, LocalStepFunctions, SfnError,
@@ -45,7 +48,8 @@ struct Args {
     zone: PathBuf,
     domain: String,
     keep: Vec<String>,
-    registrar: RegistrarKind,
+    /// `None`: chosen from the domain.
+    registrar: Option<RegistrarKind>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -53,7 +57,7 @@ fn parse_args() -> Result<Args, String> {
         zone: example_zone_file(),
         domain: "example.com".into(),
         keep: Vec::new(),
-        registrar: RegistrarKind::Route53domains,
+        registrar: None,
     };
     let mut keep_given = false;
     let mut it = std::env::args().skip(1);
@@ -73,8 +77,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--registrar" => {
                 args.registrar = match value.as_str() {
-                    "route53domains" => RegistrarKind::Route53domains,
-                    "manual" => RegistrarKind::Manual,
+                    "route53domains" => Some(RegistrarKind::Route53domains),
+                    "manual" => Some(RegistrarKind::Manual),
+                    // `make rehearse REGISTRAR=` (empty): chosen from the domain.
+                    "" => None,
                     other => return Err(format!("--registrar {other}: route53domains or manual")),
                 }
             }
@@ -108,10 +114,26 @@ async fn main() -> ExitCode {
         }
     };
     let scenario = match Scenario::from_export(&args.zone, &args.domain, args.keep.clone()) {
-        Ok(scenario) => Scenario {
-            registrar: args.registrar,
-            ..scenario
-        },
+        Ok(scenario) => scenario,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let scenario = match choose_registrar(&scenario.domain, args.registrar) {
+        Ok((registrar, why)) => {
+            say(&format!(
+                "registrar: {}: {why}",
+                serde_json::to_value(registrar)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ));
+            Scenario {
+                registrar,
+                ..scenario
+            }
+        }
         Err(e) => {
             eprintln!("rehearse: {e}");
             return ExitCode::from(2);
@@ -145,27 +167,17 @@ async fn main() -> ExitCode {
     }
 
     let started = Instant::now();
-    // The local world's helpers panic when a piece of it cannot start.
-    let outcome = match AssertUnwindSafe(rehearse(&scenario, &report_dir))
-        .catch_unwind()
-        .await
-    {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            let message = Some(panic)
-                .and_then(|p| {
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                })
-                .unwrap_or_else(|| "the rehearsal task ended abnormally".to_owned());
-            eprintln!("rehearse: {message}");
-            let error = json!({ "errorType": "RehearsalSetupFailed", "cause": message });
-            Outcome {
+    let (outcome, setup_failed) = match rehearse(&scenario, &report_dir).await {
+        Ok(outcome) => (outcome, false),
+        Err(e) => {
+            eprintln!("rehearse: setup failed: {e}");
+            let error = json!({ "errorType": "RehearsalSetupFailed", "cause": e.to_string() });
+            let outcome = Outcome {
                 status: "FAILED",
-                report: json!({ "status": "FAILED", "error": error }),
+                report: json!({}),
                 error,
-            }
+            };
+            (outcome, true)
         }
     };
     let mut report = outcome.report;
@@ -174,7 +186,7 @@ async fn main() -> ExitCode {
     report["domain"] = json!(args.domain);
     report["zoneFile"] = json!(args.zone.display().to_string());
     report["keepInSource"] = json!(args.keep);
-    report["registrar"] = json!(args.registrar);
+    report["registrar"] = json!(scenario.registrar);
     report["rehearsalSeconds"] = json!(started.elapsed().as_secs_f64().round());
     let path = report_dir.join("report.json");
     if let Err(e) = std::fs::write(
@@ -197,7 +209,9 @@ async fn main() -> ExitCode {
         started.elapsed().as_secs_f64(),
         report_dir.display()
     );
-    if outcome.status == "SUCCEEDED" {
+    if setup_failed {
+        ExitCode::from(2)
+    } else if outcome.status == "SUCCEEDED" {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -208,7 +222,8 @@ fn say(line: &str) {
     println!("{line}");
 }
 
-async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
+/// The rehearsal; `Err` when its world could not be set up (nothing was executed).
+async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Result<Outcome, SetupError> {
     let log = report_dir.join("functions.log");
     say(&format!(
         "rehearsing the migration of {} ({} record sets; staying in the source account: {})",
@@ -225,19 +240,8 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         "  (logs: {} and functions-moto.log beside it; the first start builds the functions)",
         log.display()
     ));
-    let local = functions_started(&log).await;
-    let stage = match Stage::build(&local, scenario, |step| say(&format!("· {step}"))).await {
-        Ok(stage) => stage,
-        Err(e) => {
-            let error = json!({ "errorType": "RehearsalSetupFailed", "cause": e });
-            say(&format!("✗ {e}"));
-            return Outcome {
-                status: "FAILED",
-                report: json!({}),
-                error,
-            };
-        }
-    };
+    let local = try_functions_started(&log).await?;
+    let stage = Stage::build(&local, scenario, |step| say(&format!("· {step}"))).await?;
     let resolvers = stage.resolver_names();
     say(&format!(
         "  probe resolvers: {}",
@@ -247,8 +251,22 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    // What the local world cannot serve as Route 53 would is not rehearsed by DNS (both
+    // sides lack it alike): say so rather than let verify-zones' success hide it.
+    let world_warnings = stage.world.warnings();
+    if !world_warnings.is_empty() {
+        say(&format!(
+            "  ! the local DNS world serves {} record set(s) unlike Route 53 (report.json: worldWarnings), e.g. {}",
+            world_warnings.len(),
+            world_warnings[0]
+        ));
+    }
 
     let request = stage.request(scenario);
+    // Invariant 6, observed: every resolver is asked for the zone's names from before the
+    // first write until the execution has ended (tests/src/prober).
+    let probing = Probing::start(&stage.world.resolvers(), scenario, &request).await;
+    say(&format!("  {}", probing.describe()));
     let name = format!(
         "rehearsal-{}-{}",
         stage
@@ -267,6 +285,7 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         Ok(arn) => follow(&local, &stage, &arn, &mut progress).await,
         Err(e) => Err(e),
     };
+    let observed = probing.stop(&progress.phases).await;
     let (status, error, execution_arn) = match &execution {
         Ok(e) if e.status == ExecutionStatus::Succeeded => ("SUCCEEDED", Value::Null, &e.arn),
         Ok(e) => (
@@ -280,11 +299,11 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         ),
         Err(e) => {
             let error = json!({ "errorType": "ExecutionDidNotEnd", "cause": e.to_string() });
-            return Outcome {
+            return Ok(Outcome {
                 status: "FAILED",
                 report: progress.report("FAILED", error.clone(), &resolvers),
                 error,
-            };
+            });
         }
     };
     let mut report = progress.report(status, error.clone(), &resolvers);
@@ -306,6 +325,7 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         report["cost"] = cost;
     }
     report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
+    report["worldWarnings"] = json!(world_warnings);
     // The emulated registrar's view at the end (the rehearsal's operator sets it on the
     // manual path).
     report["registration"] = match stage.registration().await {
@@ -326,19 +346,22 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Outcome {
         Ok(files) => report["zoneFiles"] = json!(files),
         Err(e) => say(&format!("✗ could not export the final zones: {e}")),
     }
+    report["observed"] = observed.to_json();
+    let (status, error) = observed.verdict(status, error);
     summarize(status, &error, &report, &progress);
     drop(stage);
     drop::<LocalStepFunctions>(local);
-    Outcome {
+    Ok(Outcome {
         status,
         error,
         report,
-    }
+    })
 }
 
 /// Follows the execution until it ends, printing its progress; when it waits for an
 /// operator (`--registrar manual`), plays the operator: sets the name servers it was asked
-/// to set in the emulated registrar and runs the resume command's SendTaskSuccess.
+/// to set at the registrar (the DNS world's registry) and runs the resume command's
+/// SendTaskSuccess.
 async fn follow(
     local: &LocalStepFunctions,
     stage: &Stage,
@@ -363,19 +386,27 @@ async fn follow(
                 .flatten()
                 .filter_map(|s| s.as_str().map(str::to_owned))
                 .collect();
-            let domain = stage.domain.as_str().trim_end_matches('.');
-            set_name_servers(&stage.base, domain, &servers).await;
-            local
-                .sfn
-                .send_task_success(
-                    request["taskToken"].as_str().unwrap_or_default(),
-                    &json!(true),
-                )
-                .await?;
-            say(&format!(
-                "[{:>5.1}s]   (the rehearsal plays the operator: the emulated registration now names them; resumed)",
-                begun.elapsed().as_secs_f64()
-            ));
+            let token = request["taskToken"].as_str().unwrap_or_default();
+            match stage.operator_sets_name_servers(&servers).await {
+                Ok(()) => {
+                    local.sfn.send_task_success(token, &json!(true)).await?;
+                    say(&format!(
+                        "[{:>5.1}s]   (the rehearsal plays the operator: the registration now names them; resumed)",
+                        begun.elapsed().as_secs_f64()
+                    ));
+                }
+                Err(e) => {
+                    // As an operator whose registrar refused: the execution is told, and ends.
+                    say(&format!(
+                        "[{:>5.1}s]   ✗ the rehearsal's operator could not set them: {e}",
+                        begun.elapsed().as_secs_f64()
+                    ));
+                    local
+                        .sfn
+                        .send_task_failure(token, "RegistrarOperationFailed", &e)
+                        .await?;
+                }
+            }
         }
         if history.iter().any(HistoryEvent::ends_execution) {
             return local.sfn.wait_for_end(arn, Duration::from_secs(30)).await;
@@ -535,6 +566,9 @@ fn summarize(status: &str, error: &Value, report: &Value, progress: &Progress) {
             "  the same migration in AWS (.com's 2-day NS TTL, not scaled): about {} h, {} propagation rounds, {} transitions, {} GB-s: ${} (plus $0.50 a month per hosted zone)",
             p["windowHours"], p["propagationRounds"], p["stateTransitions"], p["lambdaGbSeconds"], p["usdAtAwsPrices"]
         ));
+    }
+    for line in summary_lines(&report["observed"]) {
+        say(&format!("  {line}"));
     }
     if status != "SUCCEEDED" {
         say(&format!(

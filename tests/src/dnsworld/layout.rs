@@ -5,21 +5,25 @@
 //! - one per set of hosted-zone name servers (`nsK.zN.zonehop-dns.test`), listening on the
 //!   addresses of its four names and serving every hosted zone assigned to that set (a
 //!   reusable delegation set serves several zones, as in Route 53);
-//! - one per TLD (`com.`, `uk.`, `test.`), also authoritative for the multi-label public
-//!   suffixes under it that are in use (`co.uk.`, delegated from `uk.` to the same server);
+//! - one per registry zone in use: every level from a TLD down to a public suffix that
+//!   delegates a domain (`com.`; `kr.` and `co.kr.`; `test.` always), each delegating to the
+//!   next; the suffix of a domain comes from the Public Suffix List ([`super::suffix`]);
 //! - `zonehop-dns.test.` (the "infra" server): the address of every name server in use;
 //! - the root `.`.
 //!
 //! Address plan inside the world's block 127.X.0.0/16: .0.1 root, .0.2 unbound, .0.3 kresd,
-//! .0.4 infra, .1.n TLD servers, .16.1 upwards hosted-zone name servers, .255.254 the block's
+//! .0.4 infra, .1.1 to .15.254 registry (TLD and suffix) servers, .16.1 upwards hosted-zone
+//! name servers, .255.254 the block's
 //! reservation. Everything listens on port 53, because resolvers only follow delegations
 //! to port 53.
 //!
-//! Who delegates a domain at its TLD: the registration in Route 53 Domains when there is
-//! one, else the apex NS of the first hosted zone of that name (accounts in the order given,
-//! then moto's listing order). moto registers a domain with four fixed placeholder servers
-//! (`ns-2048.awscdn-64.net` ...) where Route 53 would use its new zone's: until
-//! UpdateDomainNameservers replaces them, the registration counts as absent. Zones below another served zone (`dev.example.com` under
+//! Who delegates a domain at its public suffix: its registration when there is one (in the
+//! world's own [`super::registry::Registry`], which the rehearsal's operator edits for a
+//! registrar outside AWS, else in Route 53 Domains), else the apex NS of the first hosted
+//! zone of that name (accounts in the order given, then moto's listing order). moto
+//! registers a domain with four fixed placeholder servers (`ns-2048.awscdn-64.net` ...) where
+//! Route 53 would use its new zone's: until UpdateDomainNameservers replaces them, the
+//! registration counts as absent. Zones below another served zone (`dev.example.com` under
 //! `example.com`) get no delegation here: their parent's NS records in moto delegate them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,18 +34,11 @@ use zonehop::core::zone::{RrType, Zone};
 use zonehop::Name;
 
 use super::render::{fnv1a, render_hosted_zone, zone_file_name, HostedZoneInput};
+use super::suffix;
 use super::Ttls;
 
 /// The domain that holds the addresses of every name server in the world.
 pub const NS_DOMAIN: &str = "zonehop-dns.test";
-
-/// Multi-label public suffixes the world knows without being told (a registrable domain is
-/// one label below one of these, or below a TLD).
-pub const DEFAULT_PUBLIC_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk", "ac.uk", "gov.uk", "co.kr", "or.kr",
-    "ne.kr", "com.au", "net.au", "org.au", "co.nz", "org.nz", "co.jp", "ne.jp", "or.jp", "com.br",
-    "com.cn", "com.mx", "co.za", "co.in", "com.sg", "com.tw", "com.hk",
-];
 
 /// One hosted zone as read from moto.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +74,32 @@ pub enum ServerKey {
     /// A set of hosted-zone name servers (sorted).
     Hosted(Vec<Name>),
     Infra,
-    /// A TLD server, by its TLD.
-    Tld(Name),
+    /// A registry server: a TLD (`com.`) or a public suffix below one (`co.kr.`).
+    Suffix(SuffixKey),
     Root,
 }
-// The derived order (hosted, infra, TLDs, root) is the order changes are applied in:
-// what a delegation points to is served before the delegation.
+// The derived order (hosted, infra, registries deepest first, root) is the order changes are
+// applied in: what a delegation points to is served before the delegation.
+
+/// A registry zone, ordered deepest first (`co.kr.` before `kr.`: see [`ServerKey`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SuffixKey {
+    depth: std::cmp::Reverse<usize>,
+    zone: Name,
+}
+
+impl SuffixKey {
+    pub fn new(zone: &Name) -> SuffixKey {
+        SuffixKey {
+            depth: std::cmp::Reverse(zone.label_count()),
+            zone: zone.clone(),
+        }
+    }
+
+    pub fn zone(&self) -> &Name {
+        &self.zone
+    }
+}
 
 /// One zone of a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +137,7 @@ pub struct AddressBook {
     block: u8,
     names: BTreeMap<Name, Ipv4Addr>,
     next_hosted: u32,
-    tlds: BTreeMap<Name, Ipv4Addr>,
+    suffixes: BTreeMap<Name, Ipv4Addr>,
 }
 
 impl AddressBook {
@@ -129,7 +146,7 @@ impl AddressBook {
             block,
             names: BTreeMap::new(),
             next_hosted: 0,
-            tlds: BTreeMap::new(),
+            suffixes: BTreeMap::new(),
         }
     }
 
@@ -188,14 +205,25 @@ impl AddressBook {
         Ok(addr)
     }
 
-    fn tld(&mut self, tld: &Name) -> Ipv4Addr {
-        if let Some(addr) = self.tlds.get(tld) {
-            return *addr;
+    /// The address of a registry (TLD or public suffix) server, allocated on first use:
+    /// 127.X.1.1 .. 127.X.15.254.
+    fn suffix(&mut self, zone: &Name) -> Result<Ipv4Addr, String> {
+        if let Some(addr) = self.suffixes.get(zone) {
+            return Ok(*addr);
         }
-        let index = u8::try_from(self.tlds.len() % 254 + 1).unwrap_or(1);
-        let addr = self.at(1, index);
-        self.tlds.insert(tld.clone(), addr);
-        addr
+        let index = self.suffixes.len();
+        let (c, d) = (1 + index / 254, 1 + index % 254);
+        match (u8::try_from(c), u8::try_from(d)) {
+            (Ok(c), Ok(d)) if c < 16 => {
+                let addr = self.at(c, d);
+                self.suffixes.insert(zone.clone(), addr);
+                Ok(addr)
+            }
+            _ => Err(format!(
+                "{zone}: no registry server address left in 127.{}.1.0-127.{}.15.255, not served",
+                self.block, self.block
+            )),
+        }
     }
 }
 
@@ -227,12 +255,6 @@ fn ns_domain() -> Name {
 fn tld_of(n: &Name) -> Name {
     let last = n.labels().last().unwrap_or_default().to_owned();
     name(&last)
-}
-
-fn parent_of(n: &Name) -> Option<Name> {
-    let s = n.as_str();
-    let dot = s.find('.')?;
-    Name::parse(&s[dot + 1..]).ok()
 }
 
 /// moto gives a new registration four fixed servers (`ns-2048.awscdn-64.net` ...) instead
@@ -288,7 +310,7 @@ struct Delegation {
     glue: Vec<(Name, Ipv4Addr)>,
 }
 
-/// Computes what to serve. `suffixes` are the multi-label public suffixes.
+/// Computes what to serve. `suffixes` are public suffixes beyond the Public Suffix List's.
 pub fn layout(
     snapshot: &Snapshot,
     book: &mut AddressBook,
@@ -309,7 +331,7 @@ pub fn layout(
             ));
             continue;
         }
-        if zone.name.label_count() == 1 || suffixes.contains(&zone.name) {
+        if suffix::is_public_suffix(&zone.name, suffixes) {
             out.warnings
                 .push(format!("{label}: a TLD or public suffix, not served"));
             continue;
@@ -396,10 +418,7 @@ pub fn layout(
     domains.extend(registered.keys().map(|n| (*n).clone()));
     let mut delegations: BTreeMap<Name, BTreeMap<Name, Delegation>> = BTreeMap::new();
     for domain in &domains {
-        if domain.is_at_or_below(&ns_domain)
-            || domain.label_count() == 1
-            || suffixes.contains(domain)
-        {
+        if domain.is_at_or_below(&ns_domain) || suffix::is_public_suffix(domain, suffixes) {
             continue;
         }
         if registered.keys().any(|r| domain.is_below(r)) {
@@ -440,23 +459,27 @@ pub fn layout(
         } else {
             continue;
         };
-        let suffix = std::iter::successors(parent_of(domain), parent_of)
-            .find(|p| suffixes.contains(p))
-            .unwrap_or_else(|| tld_of(domain));
+        let suffix = suffix::registry_of(domain, suffixes).unwrap_or_else(|| tld_of(domain));
         delegations
             .entry(suffix)
             .or_default()
             .insert(domain.clone(), delegation);
     }
 
-    // TLD servers: `test.` always (it delegates zonehop-dns.test.), plus every TLD in use.
-    let mut tlds: BTreeMap<Name, BTreeSet<Name>> = BTreeMap::new();
-    tlds.entry(name("test")).or_default();
-    for suffix in delegations.keys() {
-        let tld = tld_of(suffix);
-        let entry = tlds.entry(tld.clone()).or_default();
-        if *suffix != tld {
-            entry.insert(suffix.clone());
+    // The registries: every level from each TLD down to each suffix in use is a zone on a
+    // knotd of its own, delegated from the level above (root -> kr. -> co.kr.), as on the
+    // internet; `test.` always (it delegates zonehop-dns.test.).
+    let mut zones_in_use: BTreeSet<Name> = BTreeSet::from([name("test")]);
+    for suffix_zone in delegations.keys() {
+        zones_in_use.extend(suffix::chain(suffix_zone));
+    }
+    let mut addrs: BTreeMap<Name, Ipv4Addr> = BTreeMap::new();
+    for zone in &zones_in_use {
+        match book.suffix(zone) {
+            Ok(addr) => {
+                addrs.insert(zone.clone(), addr);
+            }
+            Err(e) => out.warnings.push(e),
         }
     }
     let no_delegations = BTreeMap::new();
@@ -476,82 +499,55 @@ pub fn layout(
         "A",
         &book.root().to_string(),
     );
-    for (tld, multi) in &tlds {
-        let addr = book.tld(tld);
-        let mut zones = BTreeMap::new();
-        let mut tld_body = String::new();
-        let tld_ns = nic_server(tld);
+    for (zone, addr) in &addrs {
+        let zone_ns = nic_server(zone);
+        let mut body = String::new();
         push_rr(
-            &mut tld_body,
-            &zone_file_name(tld),
+            &mut body,
+            &zone_file_name(zone),
             ttls.infrastructure,
             "NS",
-            &zone_file_name(&tld_ns),
+            &zone_file_name(&zone_ns),
         );
         push_rr(
-            &mut tld_body,
-            &zone_file_name(&tld_ns),
+            &mut body,
+            &zone_file_name(&zone_ns),
             ttls.infrastructure,
             "A",
             &addr.to_string(),
         );
-        for suffix in multi {
-            let ns = nic_server(suffix);
+        // The next levels down (`co.kr.` in `kr.`), with the glue of their server.
+        for (child, child_addr) in addrs
+            .iter()
+            .filter(|(c, _)| suffix::parent_of(c).as_ref() == Some(zone))
+        {
+            let child_ns = nic_server(child);
             push_rr(
-                &mut tld_body,
-                &zone_file_name(suffix),
+                &mut body,
+                &zone_file_name(child),
                 ttls.infrastructure,
                 "NS",
-                &zone_file_name(&ns),
+                &zone_file_name(&child_ns),
             );
             push_rr(
-                &mut tld_body,
-                &zone_file_name(&ns),
+                &mut body,
+                &zone_file_name(&child_ns),
                 ttls.infrastructure,
                 "A",
-                &addr.to_string(),
-            );
-            let mut body = String::new();
-            push_rr(
-                &mut body,
-                &zone_file_name(suffix),
-                ttls.infrastructure,
-                "NS",
-                &zone_file_name(&ns),
-            );
-            push_rr(
-                &mut body,
-                &zone_file_name(&ns),
-                ttls.infrastructure,
-                "A",
-                &addr.to_string(),
-            );
-            write_delegations(
-                &mut body,
-                delegations.get(suffix).unwrap_or(&no_delegations),
-                ttls,
-                addr,
-                &mut out.delegated_at,
-            );
-            zones.insert(
-                zone_file_name(suffix),
-                ZoneSpec {
-                    file_stem: file_safe(suffix.as_str()),
-                    text: infra_zone(&zone_file_name(suffix), &ns, ttls, &body),
-                },
+                &child_addr.to_string(),
             );
         }
-        if *tld == name("test") {
+        if *zone == name("test") {
             let infra_ns = infra_server();
             push_rr(
-                &mut tld_body,
+                &mut body,
                 &zone_file_name(&ns_domain),
                 ttls.infrastructure,
                 "NS",
                 &zone_file_name(&infra_ns),
             );
             push_rr(
-                &mut tld_body,
+                &mut body,
                 &zone_file_name(&infra_ns),
                 ttls.infrastructure,
                 "A",
@@ -559,45 +555,43 @@ pub fn layout(
             );
         }
         write_delegations(
-            &mut tld_body,
-            delegations.get(tld).unwrap_or(&no_delegations),
+            &mut body,
+            delegations.get(zone).unwrap_or(&no_delegations),
             ttls,
-            addr,
+            *addr,
             &mut out.delegated_at,
         );
-        zones.insert(
-            zone_file_name(tld),
-            ZoneSpec {
-                file_stem: file_safe(tld.as_str()),
-                text: infra_zone(&zone_file_name(tld), &tld_ns, ttls, &tld_body),
-            },
-        );
         out.servers.insert(
-            ServerKey::Tld(tld.clone()),
+            ServerKey::Suffix(SuffixKey::new(zone)),
             ServerSpec {
-                role: format!("tld-{}", file_safe(tld.as_str())),
-                addrs: vec![addr],
-                zones,
+                role: format!("tld-{}", file_safe(zone.as_str())),
+                addrs: vec![*addr],
+                zones: BTreeMap::from([(
+                    zone_file_name(zone),
+                    ZoneSpec {
+                        file_stem: file_safe(zone.as_str()),
+                        text: infra_zone(&zone_file_name(zone), &zone_ns, ttls, &body),
+                    },
+                )]),
             },
         );
-        out.names.insert(tld_ns.clone(), addr);
-        for suffix in multi {
-            out.names.insert(nic_server(suffix), addr);
+        out.names.insert(zone_ns.clone(), *addr);
+        if zone.label_count() == 1 {
+            push_rr(
+                &mut root_body,
+                &zone_file_name(zone),
+                ttls.infrastructure,
+                "NS",
+                &zone_file_name(&zone_ns),
+            );
+            push_rr(
+                &mut root_body,
+                &zone_file_name(&zone_ns),
+                ttls.infrastructure,
+                "A",
+                &addr.to_string(),
+            );
         }
-        push_rr(
-            &mut root_body,
-            &zone_file_name(tld),
-            ttls.infrastructure,
-            "NS",
-            &zone_file_name(&tld_ns),
-        );
-        push_rr(
-            &mut root_body,
-            &zone_file_name(&tld_ns),
-            ttls.infrastructure,
-            "A",
-            &addr.to_string(),
-        );
     }
 
     // zonehop-dns.test.: every name server in use, and the world's own servers.
@@ -685,13 +679,11 @@ fn write_delegations(
     }
 }
 
-/// The multi-label public suffixes: the defaults plus the options' own.
+/// The public suffixes a world adds to the Public Suffix List's (its options' own).
 pub fn suffix_set(extra: &[String]) -> Result<BTreeSet<Name>, String> {
-    DEFAULT_PUBLIC_SUFFIXES
+    extra
         .iter()
-        .map(|s| (*s).to_owned())
-        .chain(extra.iter().cloned())
-        .map(|s| Name::parse(&s).map_err(|e| format!("public suffix `{s}`: {e}")))
+        .map(|s| Name::parse(s).map_err(|e| format!("public suffix `{s}`: {e}")))
         .collect()
 }
 
@@ -755,6 +747,10 @@ mod tests {
         (layout, book)
     }
 
+    fn suffix_key(zone: &str) -> ServerKey {
+        ServerKey::Suffix(SuffixKey::new(&n(zone)))
+    }
+
     fn zone_text<'a>(layout: &'a Layout, key: &ServerKey, zone: &str) -> &'a str {
         &layout.servers[key].zones[zone].text
     }
@@ -779,7 +775,7 @@ mod tests {
             5,
             "hosted, infra, tld com, tld test, root: {keys:?}"
         );
-        let com = zone_text(&layout, &ServerKey::Tld(n("com")), "com.");
+        let com = zone_text(&layout, &suffix_key("com"), "com.");
         assert_eq!(
             delegation_lines(com, "example.com."),
             (1..=4)
@@ -808,7 +804,7 @@ mod tests {
         assert!(
             root.starts_with(". 11 IN SOA a.root.zonehop-dns.test. hostmaster.zonehop-dns.test. ")
         );
-        let test = zone_text(&layout, &ServerKey::Tld(n("test")), "test.");
+        let test = zone_text(&layout, &suffix_key("test"), "test.");
         assert!(
             test.contains("zonehop-dns.test. 11 IN NS ns.zonehop-dns.test."),
             "{test}"
@@ -835,7 +831,7 @@ mod tests {
             ..Snapshot::default()
         };
         let (layout, _) = run(&snapshot);
-        let com = zone_text(&layout, &ServerKey::Tld(n("com")), "com.");
+        let com = zone_text(&layout, &suffix_key("com"), "com.");
         assert!(delegation_lines(com, "example.com.")[0].ends_with("ns1.z1.zonehop-dns.test."));
 
         // moto's placeholder servers on a fresh registration count as no registration.
@@ -850,7 +846,7 @@ mod tests {
                 .collect(),
         );
         let (layout, _) = run(&snapshot);
-        let com = zone_text(&layout, &ServerKey::Tld(n("com")), "com.");
+        let com = zone_text(&layout, &suffix_key("com"), "com.");
         assert!(delegation_lines(com, "example.com.")[0].ends_with("ns1.z1.zonehop-dns.test."));
 
         snapshot.registrations.insert(
@@ -863,7 +859,7 @@ mod tests {
                 .collect(),
         );
         let (layout, _) = run(&snapshot);
-        let com = zone_text(&layout, &ServerKey::Tld(n("com")), "com.");
+        let com = zone_text(&layout, &suffix_key("com"), "com.");
         let lines = delegation_lines(com, "example.com.");
         assert_eq!(lines.len(), 4);
         assert!(lines.iter().all(|l| l.contains(".z2.")), "{lines:?}");
@@ -880,39 +876,94 @@ mod tests {
             ..Snapshot::default()
         };
         let (layout, _) = run(&snapshot);
-        let com = zone_text(&layout, &ServerKey::Tld(n("com")), "com.");
+        let com = zone_text(&layout, &suffix_key("com"), "com.");
         assert!(
             delegation_lines(com, "dev.example.com.").is_empty(),
             "{com}"
         );
-        let org = zone_text(&layout, &ServerKey::Tld(n("org")), "org.");
+        let org = zone_text(&layout, &suffix_key("org"), "org.");
         assert_eq!(delegation_lines(org, "api.other.org.").len(), 4, "{org}");
         assert_eq!(layout.zone_servers.len(), 3);
     }
 
     #[test]
-    fn a_multi_label_suffix_is_its_own_zone_on_its_tld_server() {
+    fn each_level_of_a_multi_label_suffix_is_a_zone_on_its_own_server() {
         let snapshot = Snapshot {
-            zones: vec![hosted("Z1", "example.co.uk", 0, "z1", None)],
+            zones: vec![
+                hosted("Z1", "example.co.uk", 0, "z1", None),
+                hosted("Z2", "example.co.kr", 0, "z2", None),
+                hosted("Z3", "example.com.au", 0, "z3", None),
+            ],
             ..Snapshot::default()
         };
         let (layout, _) = run(&snapshot);
-        let uk_server = &layout.servers[&ServerKey::Tld(n("uk"))];
-        assert_eq!(
-            uk_server.zones.keys().collect::<Vec<_>>(),
-            ["co.uk.", "uk."]
+        for (tld, suffix) in [("uk", "co.uk"), ("kr", "co.kr"), ("au", "com.au")] {
+            let parent = &layout.servers[&suffix_key(tld)];
+            let child = &layout.servers[&suffix_key(suffix)];
+            assert_eq!(parent.zones.len(), 1);
+            assert_eq!(child.zones.len(), 1);
+            assert_ne!(parent.addrs, child.addrs, "{suffix}: a server of its own");
+            let parent_text = &parent.zones[&format!("{tld}.")].text;
+            assert!(
+                parent_text.contains(&format!(
+                    "{suffix}. 11 IN NS ns.zonehop-nic.{suffix}.\nns.zonehop-nic.{suffix}. 11 IN A {}",
+                    child.addrs[0]
+                )),
+                "{parent_text}"
+            );
+            assert!(
+                delegation_lines(parent_text, &format!("example.{suffix}.")).is_empty(),
+                "the TLD does not delegate the domain: {parent_text}"
+            );
+            let child_text = &child.zones[&format!("{suffix}.")].text;
+            assert_eq!(
+                delegation_lines(child_text, &format!("example.{suffix}.")).len(),
+                4,
+                "{child_text}"
+            );
+            assert_eq!(
+                layout.delegated_at[&n(&format!("example.{suffix}"))],
+                child.addrs[0]
+            );
+            let root = zone_text(&layout, &ServerKey::Root, ".");
+            assert!(
+                root.contains(&format!("{tld}. 11 IN NS ns.zonehop-nic.{tld}.")),
+                "{root}"
+            );
+            assert!(!root.contains(&format!(" {suffix}. ")), "{root}");
+        }
+    }
+
+    #[test]
+    fn a_registration_delegates_a_domain_no_hosted_zone_holds() {
+        // The world's own registry (a registrar outside AWS) names the servers.
+        let mut snapshot = Snapshot {
+            zones: vec![hosted("Z1", "usa.gov", 0, "z1", None)],
+            ..Snapshot::default()
+        };
+        snapshot.registrations.insert(
+            n("usa.gov"),
+            (1..=4)
+                .map(|k| RegisteredServer {
+                    name: n(&format!("ns{k}.z7.{NS_DOMAIN}")),
+                    glue: vec![],
+                })
+                .collect(),
         );
-        let uk = &uk_server.zones["uk."].text;
-        assert!(uk.contains("co.uk. 11 IN NS ns.zonehop-nic.co.uk."), "{uk}");
-        assert!(
-            uk.contains("ns.zonehop-nic.co.uk. 11 IN A 127.9.1."),
-            "{uk}"
-        );
-        let co_uk = &uk_server.zones["co.uk."].text;
+        let (layout, _) = run(&snapshot);
+        let gov = zone_text(&layout, &suffix_key("gov"), "gov.");
+        let lines = delegation_lines(gov, "usa.gov.");
+        assert_eq!(lines.len(), 4, "{gov}");
+        assert!(lines.iter().all(|l| l.contains(".z7.")), "{lines:?}");
+    }
+
+    #[test]
+    fn registry_servers_are_applied_deepest_first() {
+        let mut keys = [suffix_key("kr"), suffix_key("co.kr"), ServerKey::Root];
+        keys.sort();
         assert_eq!(
-            delegation_lines(co_uk, "example.co.uk.").len(),
-            4,
-            "{co_uk}"
+            keys,
+            [suffix_key("co.kr"), suffix_key("kr"), ServerKey::Root]
         );
     }
 
@@ -957,8 +1008,8 @@ mod tests {
         assert_eq!(first.zone_servers["Z1"], second.zone_servers["Z1"]);
         assert_eq!(second.zone_servers["Z2"][0], Ipv4Addr::new(127, 9, 16, 5));
         assert_eq!(
-            first.servers[&ServerKey::Tld(n("com"))].addrs,
-            second.servers[&ServerKey::Tld(n("com"))].addrs
+            first.servers[&suffix_key("com")].addrs,
+            second.servers[&suffix_key("com")].addrs
         );
     }
 
@@ -969,7 +1020,7 @@ mod tests {
             zones: vec![hosted("Z1", "example.com", 0, "z1", Some("z2"))],
             ..Snapshot::default()
         });
-        let com = zone_text(&layout, &ServerKey::Tld(n("com")), "com.");
+        let com = zone_text(&layout, &suffix_key("com"), "com.");
         assert!(delegation_lines(com, "example.com.")
             .iter()
             .all(|l| l.contains(".z2.")));

@@ -1,8 +1,10 @@
 //! A local DNS internet that serves whatever moto's Route 53 holds.
 //!
 //! [`DnsWorld::start`] reads every public hosted zone of the given accounts (and the
-//! registrations of a registrar account) from moto and serves them like the internet would:
-//! a fake root, TLD servers, one knotd per set of hosted-zone name servers listening on the
+//! registrations of a registrar account, and of the world's own [`Registry`]) from moto and
+//! serves them like the internet would: a fake root, a server for each registry zone from a
+//! TLD down to each public suffix in use (root → `kr.` → `co.kr.`, by the Public Suffix List:
+//! [`suffix`]), one knotd per set of hosted-zone name servers listening on the
 //! addresses of `nsK.zN.zonehop-dns.test`, the zone `zonehop-dns.test.` holding those
 //! addresses, and two caching resolvers (unbound, kresd) that start from the fake root.
 //! A background task polls moto and serves every change within about a second
@@ -34,8 +36,10 @@ mod config;
 mod daemon;
 pub mod layout;
 mod probe;
+pub mod registry;
 pub mod render;
 mod source;
+pub mod suffix;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -54,6 +58,7 @@ use self::layout::{AddressBook, Layout, ServerKey, ServerSpec};
 use self::source::Source;
 
 pub use self::layout::NS_DOMAIN;
+pub use self::registry::{Registry, RegistryError};
 
 /// The TTLs the world itself decides (the hosted zones' TTLs are moto's). Rehearsals scale
 /// them down to seconds.
@@ -109,14 +114,18 @@ pub struct WorldOptions {
     /// is read through its role). Their order decides which zone the TLD delegates to when
     /// several zones have the same name and no registration says otherwise: the first.
     pub accounts: Vec<AccountAccess>,
-    /// The account whose Route 53 Domains registrations decide TLD delegations.
+    /// The account whose Route 53 Domains registrations decide delegations at the public
+    /// suffixes.
     pub registrar: Option<AccountAccess>,
+    /// Registrations kept outside Route 53 Domains (a `manual` registrar): they decide too,
+    /// and win over Route 53 Domains for the same domain. Keep a clone to edit them.
+    pub registry: Registry,
     pub ttls: Ttls,
     /// The X of 127.X.0.0/16; `None` picks a free one.
     pub block: Option<u8>,
     /// How often moto is read.
     pub poll_interval: Duration,
-    /// Multi-label public suffixes beyond [`layout::DEFAULT_PUBLIC_SUFFIXES`].
+    /// Public suffixes beyond the Public Suffix List's (see [`suffix`]).
     pub public_suffixes: Vec<String>,
     /// How long [`DnsWorld::settle`] waits at most.
     pub settle_timeout: Duration,
@@ -128,6 +137,7 @@ impl WorldOptions {
             aws,
             accounts,
             registrar: None,
+            registry: Registry::new(),
             ttls: Ttls::default(),
             block: None,
             poll_interval: Duration::from_millis(200),
@@ -138,6 +148,12 @@ impl WorldOptions {
 
     pub fn registrar(mut self, access: AccountAccess) -> WorldOptions {
         self.registrar = Some(access);
+        self
+    }
+
+    /// Serves the registrations of `registry` (a clone shares them).
+    pub fn registry(mut self, registry: Registry) -> WorldOptions {
+        self.registry = registry;
         self
     }
 
@@ -863,6 +879,7 @@ pub struct DnsWorld {
     block: u8,
     resolvers: Vec<Resolver>,
     settle_timeout: Duration,
+    registry: Registry,
     started_in: Duration,
     _reservation: block::Reservation,
 }
@@ -899,7 +916,13 @@ impl DnsWorld {
             cycles,
             poke: Notify::new(),
         });
-        let source = Source::new(&options.aws, &options.accounts, options.registrar.as_ref()).await;
+        let source = Source::new(
+            &options.aws,
+            &options.accounts,
+            options.registrar.as_ref(),
+            options.registry.clone(),
+        )
+        .await;
         let book = AddressBook::new(x);
         let root = book.root();
         let unbound_addr = book.unbound();
@@ -941,6 +964,7 @@ impl DnsWorld {
             block: x,
             resolvers,
             settle_timeout: options.settle_timeout,
+            registry: options.registry,
             started_in: began.elapsed(),
             _reservation: reservation,
         })
@@ -1067,8 +1091,15 @@ impl DnsWorld {
             .collect()
     }
 
-    /// The TLD (or public suffix) server that holds a domain's delegation, if the world
-    /// delegates it there.
+    /// The world's own registry (registrations outside Route 53 Domains): set a domain's
+    /// name servers there as an operator would at their registrar; served within a poll
+    /// ([`DnsWorld::settle`] waits for it).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The public-suffix server (`com.`, `co.kr.`) that holds a domain's delegation, if the
+    /// world delegates it there.
     pub fn delegation_server(&self, domain: &str) -> Option<SocketAddr> {
         let name = Name::parse(domain).ok()?;
         let view = self.shared.view.read().ok()?;
@@ -1106,7 +1137,8 @@ impl DnsWorld {
     }
 
     /// Every running daemon of the world: (role, process id). Roles: `root`, `infra`,
-    /// `tld-com`, `hosted-ns1.z1` (a hosted-zone name-server set), `unbound`, `kresd`,
+    /// `tld-com`, `tld-co.kr` (registry servers), `hosted-ns1.z1` (a hosted-zone name-server
+    /// set), `unbound`, `kresd`,
     /// `frozen-ns3.z1` (a frozen name server, see [`DnsWorld::freeze_server`]).
     pub fn processes(&self) -> Vec<(String, u32)> {
         self.shared

@@ -1,5 +1,6 @@
 //! Reading what the world serves from moto: every public hosted zone of the served
-//! accounts with its records, and the registrations of the registrar account.
+//! accounts with its records, and the registrations of the registrar account; and the
+//! registrations of the world's own registry.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use zonehop::ports::retry::{RetryStats, Retrying};
 use zonehop::{Error, Name};
 
 use super::layout::{HostedZoneState, RegisteredServer, Snapshot};
+use super::registry::Registry;
 use super::WorldError;
 
 /// A poll is repeated soon anyway: retry briefly, then report.
@@ -35,6 +37,7 @@ struct Account {
 pub struct Source {
     accounts: Vec<Account>,
     registrar: Option<aws_sdk_route53domains::Client>,
+    registry: Registry,
     /// Zone id -> its assigned name servers (they never change).
     name_servers: HashMap<String, Vec<Name>>,
 }
@@ -64,6 +67,7 @@ impl Source {
         aws: &SdkConfig,
         accounts: &[AccountAccess],
         registrar: Option<&AccountAccess>,
+        registry: Registry,
     ) -> Source {
         let mut clients = Vec::with_capacity(accounts.len());
         for access in accounts {
@@ -87,6 +91,7 @@ impl Source {
         Source {
             accounts: clients,
             registrar,
+            registry,
             name_servers: HashMap::new(),
         }
     }
@@ -209,6 +214,9 @@ impl Source {
                 }
             }
         }
+        // The registry's registrations win: a domain registered outside AWS is not
+        // Route 53 Domains' to delegate.
+        snapshot.registrations.extend(self.registry.registrations());
         Ok(snapshot)
     }
 }

@@ -1,0 +1,962 @@
+//! The zero-downtime prober: through a whole rehearsal it asks every caching resolver of
+//! the DNS world for the zone's names, round after round, and judges each answer against
+//! what the zone must answer at that moment (DESIGN.md, invariant 6: no resolver ever gets
+//! a wrong answer from the first write to finalize). A rehearsal reports what it saw as
+//! `observed`, and fails on any answer that is not correct.
+//!
+//! [`expectations`] holds what each question must answer and the pure judgement; [`wire`]
+//! asks one question. Pacing is bounded ([`Pace`]): each resolver gets at most
+//! `per_round` questions every `round`, so a zone of thousands of RRsets is covered over a
+//! few seconds rather than in one burst, and the prober stops by itself after `max_run`.
+
+pub mod expectations;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use zonehop::core::zone::{RecordSet, RrType};
+use zonehop::Name;
+
+use self::expectations::{
+    describe_expected, judge, Accepted, Answer, Derived, Expectations, Question, Verdict,
+};
+use self::wire::{ask, WireQuestion};
+use crate::dnsworld::Resolver;
+use crate::rehearsal::{scaled, Scenario};
+
+/// How hard and how long the prober asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// One round of questions to each resolver this often.
+    pub round: Duration,
+    /// At most this many questions to one resolver in a round.
+    pub per_round: usize,
+    /// No reply within this is a timeout.
+    pub timeout: Duration,
+    /// At most this many questions in all: a longer zone is sampled (every question that
+    /// is always asked, and an even spread of the rest).
+    pub max_questions: usize,
+    /// The prober stops by itself after this long.
+    pub max_run: Duration,
+}
+
+impl Default for Pace {
+    /// 30 questions every 150 ms: at most 200 queries a second to each resolver; a
+    /// resolver answers from its cache in well under a millisecond, so a round is done
+    /// long before the next, and 3,000 questions are all asked every 15 s.
+    fn default() -> Self {
+        Pace {
+            round: Duration::from_millis(150),
+            per_round: 30,
+            timeout: Duration::from_secs(1),
+            max_questions: 3_000,
+            max_run: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// How one resolver's answers were judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub queries: u64,
+    pub correct: u64,
+    pub wrong: u64,
+    pub servfail: u64,
+    pub nxdomain: u64,
+    pub timeouts: u64,
+    pub other_rcode: u64,
+}
+
+impl Tally {
+    fn count(&mut self, verdict: Verdict) {
+        self.queries += 1;
+        match verdict {
+            Verdict::Correct => self.correct += 1,
+            Verdict::Wrong => self.wrong += 1,
+            Verdict::NxDomain => self.nxdomain += 1,
+            Verdict::ServFail => self.servfail += 1,
+            Verdict::Timeout => self.timeouts += 1,
+            Verdict::OtherRcode => self.other_rcode += 1,
+        }
+    }
+
+    fn add(&mut self, other: &Tally) {
+        self.queries += other.queries;
+        self.correct += other.correct;
+        self.wrong += other.wrong;
+        self.servfail += other.servfail;
+        self.nxdomain += other.nxdomain;
+        self.timeouts += other.timeouts;
+        self.other_rcode += other.other_rcode;
+    }
+
+    /// Answers that were not correct.
+    pub fn problems(&self) -> u64 {
+        self.queries - self.correct
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "queries": self.queries,
+            "correct": self.correct,
+            "wrong": self.wrong,
+            "servfail": self.servfail,
+            "nxdomain": self.nxdomain,
+            "timeouts": self.timeouts,
+            "otherRcode": self.other_rcode,
+        })
+    }
+}
+
+/// One answer that was not correct.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub resolver: String,
+    pub question: Question,
+    pub at_ms: i64,
+    pub verdict: Verdict,
+    pub got: String,
+    pub expected: String,
+}
+
+/// How many problems a report lists.
+const FIRST_PROBLEMS: usize = 20;
+
+/// What the prober saw.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub total: Tally,
+    pub per_resolver: BTreeMap<String, Tally>,
+    pub questions: usize,
+    /// Questions of the zone left out by sampling (beyond `max_questions`).
+    pub sampled_out: usize,
+    /// RRsets of the zone not asked, and why (`not_asked` of [`Derived`]).
+    pub not_asked: Vec<(String, String)>,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    /// The first problems, by time.
+    pub first_problems: Vec<Problem>,
+    /// The prober hit `max_run` before it was told to stop.
+    pub hit_time_cap: bool,
+    pub pace: Pace,
+}
+
+impl Observed {
+    /// Any answer that was not correct.
+    pub fn failed(&self) -> bool {
+        self.total.problems() > 0
+    }
+
+    /// `observed: N queries to 2 resolvers, 0 wrong, 0 SERVFAIL, 0 NXDOMAIN, 0 timeouts`.
+    pub fn summary_line(&self) -> String {
+        summary_lines(&self.to_json()).remove(0)
+    }
+
+    /// The first problems, one line each.
+    pub fn problem_lines(&self) -> Vec<String> {
+        self.first_problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} {} at {}: got {}, expected {}",
+                    p.resolver,
+                    p.question.name,
+                    p.question.rtype,
+                    iso_ms(p.at_ms),
+                    p.got,
+                    p.expected
+                )
+            })
+            .collect()
+    }
+
+    /// `report.json`'s `observed`.
+    pub fn to_json(&self) -> Value {
+        let mut value = self.total.to_json();
+        let per_resolver: BTreeMap<&String, Value> = self
+            .per_resolver
+            .iter()
+            .map(|(name, tally)| (name, tally.to_json()))
+            .collect();
+        let problems: Vec<Value> = self
+            .first_problems
+            .iter()
+            .map(|p| {
+                json!({
+                    "resolver": p.resolver,
+                    "name": p.question.name.as_str(),
+                    "type": p.question.rtype.as_str(),
+                    "at": iso_ms(p.at_ms),
+                    "verdict": format!("{:?}", p.verdict),
+                    "got": p.got,
+                    "expected": p.expected,
+                })
+            })
+            .collect();
+        let mut why: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, reason) in &self.not_asked {
+            *why.entry(reason.as_str()).or_default() += 1;
+        }
+        value["questions"] = json!(self.questions);
+        value["sampledOut"] = json!(self.sampled_out);
+        value["notAsked"] = json!(why);
+        value["startedAt"] = json!(iso_ms(self.started_ms));
+        value["endedAt"] = json!(iso_ms(self.ended_ms));
+        value["seconds"] = json!(((self.ended_ms - self.started_ms) as f64 / 100.0).round() / 10.0);
+        value["hitTimeCap"] = json!(self.hit_time_cap);
+        value["pace"] = json!({
+            "roundMs": self.pace.round.as_millis() as u64,
+            "perResolverPerRound": self.pace.per_round,
+            "timeoutMs": self.pace.timeout.as_millis() as u64,
+        });
+        value["perResolver"] = json!(per_resolver);
+        value["firstProblems"] = json!(problems);
+        value
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn iso_ms(ms: i64) -> String {
+    DateTime::from_millis(ms)
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// One question, ready to ask.
+#[derive(Debug, Clone)]
+struct Asked {
+    question: Question,
+    wire: WireQuestion,
+}
+
+/// Which questions a round asks: the ones always asked first (half the round when there
+/// are others), then the next of the rest, each list walked round-robin.
+#[derive(Debug, Clone)]
+struct Schedule {
+    always: Vec<Asked>,
+    rest: Vec<Asked>,
+    next_always: usize,
+    next_rest: usize,
+}
+
+impl Schedule {
+    fn round(&mut self, budget: usize) -> Vec<Asked> {
+        if self.always.len() + self.rest.len() <= budget {
+            return self.always.iter().chain(&self.rest).cloned().collect();
+        }
+        let from_always = if self.rest.is_empty() {
+            budget
+        } else {
+            self.always.len().min(budget / 2)
+        };
+        let mut batch = take_cyclic(&self.always, &mut self.next_always, from_always);
+        let left = budget - batch.len();
+        batch.extend(take_cyclic(&self.rest, &mut self.next_rest, left));
+        batch
+    }
+}
+
+fn take_cyclic(list: &[Asked], next: &mut usize, count: usize) -> Vec<Asked> {
+    if list.is_empty() {
+        return Vec::new();
+    }
+    let count = count.min(list.len());
+    let batch = (0..count)
+        .map(|i| list[(*next + i) % list.len()].clone())
+        .collect();
+    *next = (*next + count) % list.len();
+    batch
+}
+
+/// An answer kept to be judged when the prober stops.
+#[derive(Debug, Clone)]
+struct Held {
+    question: Question,
+    answer: Answer,
+    sent_ms: i64,
+    received_ms: i64,
+}
+
+/// What one resolver's task saw.
+#[derive(Debug, Default)]
+struct ResolverLog {
+    tally: Tally,
+    problems: Vec<Problem>,
+    held: Vec<Held>,
+    hit_time_cap: bool,
+}
+
+impl ResolverLog {
+    fn record(
+        &mut self,
+        resolver: &str,
+        expectations: &Expectations,
+        held: Held,
+        verdict: Verdict,
+    ) {
+        self.tally.count(verdict);
+        if verdict != Verdict::Correct && self.problems.len() < FIRST_PROBLEMS {
+            self.problems.push(Problem {
+                resolver: resolver.to_owned(),
+                expected: describe_expected(expectations.windows(&held.question), held.received_ms),
+                question: held.question,
+                at_ms: held.received_ms,
+                verdict,
+                got: held.answer.describe(),
+            });
+        }
+    }
+}
+
+/// The prober, running: one task per resolver.
+#[derive(Debug)]
+pub struct Prober {
+    stop: watch::Sender<bool>,
+    tasks: Vec<(String, JoinHandle<ResolverLog>)>,
+    expectations: Arc<RwLock<Expectations>>,
+    started_ms: i64,
+    questions: usize,
+    sampled_out: usize,
+    not_asked: Vec<(String, String)>,
+    pace: Pace,
+}
+
+impl Prober {
+    /// Waits until each resolver answers the zone's apex (at most 15 s), then starts asking
+    /// every resolver the questions of `derived`.
+    pub async fn start(resolvers: &[Resolver], derived: Derived, pace: Pace) -> Prober {
+        let Derived {
+            expectations,
+            not_asked,
+            ..
+        } = derived;
+        let not_asked: Vec<(String, String)> = not_asked
+            .into_iter()
+            .map(|n| (n.question.to_string(), n.why.to_owned()))
+            .collect();
+        let mut always = Vec::new();
+        let mut rest = Vec::new();
+        for (question, e) in &expectations.questions {
+            let Ok(wire) = WireQuestion::new(question) else {
+                continue;
+            };
+            let asked = Asked {
+                question: question.clone(),
+                wire,
+            };
+            if e.always {
+                always.push(asked);
+            } else {
+                rest.push(asked);
+            }
+        }
+        let room = pace.max_questions.saturating_sub(always.len());
+        let sampled_out = rest.len().saturating_sub(room);
+        if sampled_out > 0 {
+            let keep = room.max(1);
+            let step = rest.len() as f64 / keep as f64;
+            rest = (0..room)
+                .filter_map(|i| rest.get((i as f64 * step) as usize).cloned())
+                .collect();
+        }
+        let questions = always.len() + rest.len();
+        if let Some(apex) = always.iter().min_by_key(|a| a.question.name.label_count()) {
+            for resolver in resolvers {
+                ready(resolver.addr, &apex.wire, Duration::from_secs(15)).await;
+            }
+        }
+        let expectations = Arc::new(RwLock::new(expectations));
+        let (stop, stopped) = watch::channel(false);
+        let started = Instant::now();
+        let tasks = resolvers
+            .iter()
+            .map(|resolver| {
+                let schedule = Schedule {
+                    always: always.clone(),
+                    rest: rest.clone(),
+                    next_always: 0,
+                    next_rest: 0,
+                };
+                let task = tokio::spawn(run(
+                    resolver.clone(),
+                    schedule,
+                    Arc::clone(&expectations),
+                    stopped.clone(),
+                    pace,
+                    started,
+                ));
+                (resolver.name.to_owned(), task)
+            })
+            .collect();
+        Prober {
+            stop,
+            tasks,
+            expectations,
+            started_ms: now_ms(),
+            questions,
+            sampled_out,
+            not_asked,
+            pace,
+        }
+    }
+
+    /// What the questions must answer; a change made while the prober runs is told here
+    /// ([`Expectations::begin_change`], [`Expectations::end_change`]).
+    pub fn expectations(&self) -> Arc<RwLock<Expectations>> {
+        Arc::clone(&self.expectations)
+    }
+
+    /// Stops asking (the current round finishes: at most the timeout), applies what is
+    /// only known now (`late`: a cutover's times), judges the answers held for it, and
+    /// reports.
+    pub async fn stop(mut self, late: impl FnOnce(&mut Expectations)) -> Observed {
+        let _ = self.stop.send(true);
+        let mut observed = Observed {
+            questions: self.questions,
+            sampled_out: self.sampled_out,
+            not_asked: std::mem::take(&mut self.not_asked),
+            started_ms: self.started_ms,
+            pace: self.pace,
+            ..Observed::default()
+        };
+        if let Ok(mut expectations) = self.expectations.write() {
+            late(&mut expectations);
+        }
+        let expectations = self
+            .expectations
+            .read()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        let mut problems = Vec::new();
+        for (name, task) in std::mem::take(&mut self.tasks) {
+            let mut log = task.await.unwrap_or_default();
+            for held in std::mem::take(&mut log.held) {
+                let verdict = judge(
+                    expectations.windows(&held.question),
+                    &held.answer,
+                    held.sent_ms,
+                    held.received_ms,
+                );
+                log.record(&name, &expectations, held, verdict);
+            }
+            observed.total.add(&log.tally);
+            observed.hit_time_cap |= log.hit_time_cap;
+            observed.per_resolver.insert(name, log.tally);
+            problems.extend(log.problems);
+        }
+        problems.sort_by_key(|p| p.at_ms);
+        problems.truncate(FIRST_PROBLEMS);
+        observed.first_problems = problems;
+        observed.ended_ms = now_ms();
+        observed
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        for (_, task) in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Until `resolver` answers `question` with data, or `patience` runs out.
+async fn ready(resolver: SocketAddr, question: &WireQuestion, patience: Duration) {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        if let Answer::Reply { data, .. } = ask(resolver, question, Duration::from_secs(1)).await {
+            if !data.is_empty() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One resolver's rounds, until told to stop or `max_run` has passed.
+async fn run(
+    resolver: Resolver,
+    mut schedule: Schedule,
+    expectations: Arc<RwLock<Expectations>>,
+    mut stopped: watch::Receiver<bool>,
+    pace: Pace,
+    started: Instant,
+) -> ResolverLog {
+    let mut log = ResolverLog::default();
+    let mut tick = tokio::time::interval(pace.round);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => break,
+        }
+        if *stopped.borrow() {
+            break;
+        }
+        if started.elapsed() >= pace.max_run {
+            log.hit_time_cap = true;
+            break;
+        }
+        let batch = schedule.round(pace.per_round);
+        let answers = futures_util::future::join_all(batch.into_iter().map(|asked| async move {
+            let sent_ms = now_ms();
+            let answer = ask(resolver.addr, &asked.wire, pace.timeout).await;
+            Held {
+                question: asked.question,
+                answer,
+                sent_ms,
+                received_ms: now_ms(),
+            }
+        }))
+        .await;
+        let Ok(expectations) = expectations.read() else {
+            break;
+        };
+        for held in answers {
+            let deferred = expectations
+                .questions
+                .get(&held.question)
+                .is_some_and(|e| e.deferred);
+            if deferred {
+                log.held.push(held);
+                continue;
+            }
+            let verdict = judge(
+                expectations.windows(&held.question),
+                &held.answer,
+                held.sent_ms,
+                held.received_ms,
+            );
+            log.record(resolver.name, &expectations, held, verdict);
+        }
+    }
+    log
+}
+
+/// The expectations of a rehearsal's zone: the scenario's records as loaded into the source
+/// zone (TTLs scaled, same-zone aliases on the placeholder id `SOURCE`).
+pub fn expectations_for(scenario: &Scenario) -> Derived {
+    let keep: Vec<Name> = scenario
+        .keep
+        .iter()
+        .filter_map(|k| Name::parse(k).ok())
+        .collect();
+    expectations::derive(
+        &scenario.domain,
+        "SOURCE",
+        &scaled(&scenario.records, scenario.ttl),
+        &keep,
+    )
+}
+
+/// A change the zone goes through while the prober runs: a question, and what it answers
+/// once the change is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChange {
+    pub question: Question,
+    pub after: Accepted,
+    pub ttl: u32,
+}
+
+/// Every question whose answer differs between two derivations of the zone (before and
+/// after an edit): the edited records and whatever follows them (an alias to one). A
+/// question gone after the edit answers nothing.
+pub fn planned_changes(before: &Expectations, after: &Expectations) -> Vec<PlannedChange> {
+    let first = |e: &expectations::Expectation| e.windows.first().map(|w| w.accepted.clone());
+    let mut changes: Vec<PlannedChange> = after
+        .questions
+        .iter()
+        .filter(|(q, e)| before.questions.get(*q).and_then(first) != first(e))
+        .filter_map(|(q, e)| {
+            Some(PlannedChange {
+                question: q.clone(),
+                after: first(e)?,
+                ttl: e.ttl,
+            })
+        })
+        .collect();
+    changes.extend(
+        before
+            .questions
+            .iter()
+            .filter(|(q, _)| !after.questions.contains_key(*q))
+            .map(|(q, e)| PlannedChange {
+                question: q.clone(),
+                after: Accepted::Nothing,
+                ttl: e.ttl,
+            }),
+    );
+    changes
+}
+
+/// `records` with a request's `cutover.records` written over them, TTLs capped at
+/// `ttl_cap`: the zone once the cutover is done.
+pub fn after_cutover(records: &[RecordSet], request: &Value, ttl_cap: u32) -> Vec<RecordSet> {
+    let cutover: Vec<zonehop::core::request::CutoverRecord> =
+        serde_json::from_value(request["cutover"]["records"].clone()).unwrap_or_default();
+    let mut after = records.to_vec();
+    for r in &cutover {
+        let (Ok(name), Some(rtype)) = (Name::parse(&r.name), RrType::parse(&r.rtype)) else {
+            continue;
+        };
+        let values: Vec<&str> = r.values.iter().map(String::as_str).collect();
+        let ttl = r.ttl.clamp(0, i64::from(ttl_cap));
+        after.retain(|x| !(x.name == name && x.rtype == rtype));
+        after.push(RecordSet::simple(name, rtype, ttl, &values));
+    }
+    after
+}
+
+/// The changes a rehearsal's cutover makes (none without `cutover.records`).
+pub fn cutover_changes(scenario: &Scenario, request: &Value) -> Vec<PlannedChange> {
+    let before = expectations_for(scenario);
+    let after = Scenario {
+        records: after_cutover(&scenario.records, request, scenario.ttl),
+        ..scenario.clone()
+    };
+    planned_changes(&before.expectations, &expectations_for(&after).expectations)
+}
+
+/// Before changes whose times will only be known later (a cutover's come from the
+/// execution's history): their questions are asked in every round and judged when the
+/// prober stops. A question a change creates has no data before it.
+pub fn defer_changes(expectations: &mut Expectations, changes: &[PlannedChange]) {
+    for change in changes {
+        if !expectations.questions.contains_key(&change.question) {
+            expectations.insert(change.question.clone(), Accepted::Nothing, change.ttl, true);
+        }
+        expectations.defer(&change.question);
+    }
+}
+
+/// The changes were made from `started_ms` to `ended_ms` (`None`: never made, as when the
+/// execution ended before its cutover): before, only the old data; then old or new until
+/// the TTL has passed; then only new.
+pub fn apply_changes(
+    expectations: &mut Expectations,
+    changes: &[PlannedChange],
+    made: Option<(i64, i64)>,
+) {
+    let Some((started_ms, ended_ms)) = made else {
+        return;
+    };
+    for change in changes {
+        expectations.begin_change(
+            &change.question,
+            change.after.clone(),
+            change.ttl,
+            started_ms,
+        );
+        expectations.end_change(&change.question, started_ms, ended_ms);
+    }
+}
+
+/// The prober as a rehearsal runs it: started before the execution's first write, stopped
+/// once the execution has ended (before the world is torn down), with the request's
+/// cutover judged by the cutover phase's times.
+#[derive(Debug)]
+pub struct Probing {
+    prober: Prober,
+    changes: Vec<PlannedChange>,
+    resolvers: Vec<&'static str>,
+}
+
+impl Probing {
+    pub async fn start(resolvers: &[Resolver], scenario: &Scenario, request: &Value) -> Probing {
+        let mut derived = expectations_for(scenario);
+        let changes = cutover_changes(scenario, request);
+        defer_changes(&mut derived.expectations, &changes);
+        Probing {
+            prober: Prober::start(resolvers, derived, Pace::default()).await,
+            changes,
+            resolvers: resolvers.iter().map(|r| r.name).collect(),
+        }
+    }
+
+    /// One line for the rehearsal's log.
+    pub fn describe(&self) -> String {
+        let p = &self.prober;
+        format!(
+            "prober: {} questions ({} RRsets not asked{}) to {} every {} ms, at most {} a round each",
+            p.questions,
+            p.not_asked.len(),
+            if p.sampled_out > 0 {
+                format!(", {} sampled out", p.sampled_out)
+            } else {
+                String::new()
+            },
+            self.resolvers.join(" and "),
+            p.pace.round.as_millis(),
+            p.pace.per_round
+        )
+    }
+
+    pub async fn stop(self, phases: &[crate::rehearsal::Phase]) -> Observed {
+        let cutover = phases.iter().find(|p| p.name == "cutover").and_then(|p| {
+            Some((
+                p.started.to_millis().ok()?,
+                p.ended.and_then(|e| e.to_millis().ok())?,
+            ))
+        });
+        let changes = self.changes;
+        self.prober
+            .stop(|e| apply_changes(e, &changes, cutover))
+            .await
+    }
+}
+
+impl Observed {
+    /// A rehearsal's status and error once its answers are judged too: a migration that
+    /// succeeded while some resolver got a wrong answer, or none, failed (invariant 6).
+    pub fn verdict(&self, status: &'static str, error: Value) -> (&'static str, Value) {
+        if !self.failed() || status != "SUCCEEDED" {
+            return (status, error);
+        }
+        let error = json!({
+            "errorType": "ResolversAnsweredWrong",
+            "cause": format!(
+                "{}; first: {}",
+                self.summary_line(),
+                self.problem_lines().first().cloned().unwrap_or_default()
+            ),
+            "rolledBack": false,
+        });
+        ("FAILED", error)
+    }
+}
+
+/// The summary's lines for a report's `observed`: the counts, then the first problems.
+pub fn summary_lines(observed: &Value) -> Vec<String> {
+    if !observed.is_object() {
+        return Vec::new();
+    }
+    let count = |field: &str| observed[field].as_u64().unwrap_or(0);
+    let resolvers = observed["perResolver"].as_object().map_or(0, |r| r.len());
+    let mut lines = vec![format!(
+        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}",
+        count("queries"),
+        count("wrong"),
+        count("servfail"),
+        count("nxdomain"),
+        count("timeouts"),
+        if count("otherRcode") > 0 {
+            format!(", {} other rcodes", count("otherRcode"))
+        } else {
+            String::new()
+        }
+    )];
+    for p in observed["firstProblems"].as_array().into_iter().flatten() {
+        let text = |field: &str| p[field].as_str().unwrap_or("?").to_owned();
+        lines.push(format!(
+            "  ✗ {} {} {} at {}: got {}, expected {}",
+            text("resolver"),
+            text("name"),
+            text("type"),
+            text("at"),
+            text("got"),
+            text("expected")
+        ));
+    }
+    lines
+}
+
+/// A phase's bounds in a rehearsal report (`phases[].startedAt/endedAt`), milliseconds.
+pub fn phase_bounds(report: &Value, phase: &str) -> Option<(i64, i64)> {
+    let p = report["phases"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == phase)?;
+    let ms = |v: &Value| {
+        DateTime::from_str(v.as_str()?, Format::DateTime)
+            .ok()?
+            .to_millis()
+            .ok()
+    };
+    Some((ms(&p["startedAt"])?, ms(&p["endedAt"])?))
+}
+
+#[cfg(test)]
+mod tests {
+    use self::expectations::DataSet;
+    use super::*;
+    use hickory_proto::op::ResponseCode;
+
+    fn asked(name: &str) -> Asked {
+        let question = Question {
+            name: Name::parse(name).expect("name"),
+            rtype: RrType::A,
+        };
+        Asked {
+            wire: WireQuestion::new(&question).expect("wire"),
+            question,
+        }
+    }
+
+    fn names(batch: &[Asked]) -> Vec<String> {
+        batch
+            .iter()
+            .map(|a| a.question.name.as_str().trim_end_matches(".x.").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_short_list_is_asked_whole_each_round_and_a_long_one_in_turns() {
+        let mut short = Schedule {
+            always: vec![asked("a.x")],
+            rest: vec![asked("b.x"), asked("c.x")],
+            next_always: 0,
+            next_rest: 0,
+        };
+        assert_eq!(names(&short.round(30)), ["a", "b", "c"]);
+        assert_eq!(names(&short.round(30)), ["a", "b", "c"]);
+        let mut long = Schedule {
+            always: vec![asked("a.x"), asked("b.x"), asked("c.x")],
+            rest: (0..5).map(|i| asked(&format!("r{i}.x"))).collect(),
+            next_always: 0,
+            next_rest: 0,
+        };
+        // Half a round for the ones always asked, the rest for the others in turn.
+        assert_eq!(names(&long.round(4)), ["a", "b", "r0", "r1"]);
+        assert_eq!(names(&long.round(4)), ["c", "a", "r2", "r3"]);
+        assert_eq!(names(&long.round(4)), ["b", "c", "r4", "r0"]);
+    }
+
+    #[test]
+    fn the_report_counts_every_class_and_lists_the_first_problems() {
+        let question = Question {
+            name: Name::parse("www.example.com").expect("name"),
+            rtype: RrType::A,
+        };
+        let mut expectations = Expectations::default();
+        expectations.insert(question.clone(), Accepted::Nothing, 2, true);
+        let mut log = ResolverLog::default();
+        for (i, rcode) in [
+            ResponseCode::NXDomain,
+            ResponseCode::ServFail,
+            ResponseCode::Refused,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let held = Held {
+                question: question.clone(),
+                answer: Answer::Reply {
+                    rcode,
+                    data: DataSet::new(),
+                },
+                sent_ms: i as i64,
+                received_ms: i as i64,
+            };
+            let verdict = judge(
+                expectations.windows(&question),
+                &held.answer,
+                held.sent_ms,
+                held.received_ms,
+            );
+            log.record("kresd", &expectations, held, verdict);
+        }
+        assert_eq!(
+            log.tally,
+            Tally {
+                queries: 3,
+                correct: 1,
+                servfail: 1,
+                other_rcode: 1,
+                ..Tally::default()
+            }
+        );
+        assert_eq!(log.problems.len(), 2);
+        let observed = Observed {
+            total: log.tally,
+            per_resolver: BTreeMap::from([("kresd".to_owned(), log.tally)]),
+            first_problems: log.problems,
+            ..Observed::default()
+        };
+        assert!(observed.failed());
+        assert_eq!(
+            observed.summary_line(),
+            "observed: 3 queries to 1 resolvers, 0 wrong, 1 SERVFAIL, 0 NXDOMAIN, 0 timeouts, 1 other rcodes"
+        );
+        let json = observed.to_json();
+        assert_eq!(json["perResolver"]["kresd"]["servfail"], 1);
+        assert_eq!(json["firstProblems"][0]["got"], "SERVFAIL, no data");
+        assert_eq!(json["firstProblems"][0]["expected"], "no data");
+    }
+
+    #[test]
+    fn a_cutover_changes_its_records_and_their_aliases_judged_by_its_phase_in_the_report() {
+        let scenario = Scenario::example();
+        let request = json!({ "cutover": { "records": [
+            { "name": "www.example.com", "type": "A", "values": ["203.0.113.8"], "ttl": 60 },
+            { "name": "new.example.com", "type": "A", "values": ["203.0.113.9"] },
+        ] } });
+        let changes = cutover_changes(&scenario, &request);
+        let mut changed: Vec<String> = changes.iter().map(|c| c.question.to_string()).collect();
+        changed.sort();
+        // shop.example.com is an alias to www: it changes with it.
+        assert_eq!(
+            changed,
+            [
+                "new.example.com. A",
+                "shop.example.com. A",
+                "www.example.com. A"
+            ]
+        );
+        assert!(
+            changes.iter().all(|c| c.ttl == 2),
+            "TTLs scaled like the zone's"
+        );
+        let report = json!({ "phases": [
+            { "name": "cutover", "startedAt": "2025-01-01T00:00:10Z", "endedAt": "2025-01-01T00:00:11.500Z" },
+        ] });
+        let (started, ended) = phase_bounds(&report, "cutover").expect("bounds");
+        assert_eq!(ended - started, 1_500);
+        let mut e = expectations_for(&scenario).expectations;
+        defer_changes(&mut e, &changes);
+        let www = &changes
+            .iter()
+            .find(|c| c.question.name.as_str() == "www.example.com.")
+            .expect("www")
+            .question;
+        let new = &changes
+            .iter()
+            .find(|c| c.question.name.as_str() == "new.example.com.")
+            .expect("new")
+            .question;
+        assert!(e.questions[www].deferred && e.questions[new].deferred);
+        apply_changes(&mut e, &changes, Some((started, ended)));
+        let a = |v: &str| Answer::Reply {
+            rcode: ResponseCode::NoError,
+            data: DataSet::from([(vec![203, 0, 113, v.parse().expect("octet")], v.to_owned())]),
+        };
+        let nx = Answer::Reply {
+            rcode: ResponseCode::NXDomain,
+            data: DataSet::new(),
+        };
+        let at = |t: i64| (t, t);
+        let judged =
+            |q: &Question, answer: &Answer, (s, r): (i64, i64)| judge(e.windows(q), answer, s, r);
+        assert_eq!(judged(www, &a("8"), at(started - 1)), Verdict::Wrong);
+        assert_eq!(judged(www, &a("7"), at(started - 1)), Verdict::Correct);
+        assert_eq!(judged(www, &a("8"), at(started)), Verdict::Correct);
+        assert_eq!(judged(www, &a("7"), at(ended + 6_000)), Verdict::Correct);
+        assert_eq!(judged(www, &a("7"), at(ended + 7_000)), Verdict::Wrong);
+        assert_eq!(judged(new, &nx, at(started - 1)), Verdict::Correct);
+        assert_eq!(judged(new, &a("9"), at(ended)), Verdict::Correct);
+        assert_eq!(judged(new, &nx, at(ended + 7_000)), Verdict::NxDomain);
+    }
+}
