@@ -538,3 +538,46 @@ fn the_example_zone_under_a_two_label_suffix_migrates_through_kr_and_co_kr() {
         .to_string();
     rehearse_real_zone(&zone, "example.co.kr", "dev.example.co.kr", "manual");
 }
+
+/// `make rehearse REQUEST=request.json`: the user's own request is what the execution runs:
+/// its keepInSource, its cutover (applied to both zones), its healthChecks and maxOverwrites;
+/// only the zones, roles and resolvers are the local world's, and its TTLs are scaled.
+#[test]
+fn the_users_own_request_is_what_the_rehearsal_runs() {
+    let request = zonehop_tests::repo_root().join("tests/rehearsal/request.example.json");
+    let (status, report_dir) = rehearse(
+        "user-request",
+        &["--request", &request.display().to_string()],
+    );
+    let report: Value = serde_json::from_str(&left(&report_dir, "report.json")).expect("report");
+    assert!(status.success(), "rehearsal failed: {report:#}");
+    assert_eq!(report["status"], "SUCCEEDED");
+    assert_eq!(
+        report["keepInSource"],
+        serde_json::json!(["dev.example.com"])
+    );
+    // The request's cutover ran: api.example.com has its new address in BOTH zones.
+    for file in ["source-zone.json", "target-zone.json"] {
+        let zone = load_export(&left(&report_dir, file)).expect(file);
+        let api = zone
+            .iter()
+            .find(|r| r.name.as_str() == "api.example.com." && r.rtype == RrType::A)
+            .unwrap_or_else(|| panic!("{file}: no api A"));
+        assert_eq!(
+            api.values().collect::<Vec<_>>(),
+            vec!["203.0.113.99"],
+            "{file}"
+        );
+    }
+}
+
+/// A request that is not JSON is refused as StartExecution refuses it, before anything starts.
+#[test]
+fn a_request_that_is_not_json_is_refused_before_anything_starts() {
+    let path =
+        std::env::temp_dir().join(format!("zonehop-bad-request-{}.json", std::process::id()));
+    std::fs::write(&path, "{\"domain\": \"example.com\", ").expect("write");
+    let (status, report_dir) = rehearse("not-json", &["--request", &path.display().to_string()]);
+    assert_eq!(status.code(), Some(1));
+    assert!(!report_dir.join("source-zone.json").exists());
+}

@@ -411,6 +411,72 @@ impl Stage {
         })
     }
 
+    /// The user's own request (`make rehearse REQUEST=request.json`), with only what the
+    /// rehearsal must supply put in: its zones, roles and resolvers; and TTLs scaled as the
+    /// zone's are (`nsTtl`, `pacing`, the cutover records' TTLs, each capped at the scenario's
+    /// TTL). Everything else (healthChecks, maxOverwrites, cutover values, dryRun, fields the
+    /// user got wrong) goes to the execution as the user wrote it, so the rehearsal refuses
+    /// what AWS would.
+    pub fn user_request(&self, scenario: &Scenario, user: &Value) -> Value {
+        let local = self.request(scenario);
+        let mut request = user.clone();
+        let Some(map) = request.as_object_mut() else {
+            return request;
+        };
+        let cap = i64::from(scenario.ttl.max(1));
+        for (key, supplied) in [
+            ("source", &["hostedZoneId", "roleArn", "externalId"][..]),
+            ("target", &["hostedZoneId", "roleArn", "externalId"][..]),
+            ("registrar", &["roleArn", "externalId"][..]),
+            ("probe", &["resolvers"][..]),
+        ] {
+            let entry = map.entry(key).or_insert_with(|| json!({}));
+            if let Some(object) = entry.as_object_mut() {
+                for field in supplied {
+                    match local[key].get(*field) {
+                        Some(value) if !value.is_null() => {
+                            object.insert((*field).to_owned(), value.clone());
+                        }
+                        _ => {
+                            object.remove(*field);
+                        }
+                    }
+                }
+            }
+        }
+        map.insert("resolver".to_owned(), local["resolver"].clone());
+        let capped = |value: Option<&Value>, default: &Value| match value.and_then(Value::as_i64) {
+            Some(seconds) => json!(seconds.min(cap)),
+            None => value.cloned().unwrap_or_else(|| default.clone()),
+        };
+        let ns_ttl = json!({
+            "during": capped(user.pointer("/nsTtl/during"), &local["nsTtl"]["during"]),
+            "after": capped(user.pointer("/nsTtl/after"), &local["nsTtl"]["after"]),
+        });
+        map.insert("nsTtl".to_owned(), ns_ttl);
+        let pacing = json!({
+            "minWait": capped(user.pointer("/pacing/minWait"), &local["pacing"]["minWait"])
+                .as_i64()
+                .map_or(local["pacing"]["minWait"].clone(), |m| json!(m.min(1))),
+            "maxWait": capped(user.pointer("/pacing/maxWait"), &local["pacing"]["maxWait"])
+                .as_i64()
+                .map_or(local["pacing"]["maxWait"].clone(), |m| json!(m.min(cap + 1))),
+        });
+        map.insert("pacing".to_owned(), pacing);
+        if let Some(records) = map
+            .get_mut("cutover")
+            .and_then(|c| c.get_mut("records"))
+            .and_then(Value::as_array_mut)
+        {
+            for record in records {
+                if let Some(ttl) = record.get("ttl").and_then(Value::as_i64) {
+                    record["ttl"] = json!(ttl.min(cap));
+                }
+            }
+        }
+        request
+    }
+
     /// Starts an execution of the migration state machine.
     pub async fn start(
         &self,

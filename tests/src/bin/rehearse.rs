@@ -8,6 +8,12 @@
 //! to seconds so that the propagation window passes in well under a minute.
 //!
 //!     make rehearse [ZONE=export.json DOMAIN=example.com KEEP=dev.example.com] [REGISTRAR=manual]
+//!     make rehearse ZONE=export.json REQUEST=request.json
+//!
+//! With `REQUEST=` the execution runs the user's own request: its domain, keepInSource and
+//! registrar type are the rehearsal's, and only the zones, roles and resolvers are the local
+//! world's (TTLs scaled like the zone's): see `Stage::user_request`. A request that is not JSON
+//! is refused as StartExecution refuses it (`InvalidExecutionInput`, exit 1, nothing started).
 //!
 //! The registrar follows the domain: `route53domains` where Route 53 Domains registers its
 //! public suffix (the list AWS publishes, `tests/world/route53domains-tlds.txt`), `manual`
@@ -50,6 +56,9 @@ struct Args {
     keep: Vec<String>,
     /// `None`: chosen from the domain.
     registrar: Option<RegistrarKind>,
+    /// `--request FILE`: the user's own request.
+    request: Option<PathBuf>,
+    domain_given: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -58,6 +67,8 @@ fn parse_args() -> Result<Args, String> {
         domain: "example.com".into(),
         keep: Vec::new(),
         registrar: None,
+        request: None,
+        domain_given: false,
     };
     let mut keep_given = false;
     let mut it = std::env::args().skip(1);
@@ -65,7 +76,11 @@ fn parse_args() -> Result<Args, String> {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--zone" => args.zone = PathBuf::from(value),
-            "--domain" => args.domain = value,
+            "--domain" => {
+                args.domain_given = true;
+                args.domain = value;
+            }
+            "--request" => args.request = (!value.is_empty()).then(|| PathBuf::from(value)),
             "--keep" => {
                 keep_given = true;
                 args.keep.extend(
@@ -86,7 +101,7 @@ fn parse_args() -> Result<Args, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option {other} (--zone, --domain, --keep, --registrar)"
+                    "unknown option {other} (--zone, --domain, --keep, --registrar, --request)"
                 ))
             }
         }
@@ -95,6 +110,52 @@ fn parse_args() -> Result<Args, String> {
         args.keep = vec!["dev.example.com".into()];
     }
     Ok(args)
+}
+
+enum UserRequestError {
+    /// The arguments contradict the request: exit 2.
+    Usage(String),
+    /// The file is not JSON: refused as StartExecution refuses it.
+    NotJson(String),
+}
+
+/// Reads `--request FILE`; its domain, keepInSource and registrar type become the
+/// rehearsal's (a DOMAIN, KEEP or REGISTRAR that contradicts them is a usage error).
+fn read_user_request(args: &mut Args) -> Result<Option<Value>, UserRequestError> {
+    let Some(path) = &args.request else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UserRequestError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let request: Value =
+        serde_json::from_str(&text).map_err(|e| UserRequestError::NotJson(e.to_string()))?;
+    if let Some(domain) = request["domain"].as_str() {
+        let same = domain
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(args.domain.trim_end_matches('.'));
+        if args.domain_given && !same {
+            return Err(UserRequestError::Usage(format!(
+                "DOMAIN={} but the request's domain is {domain}",
+                args.domain
+            )));
+        }
+        args.domain = domain.to_owned();
+    }
+    if let Some(keep) = request["keepInSource"].as_array() {
+        args.keep = keep
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+    } else if request.get("keepInSource").is_none() {
+        args.keep.clear();
+    }
+    match request.pointer("/registrar/type").and_then(Value::as_str) {
+        Some("route53domains") => args.registrar = Some(RegistrarKind::Route53domains),
+        Some("manual") => args.registrar = Some(RegistrarKind::Manual),
+        _ => {}
+    }
+    Ok(Some(request))
 }
 
 /// What a rehearsal found, whatever became of it.
@@ -106,11 +167,23 @@ struct Outcome {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
+    let mut args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
             eprintln!("rehearse: {e}");
             return ExitCode::from(2);
+        }
+    };
+    let user_request = match read_user_request(&mut args) {
+        Ok(request) => request,
+        Err(UserRequestError::Usage(e)) => {
+            eprintln!("rehearse: {e}");
+            return ExitCode::from(2);
+        }
+        Err(UserRequestError::NotJson(cause)) => {
+            // What StartExecution answers to an input that is not JSON; nothing was started.
+            eprintln!("rehearse: the request is refused: InvalidExecutionInput: {cause}");
+            return ExitCode::FAILURE;
         }
     };
     let scenario = match Scenario::from_export(&args.zone, &args.domain, args.keep.clone()) {
@@ -167,19 +240,20 @@ async fn main() -> ExitCode {
     }
 
     let started = Instant::now();
-    let (outcome, setup_failed) = match rehearse(&scenario, &report_dir).await {
-        Ok(outcome) => (outcome, false),
-        Err(e) => {
-            eprintln!("rehearse: setup failed: {e}");
-            let error = json!({ "errorType": "RehearsalSetupFailed", "cause": e.to_string() });
-            let outcome = Outcome {
-                status: "FAILED",
-                report: json!({}),
-                error,
-            };
-            (outcome, true)
-        }
-    };
+    let (outcome, setup_failed) =
+        match rehearse(&scenario, &report_dir, user_request.as_ref()).await {
+            Ok(outcome) => (outcome, false),
+            Err(e) => {
+                eprintln!("rehearse: setup failed: {e}");
+                let error = json!({ "errorType": "RehearsalSetupFailed", "cause": e.to_string() });
+                let outcome = Outcome {
+                    status: "FAILED",
+                    report: json!({}),
+                    error,
+                };
+                (outcome, true)
+            }
+        };
     let mut report = outcome.report;
     report["status"] = json!(outcome.status);
     report["error"] = outcome.error;
@@ -223,7 +297,11 @@ fn say(line: &str) {
 }
 
 /// The rehearsal; `Err` when its world could not be set up (nothing was executed).
-async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Result<Outcome, SetupError> {
+async fn rehearse(
+    scenario: &Scenario,
+    report_dir: &Path,
+    user_request: Option<&Value>,
+) -> Result<Outcome, SetupError> {
     let log = report_dir.join("functions.log");
     say(&format!(
         "rehearsing the migration of {} ({} record sets; staying in the source account: {})",
@@ -262,7 +340,10 @@ async fn rehearse(scenario: &Scenario, report_dir: &Path) -> Result<Outcome, Set
         ));
     }
 
-    let request = stage.request(scenario);
+    let request = match user_request {
+        Some(user) => stage.user_request(scenario, user),
+        None => stage.request(scenario),
+    };
     // Invariant 6, observed: every resolver is asked for the zone's names from before the
     // first write until the execution has ended (tests/src/prober).
     let probing = Probing::start(&stage.world.resolvers(), scenario, &request).await;
