@@ -13,10 +13,10 @@ use zonehop::core::zone::{RecordSet, RrType};
 use zonehop::ports::hosted_zones::HostedZones;
 use zonehop::steps::check_propagation::{check_propagation, PropagationOutput, PropagationRequest};
 use zonehop::Name;
-use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::registrar::{register, registrar_access, set_name_servers};
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
+use zonehop_world::dnsworld::{DnsWorld, Ttls, WorldOptions};
+use zonehop_world::moto::Moto;
+use zonehop_world::registrar::{register, registrar_access, set_name_servers};
+use zonehop_world::{route53_in, seed_zone, source_access, target_access};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("name")

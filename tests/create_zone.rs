@@ -7,8 +7,8 @@ use zonehop::ports::hosted_zones::HostedZones;
 use zonehop::steps::create_zone::{CreateZoneOutput, CreateZoneRequest, TargetZone};
 use zonehop::Settings;
 use zonehop::{Error, Name};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
+use zonehop_world::moto::Moto;
+use zonehop_world::{route53_in, seed_zone, source_access, target_access};
 
 fn request(execution: &str) -> CreateZoneRequest {
     CreateZoneRequest {
@@ -120,7 +120,7 @@ async fn a_given_zone_is_adopted_after_its_name_is_checked() {
 #[tokio::test]
 async fn a_bad_request_fails_before_any_call() {
     // No emulator at all: a bad request must not need one.
-    let base = zonehop_tests::base_config("http://127.0.0.1:9").await;
+    let base = zonehop_world::base_config("http://127.0.0.1:9").await;
     for (mutate, field) in [
         (
             Box::new(|r: &mut CreateZoneRequest| r.domain = "not a domain..".into())

@@ -16,9 +16,9 @@ use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::settings::Settings;
 use zonehop::steps::delegate_subdomain::{DelegateOutput, DelegateRequest};
 use zonehop::{Error, Name};
-use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::{route53_in, seed_zone, source_access};
+use zonehop_world::dnsworld::{DnsWorld, Ttls, WorldOptions};
+use zonehop_world::moto::Moto;
+use zonehop_world::{route53_in, seed_zone, source_access};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("name")

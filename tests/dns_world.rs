@@ -16,11 +16,11 @@ use zonehop::adapters::accounts::{config_for, route53_client};
 use zonehop::core::request::AccountAccess;
 use zonehop::core::zone::{AliasTarget, RecordSet, RrType};
 use zonehop::Name;
-use zonehop_tests::dnsworld::render::fixture_values;
-use zonehop_tests::dnsworld::{DnsWorld, Registry, Ttls, WorldOptions};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::registrar::{register, registrar_access, set_name_servers};
-use zonehop_tests::{seed_zone, source_access, target_access};
+use zonehop_world::dnsworld::render::fixture_values;
+use zonehop_world::dnsworld::{DnsWorld, Registry, Ttls, WorldOptions};
+use zonehop_world::moto::Moto;
+use zonehop_world::registrar::{register, registrar_access, set_name_servers};
+use zonehop_world::{seed_zone, source_access, target_access};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("valid name")

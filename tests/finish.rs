@@ -11,8 +11,8 @@ use zonehop::settings::Settings;
 use zonehop::steps::cutover::{cutover, CutoverRequest};
 use zonehop::steps::finalize::finalize;
 use zonehop::steps::lower_ns_ttl::lower_ns_ttl;
-use zonehop_tests::moto::Moto;
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
+use zonehop_world::moto::Moto;
+use zonehop_world::{route53_in, seed_zone, source_access, target_access};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("name")

@@ -14,9 +14,9 @@ use zonehop::core::request::RegistrarKind;
 use zonehop::core::zone::RrType;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
-use zonehop_tests::rehearsal::{functions_started, operator_request, Scenario, Stage};
-use zonehop_tests::stepfunctions::{Execution, HistoryEvent, LocalStepFunctions};
-use zonehop_tests::{route53_in, source_access, target_access};
+use zonehop_world::rehearsal::{functions_started, operator_request, Scenario, Stage};
+use zonehop_world::stepfunctions::{Execution, HistoryEvent, LocalStepFunctions};
+use zonehop_world::{route53_in, source_access, target_access};
 
 /// GIVEN moto's interpreter and `cargo lambda watch` serving every function, all built, and
 /// the example zone staged as a rehearsal stages it (TTLs scaled to 2 s).
@@ -284,7 +284,7 @@ async fn the_manual_registrar_path_waits_for_the_operator_and_a_second_execution
     let waiting = local.sfn.describe_execution(&arn).await.expect("first");
     assert_eq!(
         waiting.status,
-        zonehop_tests::stepfunctions::ExecutionStatus::Running
+        zonehop_world::stepfunctions::ExecutionStatus::Running
     );
 
     // The operator sets the name servers at the registrar (the world's registry: a manual
@@ -322,7 +322,7 @@ async fn invariant_7_a_finalize_that_fails_after_safe_ends_the_run_without_rolli
         .sfn
         .create_state_machine_from_file(
             "migration-broken-finalize",
-            &zonehop_tests::rehearsal::state_machine_file(),
+            &zonehop_world::rehearsal::state_machine_file(),
             &local.substitutions(&[
                 ("EventBusName", "default"),
                 (

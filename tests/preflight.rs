@@ -14,10 +14,10 @@ use zonehop::ports::hosted_zones::read_zone;
 use zonehop::settings::Settings;
 use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightRequest};
 use zonehop::{Error, Name};
-use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::registrar::{register, registrar_access};
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
+use zonehop_world::dnsworld::{DnsWorld, WorldOptions};
+use zonehop_world::moto::Moto;
+use zonehop_world::registrar::{register, registrar_access};
+use zonehop_world::{route53_in, seed_zone, source_access, target_access};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("name")

@@ -9,11 +9,11 @@ use zonehop::core::change::{Action, Change};
 use zonehop::core::zone::{AliasTarget, RecordSet, RrType};
 use zonehop::ports::hosted_zones::HostedZones;
 use zonehop::Name;
-use zonehop_tests::dnsworld::{DnsWorld, Ttls, WorldOptions};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::prober::expectations::derive;
-use zonehop_tests::prober::{after_cutover, now_ms, planned_changes, Pace, Prober};
-use zonehop_tests::{route53_in, seed_zone, source_access};
+use zonehop_world::dnsworld::{DnsWorld, Ttls, WorldOptions};
+use zonehop_world::moto::Moto;
+use zonehop_world::prober::expectations::derive;
+use zonehop_world::prober::{after_cutover, now_ms, planned_changes, Pace, Prober};
+use zonehop_world::{route53_in, seed_zone, source_access};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("name")

@@ -7,7 +7,7 @@ use serde_json::Value;
 use zonehop::error::TRANSIENT_ERROR_TYPES;
 
 fn definition() -> Value {
-    let path = zonehop_tests::repo_root().join("statemachine/migration.asl.json");
+    let path = zonehop_world::repo_root().join("statemachine/migration.asl.json");
     serde_json::from_str(&std::fs::read_to_string(&path).expect("the ASL file"))
         .expect("ASL is JSON")
 }
@@ -80,7 +80,7 @@ fn every_function_the_state_machine_invokes_is_a_function_of_the_workspace() {
         .into_iter()
         .filter_map(|(_, t)| t["Parameters"]["FunctionName"].as_str().map(str::to_owned))
         .collect();
-    let root = zonehop_tests::repo_root().join("functions");
+    let root = zonehop_world::repo_root().join("functions");
     for placeholder in placeholders {
         // ${CreateZoneFunctionArn} -> create-zone
         let camel = placeholder

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use zonehop::core::plan::is_apex_soa_or_ns;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
-use zonehop_tests::stepfunctions::{Execution, ExecutionStatus, LocalStepFunctions};
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access, zonegen};
+use zonehop_world::stepfunctions::{Execution, ExecutionStatus, LocalStepFunctions};
+use zonehop_world::{route53_in, seed_zone, source_access, target_access, zonegen};
 
 /// Long enough for an execution of a few tasks; builds happen in the warm-up, not here.
 const EXECUTION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,7 +22,7 @@ fn domain() -> Name {
 }
 
 fn asl(name: &str) -> PathBuf {
-    zonehop_tests::repo_root().join(format!("tests/statemachine/{name}.asl.json"))
+    zonehop_world::repo_root().join(format!("tests/statemachine/{name}.asl.json"))
 }
 
 /// GIVEN moto with its interpreter on, `cargo lambda watch` serving `functions`, those

@@ -12,9 +12,9 @@ use zonehop::ports::registrar::Registrar;
 use zonehop::settings::Settings;
 use zonehop::steps::rollback::{rollback, RollbackRequest};
 use zonehop::steps::swap_nameservers::{swap_nameservers, SwapRequest};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::registrar::{register, registrar_access};
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access};
+use zonehop_world::moto::Moto;
+use zonehop_world::registrar::{register, registrar_access};
+use zonehop_world::{route53_in, seed_zone, source_access, target_access};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("name")

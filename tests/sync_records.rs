@@ -8,9 +8,9 @@ use zonehop::ports::hosted_zones::read_zone;
 use zonehop::settings::Settings;
 use zonehop::steps::sync_records::{sync_records, SyncOutput, SyncRequest};
 use zonehop::{Error, Name};
-use zonehop_tests::counting::Counting;
-use zonehop_tests::moto::Moto;
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access, zonegen};
+use zonehop_world::counting::Counting;
+use zonehop_world::moto::Moto;
+use zonehop_world::{route53_in, seed_zone, source_access, target_access, zonegen};
 
 fn domain() -> Name {
     Name::parse("example.com").expect("name")
@@ -37,7 +37,7 @@ async fn world(records: &[RecordSet]) -> World {
 }
 
 fn request(world: &World) -> SyncRequest {
-    zonehop_tests::sync_request("example.com", &world.source_id, &world.target_id)
+    zonehop_world::sync_request("example.com", &world.source_id, &world.target_id)
 }
 
 async fn invoke(world: &World, request: SyncRequest) -> Result<SyncOutput, Error> {
@@ -340,7 +340,7 @@ async fn a_bad_request_fails_with_a_named_error_and_changes_nothing() {
 
 #[test]
 fn the_sample_events_are_valid_requests() {
-    let root = zonehop_tests::repo_root().join("tests/events");
+    let root = zonehop_world::repo_root().join("tests/events");
     let sync: SyncRequest = serde_json::from_str(
         &std::fs::read_to_string(root.join("sync-records.json")).expect("sample event"),
     )

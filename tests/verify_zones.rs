@@ -10,9 +10,9 @@ use zonehop::ports::hosted_zones::HostedZones;
 use zonehop::settings::Settings;
 use zonehop::steps::verify_zones::{VerifyOutput, VerifyRequest};
 use zonehop::{Error, Name};
-use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access, zonegen};
+use zonehop_world::dnsworld::{DnsWorld, WorldOptions};
+use zonehop_world::moto::Moto;
+use zonehop_world::{route53_in, seed_zone, source_access, target_access, zonegen};
 
 fn n(s: &str) -> Name {
     Name::parse(s).expect("name")
@@ -39,7 +39,7 @@ async fn setup() -> Setup {
     )
     .await;
     let target_id = seed_zone(&base, &target_access(), &domain, &[]).await;
-    let sync = zonehop_tests::sync_request("example.com", &source_id, &target_id);
+    let sync = zonehop_world::sync_request("example.com", &source_id, &target_id);
     sync_records::handler(
         &base,
         &Settings::default(),

@@ -14,9 +14,9 @@ use zonehop::core::zone::Zone;
 use zonehop::settings::Settings;
 use zonehop::steps::sync_records::sync_records;
 use zonehop::Name;
-use zonehop_tests::counting::Counting;
-use zonehop_tests::moto::{venv_python, Moto};
-use zonehop_tests::{repo_root, route53_in, seed_zone, source_access, target_access, zonegen};
+use zonehop_world::counting::Counting;
+use zonehop_world::moto::{venv_python, Moto};
+use zonehop_world::{repo_root, route53_in, seed_zone, source_access, target_access, zonegen};
 
 #[tokio::main]
 async fn main() {
@@ -35,7 +35,7 @@ async fn main() {
     println!("seeding the source zone on moto ({}) ...", moto.endpoint());
     let source_id = seed_zone(&base, &source_access(), &domain, &records).await;
     let target_id = seed_zone(&base, &target_access(), &domain, &[]).await;
-    let request = zonehop_tests::sync_request(domain.as_str(), &source_id, &target_id);
+    let request = zonehop_world::sync_request(domain.as_str(), &source_id, &target_id);
 
     let source = Counting::new(route53_in(&base, &source_access()).await);
     let target = Counting::new(route53_in(&base, &target_access()).await);

@@ -15,9 +15,9 @@ use zonehop::settings::Settings;
 use zonehop::steps::sync_records::sync_records;
 use zonehop::steps::verify_zones::{verify_zones, VerifyRequest};
 use zonehop::Name;
-use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
-use zonehop_tests::moto::Moto;
-use zonehop_tests::{route53_in, seed_zone, source_access, target_access, zonegen};
+use zonehop_world::dnsworld::{DnsWorld, WorldOptions};
+use zonehop_world::moto::Moto;
+use zonehop_world::{route53_in, seed_zone, source_access, target_access, zonegen};
 
 #[tokio::main]
 async fn main() {
@@ -33,7 +33,7 @@ async fn main() {
     let target_id = seed_zone(&base, &target_access(), &domain, &[]).await;
     let source = route53_in(&base, &source_access()).await;
     let target = route53_in(&base, &target_access()).await;
-    let sync = zonehop_tests::sync_request(domain.as_str(), &source_id, &target_id);
+    let sync = zonehop_world::sync_request(domain.as_str(), &source_id, &target_id);
     sync_records(&source, &target, &sync, &Settings::default())
         .await
         .expect("sync");

@@ -1093,7 +1093,7 @@ mod tests {
     #[test]
     fn the_every_kind_export_renders_without_warnings() {
         let zone = zonehop::core::export::load_export(include_str!(
-            "../../../functions/core/testdata/every-kind.json"
+            "../../../../functions/core/testdata/every-kind.json"
         ))
         .expect("export");
         let name = n("example.com");

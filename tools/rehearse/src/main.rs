@@ -37,15 +37,15 @@ use zonehop::core::export::to_export;
 use zonehop::core::request::RegistrarKind;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
-use zonehop_tests::prober::{summary_lines, Probing};
-use zonehop_tests::rehearsal::{
+use zonehop_world::prober::{summary_lines, Probing};
+use zonehop_world::rehearsal::{
     choose_registrar, deployed_memory_mb, example_zone_file, execution_cost, projected_cost,
     short_cause, try_functions_started, Progress, Scenario, SetupError, Stage,
 };
-use zonehop_tests::stepfunctions::{
+use zonehop_world::stepfunctions::{
     Execution, ExecutionStatus, HistoryEvent, LocalStepFunctions, SfnError,
 };
-use zonehop_tests::{route53_in, source_access, target_access};
+use zonehop_world::{route53_in, source_access, target_access};
 
 /// How long the execution may take before the rehearsal gives up on it.
 const EXECUTION_TIMEOUT: Duration = Duration::from_secs(600);
@@ -214,7 +214,7 @@ async fn main() -> ExitCode {
     };
     let report_dir = std::env::var_os("REPORT_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| zonehop_tests::repo_root().join("target/rehearsal"));
+        .unwrap_or_else(|| zonehop_world::repo_root().join("target/rehearsal"));
     if let Err(e) = std::fs::create_dir_all(&report_dir) {
         eprintln!("rehearse: cannot create {}: {e}", report_dir.display());
         return ExitCode::from(2);
@@ -391,7 +391,7 @@ async fn rehearse(
     report["executionArn"] = json!(execution_arn);
     if let Ok(execution) = &execution {
         let template =
-            std::fs::read_to_string(zonehop_tests::repo_root().join("infra/template.yaml"))
+            std::fs::read_to_string(zonehop_world::repo_root().join("infra/template.yaml"))
                 .unwrap_or_default();
         let cost = execution_cost(&execution.history, &deployed_memory_mb(&template));
         if status == "SUCCEEDED" {

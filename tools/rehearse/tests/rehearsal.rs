@@ -17,8 +17,8 @@ use zonehop::core::export::load_export;
 use zonehop::core::plan::is_apex_soa_or_ns;
 use zonehop::core::zone::{RecordSet, RrType, Zone};
 use zonehop::Name;
-use zonehop_tests::records_to_seed;
-use zonehop_tests::rehearsal::scaled;
+use zonehop_world::records_to_seed;
+use zonehop_world::rehearsal::scaled;
 
 /// A zone's apex NS servers, canonical.
 fn apex_ns(zone: &Zone, domain: &Name) -> Vec<String> {
@@ -194,7 +194,7 @@ fn a_rehearsal_whose_migration_fails_exits_non_zero_and_reports_why() {
         std::env::temp_dir().join(format!("zonehop-rehearsal-blocked-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let mut export: Value = serde_json::from_str(
-        &std::fs::read_to_string(zonehop_tests::rehearsal::example_zone_file()).expect("example"),
+        &std::fs::read_to_string(zonehop_world::rehearsal::example_zone_file()).expect("example"),
     )
     .expect("json");
     export["ResourceRecordSets"]
@@ -288,7 +288,7 @@ fn a_manual_registrar_rehearsal_asks_the_operator_and_plays_the_operator() {
 
 #[test]
 fn a_domain_that_is_not_a_registered_domain_is_refused_before_anything_starts() {
-    let example = zonehop_tests::rehearsal::example_zone_file();
+    let example = zonehop_world::rehearsal::example_zone_file();
     let example = example.display().to_string();
     let usa_gov = real_zone("usa.gov");
     for (args, says) in [
@@ -361,7 +361,7 @@ fn a_setup_failure_is_one_line_and_exit_2() {
 
 /// A real zone of `tests/rehearsal/realzones/`.
 fn real_zone(domain: &str) -> String {
-    zonehop_tests::repo_root()
+    zonehop_world::repo_root()
         .join(format!("tests/rehearsal/realzones/{domain}.json"))
         .display()
         .to_string()
@@ -532,7 +532,7 @@ fn a_real_zone_of_aws_aliases_and_routing_policies_migrates_with_its_largest_sub
 
 #[test]
 fn the_example_zone_under_a_two_label_suffix_migrates_through_kr_and_co_kr() {
-    let zone = zonehop_tests::repo_root()
+    let zone = zonehop_world::repo_root()
         .join("tests/rehearsal/example.co.kr.json")
         .display()
         .to_string();
@@ -544,7 +544,7 @@ fn the_example_zone_under_a_two_label_suffix_migrates_through_kr_and_co_kr() {
 /// only the zones, roles and resolvers are the local world's, and its TTLs are scaled.
 #[test]
 fn the_users_own_request_is_what_the_rehearsal_runs() {
-    let request = zonehop_tests::repo_root().join("tests/rehearsal/request.example.json");
+    let request = zonehop_world::repo_root().join("tests/rehearsal/request.example.json");
     let (status, report_dir) = rehearse(
         "user-request",
         &["--request", &request.display().to_string()],

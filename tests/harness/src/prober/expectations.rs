@@ -1074,7 +1074,7 @@ mod tests {
     #[test]
     fn the_every_kind_export_is_asked_without_a_value_left_unparsed() {
         let zone = zonehop::core::export::load_export(include_str!(
-            "../../../functions/core/testdata/every-kind.json"
+            "../../../../functions/core/testdata/every-kind.json"
         ))
         .expect("export");
         let domain = n("example.com");

@@ -18,10 +18,10 @@
 //! the fake root, forward nowhere, and refuse any other destination.
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), zonehop_tests::dnsworld::WorldError> {
-//! use zonehop_tests::dnsworld::{DnsWorld, WorldOptions};
-//! let moto = zonehop_tests::moto::Moto::start().await;
-//! let options = WorldOptions::new(moto.config().await, vec![zonehop_tests::source_access()]);
+//! # async fn example() -> Result<(), zonehop_world::dnsworld::WorldError> {
+//! use zonehop_world::dnsworld::{DnsWorld, WorldOptions};
+//! let moto = zonehop_world::moto::Moto::start().await;
+//! let options = WorldOptions::new(moto.config().await, vec![zonehop_world::source_access()]);
 //! let world = DnsWorld::start(options).await?;
 //! // ... change something in moto ...
 //! world.settle().await?;

@@ -9,7 +9,7 @@ use zonehop::Name;
 
 /// The public suffixes Route 53 Domains registers: the Route 53 Developer Guide's "Domains
 /// that you can register with Amazon Route 53" (source and date in the file's header).
-pub const ROUTE53DOMAINS_TLDS: &str = include_str!("../world/route53domains-tlds.txt");
+pub const ROUTE53DOMAINS_TLDS: &str = include_str!("../../world/route53domains-tlds.txt");
 
 /// The suffixes of [`ROUTE53DOMAINS_TLDS`] (`com`, `co.uk`), without comments.
 pub fn route53domains_suffixes() -> impl Iterator<Item = &'static str> {
