@@ -146,6 +146,8 @@ pub struct Observed {
     pub first_problems: Vec<Problem>,
     /// The prober hit `max_run` before it was told to stop.
     pub hit_time_cap: bool,
+    /// The fewest and the most times one resolver was asked one question.
+    pub asks_per_question: (u64, u64),
     pub pace: Pace,
 }
 
@@ -212,6 +214,10 @@ impl Observed {
         value["endedAt"] = json!(iso_ms(self.ended_ms));
         value["seconds"] = json!(((self.ended_ms - self.started_ms) as f64 / 100.0).round() / 10.0);
         value["hitTimeCap"] = json!(self.hit_time_cap);
+        value["asksPerQuestion"] = json!({
+            "min": self.asks_per_question.0,
+            "max": self.asks_per_question.1,
+        });
         value["pace"] = json!({
             "roundMs": self.pace.round.as_millis() as u64,
             "perResolverPerRound": self.pace.per_round,
@@ -270,6 +276,18 @@ impl Schedule {
     }
 }
 
+/// Keeps at most `room` of `list`, evenly spread over it; returns how many were left out.
+fn sample<T: Clone>(list: &mut Vec<T>, room: usize) -> usize {
+    let left_out = list.len().saturating_sub(room);
+    if left_out > 0 {
+        let step = list.len() as f64 / room.max(1) as f64;
+        *list = (0..room)
+            .filter_map(|i| list.get((i as f64 * step) as usize).cloned())
+            .collect();
+    }
+    left_out
+}
+
 fn take_cyclic(list: &[Asked], next: &mut usize, count: usize) -> Vec<Asked> {
     if list.is_empty() {
         return Vec::new();
@@ -298,6 +316,8 @@ struct ResolverLog {
     problems: Vec<Problem>,
     held: Vec<Held>,
     hit_time_cap: bool,
+    /// How many times each question was asked.
+    asked: BTreeMap<Question, u64>,
 }
 
 impl ResolverLog {
@@ -309,6 +329,7 @@ impl ResolverLog {
         verdict: Verdict,
     ) {
         self.tally.count(verdict);
+        *self.asked.entry(held.question.clone()).or_default() += 1;
         if verdict != Verdict::Correct && self.problems.len() < FIRST_PROBLEMS {
             self.problems.push(Problem {
                 resolver: resolver.to_owned(),
@@ -349,7 +370,7 @@ impl Prober {
             .map(|n| (n.question.to_string(), n.why.to_owned()))
             .collect();
         let mut always = Vec::new();
-        let mut rest = Vec::new();
+        let mut rest: Vec<Asked> = Vec::new();
         for (question, e) in &expectations.questions {
             let Ok(wire) = WireQuestion::new(question) else {
                 continue;
@@ -364,17 +385,13 @@ impl Prober {
                 rest.push(asked);
             }
         }
-        let room = pace.max_questions.saturating_sub(always.len());
-        let sampled_out = rest.len().saturating_sub(room);
-        if sampled_out > 0 {
-            let keep = room.max(1);
-            let step = rest.len() as f64 / keep as f64;
-            rest = (0..room)
-                .filter_map(|i| rest.get((i as f64 * step) as usize).cloned())
-                .collect();
-        }
+        let sampled_out = sample(&mut rest, pace.max_questions.saturating_sub(always.len()));
         let questions = always.len() + rest.len();
-        if let Some(apex) = always.iter().min_by_key(|a| a.question.name.label_count()) {
+        let shortest = always
+            .iter()
+            .chain(&rest)
+            .min_by_key(|a| a.question.name.label_count());
+        if let Some(apex) = shortest {
             for resolver in resolvers {
                 ready(resolver.addr, &apex.wire, Duration::from_secs(15)).await;
             }
@@ -453,6 +470,20 @@ impl Prober {
                 );
                 log.record(&name, &expectations, held, verdict);
             }
+            let fewest = if log.asked.len() < self.questions {
+                0
+            } else {
+                log.asked.values().copied().min().unwrap_or(0)
+            };
+            let most = log.asked.values().copied().max().unwrap_or(0);
+            observed.asks_per_question = if observed.per_resolver.is_empty() {
+                (fewest, most)
+            } else {
+                (
+                    observed.asks_per_question.0.min(fewest),
+                    observed.asks_per_question.1.max(most),
+                )
+            };
             observed.total.add(&log.tally);
             observed.hit_time_cap |= log.hit_time_cap;
             observed.per_resolver.insert(name, log.tally);
@@ -833,6 +864,17 @@ mod tests {
         assert_eq!(names(&long.round(4)), ["a", "b", "r0", "r1"]);
         assert_eq!(names(&long.round(4)), ["c", "a", "r2", "r3"]);
         assert_eq!(names(&long.round(4)), ["b", "c", "r4", "r0"]);
+    }
+
+    #[test]
+    fn a_list_too_long_is_sampled_evenly() {
+        let mut list: Vec<u32> = (0..10).collect();
+        assert_eq!(sample(&mut list, 20), 0);
+        assert_eq!(list.len(), 10);
+        assert_eq!(sample(&mut list, 4), 6);
+        assert_eq!(list, [0, 2, 5, 7]);
+        assert_eq!(sample(&mut list, 0), 4);
+        assert!(list.is_empty());
     }
 
     #[test]
