@@ -7,7 +7,8 @@
 //! [`expectations`] holds what each question must answer and the pure judgement; [`wire`]
 //! asks one question. Pacing is bounded ([`Pace`]): each resolver gets at most
 //! `per_round` questions every `round`, so a zone of thousands of RRsets is covered over a
-//! few seconds rather than in one burst, and the prober stops by itself after `max_run`.
+//! few seconds rather than in one burst (the apex, kept subtrees, aliases, wildcards and
+//! cutover records about every second), and the prober stops by itself after `max_run`.
 
 pub mod expectations;
 pub mod wire;
@@ -146,6 +147,8 @@ pub struct Observed {
     pub first_problems: Vec<Problem>,
     /// The prober hit `max_run` before it was told to stop.
     pub hit_time_cap: bool,
+    /// The fewest and the most times one resolver was asked one question.
+    pub asks_per_question: (u64, u64),
     pub pace: Pace,
 }
 
@@ -212,6 +215,10 @@ impl Observed {
         value["endedAt"] = json!(iso_ms(self.ended_ms));
         value["seconds"] = json!(((self.ended_ms - self.started_ms) as f64 / 100.0).round() / 10.0);
         value["hitTimeCap"] = json!(self.hit_time_cap);
+        value["asksPerQuestion"] = json!({
+            "min": self.asks_per_question.0,
+            "max": self.asks_per_question.1,
+        });
         value["pace"] = json!({
             "roundMs": self.pace.round.as_millis() as u64,
             "perResolverPerRound": self.pace.per_round,
@@ -243,31 +250,65 @@ struct Asked {
     wire: WireQuestion,
 }
 
-/// Which questions a round asks: the ones always asked first (half the round when there
-/// are others), then the next of the rest, each list walked round-robin.
+/// Each question always asked is asked at least this often when the list is long.
+const ALWAYS_EVERY: Duration = Duration::from_secs(1);
+
+/// Which questions a round asks: the next `always_share` of the ones always asked, then
+/// the next of the rest, each list walked round-robin.
 #[derive(Debug, Clone)]
 struct Schedule {
     always: Vec<Asked>,
     rest: Vec<Asked>,
+    always_share: usize,
     next_always: usize,
     next_rest: usize,
 }
 
 impl Schedule {
+    fn new(always: Vec<Asked>, rest: Vec<Asked>, pace: &Pace) -> Schedule {
+        Schedule {
+            always_share: always_share(always.len(), rest.len(), pace),
+            always,
+            rest,
+            next_always: 0,
+            next_rest: 0,
+        }
+    }
+
     fn round(&mut self, budget: usize) -> Vec<Asked> {
         if self.always.len() + self.rest.len() <= budget {
             return self.always.iter().chain(&self.rest).cloned().collect();
         }
-        let from_always = if self.rest.is_empty() {
-            budget
-        } else {
-            self.always.len().min(budget / 2)
-        };
+        let from_always = self.always_share.min(budget);
         let mut batch = take_cyclic(&self.always, &mut self.next_always, from_always);
         let left = budget - batch.len();
         batch.extend(take_cyclic(&self.rest, &mut self.next_rest, left));
         batch
     }
+}
+
+/// How many of the questions always asked a round holds when not every question fits: enough
+/// to ask each at least every [`ALWAYS_EVERY`], at most half the round (the rest of the zone
+/// keeps its turn), all of the round when there is no rest.
+fn always_share(always: usize, rest: usize, pace: &Pace) -> usize {
+    if rest == 0 {
+        return pace.per_round;
+    }
+    let rounds_per_period = (ALWAYS_EVERY.as_millis() / pace.round.as_millis().max(1)).max(1);
+    let needed = always.div_ceil(usize::try_from(rounds_per_period).unwrap_or(1));
+    needed.min(pace.per_round / 2).min(always)
+}
+
+/// Keeps at most `room` of `list`, evenly spread over it; returns how many were left out.
+fn sample<T: Clone>(list: &mut Vec<T>, room: usize) -> usize {
+    let left_out = list.len().saturating_sub(room);
+    if left_out > 0 {
+        let step = list.len() as f64 / room.max(1) as f64;
+        *list = (0..room)
+            .filter_map(|i| list.get((i as f64 * step) as usize).cloned())
+            .collect();
+    }
+    left_out
 }
 
 fn take_cyclic(list: &[Asked], next: &mut usize, count: usize) -> Vec<Asked> {
@@ -298,6 +339,8 @@ struct ResolverLog {
     problems: Vec<Problem>,
     held: Vec<Held>,
     hit_time_cap: bool,
+    /// How many times each question was asked.
+    asked: BTreeMap<Question, u64>,
 }
 
 impl ResolverLog {
@@ -309,6 +352,7 @@ impl ResolverLog {
         verdict: Verdict,
     ) {
         self.tally.count(verdict);
+        *self.asked.entry(held.question.clone()).or_default() += 1;
         if verdict != Verdict::Correct && self.problems.len() < FIRST_PROBLEMS {
             self.problems.push(Problem {
                 resolver: resolver.to_owned(),
@@ -349,7 +393,7 @@ impl Prober {
             .map(|n| (n.question.to_string(), n.why.to_owned()))
             .collect();
         let mut always = Vec::new();
-        let mut rest = Vec::new();
+        let mut rest: Vec<Asked> = Vec::new();
         for (question, e) in &expectations.questions {
             let Ok(wire) = WireQuestion::new(question) else {
                 continue;
@@ -364,17 +408,13 @@ impl Prober {
                 rest.push(asked);
             }
         }
-        let room = pace.max_questions.saturating_sub(always.len());
-        let sampled_out = rest.len().saturating_sub(room);
-        if sampled_out > 0 {
-            let keep = room.max(1);
-            let step = rest.len() as f64 / keep as f64;
-            rest = (0..room)
-                .filter_map(|i| rest.get((i as f64 * step) as usize).cloned())
-                .collect();
-        }
+        let sampled_out = sample(&mut rest, pace.max_questions.saturating_sub(always.len()));
         let questions = always.len() + rest.len();
-        if let Some(apex) = always.iter().min_by_key(|a| a.question.name.label_count()) {
+        let shortest = always
+            .iter()
+            .chain(&rest)
+            .min_by_key(|a| a.question.name.label_count());
+        if let Some(apex) = shortest {
             for resolver in resolvers {
                 ready(resolver.addr, &apex.wire, Duration::from_secs(15)).await;
             }
@@ -385,12 +425,7 @@ impl Prober {
         let tasks = resolvers
             .iter()
             .map(|resolver| {
-                let schedule = Schedule {
-                    always: always.clone(),
-                    rest: rest.clone(),
-                    next_always: 0,
-                    next_rest: 0,
-                };
+                let schedule = Schedule::new(always.clone(), rest.clone(), &pace);
                 let task = tokio::spawn(run(
                     resolver.clone(),
                     schedule,
@@ -453,6 +488,20 @@ impl Prober {
                 );
                 log.record(&name, &expectations, held, verdict);
             }
+            let fewest = if log.asked.len() < self.questions {
+                0
+            } else {
+                log.asked.values().copied().min().unwrap_or(0)
+            };
+            let most = log.asked.values().copied().max().unwrap_or(0);
+            observed.asks_per_question = if observed.per_resolver.is_empty() {
+                (fewest, most)
+            } else {
+                (
+                    observed.asks_per_question.0.min(fewest),
+                    observed.asks_per_question.1.max(most),
+                )
+            };
             observed.total.add(&log.tally);
             observed.hit_time_cap |= log.hit_time_cap;
             observed.per_resolver.insert(name, log.tally);
@@ -815,24 +864,45 @@ mod tests {
 
     #[test]
     fn a_short_list_is_asked_whole_each_round_and_a_long_one_in_turns() {
-        let mut short = Schedule {
-            always: vec![asked("a.x")],
-            rest: vec![asked("b.x"), asked("c.x")],
-            next_always: 0,
-            next_rest: 0,
-        };
+        let pace = Pace::default();
+        let mut short = Schedule::new(vec![asked("a.x")], vec![asked("b.x"), asked("c.x")], &pace);
         assert_eq!(names(&short.round(30)), ["a", "b", "c"]);
         assert_eq!(names(&short.round(30)), ["a", "b", "c"]);
-        let mut long = Schedule {
-            always: vec![asked("a.x"), asked("b.x"), asked("c.x")],
-            rest: (0..5).map(|i| asked(&format!("r{i}.x"))).collect(),
-            next_always: 0,
-            next_rest: 0,
+        let pace = Pace {
+            round: Duration::from_millis(500),
+            per_round: 4,
+            ..Pace::default()
         };
-        // Half a round for the ones always asked, the rest for the others in turn.
+        let mut long = Schedule::new(
+            vec![asked("a.x"), asked("b.x"), asked("c.x")],
+            (0..5).map(|i| asked(&format!("r{i}.x"))).collect(),
+            &pace,
+        );
+        // Two rounds a second: two of the three always asked in each, the others in turn.
         assert_eq!(names(&long.round(4)), ["a", "b", "r0", "r1"]);
         assert_eq!(names(&long.round(4)), ["c", "a", "r2", "r3"]);
         assert_eq!(names(&long.round(4)), ["b", "c", "r4", "r0"]);
+    }
+
+    #[test]
+    fn the_ones_always_asked_take_what_asks_each_once_a_second_and_at_most_half_a_round() {
+        let pace = Pace::default(); // 30 questions every 150 ms: 6 rounds a second
+        assert_eq!(always_share(43, 1_365, &pace), 8);
+        assert_eq!(always_share(3, 1_365, &pace), 1);
+        assert_eq!(always_share(400, 1_365, &pace), 15);
+        assert_eq!(always_share(400, 0, &pace), 30);
+        assert_eq!(always_share(0, 1_365, &pace), 0);
+    }
+
+    #[test]
+    fn a_list_too_long_is_sampled_evenly() {
+        let mut list: Vec<u32> = (0..10).collect();
+        assert_eq!(sample(&mut list, 20), 0);
+        assert_eq!(list.len(), 10);
+        assert_eq!(sample(&mut list, 4), 6);
+        assert_eq!(list, [0, 2, 5, 7]);
+        assert_eq!(sample(&mut list, 0), 4);
+        assert!(list.is_empty());
     }
 
     #[test]
