@@ -7,6 +7,7 @@ use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::wire_dns::WireDns;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::check_propagation::{check_propagation, PropagationOutput, PropagationRequest};
 use zonehop::Settings;
 
@@ -23,5 +24,13 @@ pub async fn handler(
     let target = config_for(base, &request.target.access, "zonehop-check-propagation").await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
-    check_propagation(&source, &target, &WireDns::default(), &request, settings).await
+    check_propagation(
+        &source,
+        &target,
+        &WireDns::default(),
+        &SystemClock,
+        &request,
+        settings,
+    )
+    .await
 }
