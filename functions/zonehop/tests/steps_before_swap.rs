@@ -334,6 +334,23 @@ async fn delegate_subdomain_refuses_an_alias_across_the_cut_before_any_write() {
     assert_eq!(w.source.zones().len(), 1, "no child zone either");
 }
 
+#[tokio::test(start_paused = true)]
+async fn delegate_subdomain_gives_up_on_persistent_throttling_after_the_policys_attempts() {
+    let w = World::new();
+    w.source
+        .fail_next(ZoneOp::ListHostedZonesByName, 1_000, Fault::Throttled);
+    let err = delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
+        .await
+        .expect_err("throttled");
+    assert_eq!(err.error_type(), "Throttled");
+    assert_eq!(
+        w.source.count(ZoneOp::ListHostedZonesByName),
+        settings().retry.max_attempts as usize,
+        "each call retried by one Retrying, not by two nested ones"
+    );
+    assert_eq!(w.source.writes(), 0);
+}
+
 // ---------------------------------------------------------------- sync-records
 
 #[tokio::test(start_paused = true)]

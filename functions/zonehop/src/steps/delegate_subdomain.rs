@@ -221,7 +221,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     }
     let moved = subtree(&parent, &cut);
 
-    let child = find_or_create_child(r53, &cut, request.execution_id.as_deref(), settings).await?;
+    let child = find_or_create_child(r53, &cut, request.execution_id.as_deref()).await?;
     let delegation = parent
         .iter()
         .find(|r| r.name == cut && r.rtype == RrType::NS)
@@ -361,10 +361,9 @@ async fn find_or_create_child<R: HostedZones>(
     r53: &R,
     cut: &Name,
     execution_id: Option<&str>,
-    settings: &Settings,
 ) -> Result<HostedZone, Error> {
-    let stats = RetryStats::default();
-    let r53 = &Retrying::new(r53, settings.retry, &stats);
+    // `r53` is the step's own `Retrying` port: wrapping it again would multiply the
+    // attempts (8 x 8 under persistent throttling).
     let reference = child_caller_reference(cut, execution_id);
     let existing = r53.zones_named(cut).await?;
     if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {
