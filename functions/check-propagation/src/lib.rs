@@ -15,9 +15,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<PropagationRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<PropagationOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: PropagationRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
     let source = config_for(base, &request.source.access, "zonehop-check-propagation").await;

@@ -56,7 +56,7 @@ pub const MAX_PARENT_ADDRESSES: usize = 64;
 
 /// check-propagation's input: the request's fields, and the previous round's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PropagationRequest {
     pub domain: String,
     pub source: ZoneRef,

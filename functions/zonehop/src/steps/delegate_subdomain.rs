@@ -32,7 +32,7 @@ use zonehop_core::zone::{bare_zone_id, RecordSet, RrType, Zone};
 
 /// delegate-subdomain's input (one element of the Map over `keepInSource`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DelegateRequest {
     pub domain: String,
     pub source: ZoneRef,
@@ -202,12 +202,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
             "subdomain `{cut}` is not below {domain}"
         )));
     }
-    if !(1..=172_800).contains(&request.delegation_ttl) {
-        return Err(Error::InvalidRequest(format!(
-            "delegationTtl {} is outside 1..=172800",
-            request.delegation_ttl
-        )));
-    }
+    zonehop_core::request::validate_ns_ttl("delegationTtl", request.delegation_ttl)?;
     request.source.access.validate("source")?;
     let parent_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
