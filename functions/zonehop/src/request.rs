@@ -84,10 +84,22 @@ fn describe(message: &str) -> String {
         || message.starts_with("invalid length ")
     {
         if let Some((_, expected)) = message.rsplit_once(", expected ") {
-            return format!("expected {expected}");
+            return format!("expected {}", plain(expected));
         }
     }
     "invalid value".to_owned()
+}
+
+/// serde's name for an expected type, in JSON's words rather than Rust's.
+fn plain(expected: &str) -> &str {
+    match expected {
+        e if e.starts_with("struct ") || e.starts_with("a map") => "an object",
+        "a sequence" => "a list",
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a non-negative integer",
+        "i64" | "i32" | "i16" | "i8" => "an integer",
+        "f64" | "f32" => "a number",
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +188,19 @@ mod tests {
             "not one of the accepted values: expected `route53domains` or `manual`"
         );
         assert_eq!(describe("`hunter2` has an empty label"), "invalid value");
+        // Never a Rust type name.
+        assert_eq!(
+            describe("invalid type: sequence, expected struct PreflightRequest with 16 elements"),
+            "expected an object"
+        );
+        assert_eq!(
+            describe("invalid value: integer `-1`, expected usize"),
+            "expected a non-negative integer"
+        );
+        assert_eq!(
+            describe("invalid type: string \"300\", expected i64"),
+            "expected an integer"
+        );
     }
 
     /// Parses one sample event of `tests/events/` into its step's request type.

@@ -936,6 +936,13 @@ async fn every_bad_input_is_refused_by_name_and_changes_nothing() {
                 if snapshot(&w) != before || w.writes() != writes_before {
                     failures.push(format!("{}: refused, but something changed", case.name));
                 }
+                let message = error.to_string();
+                if ["struct ", "i64", "usize", "lambda_runtime", "Deserialize"]
+                    .iter()
+                    .any(|rust| message.contains(rust))
+                {
+                    failures.push(format!("{}: a Rust type in {message}", case.name));
+                }
             }
             (None, Ok(())) => {}
             (expected, result) => failures.push(format!(
