@@ -1,7 +1,11 @@
 //! DESIGN step 1: check everything before anything changes, then take the domain's lock.
 //!
 //! Every field of the request, both zones, DNSSEC (signing, or a DS at the parent), every
-//! record that cannot move as is, the live delegation and the registration are checked.
+//! record that cannot move as is (the plan's blockers, the kept names, aliases across the
+//! new cuts, CIDR collections, the records quota, cutover records beside the source's),
+//! the live delegation and the registration (a stale source) are checked. Every request
+//! problem is reported at once in one `InvalidRequest`, every blocker at once in one
+//! `MigrationBlocked`.
 //! Only when every check passes is the canary `_zonehop.<domain> TXT "side=old"
 //! "execution=<id>"` written in the source zone: it is what the probe resolvers are asked
 //! for later, and the lock that refuses a second execution for the same domain while one
