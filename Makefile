@@ -10,7 +10,7 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 FUNCTIONS := check-propagation create-zone cutover delegate-subdomain finalize lower-ns-ttl preflight rollback swap-nameservers sync-records verify-zones
 LAMBDA_PORT ?= 9000
 
-.PHONY: help setup build build-lambda fmt lint lint-infra test test-unit bench-sync bench-verify watch invoke rehearse deploy
+.PHONY: help setup build build-lambda fmt lint lint-infra test test-unit bench-properties bench-sync bench-verify watch invoke rehearse deploy
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lint-infra: ## Lint the state machine and both templates (asl-validator, cfn-lin
 
 test-unit: ## Unit tests of the core and the library (no emulator, no sockets)
 	cargo nextest run -p zonehop-core -p zonehop
+
+bench-properties: ## The core's property tests with 20,000 cases each (functions/core/tests/properties.rs)
+	PROPTEST_CASES=20000 cargo nextest run --release -p zonehop-core --test properties
 
 test: setup lint ## Everything: fmt, clippy, unit tests, integration tests against moto server and the DNS world
 	cargo nextest run --workspace --no-run

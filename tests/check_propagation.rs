@@ -159,6 +159,7 @@ async fn safe_is_declared_at_the_ttl_bound_once_the_parent_and_every_resolver_mo
                 &source,
                 &target,
                 &WireDns::default(),
+                &zonehop::ports::clock::SystemClock,
                 &request,
                 &Default::default(),
             )

@@ -28,7 +28,10 @@ async fn invoke(moto: &Moto, request: CreateZoneRequest) -> Result<CreateZoneOut
     handler(
         &moto.config().await,
         &Settings::default(),
-        LambdaEvent::new(request, Context::default()),
+        LambdaEvent::new(
+            serde_json::to_value(&request).expect("the request serializes"),
+            Context::default(),
+        ),
     )
     .await
 }
@@ -139,7 +142,10 @@ async fn a_bad_request_fails_before_any_call() {
         let err = handler(
             &base,
             &Settings::default(),
-            LambdaEvent::new(req, Context::default()),
+            LambdaEvent::new(
+                serde_json::to_value(&req).expect("the request serializes"),
+                Context::default(),
+            ),
         )
         .await
         .expect_err(field);

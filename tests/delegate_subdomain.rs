@@ -108,7 +108,10 @@ async fn invoke(setup: &Setup, request: DelegateRequest) -> Result<DelegateOutpu
     delegate_subdomain::handler(
         &setup.moto.config().await,
         &Settings::default(),
-        LambdaEvent::new(request, Context::default()),
+        LambdaEvent::new(
+            serde_json::to_value(&request).expect("the request serializes"),
+            Context::default(),
+        ),
     )
     .await
 }

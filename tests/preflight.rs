@@ -78,6 +78,9 @@ fn request(s: &Setup, execution: &str) -> PreflightRequest {
         resolver: Some(resolver),
         execution_id: Some(execution.into()),
         pacing: None,
+        max_overwrites: 0,
+        stale_source_reason: None,
+        defaults: None,
     }
 }
 

@@ -44,7 +44,10 @@ async fn invoke(world: &World, request: SyncRequest) -> Result<SyncOutput, Error
     sync_records::handler(
         &world.moto.config().await,
         &Settings::default(),
-        LambdaEvent::new(request, Context::default()),
+        LambdaEvent::new(
+            serde_json::to_value(&request).expect("the request serializes"),
+            Context::default(),
+        ),
     )
     .await
 }

@@ -43,7 +43,10 @@ async fn setup() -> Setup {
     sync_records::handler(
         &base,
         &Settings::default(),
-        LambdaEvent::new(sync, Context::default()),
+        LambdaEvent::new(
+            serde_json::to_value(&sync).expect("the request serializes"),
+            Context::default(),
+        ),
     )
     .await
     .expect("the target is synced");
@@ -85,7 +88,10 @@ async fn verify(setup: &Setup) -> Result<VerifyOutput, Error> {
     verify_zones::handler(
         &setup.moto.config().await,
         &settings,
-        LambdaEvent::new(request, Context::default()),
+        LambdaEvent::new(
+            serde_json::to_value(&request).expect("the request serializes"),
+            Context::default(),
+        ),
     )
     .await
 }

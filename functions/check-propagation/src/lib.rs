@@ -7,6 +7,7 @@ use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::wire_dns::WireDns;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::check_propagation::{check_propagation, PropagationOutput, PropagationRequest};
 use zonehop::Settings;
 
@@ -14,14 +15,22 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<PropagationRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<PropagationOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: PropagationRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
     let source = config_for(base, &request.source.access, "zonehop-check-propagation").await;
     let target = config_for(base, &request.target.access, "zonehop-check-propagation").await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
-    check_propagation(&source, &target, &WireDns::default(), &request, settings).await
+    check_propagation(
+        &source,
+        &target,
+        &WireDns::default(),
+        &SystemClock,
+        &request,
+        settings,
+    )
+    .await
 }

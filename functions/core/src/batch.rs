@@ -141,6 +141,15 @@ fn try_pack(order: &[(usize, Cost)], bins: usize, limits: BatchLimits) -> Option
     Some(members)
 }
 
+/// Route 53's limit on a change batch's or a new zone's `Comment` (characters).
+pub const MAX_COMMENT_CHARS: usize = 256;
+
+/// `text` cut to [`MAX_COMMENT_CHARS`] characters (on a character boundary, whatever the
+/// domain's length), so that Route 53 never refuses a change for its comment.
+pub fn limit_comment(text: &str) -> String {
+    text.chars().take(MAX_COMMENT_CHARS).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +267,14 @@ mod tests {
     fn nothing_to_pack_means_no_request() {
         assert!(pack(&[], BatchLimits::ROUTE53).is_empty());
         assert_eq!(lower_bound(&[], BatchLimits::ROUTE53), 0);
+    }
+
+    #[test]
+    fn comments_stay_within_route53s_256_characters_whatever_the_domain() {
+        let long = format!("zonehop: apex NS of {}", "é".repeat(400));
+        let limited = limit_comment(&long);
+        assert_eq!(limited.chars().count(), MAX_COMMENT_CHARS);
+        assert!(long.starts_with(&limited));
+        assert_eq!(limit_comment("short"), "short");
     }
 }

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::zone::{RecordSet, Zone};
+use std::collections::BTreeMap;
+
+use crate::zone::{validate_value, RecordKey, RecordSet, Zone};
 
 /// Why an export could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,27 @@ pub enum ExportError {
     /// One record set in it is invalid (bad name, unknown type, ...).
     #[error("record set #{index} of the export is invalid: {message}")]
     BadRecord { index: usize, message: String },
+    /// Two record sets with the same name, type and SetIdentifier (Route 53 holds one).
+    #[error("record set #{index} of the export ({key}) repeats record set #{first}")]
+    DuplicateRecordSet {
+        index: usize,
+        first: usize,
+        key: String,
+    },
+    /// A negative TTL (Route 53 takes 0 to 2147483647).
+    #[error("record set #{index} of the export ({key}) has a negative TTL")]
+    NegativeTtl { index: usize, key: String },
+    /// A record set with neither values nor an alias target.
+    #[error("record set #{index} of the export ({key}) has no values and no alias target")]
+    NoValues { index: usize, key: String },
+    /// A value Route 53 would refuse for the record's type.
+    #[error("record set #{index} of the export ({key}), value #{value}: {message}")]
+    InvalidValue {
+        index: usize,
+        key: String,
+        value: usize,
+        message: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -26,7 +49,9 @@ struct Export<T> {
 }
 
 /// Reads an export: the CLI's `{"ResourceRecordSets": [...]}` object, or a bare array of
-/// record sets (what `--query ResourceRecordSets` prints).
+/// record sets (what `--query ResourceRecordSets` prints). Refuses what Route 53 itself
+/// would refuse (the emulator accepts it): a record set given twice, a negative TTL, a
+/// record set without values or alias target, a value invalid for its type.
 pub fn load_export(json: &str) -> Result<Zone, ExportError> {
     let value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| ExportError::Malformed(e.to_string()))?;
@@ -47,15 +72,45 @@ pub fn load_export(json: &str) -> Result<Zone, ExportError> {
         }
     };
     let mut records = Vec::with_capacity(items.len());
+    let mut seen: BTreeMap<RecordKey, usize> = BTreeMap::new();
     for (index, item) in items.into_iter().enumerate() {
         let record: RecordSet =
             serde_json::from_value(item).map_err(|e| ExportError::BadRecord {
                 index,
                 message: e.to_string(),
             })?;
+        check_record(index, &record)?;
+        if let Some(&first) = seen.get(&record.key()) {
+            return Err(ExportError::DuplicateRecordSet {
+                index,
+                first,
+                key: record.key().to_string(),
+            });
+        }
+        seen.insert(record.key(), index);
         records.push(record);
     }
     Ok(Zone::new(records))
+}
+
+/// What Route 53 refuses in one record set and the emulator lets through.
+fn check_record(index: usize, record: &RecordSet) -> Result<(), ExportError> {
+    let key = || record.key().to_string();
+    if record.ttl.is_some_and(|ttl| ttl < 0) {
+        return Err(ExportError::NegativeTtl { index, key: key() });
+    }
+    if record.alias_target.is_none() && record.resource_records.is_empty() {
+        return Err(ExportError::NoValues { index, key: key() });
+    }
+    for (value, rr) in record.resource_records.iter().enumerate() {
+        validate_value(record.rtype, &rr.value).map_err(|message| ExportError::InvalidValue {
+            index,
+            key: key(),
+            value,
+            message,
+        })?;
+    }
+    Ok(())
 }
 
 /// Writes a zone as the CLI would print it, in Route 53's listing order.
@@ -155,7 +210,7 @@ mod tests {
             Err(ExportError::Malformed(_))
         ));
         assert!(matches!(load_export("{}"), Err(ExportError::Malformed(_))));
-        let bad_type = r#"[{"Name":"a.example.com.","Type":"A","TTL":1,"ResourceRecords":[]},
+        let bad_type = r#"[{"Name":"a.example.com.","Type":"A","TTL":1,"ResourceRecords":[{"Value":"192.0.2.1"}]},
                            {"Name":"b.example.com.","Type":"LOC","TTL":1,"ResourceRecords":[]}]"#;
         match load_export(bad_type) {
             Err(ExportError::BadRecord { index, .. }) => assert_eq!(index, 1),
@@ -166,5 +221,71 @@ mod tests {
             load_export(bad_name),
             Err(ExportError::BadRecord { index: 0, .. })
         ));
+    }
+
+    fn one(json_record: &str) -> Result<Zone, ExportError> {
+        load_export(&format!("[{json_record}]"))
+    }
+
+    #[test]
+    fn a_record_set_given_twice_is_refused() {
+        let a = r#"{"Name":"a.example.com.","Type":"A","TTL":60,"ResourceRecords":[{"Value":"192.0.2.1"}]}"#;
+        let again = r#"{"Name":"A.example.com","Type":"A","TTL":30,"ResourceRecords":[{"Value":"192.0.2.2"}]}"#;
+        match load_export(&format!("[{a},{again}]")) {
+            Err(ExportError::DuplicateRecordSet { index, first, .. }) => {
+                assert_eq!((index, first), (1, 0));
+            }
+            other => panic!("expected DuplicateRecordSet, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_negative_ttl_is_refused() {
+        let r = one(
+            r#"{"Name":"a.example.com.","Type":"A","TTL":-1,"ResourceRecords":[{"Value":"192.0.2.1"}]}"#,
+        );
+        assert!(
+            matches!(r, Err(ExportError::NegativeTtl { index: 0, .. })),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_record_set_without_values_is_refused() {
+        let r = one(r#"{"Name":"a.example.com.","Type":"A","TTL":60,"ResourceRecords":[]}"#);
+        assert!(
+            matches!(r, Err(ExportError::NoValues { index: 0, .. })),
+            "{r:?}"
+        );
+        let r = one(r#"{"Name":"a.example.com.","Type":"TXT","TTL":60}"#);
+        assert!(matches!(r, Err(ExportError::NoValues { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn values_invalid_for_their_type_are_refused() {
+        for (rtype, value) in [
+            ("A", "2001:db8::1"),
+            ("A", "192.0.2.256"),
+            ("AAAA", "192.0.2.1"),
+            ("MX", "mail.example.com."),
+            ("CNAME", "two words"),
+            ("SRV", "10 5 99999 sip.example.com."),
+            ("TXT", ""),
+        ] {
+            let r = one(&format!(
+                r#"{{"Name":"a.example.com.","Type":"{rtype}","TTL":60,"ResourceRecords":[{{"Value":"{value}"}}]}}"#
+            ));
+            assert!(
+                matches!(
+                    r,
+                    Err(ExportError::InvalidValue {
+                        index: 0,
+                        value: 0,
+                        ..
+                    })
+                ),
+                "{rtype} {value:?}: {r:?}"
+            );
+        }
     }
 }

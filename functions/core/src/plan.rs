@@ -59,6 +59,30 @@ pub enum BlockReason {
     /// The parent publishes a DS for the domain: after the swap, validating resolvers
     /// would answer SERVFAIL.
     DsAtParent,
+    /// A kept subdomain (`keepInSource`) whose name holds a CNAME: a CNAME cannot be a
+    /// zone's apex (the apex holds SOA and NS, and a CNAME must be alone at its name).
+    KeptNameIsCname,
+    /// A kept subdomain that is already delegated (an NS set at that name in the source):
+    /// its records live in another zone already; keep nothing, or delegate it as it is.
+    KeptNameAlreadyDelegated,
+    /// A kept subdomain with no records at or below it: there is nothing to keep behind.
+    KeptNameEmpty,
+    /// A same-zone alias whose target is exactly a kept name: after the cut the parent
+    /// holds only the delegation (NS) there, so the alias would have nothing to answer.
+    AliasToCutApex,
+    /// A record with IP-based routing (`CidrRoutingConfig`): it names a CIDR collection
+    /// of the source account, which the target account cannot use.
+    CidrCollection,
+    /// The target would hold more records than the Route 53 quota of records per zone
+    /// (`ZONEHOP_MAX_RECORDS_PER_ZONE`, 10,000 by default).
+    TooManyRecords,
+    /// The live delegation (the parent's servers) or the registration names other servers
+    /// than the source zone's: the source zone may not be the one users reach. Refused
+    /// unless the request says why it is right (`staleSourceReason`).
+    StaleSource,
+    /// A cutover record Route 53 would refuse beside what the source zone holds: a CNAME
+    /// where other records exist, or other records where a CNAME exists.
+    CutoverConflict,
 }
 
 /// A record that cannot move as is, and why.
@@ -287,7 +311,7 @@ fn admit(
         match input.health_checks {
             HealthCheckPolicy::Block => block(
                 BlockReason::HealthCheck,
-                format!("uses health check {check} of the source account: create it in the target account and use its id, or set healthChecks to \"drop\""),
+                format!("uses health check {check} of the source account, which the target account cannot reference: set healthChecks to \"drop\" to move the record without it, then create a health check in the target account and attach it to the record in the new zone after the migration"),
             ),
             HealthCheckPolicy::Drop => {
                 moved.health_check_id = None;
@@ -301,8 +325,12 @@ fn admit(
     if let Some(alias) = &mut moved.alias_target {
         if bare_zone_id(&alias.hosted_zone_id) == source_id {
             if let Some(kept) = kept_subtree(&alias.dns_name, input.keep_in_source) {
-                let delegation_only = alias.dns_name == *kept;
-                if !delegation_only {
+                if alias.dns_name == *kept {
+                    block(
+                        BlockReason::AliasToCutApex,
+                        format!("aliases {kept}, the apex of a subtree that stays behind: after the cut the parent holds only its delegation there; alias a name inside the new zone, or replace the alias with the records"),
+                    );
+                } else {
                     block(
                         BlockReason::AliasCrossesZoneCut,
                         format!("aliases {} which stays behind in {kept}: replace the alias with the target's records, or keep its name in the source too", alias.dns_name),
@@ -331,6 +359,96 @@ fn admit(
         }
     }
     Some(moved)
+}
+
+/// The kept subdomains that cannot become zones of their own: a CNAME at the name, a
+/// name already delegated (NS), a subtree with no records.
+pub fn kept_name_blockers(source: &Zone, keep: &[Name]) -> Vec<Blocker> {
+    let mut blockers = Vec::new();
+    for kept in keep {
+        let at = |rtype: RrType| source.iter().any(|r| r.name == *kept && r.rtype == rtype);
+        if at(RrType::CNAME) {
+            blockers.push(Blocker {
+                reason: BlockReason::KeptNameIsCname,
+                record: format!("{kept} CNAME"),
+                detail: format!("{kept} holds a CNAME, which cannot be a zone's apex: keep a name below it, or move the CNAME with the rest"),
+            });
+        }
+        if at(RrType::NS) {
+            blockers.push(Blocker {
+                reason: BlockReason::KeptNameAlreadyDelegated,
+                record: format!("{kept} NS"),
+                detail: format!("{kept} is already delegated to its own servers: its delegation moves as it is; remove it from keepInSource"),
+            });
+        }
+        if !source.iter().any(|r| r.name.is_at_or_below(kept)) {
+            blockers.push(Blocker {
+                reason: BlockReason::KeptNameEmpty,
+                record: kept.to_string(),
+                detail: format!("no record at or below {kept}: there is nothing to keep behind; remove it from keepInSource (or check its spelling)"),
+            });
+        }
+    }
+    blockers
+}
+
+/// Same-zone aliases that the new cuts would split from their targets, in all three
+/// shapes: an alias whose target is exactly a kept name ([`BlockReason::AliasToCutApex`]),
+/// an alias outside a kept subtree whose target lies inside it, and an alias inside one
+/// whose target lies outside it ([`BlockReason::AliasCrossesZoneCut`]).
+pub fn aliases_across_cuts(source: &Zone, source_zone_id: &str, keep: &[Name]) -> Vec<Blocker> {
+    let source_id = bare_zone_id(source_zone_id);
+    let mut blockers = Vec::new();
+    for record in source.iter() {
+        let Some(alias) = record
+            .alias_target
+            .as_ref()
+            .filter(|a| bare_zone_id(&a.hosted_zone_id) == source_id)
+        else {
+            continue;
+        };
+        let from = kept_subtree(&record.name, keep);
+        let to = kept_subtree(&alias.dns_name, keep);
+        let key = record.key().to_string();
+        if let Some(kept) = keep.iter().find(|k| alias.dns_name == **k) {
+            if from != Some(kept) || record.name == *kept {
+                blockers.push(Blocker {
+                    reason: BlockReason::AliasToCutApex,
+                    record: key,
+                    detail: format!("aliases {kept}, the apex of a subtree that stays behind: after the cut the parent holds only its delegation there; alias a name inside the new zone, or replace the alias with the records"),
+                });
+                continue;
+            }
+        }
+        if from != to {
+            let detail = match (from, to) {
+                (Some(kept), _) => format!("lies in {kept}, which stays behind, and aliases {} outside it: after the cut they are in different zones; replace the alias with the records", alias.dns_name),
+                (None, Some(kept)) => format!("aliases {} which stays behind in {kept}: replace the alias with the target's records, or keep its name in the source too", alias.dns_name),
+                (None, None) => continue,
+            };
+            blockers.push(Blocker {
+                reason: BlockReason::AliasCrossesZoneCut,
+                record: key,
+                detail,
+            });
+        }
+    }
+    blockers
+}
+
+/// Records with IP-based routing: their CIDR collection belongs to the source account.
+pub fn cidr_blockers(source: &Zone) -> Vec<Blocker> {
+    source
+        .iter()
+        .filter_map(|r| {
+            let config = r.cidr_routing_config.as_ref()?;
+            Some(Blocker {
+                reason: BlockReason::CidrCollection,
+                record: r.key().to_string(),
+                detail: format!("routes by CIDR collection {} (location {}) of the source account, which the target account cannot use: create the collection in the target account and recreate the record there after the migration, or remove the routing first", config.collection_id, config.location_name),
+            })
+        })
+        .collect()
 }
 
 /// For every record, how many same-zone aliases lie between it and a plain record, so that
@@ -820,5 +938,101 @@ mod tests {
         let plan = plan_with(&source, &target, &[], HealthCheckPolicy::Block);
         assert_eq!(plan.blockers.len(), 1);
         assert_eq!(plan.blockers[0].reason, BlockReason::ChangeTooLarge);
+    }
+
+    fn cname(name: &str, target: &str) -> RecordSet {
+        RecordSet::simple(n(name), RrType::CNAME, 300, &[target])
+    }
+
+    fn reasons(blockers: &[Blocker]) -> Vec<BlockReason> {
+        blockers.iter().map(|b| b.reason).collect()
+    }
+
+    #[test]
+    fn a_kept_name_holding_a_cname_cannot_become_a_zone() {
+        let source = Zone::new([cname("dev.example.com", "elsewhere.example.net.")]);
+        let blockers = kept_name_blockers(&source, &[n("dev.example.com")]);
+        assert_eq!(reasons(&blockers), [BlockReason::KeptNameIsCname]);
+    }
+
+    #[test]
+    fn a_kept_name_already_delegated_is_a_blocker() {
+        let source = Zone::new([RecordSet::simple(
+            n("dev.example.com"),
+            RrType::NS,
+            300,
+            &["ns1.example.net."],
+        )]);
+        let blockers = kept_name_blockers(&source, &[n("dev.example.com")]);
+        assert_eq!(reasons(&blockers), [BlockReason::KeptNameAlreadyDelegated]);
+    }
+
+    #[test]
+    fn a_kept_name_with_no_records_is_a_blocker_and_one_with_records_below_is_not() {
+        let source = Zone::new([a("www.example.com", "192.0.2.1")]);
+        let blockers = kept_name_blockers(&source, &[n("dev.example.com")]);
+        assert_eq!(reasons(&blockers), [BlockReason::KeptNameEmpty]);
+        let source = Zone::new([a("api.dev.example.com", "192.0.2.1")]);
+        assert!(kept_name_blockers(&source, &[n("dev.example.com")]).is_empty());
+    }
+
+    #[test]
+    fn an_alias_to_exactly_the_kept_name_is_a_blocker_in_the_plan_and_in_preflight() {
+        let source = Zone::new([
+            a("dev.example.com", "192.0.2.1"),
+            same_zone_alias("www.example.com", "dev.example.com"),
+        ]);
+        let keep = [n("dev.example.com")];
+        let plan = plan_with(&source, &Zone::default(), &keep, HealthCheckPolicy::Block);
+        assert_eq!(reasons(&plan.blockers), [BlockReason::AliasToCutApex]);
+        let blockers = aliases_across_cuts(&source, SOURCE_ID, &keep);
+        assert_eq!(reasons(&blockers), [BlockReason::AliasToCutApex]);
+    }
+
+    #[test]
+    fn aliases_across_a_new_cut_are_blockers_in_both_directions() {
+        let keep = [n("dev.example.com")];
+        let into = Zone::new([
+            a("api.dev.example.com", "192.0.2.1"),
+            same_zone_alias("api.example.com", "api.dev.example.com"),
+        ]);
+        let out_of = Zone::new([
+            a("api.example.com", "192.0.2.1"),
+            same_zone_alias("api.dev.example.com", "api.example.com"),
+        ]);
+        for source in [into, out_of] {
+            let blockers = aliases_across_cuts(&source, SOURCE_ID, &keep);
+            assert_eq!(reasons(&blockers), [BlockReason::AliasCrossesZoneCut]);
+        }
+        let inside = Zone::new([
+            a("api.dev.example.com", "192.0.2.1"),
+            same_zone_alias("www.dev.example.com", "api.dev.example.com"),
+            same_zone_alias("x.dev.example.com", "dev.example.com"),
+        ]);
+        assert!(aliases_across_cuts(&inside, SOURCE_ID, &keep).is_empty());
+    }
+
+    #[test]
+    fn records_routed_by_a_cidr_collection_are_blockers() {
+        let blockers = cidr_blockers(&every_kind());
+        assert!(!blockers.is_empty());
+        assert!(blockers.iter().all(
+            |b| b.reason == BlockReason::CidrCollection && b.detail.contains("CIDR collection")
+        ));
+    }
+
+    #[test]
+    fn the_health_check_advice_never_says_to_use_a_target_account_id_in_the_source() {
+        let mut record = a("hc.example.com", "192.0.2.1");
+        record.health_check_id = Some("hc-1".into());
+        let plan = plan_with(
+            &Zone::new([record]),
+            &Zone::default(),
+            &[],
+            HealthCheckPolicy::Block,
+        );
+        let detail = &plan.blockers[0].detail;
+        assert!(!detail.contains("use its id"), "{detail}");
+        assert!(detail.contains("drop"), "{detail}");
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::name::Name;
-use crate::zone::{bare_zone_id, RecordSet, RrType};
+use crate::zone::{bare_zone_id, validate_value, RecordSet, RrType};
 
 /// A request that cannot run: what is wrong with it, naming the field. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,9 +18,59 @@ impl InvalidRequest {
     }
 }
 
-/// A hosted zone in some account.
+/// The longest TTL zonehop sets on an apex NS set or a delegation (`nsTtl.during`,
+/// `nsTtl.after`, delegate-subdomain's `delegationTtl`): two days, the TTL `.com` gives its
+/// delegations and AWS's advice for the NS TTL after a move. Longer would only make a
+/// rollback take longer to reach resolvers.
+pub const MAX_NS_TTL: i64 = 172_800;
+
+/// At most this many probe resolvers: each is asked every round of check-propagation,
+/// within one Lambda invocation, and each adds a `movedAt` to the state (invariant 5).
+pub const MAX_PROBE_RESOLVERS: usize = 20;
+
+/// Every key a zone object (`source`, `target`, `registrar` aside) may hold, as the state
+/// machine passes it. Besides the request's own fields (`hostedZoneId`, `roleArn`,
+/// `externalId`, and `allowDuplicateZone` on the target), the state machine merges
+/// create-zone's output into `$.target` (`nameServers`, `created`, `adopted`,
+/// `callerReference`), so every step that reads the target accepts those too. Any other
+/// key is refused: a misspelt field must never be ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ZoneFields {
+    #[serde(default)]
+    pub hosted_zone_id: Option<String>,
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub allow_duplicate_zone: Option<bool>,
+    #[serde(default)]
+    pub adopted: Option<bool>,
+    #[serde(default)]
+    pub name_servers: Option<Vec<String>>,
+    #[serde(default)]
+    pub created: Option<bool>,
+    #[serde(default)]
+    pub caller_reference: Option<String>,
+}
+
+impl From<ZoneFields> for ZoneRef {
+    fn from(fields: ZoneFields) -> Self {
+        ZoneRef {
+            hosted_zone_id: fields.hosted_zone_id,
+            access: AccountAccess {
+                role_arn: fields.role_arn,
+                external_id: fields.external_id,
+            },
+        }
+    }
+}
+
+/// A hosted zone in some account. Deserialized through [`ZoneFields`], which refuses
+/// unknown keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "ZoneFields")]
 pub struct ZoneRef {
     #[serde(default)]
     pub hosted_zone_id: Option<String>,
@@ -47,8 +97,21 @@ fn is_zone_id(id: &str) -> bool {
     !bare.is_empty() && bare.len() <= 32 && bare.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Refuses a name with characters outside ASCII: Route 53 stores internationalized names
+/// in their IDNA (punycode, `xn--`) form, and zonehop does not convert them.
+fn ascii_only(field: &str, raw: &str) -> Result<(), InvalidRequest> {
+    if raw.is_ascii() {
+        Ok(())
+    } else {
+        Err(InvalidRequest(format!(
+            "{field} `{raw}` is not ASCII: give the name in its IDNA form (xn--...), as Route 53 stores it"
+        )))
+    }
+}
+
 /// Parses and checks the domain: a name of at least two labels, not a wildcard.
 pub fn parse_domain(domain: &str) -> Result<Name, InvalidRequest> {
+    ascii_only("domain", domain)?;
     let name =
         Name::parse(domain).map_err(|e| InvalidRequest(format!("domain `{domain}`: {e}")))?;
     if name.label_count() < 2 {
@@ -62,15 +125,30 @@ pub fn parse_domain(domain: &str) -> Result<Name, InvalidRequest> {
     Ok(name)
 }
 
-/// Parses `keepInSource`: each a distinct name strictly below the domain, none below another.
+/// Parses `keepInSource`: each a distinct name strictly below the domain, none below
+/// another, none a wildcard or zonehop's own canary name (neither can be a zone apex).
 pub fn parse_keep_in_source(domain: &Name, keep: &[String]) -> Result<Vec<Name>, InvalidRequest> {
     let mut names: Vec<Name> = Vec::with_capacity(keep.len());
     for raw in keep {
+        ascii_only("keepInSource", raw)?;
         let name =
             Name::parse(raw).map_err(|e| InvalidRequest(format!("keepInSource `{raw}`: {e}")))?;
         if !name.is_below(domain) {
             return Err(InvalidRequest(format!(
                 "keepInSource `{raw}` is not a subdomain of {domain}"
+            )));
+        }
+        if name.labels().any(|l| l == "\\052") {
+            return Err(InvalidRequest(format!(
+                "keepInSource `{raw}` is a wildcard, which cannot be a zone's apex: keep the name below it"
+            )));
+        }
+        if domain
+            .prepend(crate::canary::CANARY_LABEL)
+            .is_ok_and(|canary| canary == name)
+        {
+            return Err(InvalidRequest(format!(
+                "keepInSource `{raw}` is zonehop's own canary name: it cannot stay behind"
             )));
         }
         if let Some(other) = names
@@ -89,7 +167,7 @@ pub fn parse_keep_in_source(domain: &Name, keep: &[String]) -> Result<Vec<Name>,
 /// How to act in one account: a role to assume (with the ExternalId its trust policy
 /// requires), or nothing to act with the function's own credentials.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountAccess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
@@ -141,9 +219,33 @@ pub enum RegistrarKind {
     Manual,
 }
 
-/// The request's `registrar`.
+/// Every key the request's `registrar` may hold; any other is refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistrarFields {
+    #[serde(rename = "type", default)]
+    pub kind: Option<RegistrarKind>,
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+impl From<RegistrarFields> for RegistrarRef {
+    fn from(fields: RegistrarFields) -> Self {
+        RegistrarRef {
+            kind: fields.kind.unwrap_or_default(),
+            access: AccountAccess {
+                role_arn: fields.role_arn,
+                external_id: fields.external_id,
+            },
+        }
+    }
+}
+
+/// The request's `registrar`. Deserialized through [`RegistrarFields`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "RegistrarFields")]
 pub struct RegistrarRef {
     #[serde(rename = "type", default)]
     pub kind: RegistrarKind,
@@ -153,7 +255,7 @@ pub struct RegistrarRef {
 
 /// The request's `nsTtl`: the apex NS TTL during the move and after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NsTtl {
     pub during: i64,
     pub after: i64,
@@ -169,22 +271,37 @@ impl Default for NsTtl {
     }
 }
 
-impl NsTtl {
-    pub fn validate(&self) -> Result<(), InvalidRequest> {
-        for (field, ttl) in [("nsTtl.during", self.during), ("nsTtl.after", self.after)] {
-            if !(1..=2_147_483_647).contains(&ttl) {
-                return Err(InvalidRequest(format!(
-                    "{field} {ttl} is not a TTL (1..2147483647 s)"
-                )));
-            }
-        }
+/// Checks a TTL zonehop sets on an NS set: 1 to [`MAX_NS_TTL`] seconds.
+pub fn validate_ns_ttl(field: &str, ttl: i64) -> Result<(), InvalidRequest> {
+    if (1..=MAX_NS_TTL).contains(&ttl) {
         Ok(())
+    } else {
+        Err(InvalidRequest(format!(
+            "{field} {ttl} is outside 1..={MAX_NS_TTL} s"
+        )))
+    }
+}
+
+impl NsTtl {
+    /// Both TTLs within 1..=[`MAX_NS_TTL`]; every problem found, not only the first.
+    pub fn problems(&self) -> Vec<InvalidRequest> {
+        [("nsTtl.during", self.during), ("nsTtl.after", self.after)]
+            .into_iter()
+            .filter_map(|(field, ttl)| validate_ns_ttl(field, ttl).err())
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), InvalidRequest> {
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
     }
 }
 
 /// The two zones of a migration, for the steps that touch both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BothZones {
     pub domain: String,
     pub source: ZoneRef,
@@ -208,7 +325,7 @@ impl BothZones {
 
 /// One record of the request's `cutover.records`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CutoverRecord {
     pub name: String,
     #[serde(rename = "type")]
@@ -222,6 +339,11 @@ fn default_cutover_ttl() -> i64 {
     60
 }
 
+/// Checks `cutover.records` and returns them as record sets. Refuses what Route 53 would
+/// refuse when cutover writes them: names outside the domain, types that cannot be cut
+/// over (the apex SOA and NS), no values, a TTL outside 0..2147483647, a value invalid for
+/// its type ([`validate_value`]), a CNAME at the apex, and a CNAME beside other records of
+/// the same name among them. Every problem is listed, not only the first.
 pub fn cutover_records(
     domain: &Name,
     records: &[CutoverRecord],
@@ -229,38 +351,90 @@ pub fn cutover_records(
     if records.is_empty() {
         return Err(InvalidRequest("cutover.records is empty".into()));
     }
-    records
-        .iter()
-        .map(|r| {
-            let name = Name::parse(&r.name)
-                .map_err(|e| InvalidRequest(format!("cutover record {}: {e}", r.name)))?;
-            if !name.is_at_or_below(domain) {
-                return Err(InvalidRequest(format!(
-                    "cutover record {name} is not in {domain}"
-                )));
+    let mut problems: Vec<String> = Vec::new();
+    let mut sets: Vec<RecordSet> = Vec::new();
+    for (index, r) in records.iter().enumerate() {
+        let field = format!("cutover.records[{index}]");
+        if !r.name.is_ascii() {
+            problems.push(format!(
+                "{field}.name `{}` is not ASCII: give its IDNA form (xn--...)",
+                r.name
+            ));
+            continue;
+        }
+        let name = match Name::parse(&r.name) {
+            Ok(name) => name,
+            Err(e) => {
+                problems.push(format!("{field}.name: {e}"));
+                continue;
             }
-            let rtype = RrType::parse(&r.rtype)
-                .filter(|t| !matches!(t, RrType::SOA | RrType::NS) || name != *domain)
-                .ok_or_else(|| {
-                    InvalidRequest(format!(
-                        "cutover record {name}: type {} cannot be cut over",
-                        r.rtype
-                    ))
-                })?;
-            if r.values.is_empty() || !(0..=2_147_483_647).contains(&r.ttl) {
-                return Err(InvalidRequest(format!(
-                    "cutover record {name} {rtype}: needs values and a TTL"
-                )));
+        };
+        if !name.is_at_or_below(domain) {
+            problems.push(format!("{field}: {name} is not in {domain}"));
+            continue;
+        }
+        let Some(rtype) = RrType::parse(&r.rtype)
+            .filter(|t| !matches!(t, RrType::SOA | RrType::NS) || name != *domain)
+        else {
+            problems.push(format!(
+                "{field}: type `{}` cannot be cut over (a type Route 53 serves; not the apex SOA or NS)",
+                r.rtype
+            ));
+            continue;
+        };
+        if rtype == RrType::CNAME && name == *domain {
+            problems.push(format!(
+                "{field}: a CNAME at the apex {domain} (the apex holds SOA and NS; Route 53 refuses it)"
+            ));
+        }
+        if r.values.is_empty() {
+            problems.push(format!("{field} {name} {rtype}: no values"));
+        }
+        if rtype == RrType::CNAME && r.values.len() > 1 {
+            problems.push(format!("{field} {name} CNAME: a CNAME holds one value"));
+        }
+        if !(0..=2_147_483_647).contains(&r.ttl) {
+            problems.push(format!(
+                "{field} {name} {rtype}: ttl {} is outside 0..2147483647",
+                r.ttl
+            ));
+        }
+        for (i, value) in r.values.iter().enumerate() {
+            if let Err(e) = validate_value(rtype, value) {
+                problems.push(format!("{field}.values[{i}]: {e}"));
             }
-            let values: Vec<&str> = r.values.iter().map(String::as_str).collect();
-            Ok(RecordSet::simple(name, rtype, r.ttl, &values))
-        })
-        .collect()
+        }
+        let values: Vec<&str> = r.values.iter().map(String::as_str).collect();
+        sets.push(RecordSet::simple(name, rtype, r.ttl, &values));
+    }
+    for cname in sets.iter().filter(|s| s.rtype == RrType::CNAME) {
+        if sets
+            .iter()
+            .any(|other| other.name == cname.name && other.rtype != RrType::CNAME)
+        {
+            problems.push(format!(
+                "cutover.records: a CNAME at {} beside other records of that name (a CNAME must be alone at its name)",
+                cname.name
+            ));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for set in &sets {
+        if !seen.insert(set.key()) {
+            problems.push(format!("cutover.records: {} is given twice", set.key()));
+        }
+    }
+    if problems.is_empty() {
+        Ok(sets)
+    } else {
+        problems.dedup();
+        Err(InvalidRequest(problems.join("; ")))
+    }
 }
 
 /// The probe resolvers of the request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProbeConfig {
     #[serde(default)]
     pub resolvers: Vec<String>,
@@ -320,5 +494,116 @@ mod tests {
             .required_id("target")
             .expect_err("missing");
         assert!(missing.to_string().contains("target.hostedZoneId"));
+    }
+
+    fn record(name: &str, rtype: &str, values: &[&str]) -> CutoverRecord {
+        CutoverRecord {
+            name: name.into(),
+            rtype: rtype.into(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            ttl: 60,
+        }
+    }
+
+    fn cutover_error(records: &[CutoverRecord]) -> String {
+        let domain = parse_domain("example.com").expect("ok");
+        cutover_records(&domain, records).expect_err("refused").0
+    }
+
+    #[test]
+    fn cutover_records_route53_would_refuse_are_invalid_requests_all_listed() {
+        let message = cutover_error(&[
+            record("www.example.com", "A", &["2001:db8::1"]),
+            record("v6.example.com", "AAAA", &["192.0.2.1"]),
+            record("example.com", "CNAME", &["elsewhere.example.net."]),
+            record("www.example.org", "A", &["192.0.2.1"]),
+            record("x.example.com", "LOC", &["1 2 3"]),
+            record("mx.example.com", "MX", &["mail.example.com."]),
+        ]);
+        for expected in [
+            "cutover.records[0].values[0]: not an IPv4 address",
+            "cutover.records[1].values[0]: not an IPv6 address",
+            "cutover.records[2]: a CNAME at the apex",
+            "cutover.records[3]: www.example.org. is not in example.com.",
+            "cutover.records[4]: type `LOC` cannot be cut over",
+            "cutover.records[5].values[0]: not a valid MX value",
+        ] {
+            assert!(message.contains(expected), "{expected} in {message}");
+        }
+    }
+
+    #[test]
+    fn a_cutover_cname_beside_other_cutover_records_of_its_name_is_refused() {
+        let message = cutover_error(&[
+            record("www.example.com", "CNAME", &["lb.example.net."]),
+            record("www.example.com", "TXT", &["\"x\""]),
+        ]);
+        assert!(message.contains("beside other records"), "{message}");
+    }
+
+    #[test]
+    fn kept_names_that_cannot_be_a_zone_apex_are_refused() {
+        let domain = parse_domain("example.com").expect("ok");
+        for bad in ["*.example.com", "\\052.example.com", "_zonehop.example.com"] {
+            let err = parse_keep_in_source(&domain, &[bad.to_owned()]).expect_err(bad);
+            assert!(err.0.contains("keepInSource"), "{err}");
+        }
+        // A look-alike of a kept name is another name: `devdocs` is not below `dev`.
+        let kept = parse_keep_in_source(
+            &domain,
+            &["dev.example.com".into(), "devdocs.example.com".into()],
+        )
+        .expect("distinct names");
+        assert_eq!(kept.len(), 2);
+    }
+
+    #[test]
+    fn names_outside_ascii_are_refused_asking_for_their_idna_form() {
+        let err = parse_domain("bücher.example").expect_err("not ASCII");
+        assert!(err.0.contains("xn--"), "{err}");
+        let domain = parse_domain("xn--bcher-kva.example").expect("punycode is ASCII");
+        assert!(parse_keep_in_source(&domain, &["dév.xn--bcher-kva.example".into()]).is_err());
+    }
+
+    #[test]
+    fn ns_ttls_share_one_range_up_to_two_days() {
+        let ok = NsTtl {
+            during: 1,
+            after: MAX_NS_TTL,
+        };
+        assert!(ok.validate().is_ok());
+        let bad = NsTtl {
+            during: 0,
+            after: MAX_NS_TTL + 1,
+        };
+        let problems = bad.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[1].0.contains("nsTtl.after"));
+        assert!(validate_ns_ttl("delegationTtl", 2_147_483_647).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_in_every_shared_part() {
+        let zone: Result<ZoneRef, _> =
+            serde_json::from_str(r#"{"hostedZoneId": "Z1", "roleArm": "arn"}"#);
+        assert!(zone.is_err());
+        let target: ZoneRef = serde_json::from_str(
+            r#"{"hostedZoneId": "Z1", "nameServers": ["ns1."], "adopted": true, "created": false, "callerReference": "r"}"#,
+        )
+        .expect("what the state machine merges into $.target is accepted");
+        assert_eq!(target.hosted_zone_id.as_deref(), Some("Z1"));
+        assert!(
+            serde_json::from_str::<RegistrarRef>(r#"{"type": "manual", "rolearn": "x"}"#).is_err()
+        );
+        assert!(serde_json::from_str::<NsTtl>(r#"{"during": 1, "after": 2, "x": 3}"#).is_err());
+        assert!(serde_json::from_str::<ProbeConfig>(r#"{"resolver": []}"#).is_err());
+        assert!(serde_json::from_str::<CutoverRecord>(
+            r#"{"name": "a", "type": "A", "values": [], "TTL": 1}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<BothZones>(
+            r#"{"domain": "example.com", "source": {}, "target": {}, "nsTTL": {}}"#
+        )
+        .is_err());
     }
 }

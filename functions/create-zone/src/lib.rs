@@ -12,9 +12,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<CreateZoneRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<CreateZoneOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: CreateZoneRequest = zonehop::request::parse(event.payload)?;
     // Checked before the role is assumed: a bad request fails without any call.
     zonehop::core::request::parse_domain(&request.domain)?;
     request.target.zone.access.validate("target")?;

@@ -11,9 +11,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<CutoverRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<CutoverOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: CutoverRequest = zonehop::request::parse(event.payload)?;
     let zones = &request.zones;
     zones.source.access.validate("source")?;
     zones.target.access.validate("target")?;

@@ -13,9 +13,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<DelegateRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<DelegateOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: DelegateRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     let source = config_for(base, &request.source.access, "zonehop-delegate-subdomain").await;
     let r53 = Route53::new(route53_client(&source));

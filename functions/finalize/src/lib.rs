@@ -12,9 +12,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<BothZones>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<FinalizeOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: BothZones = zonehop::request::parse(event.payload)?;
     let zones = &request;
     zones.source.access.validate("source")?;
     zones.target.access.validate("target")?;

@@ -15,9 +15,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<PreflightRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<PreflightOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: PreflightRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
     request.registrar.access.validate("registrar")?;

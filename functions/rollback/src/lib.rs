@@ -13,9 +13,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<RollbackRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<RollbackOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: RollbackRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.registrar.access.validate("registrar")?;
     let source = config_for(base, &request.source.access, "zonehop-rollback").await;

@@ -13,9 +13,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<SwapRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<SwapOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: SwapRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
     request.registrar.access.validate("registrar")?;

@@ -13,9 +13,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<SyncRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<SyncOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: SyncRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.zone.access.validate("target")?;
     let source = config_for(base, &request.source.access, "zonehop-sync-records").await;

@@ -14,9 +14,9 @@ use zonehop::Settings;
 pub async fn handler(
     base: &SdkConfig,
     settings: &Settings,
-    event: LambdaEvent<VerifyRequest>,
+    event: LambdaEvent<zonehop::request::Event>,
 ) -> Result<VerifyOutput, zonehop::Error> {
-    let request = event.payload;
+    let request: VerifyRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
     let source = config_for(base, &request.source.access, "zonehop-verify-zones").await;

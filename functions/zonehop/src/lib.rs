@@ -18,6 +18,7 @@ pub use zonehop_core as core;
 pub mod adapters;
 pub mod error;
 pub mod ports;
+pub mod request;
 pub mod runtime;
 pub mod settings;
 pub mod steps;

@@ -37,6 +37,9 @@ pub struct Settings {
     pub serving_timeout: Duration,
     /// The CloudWatch namespace of check-propagation's metrics (`ZONEHOP_METRIC_NAMESPACE`).
     pub metric_namespace: String,
+    /// The Route 53 quota of records per hosted zone in the target account
+    /// (`ZONEHOP_MAX_RECORDS_PER_ZONE`, 10,000): preflight refuses a larger zone.
+    pub max_records_per_zone: usize,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             verify_settle: Duration::from_secs(10),
             serving_timeout: Duration::from_secs(120),
             metric_namespace: "zonehop".to_owned(),
+            max_records_per_zone: 10_000,
         }
     }
 }
@@ -92,6 +96,9 @@ impl Settings {
             metric_namespace: var("ZONEHOP_METRIC_NAMESPACE")
                 .filter(|n| !n.is_empty())
                 .unwrap_or(d.metric_namespace),
+            max_records_per_zone: number("ZONEHOP_MAX_RECORDS_PER_ZONE")
+                .and_then(|c| usize::try_from(c).ok())
+                .unwrap_or(d.max_records_per_zone),
         }
     }
 }

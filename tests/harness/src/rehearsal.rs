@@ -1050,6 +1050,7 @@ pub fn projected_cost(executed: &Value, largest_record_ttl: i64) -> Value {
             now,
             parent_on_new: 1,
             parent_total: 1,
+            parent_unknown: 0,
             parent_ns_ttl: PARENT_NS_TTL,
             old_ns_ttl: NS_TTL_DURING,
             largest_record_ttl,

@@ -3,6 +3,7 @@
 //! ([`wire_dns`]).
 
 pub mod accounts;
+pub mod memory;
 pub mod route53;
 pub mod route53domains;
 pub mod stepfunctions;

@@ -39,6 +39,22 @@ where
     let operation = operation.to_owned();
     let status = error.raw_response().map(|r| r.status().as_u16());
     match &error {
+        // Assuming the account's role happens before the request is sent: STS's refusal
+        // comes back as a dispatch failure that is neither I/O nor a timeout. It needs an
+        // operator (the role's trust policy or ExternalId), so it is never retried.
+        SdkError::DispatchFailure(failure) if !failure.is_io() && !failure.is_timeout() => {
+            let message = format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(&error)
+            );
+            if is_denied(&message) {
+                return Error::AccessDenied {
+                    operation: format!("{operation} (assuming the account's role)"),
+                    message,
+                };
+            }
+            return Error::Timeout { operation, message };
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             return Error::Timeout {
                 operation,
@@ -91,6 +107,18 @@ where
             message,
         },
     }
+}
+
+/// True when an error's text says that a credential (an assumed role) was refused.
+fn is_denied(message: &str) -> bool {
+    [
+        "AccessDenied",
+        "not authorized to perform",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 fn message_zone_id(message: &str) -> String {
@@ -193,7 +221,7 @@ impl HostedZones for Route53 {
             .caller_reference(caller_reference)
             .hosted_zone_config(
                 sdk::HostedZoneConfig::builder()
-                    .comment(comment)
+                    .comment(zonehop_core::batch::limit_comment(comment))
                     .private_zone(false)
                     .build(),
             )
@@ -268,7 +296,7 @@ impl HostedZones for Route53 {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| Error::InvalidRequest(format!("{OP}: {m}")))?;
         let batch = sdk::ChangeBatch::builder()
-            .comment(comment)
+            .comment(zonehop_core::batch::limit_comment(comment))
             .set_changes(Some(sdk_changes))
             .build()
             .map_err(|e| Error::InvalidRequest(format!("{OP}: {e}")))?;
@@ -489,5 +517,38 @@ mod tests {
             }
             assert_eq!(back, expected, "{}", record.key());
         }
+    }
+
+    fn dispatch_failure(
+        message: &str,
+    ) -> SdkError<aws_sdk_route53::operation::get_hosted_zone::GetHostedZoneError, HttpResponse>
+    {
+        let source: Box<dyn std::error::Error + Send + Sync> = message.to_owned().into();
+        SdkError::dispatch_failure(
+            aws_smithy_runtime_api::client::result::ConnectorError::other(source, None),
+        )
+    }
+
+    #[test]
+    fn a_refused_assume_role_is_access_denied_naming_the_role_and_not_retried() {
+        let error = classify(
+            "GetHostedZone",
+            dispatch_failure("failed to load credentials: an error occurred (AccessDenied) when calling AssumeRole: User: arn:aws:sts::333333333333:assumed-role/zonehop-fn is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::111111111111:role/zonehop"),
+        );
+        assert_eq!(error.error_type(), "AccessDenied");
+        assert!(!error.is_transient());
+        assert!(
+            error
+                .to_string()
+                .contains("arn:aws:iam::111111111111:role/zonehop"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_connection_that_fails_for_another_reason_stays_transient() {
+        let error = classify("GetHostedZone", dispatch_failure("connection reset"));
+        assert_eq!(error.error_type(), "Timeout");
+        assert!(error.is_transient());
     }
 }

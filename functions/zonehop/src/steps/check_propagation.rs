@@ -5,31 +5,58 @@
 //! for the domain's NS set: unbound would then follow the child's NS TTL, and knot-resolver
 //! would keep re-caching the old servers' own NS set (measured), so the checker itself
 //! would hold resolvers on the old side.
+//!
+//! Evidence is not a verdict. Every question is asked up to [`ATTEMPTS`] times within the
+//! round; a server still silent after that (or answering without a delegation, or without
+//! the canary) is *unknown*, which never counts as the old side and never moves a clock.
+//! The rules that keep "safe" from coming early whatever is unknown (invariant 4) are
+//! written down in `zonehop_core::propagation`; in short: the parent's switch is first seen
+//! only when every parent server answered the new set, only an answer with another set
+//! restarts the clock, safe is declared only in a round in which every parent server
+//! answered the new set and every probe resolver that counts answered the new canary, and
+//! a probe resolver stops counting only after
+//! [`zonehop_core::propagation::SILENT_ROUNDS_BOUND`] silent rounds and
+//! [`zonehop_core::propagation::SILENT_SECONDS_BOUND`] seconds (reported in `silentResolvers` and `warnings`).
+//!
+//! When the resolver that finds the parent's servers fails, the round asks the parent
+//! server addresses the previous round found (carried in `state.parentAddresses`, at most
+//! [`MAX_PARENT_ADDRESSES`]); only a first round without them fails (`DnsLookupFailed`).
+//! The time of the round comes from the [`Clock`] port.
 
-use crate::ports::clock::{Clock, SystemClock};
+use crate::ports::clock::Clock;
 use crate::ports::dns::lookup::address_of;
 use crate::ports::dns::lookup::parent_zone;
 use crate::settings::Settings;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use zonehop_core::request::ProbeConfig;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ports::dns::lookup::{parse_resolver, resolver_for};
-use crate::ports::dns::DnsClient;
+use crate::ports::dns::{DnsAnswer, DnsClient};
 use crate::ports::hosted_zones::{read_zone, HostedZones};
 use crate::ports::retry::{RetryStats, Retrying};
-use zonehop_core::canary::CANARY_LABEL;
+use zonehop_core::canary::{side_of, Side, CANARY_LABEL};
 use zonehop_core::name::Name;
-use zonehop_core::propagation::{judge, Evidence, LoopState, Pacing};
+use zonehop_core::propagation::{
+    delegation_seen, judge, left_out, track_resolver, Evidence, LoopState, Pacing, ResolverTrack,
+    Seen,
+};
 use zonehop_core::request::{parse_domain, ZoneRef};
 use zonehop_core::zone::{bare_zone_id, RrType};
 
+/// How many times a round asks each question before the answer is unknown.
+pub const ATTEMPTS: u32 = 3;
+/// The most parent server addresses carried from one round to the next (the state stays
+/// small: invariant 5). A parent with more (none known has) is not carried at all, so a
+/// fallback round never asks only some of its servers.
+pub const MAX_PARENT_ADDRESSES: usize = 64;
+
 /// check-propagation's input: the request's fields, and the previous round's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PropagationRequest {
     pub domain: String,
     pub source: ZoneRef,
@@ -46,14 +73,57 @@ pub struct PropagationRequest {
     pub state: Option<RoundState>,
 }
 
-/// The loop state plus when each probe resolver was first seen on the new side.
+/// The loop state plus each probe resolver's track and the parent's server addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoundState {
     #[serde(flatten)]
     pub judge: LoopState,
+    /// When each probe resolver was first seen on the new side (kept while it is silent).
     #[serde(default)]
     pub resolver_moved_at: BTreeMap<String, i64>,
+    /// Consecutive rounds each probe resolver was unknown (absent once it answers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolver_silent_rounds: BTreeMap<String, u32>,
+    /// When each of those silences began.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolver_silent_since: BTreeMap<String, i64>,
+    /// The parent's server addresses the last successful lookup found, asked again when the
+    /// resolver fails (at most [`MAX_PARENT_ADDRESSES`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parent_addresses: Vec<IpAddr>,
+}
+
+impl RoundState {
+    fn track(&self, resolver: &str) -> ResolverTrack {
+        ResolverTrack {
+            moved_at: self.resolver_moved_at.get(resolver).copied(),
+            silent_rounds: self
+                .resolver_silent_rounds
+                .get(resolver)
+                .copied()
+                .unwrap_or(0),
+            silent_since: self.resolver_silent_since.get(resolver).copied(),
+        }
+    }
+
+    fn set_track(&mut self, resolver: &str, track: ResolverTrack) {
+        let key = resolver.to_owned();
+        match track.moved_at {
+            Some(at) => self.resolver_moved_at.insert(key.clone(), at),
+            None => self.resolver_moved_at.remove(&key),
+        };
+        if track.silent_rounds > 0 {
+            self.resolver_silent_rounds
+                .insert(key.clone(), track.silent_rounds);
+        } else {
+            self.resolver_silent_rounds.remove(&key);
+        }
+        match track.silent_since {
+            Some(since) => self.resolver_silent_since.insert(key, since),
+            None => self.resolver_silent_since.remove(&key),
+        };
+    }
 }
 
 /// One probe resolver's view.
@@ -64,6 +134,22 @@ pub struct ResolverView {
     /// `new`, `old`, or what went wrong.
     pub side: String,
     pub moved_at: Option<i64>,
+    /// Consecutive rounds without a usable answer (0 when it answered this round).
+    #[serde(default)]
+    pub silent_rounds: u32,
+    /// True when its silence has lasted long enough that it no longer counts.
+    #[serde(default)]
+    pub left_out: bool,
+}
+
+/// A probe resolver that gave no usable answer this round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilentResolver {
+    pub resolver: String,
+    pub silent_rounds: u32,
+    pub silent_since: Option<i64>,
+    pub left_out: bool,
 }
 
 /// check-propagation's output.
@@ -78,9 +164,20 @@ pub struct PropagationOutput {
     pub next_wait_seconds: i64,
     pub parent_on_new: usize,
     pub parent_total: usize,
+    /// Parent server addresses that gave no usable answer this round (part of `parentTotal`).
+    #[serde(default)]
+    pub parent_unknown: usize,
+    /// True when the parent's servers were those of the previous round (the resolver failed).
+    #[serde(default)]
+    pub parent_from_previous_round: bool,
     pub resolvers_on_new: usize,
+    /// The probe resolvers that count this round (those left out after a long silence aside).
     pub resolvers_total: usize,
     pub resolvers: Vec<ResolverView>,
+    #[serde(default)]
+    pub silent_resolvers: Vec<SilentResolver>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub state: RoundState,
 }
 
@@ -105,11 +202,76 @@ pub fn metrics_line(
     .to_string()
 }
 
-/// One round: evidence, verdict, next wait.
-pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
+/// Runs `lookup` up to [`ATTEMPTS`] times; the last error if none succeeded.
+async fn attempts<T, F, Fut>(mut lookup: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match lookup().await {
+            Ok(value) => return Ok(value),
+            Err(error) if attempt >= ATTEMPTS => return Err(error),
+            Err(error) => {
+                tracing::info!(attempt, %error, "lookup failed, asking again");
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Asks `server` up to [`ATTEMPTS`] times; the first answer that `usable` accepts, or the
+/// last answer (or none) when none was usable.
+async fn ask<D: DnsClient>(
+    dns: &D,
+    server: SocketAddr,
+    name: &Name,
+    rtype: RrType,
+    recursion: bool,
+    usable: impl Fn(&DnsAnswer) -> bool,
+) -> Result<DnsAnswer, String> {
+    let mut last = Err(String::new());
+    for _ in 0..ATTEMPTS {
+        match dns.query(server, name, rtype, recursion).await {
+            Ok(answer) if usable(&answer) => return Ok(answer),
+            Ok(answer) => last = Ok(answer),
+            Err(error) => last = Err(error.to_string()),
+        }
+    }
+    last
+}
+
+/// The addresses of the parent zone's servers, through the resolver (each lookup asked
+/// up to [`ATTEMPTS`] times).
+async fn find_parent_addresses<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    domain: &Name,
+) -> Result<Vec<IpAddr>, Error> {
+    let (_, servers) = attempts(|| parent_zone(dns, resolver, domain)).await?;
+    let mut addresses = Vec::new();
+    for server in &servers {
+        let found = attempts(|| address_of(dns, resolver, server)).await?;
+        if found.is_empty() {
+            return Err(Error::DnsLookupFailed {
+                name: server.to_string(),
+                message: "no address".into(),
+            });
+        }
+        addresses.extend(found);
+    }
+    addresses.sort();
+    addresses.dedup();
+    Ok(addresses)
+}
+
+/// One round: evidence, verdict, next wait. The time of the round is `clock`'s.
+pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: Clock>(
     source: &S,
     target: &T,
     dns: &D,
+    clock: &C,
     request: &PropagationRequest,
     settings: &Settings,
 ) -> Result<PropagationOutput, Error> {
@@ -133,6 +295,8 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     }
     let pacing = request.pacing.unwrap_or_default();
     pacing.validate()?;
+    let mut state = request.state.clone().unwrap_or_default();
+    let mut warnings = Vec::new();
 
     // The TTLs of the old side, from the API.
     let target_zone = target.get_zone(&target_id).await?;
@@ -151,37 +315,71 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
         .map(|n| n.to_string())
         .collect();
     new_servers.sort();
+    new_servers.dedup();
 
-    // The parent's servers, asked directly for the delegation.
-    let (_, parent_servers) = parent_zone(dns, resolver, &domain).await?;
-    let mut parent_total = 0;
-    let mut parent_on_new = 0;
-    let mut parent_ns_ttl = 0i64;
-    for server in &parent_servers {
-        for ip in address_of(dns, resolver, server).await? {
-            parent_total += 1;
-            let addr = SocketAddr::new(ip, settings.dns_port);
-            // A parent server that does not answer counts as not (yet) on the new set.
-            let Ok(answer) = dns.query(addr, &domain, RrType::NS, false).await else {
-                continue;
+    // The parent's servers: found through the resolver, else those of the previous round.
+    let (parent_addresses, parent_from_previous_round) = match find_parent_addresses(
+        dns, resolver, &domain,
+    )
+    .await
+    {
+        Ok(found) => {
+            state.parent_addresses = if found.len() <= MAX_PARENT_ADDRESSES {
+                found.clone()
+            } else {
+                Vec::new()
             };
-            let referral: Vec<_> = answer
+            (found, false)
+        }
+        Err(error) if !state.parent_addresses.is_empty() => {
+            warnings.push(format!(
+                    "the parent's servers could not be found through {resolver} ({error}); asked the {} addresses of the previous round",
+                    state.parent_addresses.len()
+                ));
+            (state.parent_addresses.clone(), true)
+        }
+        Err(error) => return Err(error),
+    };
+
+    // Each parent server, asked directly for the delegation.
+    let mut parent_on_new = 0;
+    let mut parent_unknown = 0;
+    let mut parent_ns_ttl = 0i64;
+    for ip in &parent_addresses {
+        let addr = SocketAddr::new(*ip, settings.dns_port);
+        let delegation = |answer: &DnsAnswer| -> Vec<zonehop_core::answers::DnsRecord> {
+            answer
                 .authorities
                 .iter()
                 .chain(answer.answers.iter())
                 .filter(|r| r.name == domain && r.rtype == "NS")
-                .collect();
-            let mut names: Vec<String> = referral
-                .iter()
-                .filter_map(|r| Name::parse(&r.data).ok())
-                .map(|n| n.to_string())
-                .collect();
-            names.sort();
-            names.dedup();
-            parent_ns_ttl =
-                parent_ns_ttl.max(referral.iter().map(|r| i64::from(r.ttl)).max().unwrap_or(0));
-            if names == new_servers {
-                parent_on_new += 1;
+                .cloned()
+                .collect()
+        };
+        let answer = ask(dns, addr, &domain, RrType::NS, false, |a| {
+            !delegation(a).is_empty()
+        })
+        .await;
+        let referral = answer.as_ref().map(delegation).unwrap_or_default();
+        let names: Vec<String> = referral
+            .iter()
+            .filter_map(|r| Name::parse(&r.data).ok())
+            .map(|n| n.to_string())
+            .collect();
+        parent_ns_ttl =
+            parent_ns_ttl.max(referral.iter().map(|r| i64::from(r.ttl)).max().unwrap_or(0));
+        match delegation_seen(&names, &new_servers) {
+            Seen::New => parent_on_new += 1,
+            Seen::Old => {}
+            Seen::Unknown => {
+                parent_unknown += 1;
+                warnings.push(format!(
+                    "parent server {addr} gave no delegation after {ATTEMPTS} attempts ({}): left out of this round",
+                    match &answer {
+                        Ok(a) => a.rcode.clone(),
+                        Err(e) => e.clone(),
+                    }
+                ));
             }
         }
     }
@@ -190,50 +388,75 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
     let canary = domain
         .prepend(CANARY_LABEL)
         .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
-    let now = SystemClock.now_epoch();
-    let mut state = request.state.clone().unwrap_or_default();
+    let now = clock.now_epoch();
     let mut views = Vec::new();
+    let mut silent_resolvers = Vec::new();
+    let texts = |answer: &DnsAnswer| -> Vec<String> {
+        answer
+            .rrset(&canary, "TXT")
+            .into_iter()
+            .map(|r| r.data)
+            .collect()
+    };
     for (label, addr) in &probes {
-        let side = match dns.query(*addr, &canary, RrType::TXT, true).await {
-            Ok(answer) => {
-                let texts: Vec<String> = answer
-                    .rrset(&canary, "TXT")
-                    .into_iter()
-                    .map(|r| r.data)
-                    .collect();
-                if texts.iter().any(|t| t.contains("side=new")) {
-                    "new".to_owned()
-                } else if texts.iter().any(|t| t.contains("side=old")) {
-                    "old".to_owned()
-                } else {
-                    format!("{} without a canary", answer.rcode)
-                }
-            }
-            Err(e) => format!("no answer: {e}"),
+        let answer = ask(dns, *addr, &canary, RrType::TXT, true, |a| {
+            side_of(&texts(a)) != Side::Unknown
+        })
+        .await;
+        let (seen, side) = match &answer {
+            Ok(a) => match side_of(&texts(a)) {
+                Side::New => (Seen::New, "new".to_owned()),
+                Side::Old => (Seen::Old, "old".to_owned()),
+                Side::Unknown => (Seen::Unknown, format!("{} without a canary", a.rcode)),
+            },
+            Err(e) => (Seen::Unknown, format!("no answer: {e}")),
         };
-        if side == "new" {
-            state.resolver_moved_at.entry(label.clone()).or_insert(now);
-        } else {
-            // Back on the old side (a cache that flapped): not moved after all.
-            state.resolver_moved_at.remove(label);
+        let track = track_resolver(state.track(label), seen, now);
+        state.set_track(label, track);
+        let out = left_out(&track, now);
+        if seen == Seen::Unknown {
+            silent_resolvers.push(SilentResolver {
+                resolver: label.clone(),
+                silent_rounds: track.silent_rounds,
+                silent_since: track.silent_since,
+                left_out: out,
+            });
+            if out {
+                warnings.push(format!(
+                    "probe resolver {label} has given no usable answer for {} rounds since {}: it no longer counts toward \"every probe resolver returns the new canary\" until it answers again",
+                    track.silent_rounds,
+                    track.silent_since.unwrap_or(now)
+                ));
+            }
         }
         views.push(ResolverView {
             resolver: label.clone(),
-            moved_at: state.resolver_moved_at.get(label).copied(),
+            moved_at: track.moved_at,
             side,
+            silent_rounds: track.silent_rounds,
+            left_out: out,
         });
     }
-    let resolvers_on_new = views.iter().filter(|v| v.side == "new").count();
+    // Probe resolvers no longer in the request leave the state.
+    let asked: std::collections::BTreeSet<&String> = probes.iter().map(|(l, _)| l).collect();
+    state.resolver_moved_at.retain(|k, _| asked.contains(k));
+    state
+        .resolver_silent_rounds
+        .retain(|k, _| asked.contains(k));
+    state.resolver_silent_since.retain(|k, _| asked.contains(k));
 
+    let resolvers_on_new = views.iter().filter(|v| v.side == "new").count();
+    let resolvers_counted = views.iter().filter(|v| !v.left_out).count();
     let evidence = Evidence {
         now,
         parent_on_new,
-        parent_total,
+        parent_total: parent_addresses.len(),
+        parent_unknown,
         parent_ns_ttl,
         old_ns_ttl,
         largest_record_ttl,
         resolvers_on_new,
-        resolvers_total: views.len(),
+        resolvers_total: resolvers_counted,
     };
     let verdict = judge(&state.judge, &evidence, pacing);
     state.judge = verdict.state.clone();
@@ -256,10 +479,14 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient>(
         checked_at: now,
         next_wait_seconds: verdict.next_wait_seconds,
         parent_on_new,
-        parent_total,
+        parent_total: parent_addresses.len(),
+        parent_unknown,
+        parent_from_previous_round,
         resolvers_on_new,
-        resolvers_total: views.len(),
+        resolvers_total: resolvers_counted,
         resolvers: views,
+        silent_resolvers,
+        warnings,
         state,
     })
 }

@@ -9,11 +9,12 @@ use crate::ports::hosted_zones::{HostedZone, HostedZones};
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use zonehop_core::name::Name;
-use zonehop_core::request::{parse_domain, ZoneRef};
+use zonehop_core::request::{parse_domain, ZoneFields, ZoneRef};
 
-/// The target side of the request, as create-zone reads it.
+/// The target side of the request, as create-zone reads it. Deserialized through
+/// [`ZoneFields`], which refuses unknown keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "ZoneFields")]
 pub struct TargetZone {
     #[serde(flatten)]
     pub zone: ZoneRef,
@@ -22,9 +23,18 @@ pub struct TargetZone {
     pub allow_duplicate_zone: bool,
 }
 
+impl From<ZoneFields> for TargetZone {
+    fn from(fields: ZoneFields) -> Self {
+        TargetZone {
+            allow_duplicate_zone: fields.allow_duplicate_zone.unwrap_or(false),
+            zone: ZoneRef::from(fields),
+        }
+    }
+}
+
 /// create-zone's input.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateZoneRequest {
     pub domain: String,
     pub target: TargetZone,

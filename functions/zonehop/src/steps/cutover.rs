@@ -17,10 +17,38 @@ use zonehop_core::zone::RecordSet;
 /// cutover's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(from = "CutoverFields")]
 pub struct CutoverRequest {
     #[serde(flatten)]
     pub zones: BothZones,
     pub records: Vec<CutoverRecord>,
+}
+
+/// Every key cutover's input may hold (the state machine sends exactly these); any other
+/// is refused.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CutoverFields {
+    domain: String,
+    source: zonehop_core::request::ZoneRef,
+    target: zonehop_core::request::ZoneRef,
+    #[serde(default)]
+    ns_ttl: zonehop_core::request::NsTtl,
+    records: Vec<CutoverRecord>,
+}
+
+impl From<CutoverFields> for CutoverRequest {
+    fn from(fields: CutoverFields) -> Self {
+        CutoverRequest {
+            zones: BothZones {
+                domain: fields.domain,
+                source: fields.source,
+                target: fields.target,
+                ns_ttl: fields.ns_ttl,
+            },
+            records: fields.records,
+        }
+    }
 }
 
 /// cutover's output.

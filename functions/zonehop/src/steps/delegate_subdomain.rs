@@ -32,7 +32,7 @@ use zonehop_core::zone::{bare_zone_id, RecordSet, RrType, Zone};
 
 /// delegate-subdomain's input (one element of the Map over `keepInSource`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DelegateRequest {
     pub domain: String,
     pub source: ZoneRef,
@@ -207,7 +207,7 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
     }
     let moved = subtree(&parent, &cut);
 
-    let child = find_or_create_child(r53, &cut, request.execution_id.as_deref(), settings).await?;
+    let child = find_or_create_child(r53, &cut, request.execution_id.as_deref()).await?;
     let delegation = parent
         .iter()
         .find(|r| r.name == cut && r.rtype == RrType::NS)
@@ -251,12 +251,7 @@ fn checked(request: &DelegateRequest) -> Result<(Name, Name, String), Error> {
             "subdomain `{cut}` is not below {domain}"
         )));
     }
-    if !(1..=172_800).contains(&request.delegation_ttl) {
-        return Err(Error::InvalidRequest(format!(
-            "delegationTtl {} is outside 1..=172800",
-            request.delegation_ttl
-        )));
-    }
+    zonehop_core::request::validate_ns_ttl("delegationTtl", request.delegation_ttl)?;
     request.source.access.validate("source")?;
     let parent_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     Ok((domain, cut, parent_id))
@@ -428,10 +423,9 @@ async fn find_or_create_child<R: HostedZones>(
     r53: &R,
     cut: &Name,
     execution_id: Option<&str>,
-    settings: &Settings,
 ) -> Result<HostedZone, Error> {
-    let stats = RetryStats::default();
-    let r53 = &Retrying::new(r53, settings.retry, &stats);
+    // `r53` is the step's own `Retrying` port: wrapping it again would multiply the
+    // attempts (8 x 8 under persistent throttling).
     let reference = child_caller_reference(cut, execution_id);
     let existing = r53.zones_named(cut).await?;
     if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {

@@ -1,7 +1,11 @@
 //! DESIGN step 1: check everything before anything changes, then take the domain's lock.
 //!
 //! Every field of the request, both zones, DNSSEC (signing, or a DS at the parent), every
-//! record that cannot move as is, the live delegation and the registration are checked.
+//! record that cannot move as is (the plan's blockers, the kept names, aliases across the
+//! new cuts, CIDR collections, the records quota, cutover records beside the source's),
+//! the live delegation and the registration (a stale source) are checked. Every request
+//! problem is reported at once in one `InvalidRequest`, every blocker at once in one
+//! `MigrationBlocked`.
 //! Only when every check passes is the canary `_zonehop.<domain> TXT "side=old"
 //! "execution=<id>"` written in the source zone: it is what the probe resolvers are asked
 //! for later, and the lock that refuses a second execution for the same domain while one
@@ -11,38 +15,45 @@ use crate::settings::Settings;
 use std::net::SocketAddr;
 use zonehop_core::canary::canary_execution;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::Error;
 use crate::ports::dns::lookup::{address_of, parent_zone, parse_resolver, resolver_for};
 use crate::ports::dns::DnsClient;
 use crate::ports::executions::Executions;
 use crate::ports::hosted_zones::{
-    change_and_wait, check_is_public_zone_of, read_zone, HostedZones,
+    change_and_wait, check_is_public_zone_of, read_zone, HostedZone, HostedZones,
 };
 use crate::ports::registrar::Registrar;
 use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::canary::CANARY_LABEL;
 use zonehop_core::change::{Action, Change};
 use zonehop_core::delegation::canonical_servers;
-use zonehop_core::plan::{plan_sync, BlockReason, Blocker, HealthCheckPolicy, PlanInput, Warning};
+use zonehop_core::name::Name;
+use zonehop_core::plan::{
+    aliases_across_cuts, cidr_blockers, kept_name_blockers, plan_sync, BlockReason, Blocker,
+    HealthCheckPolicy, PlanInput, SyncPlan, Warning,
+};
+use zonehop_core::propagation::Pacing;
 use zonehop_core::request::{
     cutover_records, parse_domain, parse_keep_in_source, CutoverRecord, NsTtl, ProbeConfig,
-    RegistrarKind, RegistrarRef, ZoneRef,
+    RegistrarFields, RegistrarKind, RegistrarRef, ZoneRef, MAX_PROBE_RESOLVERS,
 };
-use zonehop_core::zone::{bare_zone_id, RecordSet, RrType};
+use zonehop_core::zone::{bare_zone_id, RecordSet, RrType, Zone};
 
 /// The request's `cutover`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Cutover {
     #[serde(default)]
     pub records: Vec<CutoverRecord>,
 }
 
-/// The migration request, as preflight checks it (DESIGN "The request").
+/// The migration request, as preflight checks it (DESIGN "The request"). Every field the
+/// design documents is accepted, and nothing else: a misspelt field (`dryrun`,
+/// `keepInSorce`) is refused, never ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PreflightRequest {
     pub domain: String,
     pub source: ZoneRef,
@@ -50,7 +61,9 @@ pub struct PreflightRequest {
     pub target: ZoneRef,
     #[serde(default)]
     pub keep_in_source: Vec<String>,
-    #[serde(default)]
+    /// When given, `type` is required: the state machine replaces its default registrar
+    /// object whole, and later states read `$.registrar.type`.
+    #[serde(default, deserialize_with = "registrar_with_type")]
     pub registrar: RegistrarRef,
     #[serde(default)]
     pub ns_ttl: NsTtl,
@@ -70,8 +83,43 @@ pub struct PreflightRequest {
     pub execution_id: Option<String>,
     /// check-propagation's pacing, checked here so that a bad one stops the run before any
     /// change rather than after the swap.
+    #[serde(default, deserialize_with = "strict_pacing")]
+    pub pacing: Option<Pacing>,
+    /// Read by sync-records; accepted here because preflight gets the whole request.
     #[serde(default)]
-    pub pacing: Option<zonehop_core::propagation::Pacing>,
+    pub max_overwrites: usize,
+    /// Why a live delegation or registration that does not name the source zone's servers
+    /// is right (a zone being rebuilt, a registrar that rewrites names): without it, such a
+    /// stale source stops the migration (`StaleSource`).
+    #[serde(default)]
+    pub stale_source_reason: Option<String>,
+    /// The state machine's own defaults object, which its `Apply Defaults` state leaves in
+    /// the state it passes here; ignored.
+    #[serde(default, skip_serializing)]
+    pub defaults: Option<serde_json::Value>,
+}
+
+/// `pacing`, refusing unknown keys (`Pacing` itself is shared with check-propagation).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PacingFields {
+    min_wait: i64,
+    max_wait: i64,
+}
+
+fn strict_pacing<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Pacing>, D::Error> {
+    Ok(Option::<PacingFields>::deserialize(d)?.map(|p| Pacing {
+        min_wait: p.min_wait,
+        max_wait: p.max_wait,
+    }))
+}
+
+fn registrar_with_type<'de, D: Deserializer<'de>>(d: D) -> Result<RegistrarRef, D::Error> {
+    let fields = RegistrarFields::deserialize(d)?;
+    if fields.kind.is_none() {
+        return Err(serde::de::Error::missing_field("type"));
+    }
+    Ok(RegistrarRef::from(fields))
 }
 
 /// One wait of the timeline.
@@ -106,6 +154,34 @@ fn warning(record: &str, detail: String) -> Warning {
     }
 }
 
+/// The request once every field is checked.
+#[derive(Debug)]
+struct Checked {
+    domain: Name,
+    keep: Vec<Name>,
+    source_id: String,
+    target_id: Option<String>,
+    resolver: SocketAddr,
+    cutover: Vec<RecordSet>,
+}
+
+/// What the checks found: every blocker and every warning, not only the first.
+#[derive(Debug, Default)]
+struct Findings {
+    blockers: Vec<Blocker>,
+    warnings: Vec<Warning>,
+}
+
+impl Findings {
+    fn block(&mut self, reason: BlockReason, record: &str, detail: String) {
+        self.blockers.push(Blocker {
+            reason,
+            record: record.to_owned(),
+            detail,
+        });
+    }
+}
+
 /// Runs every check; writes the canary only when all pass (and not on a dry run).
 pub async fn preflight<
     S: HostedZones,
@@ -127,174 +203,51 @@ pub async fn preflight<
     let target = &Retrying::new(target, settings.retry, &stats);
     let registrar = &Retrying::new(registrar, settings.retry, &stats);
     let executions = &Retrying::new(executions, settings.retry, &stats);
-    // The request, every field, before any call.
-    let domain = parse_domain(&request.domain)?;
-    let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
-    let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
-    request.source.access.validate("source")?;
-    request.target.access.validate("target")?;
-    request.registrar.access.validate("registrar")?;
-    request.ns_ttl.validate()?;
-    if let Some(pacing) = &request.pacing {
-        pacing.validate()?;
-    }
-    if let Some(cutover) = &request.cutover {
-        cutover_records(&domain, &cutover.records)?;
-    }
-    if request.probe.resolvers.is_empty() {
-        return Err(Error::InvalidRequest(
-            "probe.resolvers is empty: give the resolvers to watch".into(),
-        ));
-    }
-    for resolver in &request.probe.resolvers {
-        parse_resolver(resolver)?;
-    }
-    let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
-    let target_id = match &request.target.hosted_zone_id {
-        Some(_) => Some(bare_zone_id(request.target.required_id("target")?).to_owned()),
-        None => None,
-    };
-    if target_id.as_deref() == Some(source_id.as_str()) {
-        return Err(Error::InvalidRequest(format!(
-            "source and target are the same zone {source_id}"
-        )));
-    }
 
-    // The zones.
-    let source_zone = source.get_zone(&source_id).await?;
-    check_is_public_zone_of(&source_zone, &domain)?;
-    if let Some(id) = &target_id {
-        let zone = target.get_zone(id).await?;
-        check_is_public_zone_of(&zone, &domain)?;
-    }
-    let records = read_zone(source, &source_id).await?;
-    let mut blockers: Vec<Blocker> = Vec::new();
-    if source.dnssec_signing(&source_id).await? {
-        blockers.push(Blocker {
-            reason: BlockReason::DnssecSigning,
-            record: domain.to_string(),
-            detail: "the source zone signs with DNSSEC: remove the DS at the registrar, wait its TTL, then disable signing (DisableHostedZoneDNSSEC), and start again".into(),
-        });
-    }
-    let plan_target = target_id.clone().unwrap_or_else(|| "ZTARGET".to_owned());
-    let input = PlanInput {
-        apex: &domain,
-        source_zone_id: &source_id,
-        target_zone_id: &plan_target,
-        keep_in_source: &keep,
-        health_checks: request.health_checks,
-        extra_records: &[],
-        limits: zonehop_core::batch::BatchLimits::ROUTE53,
-    };
-    let plan = plan_sync(&input, &records, &zonehop_core::zone::Zone::default());
-    blockers.extend(plan.blockers.iter().cloned());
-    let mut warnings = plan.warnings.clone();
-
-    // The live delegation and any DS, from the parent's own servers.
-    let (_, parent_servers) = parent_zone(dns, resolver, &domain).await?;
-    let mut live: Vec<String> = Vec::new();
-    let mut parent_ns_ttl = 0i64;
-    let mut ds_seen = false;
-    for server in &parent_servers {
-        for ip in address_of(dns, resolver, server).await? {
-            let addr = SocketAddr::new(ip, settings.dns_port);
-            if let Ok(answer) = dns.query(addr, &domain, RrType::NS, false).await {
-                for r in answer.authorities.iter().chain(answer.answers.iter()) {
-                    if r.name == domain && r.rtype == "NS" {
-                        live.push(r.data.clone());
-                        parent_ns_ttl = parent_ns_ttl.max(i64::from(r.ttl));
-                    }
-                }
-            }
-            if let Ok(answer) = dns.query(addr, &domain, RrType::DS, false).await {
-                ds_seen |= !answer.rrset(&domain, "DS").is_empty();
-            }
-        }
-    }
-    let live = canonical_servers(&live);
-    if ds_seen {
-        blockers.push(Blocker {
-            reason: BlockReason::DsAtParent,
-            record: domain.to_string(),
-            detail: "the parent publishes a DS for the domain: remove it at the registrar (Route 53 Domains: DisassociateDelegationSignerFromDomain), wait its TTL, then start again".into(),
-        });
-    }
-    let source_servers = canonical_servers(&source_zone.name_servers);
-    if live != source_servers {
-        warnings.push(warning(
-            domain.as_str(),
-            format!("the live delegation is {live:?}, not the source zone's servers {source_servers:?}: the source zone may not be the one users reach"),
-        ));
-    }
-    let registration = match request.registrar.kind {
-        RegistrarKind::Route53domains => registrar.name_servers(&domain).await?,
-        RegistrarKind::Manual => Vec::new(),
-    };
-    if request.registrar.kind == RegistrarKind::Route53domains && registration != source_servers {
-        warnings.push(warning(
-            domain.as_str(),
-            format!("the registration names {registration:?}, not the source zone's servers"),
-        ));
-    }
-
-    // The lock: a canary of another execution that still runs refuses this one.
-    let canary_name = domain
-        .prepend(CANARY_LABEL)
-        .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
+    let checked = check_request(request, settings)?;
+    let (source_zone, records) = read_zones(source, target, &checked).await?;
+    let mut findings = Findings::default();
+    let plan = check_records(source, &checked, &records, request, settings, &mut findings).await?;
+    let (live, parent_ns_ttl) = check_delegation(dns, &checked, settings, &mut findings).await?;
+    let registration = registrar_servers(registrar, &checked.domain, request).await?;
+    check_stale_source(
+        &checked.domain,
+        &source_zone.name_servers,
+        &live,
+        request,
+        &registration,
+        &mut findings,
+    );
     let me = request
         .execution_id
         .clone()
         .unwrap_or_else(|| "direct-invocation".to_owned());
-    if let Some(existing) = records
-        .iter()
-        .find(|r| r.name == canary_name && r.rtype == RrType::TXT)
-    {
-        if let Some(other) = canary_execution(existing).filter(|other| *other != me) {
-            if executions.is_running(&other).await? {
-                return Err(Error::MigrationInProgress {
-                    domain: domain.to_string(),
-                    execution: other,
-                });
-            }
-            warnings.push(warning(
-                canary_name.as_str(),
-                format!("a canary of execution {other}, which no longer runs, is taken over"),
-            ));
-        }
-    }
-    if !blockers.is_empty() {
+    let canary_name = check_lock(executions, &checked.domain, &records, &me, &mut findings).await?;
+    if !findings.blockers.is_empty() {
+        let mut blockers = findings.blockers;
+        blockers.sort_by(|a, b| (a.reason, &a.record).cmp(&(b.reason, &b.record)));
+        blockers.dedup();
         return Err(Error::MigrationBlocked { blockers });
     }
 
     let source_ns_ttl = records
         .iter()
-        .find(|r| r.name == domain && r.rtype == RrType::NS)
+        .find(|r| r.name == checked.domain && r.rtype == RrType::NS)
         .and_then(|r| r.ttl)
         .unwrap_or(0);
-    let largest_record_ttl = records.iter().filter_map(|r| r.ttl).max().unwrap_or(0);
-    let timeline = vec![
-        Wait {
-            step: "lower-ns-ttl".into(),
-            seconds: source_ns_ttl,
-            why: format!("resolvers may hold the old apex NS set for its TTL ({source_ns_ttl} s) after it is lowered to {} s", request.ns_ttl.during),
-        },
-        Wait {
-            step: "check-propagation".into(),
-            seconds: parent_ns_ttl + request.ns_ttl.during.max(largest_record_ttl),
-            why: format!(
-                "after the parent switches: its NS TTL ({parent_ns_ttl} s) plus the larger of the old NS TTL ({} s) and the largest record TTL ({largest_record_ttl} s)",
-                request.ns_ttl.during
-            ),
-        },
-    ];
     let mut output = PreflightOutput {
         source_records: records.len(),
         records_to_move: plan.changes().count(),
-        kept_in_source: keep.iter().map(ToString::to_string).collect(),
+        kept_in_source: checked.keep.iter().map(ToString::to_string).collect(),
         live_delegation: live,
         registration,
-        warnings,
-        timeline,
+        warnings: findings.warnings,
+        timeline: timeline(
+            &records,
+            source_ns_ttl,
+            parent_ns_ttl,
+            request.ns_ttl.during,
+        ),
         canary_written: false,
         source_ns_ttl,
     };
@@ -307,26 +260,399 @@ pub async fn preflight<
         request.ns_ttl.during.min(60),
         &["\"side=old\"", &format!("\"execution={me}\"")],
     );
+    // A retry of this execution finds its own canary and writes nothing (invariant 3).
+    let held = records
+        .get(&canary.key())
+        .is_some_and(|current| current.same_content(&canary));
+    if !held {
+        write_canary(source, &checked.source_id, canary, settings).await?;
+    }
+    output.canary_written = true;
+    Ok(output)
+}
+
+/// The request, every field, before any call: every problem in one `InvalidRequest`.
+fn check_request(request: &PreflightRequest, settings: &Settings) -> Result<Checked, Error> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut note = |result: Result<(), String>| {
+        if let Err(problem) = result {
+            problems.push(problem);
+        }
+    };
+    let domain = parse_domain(&request.domain).map_err(|e| e.0);
+    let keep = match &domain {
+        Ok(domain) => parse_keep_in_source(domain, &request.keep_in_source).map_err(|e| e.0),
+        Err(_) => Ok(Vec::new()),
+    };
+    let source_id = request
+        .source
+        .required_id("source")
+        .map(|id| bare_zone_id(id).to_owned())
+        .map_err(|e| e.0);
+    note(request.source.access.validate("source").map_err(|e| e.0));
+    note(request.target.access.validate("target").map_err(|e| e.0));
+    note(
+        request
+            .registrar
+            .access
+            .validate("registrar")
+            .map_err(|e| e.0),
+    );
+    for problem in request.ns_ttl.problems() {
+        note(Err(problem.0));
+    }
+    if let Some(pacing) = &request.pacing {
+        note(pacing.validate().map_err(|e| e.0));
+    }
+    let cutover = match (&request.cutover, &domain) {
+        (Some(cutover), Ok(domain)) => cutover_records(domain, &cutover.records).map_err(|e| e.0),
+        _ => Ok(Vec::new()),
+    };
+    let resolvers = &request.probe.resolvers;
+    if resolvers.is_empty() {
+        note(Err(
+            "probe.resolvers is empty: give the resolvers to watch".into()
+        ));
+    }
+    if resolvers.len() > MAX_PROBE_RESOLVERS {
+        note(Err(format!(
+            "probe.resolvers has {} resolvers; at most {MAX_PROBE_RESOLVERS}",
+            resolvers.len()
+        )));
+    }
+    for (i, resolver) in resolvers.iter().enumerate() {
+        if parse_resolver(resolver).is_err() {
+            note(Err(format!(
+                "probe.resolvers[{i}] is not an address (192.0.2.53 or 192.0.2.53:53)"
+            )));
+        }
+    }
+    let resolver =
+        resolver_for(request.resolver.as_deref(), settings.resolver).map_err(|e| match e {
+            Error::InvalidRequest(message) => message,
+            other => other.to_string(),
+        });
+    let target_id = match &request.target.hosted_zone_id {
+        Some(_) => request
+            .target
+            .required_id("target")
+            .map(|id| Some(bare_zone_id(id).to_owned()))
+            .map_err(|e| e.0),
+        None => Ok(None),
+    };
+    if let (Ok(Some(target)), Ok(source)) = (&target_id, &source_id) {
+        if target == source {
+            note(Err(format!("source and target are the same zone {source}")));
+        }
+    }
+    if request
+        .stale_source_reason
+        .as_deref()
+        .is_some_and(|reason| reason.trim().is_empty())
+    {
+        note(Err(
+            "staleSourceReason is empty: say why the source zone is the right one, or leave it out"
+                .into(),
+        ));
+    }
+    match (domain, keep, source_id, target_id, resolver, cutover) {
+        (Ok(domain), Ok(keep), Ok(source_id), Ok(target_id), Ok(resolver), Ok(cutover))
+            if problems.is_empty() =>
+        {
+            Ok(Checked {
+                domain,
+                keep,
+                source_id,
+                target_id,
+                resolver,
+                cutover,
+            })
+        }
+        (domain, keep, source_id, target_id, resolver, cutover) => {
+            let mut all: Vec<String> = [
+                domain.err(),
+                keep.err(),
+                source_id.err(),
+                target_id.err(),
+                resolver.err(),
+                cutover.err(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            all.extend(problems);
+            Err(Error::InvalidRequest(all.join("; ")))
+        }
+    }
+}
+
+/// Both zones exist, are public and are named as the domain; the source's records.
+async fn read_zones<S: HostedZones, T: HostedZones>(
+    source: &S,
+    target: &T,
+    checked: &Checked,
+) -> Result<(HostedZone, Zone), Error> {
+    let source_zone = source.get_zone(&checked.source_id).await?;
+    check_is_public_zone_of(&source_zone, &checked.domain)?;
+    if let Some(id) = &checked.target_id {
+        let zone = target.get_zone(id).await?;
+        check_is_public_zone_of(&zone, &checked.domain)?;
+    }
+    let records = read_zone(source, &checked.source_id).await?;
+    Ok((source_zone, records))
+}
+
+/// DNSSEC signing, every record that cannot move (the plan's blockers), the kept names,
+/// aliases across the new cuts, CIDR collections, the records quota and the cutover
+/// records beside the source's.
+async fn check_records<S: HostedZones>(
+    source: &S,
+    checked: &Checked,
+    records: &Zone,
+    request: &PreflightRequest,
+    settings: &Settings,
+    findings: &mut Findings,
+) -> Result<SyncPlan, Error> {
+    let domain = &checked.domain;
+    if source.dnssec_signing(&checked.source_id).await? {
+        findings.block(
+            BlockReason::DnssecSigning,
+            domain.as_str(),
+            "the source zone signs with DNSSEC: remove the DS at the registrar, wait its TTL, then disable signing (DisableHostedZoneDNSSEC), and start again".into(),
+        );
+    }
+    let plan_target = checked
+        .target_id
+        .clone()
+        .unwrap_or_else(|| "ZTARGET".to_owned());
+    let input = PlanInput {
+        apex: domain,
+        source_zone_id: &checked.source_id,
+        target_zone_id: &plan_target,
+        keep_in_source: &checked.keep,
+        health_checks: request.health_checks,
+        extra_records: &[],
+        limits: zonehop_core::batch::BatchLimits::ROUTE53,
+    };
+    let plan = plan_sync(&input, records, &Zone::default());
+    findings.blockers.extend(plan.blockers.iter().cloned());
+    findings.warnings.extend(plan.warnings.iter().cloned());
+    findings
+        .blockers
+        .extend(kept_name_blockers(records, &checked.keep));
+    findings.blockers.extend(aliases_across_cuts(
+        records,
+        &checked.source_id,
+        &checked.keep,
+    ));
+    findings.blockers.extend(cidr_blockers(records));
+    // The target holds what moves, its own apex SOA and NS, and the canary.
+    let target_records = plan.desired.len() + 3;
+    if target_records > settings.max_records_per_zone {
+        findings.block(
+            BlockReason::TooManyRecords,
+            domain.as_str(),
+            format!(
+                "the target would hold {target_records} record sets, over the {} of the Route 53 quota of records per hosted zone (ZONEHOP_MAX_RECORDS_PER_ZONE): ask AWS to raise the target account's quota, then set ZONEHOP_MAX_RECORDS_PER_ZONE to it",
+                settings.max_records_per_zone
+            ),
+        );
+    }
+    for record in &checked.cutover {
+        let beside = |cname: bool| {
+            records.iter().any(|r| {
+                r.name == record.name
+                    && (r.rtype == RrType::CNAME) == cname
+                    && r.rtype != record.rtype
+            })
+        };
+        let conflict = if record.rtype == RrType::CNAME {
+            beside(false)
+        } else {
+            beside(true)
+        };
+        if conflict {
+            findings.block(
+                BlockReason::CutoverConflict,
+                &record.key().to_string(),
+                format!(
+                    "the source zone holds {} at {}, and a CNAME must be alone at its name: Route 53 would refuse this cutover record; change it, or remove the other records first",
+                    if record.rtype == RrType::CNAME { "other records" } else { "a CNAME" },
+                    record.name
+                ),
+            );
+        }
+    }
+    Ok(plan)
+}
+
+/// The live delegation and any DS, from the parent's own servers: the servers it names
+/// and the largest NS TTL it gives.
+async fn check_delegation<D: DnsClient>(
+    dns: &D,
+    checked: &Checked,
+    settings: &Settings,
+    findings: &mut Findings,
+) -> Result<(Vec<String>, i64), Error> {
+    let domain = &checked.domain;
+    let resolver = checked.resolver;
+    let (_, parent_servers) = parent_zone(dns, resolver, domain).await?;
+    let mut live: Vec<String> = Vec::new();
+    let mut parent_ns_ttl = 0i64;
+    let mut ds_seen = false;
+    for server in &parent_servers {
+        for ip in address_of(dns, resolver, server).await? {
+            let addr = SocketAddr::new(ip, settings.dns_port);
+            if let Ok(answer) = dns.query(addr, domain, RrType::NS, false).await {
+                for r in answer.authorities.iter().chain(answer.answers.iter()) {
+                    if r.name == *domain && r.rtype == "NS" {
+                        live.push(r.data.clone());
+                        parent_ns_ttl = parent_ns_ttl.max(i64::from(r.ttl));
+                    }
+                }
+            }
+            if let Ok(answer) = dns.query(addr, domain, RrType::DS, false).await {
+                ds_seen |= !answer.rrset(domain, "DS").is_empty();
+            }
+        }
+    }
+    if ds_seen {
+        findings.block(
+            BlockReason::DsAtParent,
+            domain.as_str(),
+            "the parent publishes a DS for the domain: remove it at the registrar (Route 53 Domains: DisassociateDelegationSignerFromDomain), wait its TTL, then start again".into(),
+        );
+    }
+    Ok((canonical_servers(&live), parent_ns_ttl))
+}
+
+/// The registration's name servers (Route 53 Domains only; a manual registrar is not read).
+async fn registrar_servers<G: Registrar>(
+    registrar: &G,
+    domain: &Name,
+    request: &PreflightRequest,
+) -> Result<Vec<String>, Error> {
+    match request.registrar.kind {
+        RegistrarKind::Route53domains => registrar.name_servers(domain).await,
+        RegistrarKind::Manual => Ok(Vec::new()),
+    }
+}
+
+/// A live delegation or registration that names other servers than the source zone's is
+/// a blocker, unless the request says why it is right (then a warning).
+fn check_stale_source(
+    domain: &Name,
+    source_name_servers: &[String],
+    live: &[String],
+    request: &PreflightRequest,
+    registration: &[String],
+    findings: &mut Findings,
+) {
+    let source_servers = canonical_servers(source_name_servers);
+    let mut stale: Vec<String> = Vec::new();
+    if live != source_servers.as_slice() {
+        stale.push(format!(
+            "the live delegation is {live:?}, not the source zone's servers {source_servers:?}"
+        ));
+    }
+    if request.registrar.kind == RegistrarKind::Route53domains
+        && canonical_servers(registration) != source_servers
+    {
+        stale.push(format!(
+            "the registration names {registration:?}, not the source zone's servers {source_servers:?}"
+        ));
+    }
+    for detail in stale {
+        match &request.stale_source_reason {
+            Some(reason) => findings.warnings.push(warning(
+                domain.as_str(),
+                format!("{detail}; accepted: {reason}"),
+            )),
+            None => findings.block(
+                BlockReason::StaleSource,
+                domain.as_str(),
+                format!("{detail}: the source zone may not be the one users reach. Give the zone the domain is delegated to, or set staleSourceReason to say why this one is right"),
+            ),
+        }
+    }
+}
+
+/// The lock: a canary of another execution that still runs refuses this one; one of an
+/// execution that has ended is taken over (with a warning). Returns the canary's name.
+async fn check_lock<E: Executions>(
+    executions: &E,
+    domain: &Name,
+    records: &Zone,
+    me: &str,
+    findings: &mut Findings,
+) -> Result<Name, Error> {
+    let canary_name = domain
+        .prepend(CANARY_LABEL)
+        .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
+    if let Some(existing) = records
+        .iter()
+        .find(|r| r.name == canary_name && r.rtype == RrType::TXT)
+    {
+        if let Some(other) = canary_execution(existing).filter(|other| other != me) {
+            if executions.is_running(&other).await? {
+                return Err(Error::MigrationInProgress {
+                    domain: domain.to_string(),
+                    execution: other,
+                });
+            }
+            findings.warnings.push(warning(
+                canary_name.as_str(),
+                format!("a canary of execution {other}, which no longer runs, is taken over"),
+            ));
+        }
+    }
+    Ok(canary_name)
+}
+
+/// Each wait of the migration, and why.
+fn timeline(records: &Zone, source_ns_ttl: i64, parent_ns_ttl: i64, during: i64) -> Vec<Wait> {
+    let largest_record_ttl = records.iter().filter_map(|r| r.ttl).max().unwrap_or(0);
+    vec![
+        Wait {
+            step: "lower-ns-ttl".into(),
+            seconds: source_ns_ttl,
+            why: format!("resolvers may hold the old apex NS set for its TTL ({source_ns_ttl} s) after it is lowered to {during} s"),
+        },
+        Wait {
+            step: "check-propagation".into(),
+            seconds: parent_ns_ttl + during.max(largest_record_ttl),
+            why: format!(
+                "after the parent switches: its NS TTL ({parent_ns_ttl} s) plus the larger of the old NS TTL ({during} s) and the largest record TTL ({largest_record_ttl} s)"
+            ),
+        },
+    ]
+}
+
+/// The canary `_zonehop.<domain> TXT "side=old" "execution=<id>"`, awaited INSYNC.
+async fn write_canary<S: HostedZones>(
+    source: &S,
+    source_id: &str,
+    canary: RecordSet,
+    settings: &Settings,
+) -> Result<(), Error> {
     let change = [Change {
         action: Action::Upsert,
         record: canary,
     }];
     change_and_wait(
         source,
-        &source_id,
+        source_id,
         &change,
         "zonehop: canary and lock",
         settings.in_sync_timeout,
     )
-    .await?;
-    output.canary_written = true;
-    Ok(output)
+    .await
+    .map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zonehop_core::name::Name;
 
     #[test]
     fn the_canary_names_its_execution() {

@@ -19,7 +19,7 @@ use zonehop_core::zone::bare_zone_id;
 
 /// rollback's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RollbackRequest {
     pub domain: String,
     pub source: ZoneRef,

@@ -24,7 +24,7 @@ use zonehop_core::zone::bare_zone_id;
 
 /// swap-nameservers' input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SwapRequest {
     pub domain: String,
     pub source: ZoneRef,

@@ -14,12 +14,13 @@ use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, HostedZones
 use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::change::Action;
 use zonehop_core::plan::{plan_sync, HealthCheckPolicy, PlanInput, SyncPlan, Warning};
-use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
+use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneFields, ZoneRef};
 use zonehop_core::zone::{bare_zone_id, RecordSet};
 
-/// The target side of the request, as sync-records reads it.
+/// The target side of the request, as sync-records reads it. Deserialized through
+/// [`ZoneFields`], which refuses unknown keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "ZoneFields")]
 pub struct SyncTarget {
     #[serde(flatten)]
     pub zone: ZoneRef,
@@ -33,9 +34,18 @@ fn default_true() -> bool {
     true
 }
 
+impl From<ZoneFields> for SyncTarget {
+    fn from(fields: ZoneFields) -> Self {
+        SyncTarget {
+            adopted: fields.adopted.unwrap_or_else(default_true),
+            zone: ZoneRef::from(fields),
+        }
+    }
+}
+
 /// sync-records' input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncRequest {
     pub domain: String,
     pub source: ZoneRef,

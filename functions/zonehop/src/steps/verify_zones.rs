@@ -25,7 +25,7 @@ use zonehop_core::zone::{bare_zone_id, Zone};
 
 /// verify-zones' input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyRequest {
     pub domain: String,
     pub source: ZoneRef,

@@ -1,0 +1,381 @@
+//! check-propagation on the in-memory twins, with a `ManualClock`: single rounds, the
+//! "evidence is not a verdict" rules (a silent server is unknown, never old), and a whole
+//! 72-hour propagation window played in milliseconds (invariant 4).
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::*;
+use serde_json::json;
+use zonehop::adapters::memory::ZoneOp;
+use zonehop::core::delegation::canonical_servers;
+use zonehop::core::propagation::{Pacing, SILENT_ROUNDS_BOUND, SILENT_SECONDS_BOUND};
+use zonehop::core::zone::RrType;
+use zonehop::ports::clock::Clock;
+use zonehop::steps::check_propagation::{
+    check_propagation, PropagationOutput, PropagationRequest, RoundState,
+};
+
+const PROBES: [&str; 3] = ["203.0.113.1:53", "203.0.113.2:53", "203.0.113.3:53"];
+/// The bound's parts in this world: parent NS TTL, and max(old NS TTL 300, MX 3600).
+const BOUND: i64 = PARENT_NS_TTL as i64 + 3_600;
+
+struct Window {
+    w: World,
+    target_id: String,
+    old: Vec<String>,
+    new: Vec<String>,
+}
+
+/// example.com with its apex NS TTL lowered to 300 and a target zone; every parent
+/// server still delegates to the old servers; every probe resolver answers the old canary.
+fn window() -> Window {
+    let w = World::new();
+    let mut ns = apex_ns(&w.source_records(), &w.domain);
+    ns.ttl = Some(300);
+    w.source.put_records(w.source_id(), [ns]).expect("zone");
+    let target = w.target.add_zone(&w.domain);
+    let old = canonical_servers(&w.source_zone.name_servers);
+    let new = canonical_servers(&target.name_servers);
+    let window = Window {
+        w,
+        target_id: target.id,
+        old,
+        new,
+    };
+    for parent in World::parent_addresses() {
+        window.parent_says(parent, false);
+    }
+    for probe in PROBES {
+        window.probe_says(probe, "old");
+    }
+    window
+}
+
+impl Window {
+    fn parent_says(&self, server: SocketAddr, new: bool) {
+        let servers = if new { &self.new } else { &self.old };
+        self.w.dns.answer(
+            server,
+            &self.w.domain,
+            RrType::NS,
+            referral("example.com.", servers, PARENT_NS_TTL),
+        );
+    }
+
+    fn probe_says(&self, probe: &str, side: &str) {
+        self.w.dns.answer(
+            addr(probe),
+            &n("_zonehop.example.com"),
+            RrType::TXT,
+            answer(
+                vec![record(
+                    "_zonehop.example.com",
+                    "TXT",
+                    60,
+                    &format!("\"side={side}\""),
+                )],
+                Vec::new(),
+            ),
+        );
+    }
+
+    fn request(&self, state: Option<RoundState>) -> PropagationRequest {
+        let mut body = self.w.with(
+            Some(&self.target_id),
+            json!({
+                "probe": { "resolvers": PROBES },
+                "resolver": RESOLVER,
+                "pacing": { "minWait": 30, "maxWait": 3600 },
+            }),
+        );
+        body["state"] = serde_json::to_value(state).expect("state");
+        request(body)
+    }
+
+    async fn round(&self, state: Option<RoundState>) -> Result<PropagationOutput, zonehop::Error> {
+        check_propagation(
+            &*self.w.source,
+            &*self.w.target,
+            &self.w.dns,
+            &self.w.clock,
+            &self.request(state),
+            &settings(),
+        )
+        .await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn before_the_switch_nothing_is_on_new_and_no_clock_runs() {
+    let win = window();
+    let out = win.round(None).await.expect("a round");
+    assert!(!out.safe);
+    assert_eq!((out.parent_on_new, out.parent_total), (0, 2));
+    assert_eq!(out.resolvers_on_new, 0);
+    assert_eq!(out.safe_at, None);
+    assert_eq!(out.next_wait_seconds, 30);
+    assert_eq!(
+        out.checked_at,
+        win.w.clock.now_epoch(),
+        "the round's time is the clock's"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_4_safe_exactly_at_the_bound_once_parent_and_resolvers_moved() {
+    let win = window();
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
+    for probe in PROBES {
+        win.probe_says(probe, "new");
+    }
+    let t0 = win.w.clock.now_epoch();
+    let first = win.round(None).await.expect("first round");
+    assert!(!first.safe);
+    assert_eq!(first.parent_switch_seen_at, Some(t0));
+    assert_eq!(first.safe_at, Some(t0 + BOUND));
+    win.w.clock.set(t0 + BOUND - 1);
+    let before = win.round(Some(first.state)).await.expect("just before");
+    assert!(!before.safe, "never early");
+    assert_eq!(before.next_wait_seconds, 1);
+    win.w.clock.advance(1);
+    let at = win.round(Some(before.state)).await.expect("at the bound");
+    assert!(at.safe);
+    assert_eq!(win.w.writes(), 0, "check-propagation only observes");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_3_a_round_run_again_gives_the_same_verdict_and_writes_nothing() {
+    let win = window();
+    win.parent_says(World::parent_addresses()[0], true);
+    win.probe_says(PROBES[0], "new");
+    let first = win.round(None).await.expect("first");
+    let state = first.state.clone();
+    let again = win.round(Some(state.clone())).await.expect("again");
+    let repeat = win.round(Some(state)).await.expect("repeat");
+    assert_eq!(again, repeat, "the same input, the same output");
+    assert_eq!(win.w.source.count(ZoneOp::ChangeResourceRecordSets), 0);
+    assert_eq!(win.w.writes(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_round_that_cannot_find_the_parent_fails_with_dns_lookup_failed() {
+    let win = window();
+    win.w.dns.set_silent(addr(RESOLVER), true);
+    let err = win.round(None).await.expect_err("no parent");
+    assert_eq!(err.error_type(), "DnsLookupFailed");
+    assert_eq!(
+        win.w.dns.queries_to(addr(RESOLVER)),
+        3,
+        "asked three times before giving up"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_resolver_later_on_reuses_the_parent_servers_of_the_previous_round() {
+    let win = window();
+    let first = win.round(None).await.expect("first");
+    assert_eq!(first.state.parent_addresses.len(), 2);
+    win.w.dns.set_silent(addr(RESOLVER), true);
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
+    win.w.clock.advance(30);
+    let out = win
+        .round(Some(first.state))
+        .await
+        .expect("a round all the same");
+    assert!(out.parent_from_previous_round);
+    assert_eq!((out.parent_on_new, out.parent_total), (2, 2));
+    assert!(out.parent_switch_seen_at.is_some());
+    assert!(
+        out.warnings.iter().any(|w| w.contains("previous round")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_parent_server_that_drops_a_query_or_two_is_asked_again_within_the_round() {
+    let win = window();
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
+    let flaky = World::parent_addresses()[1];
+    win.w.dns.drop_next(flaky, 2);
+    let out = win.round(None).await.expect("a round");
+    assert_eq!(out.parent_unknown, 0);
+    assert_eq!(out.parent_on_new, 2);
+    assert!(out.parent_switch_seen_at.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_4_a_silent_parent_server_is_unknown_it_neither_starts_nor_restarts_the_clock() {
+    let win = window();
+    let [a_server, b_server] = [World::parent_addresses()[0], World::parent_addresses()[1]];
+    win.parent_says(a_server, true);
+    win.parent_says(b_server, true);
+    win.w.dns.set_silent(b_server, true);
+    let first = win.round(None).await.expect("first");
+    assert_eq!(first.parent_unknown, 1);
+    assert_eq!(
+        first.parent_switch_seen_at, None,
+        "one server unheard: not seen yet"
+    );
+    win.w.dns.set_silent(b_server, false);
+    win.w.clock.advance(30);
+    let seen = win.round(Some(first.state)).await.expect("seen");
+    let at = seen.parent_switch_seen_at.expect("seen now");
+    win.w.dns.set_silent(b_server, true);
+    win.w.clock.advance(30);
+    let silent = win.round(Some(seen.state)).await.expect("silent");
+    assert_eq!(silent.parent_switch_seen_at, Some(at), "not restarted");
+    assert!(silent
+        .warnings
+        .iter()
+        .any(|w| w.contains(&b_server.to_string())));
+    // An answer with the old set does restart it.
+    win.w.dns.set_silent(b_server, false);
+    win.parent_says(b_server, false);
+    win.w.clock.advance(30);
+    let old = win.round(Some(silent.state)).await.expect("old");
+    assert_eq!(old.parent_switch_seen_at, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_probe_resolver_keeps_its_moved_at_and_stops_counting_only_past_the_bound() {
+    let win = window();
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
+    for probe in PROBES {
+        win.probe_says(probe, "new");
+    }
+    let t0 = win.w.clock.now_epoch();
+    let mut out = win.round(None).await.expect("first");
+    let moved = out.resolvers[2].moved_at.expect("moved");
+    win.w.dns.set_silent(addr(PROBES[2]), true);
+    // Past safe_at, but the silent resolver still counts: not safe.
+    win.w.clock.set(t0 + BOUND);
+    out = win.round(Some(out.state)).await.expect("silent 1");
+    assert!(!out.safe);
+    assert_eq!(out.resolvers[2].moved_at, Some(moved), "movedAt kept");
+    assert_eq!(out.silent_resolvers.len(), 1);
+    assert_eq!(out.next_wait_seconds, 30, "asked again soon");
+    let silent_from = win.w.clock.now_epoch();
+    let mut rounds = 1;
+    while !out.safe {
+        win.w.clock.advance(out.next_wait_seconds);
+        out = win.round(Some(out.state)).await.expect("a silent round");
+        rounds += 1;
+        assert!(rounds < 1_000);
+    }
+    let now = win.w.clock.now_epoch();
+    assert!(rounds >= SILENT_ROUNDS_BOUND, "{rounds}");
+    assert!(
+        now - silent_from >= SILENT_SECONDS_BOUND,
+        "left out after an hour at least"
+    );
+    assert!(
+        now - silent_from < SILENT_SECONDS_BOUND + 30,
+        "and not much later"
+    );
+    assert!(out.resolvers[2].left_out);
+    assert_eq!(out.resolvers_total, 2, "the two that count");
+    assert_eq!(out.resolvers[2].moved_at, Some(moved));
+    assert!(
+        out.warnings.iter().any(|w| w.contains(PROBES[2])),
+        "{:?}",
+        out.warnings
+    );
+    assert!(out.silent_resolvers[0].left_out);
+}
+
+/// invariant 4, played over 72 hours: the parent switches six hours in, one parent server
+/// falls silent for a while after it, one probe resolver moves 30 hours late, another is
+/// silent for a few rounds. The loop waits as the state machine does (`nextWaitSeconds`).
+#[tokio::test(start_paused = true)]
+async fn invariant_4_a_72_hour_window_ends_at_the_bound_within_one_poll_in_few_rounds() {
+    let win = window();
+    let pacing = Pacing::default();
+    let t0 = win.w.clock.now_epoch();
+    let switch = t0 + 6 * 3_600;
+    let silent_parent = (switch + 3_600, switch + 5 * 3_600);
+    let silent_probe = (switch + 2 * 3_600, switch + 2 * 3_600 + 4 * 3_000);
+    let late_probe_moves = switch + 30 * 3_600;
+    let [_, b_server] = [World::parent_addresses()[0], World::parent_addresses()[1]];
+
+    let mut state = None;
+    let mut outputs: Vec<PropagationOutput> = Vec::new();
+    let last = loop {
+        let now = win.w.clock.now_epoch();
+        let switched = now >= switch;
+        for parent in World::parent_addresses() {
+            win.parent_says(parent, switched);
+        }
+        win.w
+            .dns
+            .set_silent(b_server, (silent_parent.0..silent_parent.1).contains(&now));
+        win.probe_says(PROBES[0], if now >= switch + 600 { "new" } else { "old" });
+        win.probe_says(
+            PROBES[1],
+            if now >= late_probe_moves {
+                "new"
+            } else {
+                "old"
+            },
+        );
+        win.probe_says(PROBES[2], if switched { "new" } else { "old" });
+        win.w.dns.set_silent(
+            addr(PROBES[2]),
+            (silent_probe.0..silent_probe.1).contains(&now),
+        );
+        let out = win.round(state.take()).await.expect("a round");
+        outputs.push(out.clone());
+        if out.safe {
+            break out;
+        }
+        assert!(now - t0 < 72 * 3_600, "not safe within 72 hours");
+        state = Some(out.state);
+        win.w.clock.advance(out.next_wait_seconds);
+    };
+
+    let seen = last.parent_switch_seen_at.expect("the switch was seen");
+    assert!(
+        seen >= switch && seen - switch <= pacing.max_wait,
+        "switch seen within a poll"
+    );
+    let bound = seen + BOUND;
+    assert_eq!(last.safe_at, Some(bound));
+    assert!(last.checked_at >= bound, "never early");
+    assert!(
+        last.checked_at - bound <= pacing.min_wait,
+        "and within one poll of the bound"
+    );
+    // The silent parent server never restarted the clock.
+    let seen_from: Vec<Option<i64>> = outputs
+        .iter()
+        .map(|o| o.parent_switch_seen_at)
+        .skip_while(Option::is_none)
+        .collect();
+    assert!(seen_from.iter().all(|s| *s == Some(seen)), "{seen_from:?}");
+    assert!(
+        outputs.iter().any(|o| o.parent_unknown == 1),
+        "the silence happened"
+    );
+    // The silent probe resolver kept its movedAt through its silence.
+    let moved = outputs
+        .iter()
+        .filter_map(|o| o.resolvers[2].moved_at)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(moved.len(), 1, "one movedAt throughout: {moved:?}");
+    assert!(outputs.iter().any(|o| o.resolvers[2].silent_rounds > 0));
+    assert!(last.resolvers[1].moved_at >= Some(late_probe_moves));
+    // Well under Step Functions' 25,000 history events (about 9 a round).
+    let rounds = outputs.len();
+    assert!(rounds * 9 < 2_500, "{rounds} rounds");
+    assert_eq!(win.w.writes(), 0);
+}

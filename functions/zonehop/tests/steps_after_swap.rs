@@ -1,0 +1,453 @@
+//! Unit tests of swap-nameservers, cutover, finalize and rollback on the in-memory twins:
+//! the happy path, a re-run that converges without writing (invariant 3), and a failure
+//! with its errorType.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+use zonehop::adapters::memory::{Fault, RegistrarOp, ZoneOp};
+use zonehop::core::delegation::canonical_servers;
+use zonehop::core::zone::RrType;
+use zonehop::steps::create_zone::create_zone;
+use zonehop::steps::cutover::cutover;
+use zonehop::steps::finalize::finalize;
+use zonehop::steps::rollback::rollback;
+use zonehop::steps::swap_nameservers::{swap_nameservers, SwapOutput};
+use zonehop::steps::sync_records::sync_records;
+use zonehop::Settings;
+
+/// A world with the target created and synced (the canary on both sides).
+async fn synced() -> (World, String) {
+    let w = World::new();
+    let target = create_zone(
+        &*w.target,
+        &request(json!({ "domain": "example.com", "target": {}, "executionId": EXECUTION })),
+        &settings(),
+    )
+    .await
+    .expect("created")
+    .hosted_zone_id;
+    w.source
+        .put_records(
+            w.source_id(),
+            [rr(
+                "_zonehop.example.com",
+                RrType::TXT,
+                60,
+                &["\"side=old\"", "\"execution=x\""],
+            )],
+        )
+        .expect("canary");
+    sync_records(
+        &*w.source,
+        &*w.target,
+        &request(json!({
+            "domain": "example.com",
+            "source": { "hostedZoneId": w.source_id() },
+            "target": { "hostedZoneId": target, "adopted": false },
+            "extraRecords": [World::new_canary()],
+        })),
+        &settings(),
+    )
+    .await
+    .expect("synced");
+    w.source.clear_calls();
+    w.target.clear_calls();
+    (w, target)
+}
+
+fn target_servers(w: &World, target: &str) -> Vec<String> {
+    canonical_servers(&w.target.zone(target).expect("target").name_servers)
+}
+
+async fn swap(w: &World, target: &str, kind: &str) -> Result<SwapOutput, zonehop::Error> {
+    swap_nameservers(
+        &*w.source,
+        &*w.target,
+        &*w.registrar,
+        &request(w.with(Some(target), json!({ "registrar": { "type": kind } }))),
+        &settings(),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- swap-nameservers
+
+#[tokio::test(start_paused = true)]
+async fn swap_points_the_registration_and_the_old_apex_ns_at_the_new_servers() {
+    let (w, target) = synced().await;
+    w.registrar.set_polls_until_done(2);
+    let out = swap(&w, &target, "route53domains").await.expect("swapped");
+    let new = target_servers(&w, &target);
+    assert_eq!(out.name_servers, new);
+    assert!(out.registration_changed && out.source_apex_ns_changed);
+    assert_eq!(w.registrar.servers_of(&w.domain), Some(new.clone()));
+    assert_eq!(
+        w.registrar.count(RegistrarOp::GetOperationDetail),
+        3,
+        "SUBMITTED, IN_PROGRESS, SUCCESSFUL"
+    );
+    let apex = apex_ns(&w.source_records(), &w.domain);
+    assert_eq!(
+        canonical_servers(&apex.values().map(str::to_owned).collect::<Vec<_>>()),
+        new
+    );
+    assert_eq!(apex.ttl, Some(172_800), "TTL kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_3_swap_run_again_changes_neither_registration_nor_zone() {
+    let (w, target) = synced().await;
+    swap(&w, &target, "route53domains").await.expect("first");
+    let writes = w.writes();
+    let again = swap(&w, &target, "route53domains").await.expect("second");
+    assert!(!again.registration_changed && !again.source_apex_ns_changed);
+    assert_eq!(w.writes(), writes);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_registrar_operation_is_named_and_leaves_the_old_apex_ns() {
+    let (w, target) = synced().await;
+    w.registrar.fail_next_operations(1);
+    let before = w.source_records();
+    let err = swap(&w, &target, "route53domains")
+        .await
+        .expect_err("failed");
+    assert_eq!(err.error_type(), "RegistrarOperationFailed");
+    assert_eq!(
+        w.registrar.servers_of(&w.domain),
+        Some(canonical_servers(&w.source_zone.name_servers))
+    );
+    assert_eq!(w.source_records(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_registrar_hands_back_a_retryable_pending_and_the_retry_converges() {
+    let (w, target) = synced().await;
+    w.registrar.set_polls_until_done(1_000);
+    let quick = Settings {
+        operation_timeout: Duration::from_millis(1),
+        ..settings()
+    };
+    let err = swap_nameservers(
+        &*w.source,
+        &*w.target,
+        &*w.registrar,
+        &request(w.with(Some(&target), json!({}))),
+        &quick,
+    )
+    .await
+    .expect_err("pending");
+    assert_eq!(err.error_type(), "RegistrarOperationPending");
+    assert!(err.is_transient());
+    // A retry while the operation runs is refused by the registrar (DuplicateRequest)...
+    let again = swap_nameservers(
+        &*w.source,
+        &*w.target,
+        &*w.registrar,
+        &request(w.with(Some(&target), json!({}))),
+        &quick,
+    )
+    .await
+    .expect_err("still running");
+    assert_eq!(again.error_type(), "PriorRequestNotComplete");
+    assert_eq!(w.registrar.writes(), 1);
+    // ...and once it completed (the twin's operations move on when polled), the retry
+    // finds the registration done and finishes.
+    w.registrar.set_polls_until_done(0);
+    {
+        use zonehop::ports::registrar::Registrar;
+        let status = w
+            .registrar
+            .operation_status("op-00000001")
+            .await
+            .expect("poll");
+        assert_eq!(status, "SUCCESSFUL");
+    }
+    let out = swap(&w, &target, "route53domains").await.expect("done");
+    assert!(!out.registration_changed, "the first operation did it");
+    assert_eq!(
+        w.registrar.writes(),
+        1,
+        "one UpdateDomainNameservers in all"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manual_registrar_is_not_touched_but_the_old_apex_ns_is() {
+    let (w, target) = synced().await;
+    let out = swap(&w, &target, "manual").await.expect("swapped");
+    assert!(!out.registration_changed);
+    assert!(out.source_apex_ns_changed);
+    assert_eq!(w.registrar.count(RegistrarOp::GetDomainDetail), 0);
+}
+
+// ---------------------------------------------------------------- cutover
+
+fn cutover_body(w: &World, target: &str, records: serde_json::Value) -> serde_json::Value {
+    w.with(Some(target), json!({ "records": records }))
+}
+
+#[tokio::test(start_paused = true)]
+async fn cutover_writes_the_same_records_in_both_zones() {
+    let (w, target) = synced().await;
+    let records =
+        json!([{ "name": "www.example.com", "type": "A", "values": ["203.0.113.7"], "ttl": 60 }]);
+    let out = cutover(
+        &*w.source,
+        &*w.target,
+        &request(cutover_body(&w, &target, records)),
+        &settings(),
+    )
+    .await
+    .expect("cut over");
+    assert!(out.source_changed && out.target_changed);
+    let wanted = a("www.example.com", 60, &["203.0.113.7"]);
+    for zone in [
+        w.source_records(),
+        w.target.records(&target).expect("target"),
+    ] {
+        assert!(zone.get(&wanted.key()).expect("www").same_content(&wanted));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_3_cutover_run_again_writes_nothing() {
+    let (w, target) = synced().await;
+    let records = json!([{ "name": "www.example.com", "type": "A", "values": ["203.0.113.7"] }]);
+    let body = cutover_body(&w, &target, records);
+    cutover(&*w.source, &*w.target, &request(body.clone()), &settings())
+        .await
+        .expect("first");
+    let writes = w.writes();
+    let again = cutover(&*w.source, &*w.target, &request(body), &settings())
+        .await
+        .expect("second");
+    assert!(!again.source_changed && !again.target_changed);
+    assert_eq!(w.writes(), writes);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cutover_route53_refuses_changes_neither_zone() {
+    let (w, target) = synced().await;
+    // A CNAME where www already has an A record: Route 53 refuses the whole batch.
+    let records =
+        json!([{ "name": "www.example.com", "type": "CNAME", "values": ["lb.example.net."] }]);
+    let before = w.target.records(&target).expect("target");
+    let err = cutover(
+        &*w.source,
+        &*w.target,
+        &request(cutover_body(&w, &target, records)),
+        &settings(),
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(err.error_type(), "ChangeRejected");
+    assert!(err.to_string().contains("CNAME"), "{err}");
+    assert_eq!(w.target.records(&target).expect("target"), before);
+    assert_eq!(
+        w.source.count(ZoneOp::ChangeResourceRecordSets),
+        0,
+        "stopped at the target"
+    );
+}
+
+// ---------------------------------------------------------------- finalize
+
+fn final_body(w: &World, target: &str) -> serde_json::Value {
+    w.with(
+        Some(target),
+        json!({ "nsTtl": { "during": 300, "after": 86400 } }),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn finalize_restores_the_ns_ttl_and_removes_both_canaries() {
+    let (w, target) = synced().await;
+    let out = finalize(
+        &*w.source,
+        &*w.target,
+        &request(final_body(&w, &target)),
+        &settings(),
+    )
+    .await
+    .expect("finalized");
+    assert_eq!(out.canaries_removed, 2);
+    for zone in [
+        w.source_records(),
+        w.target.records(&target).expect("target"),
+    ] {
+        assert_eq!(apex_ns(&zone, &w.domain).ttl, Some(86_400));
+        assert!(!zone.iter().any(|r| r.name == n("_zonehop.example.com")));
+    }
+    assert!(out
+        .decommission_checklist
+        .iter()
+        .any(|line| line.contains(w.source_id())));
+    assert!(
+        w.source.zone(w.source_id()).is_ok(),
+        "the old zone is never deleted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_3_finalize_run_again_writes_nothing() {
+    let (w, target) = synced().await;
+    finalize(
+        &*w.source,
+        &*w.target,
+        &request(final_body(&w, &target)),
+        &settings(),
+    )
+    .await
+    .expect("first");
+    let writes = w.writes();
+    let again = finalize(
+        &*w.source,
+        &*w.target,
+        &request(final_body(&w, &target)),
+        &settings(),
+    )
+    .await
+    .expect("second");
+    assert_eq!(again.canaries_removed, 0);
+    assert_eq!(w.writes(), writes);
+}
+
+#[tokio::test(start_paused = true)]
+async fn finalize_denied_is_named_and_not_retried() {
+    let (w, target) = synced().await;
+    w.target
+        .fail_next(ZoneOp::ChangeResourceRecordSets, 1, Fault::AccessDenied);
+    let err = finalize(
+        &*w.source,
+        &*w.target,
+        &request(final_body(&w, &target)),
+        &settings(),
+    )
+    .await
+    .expect_err("denied");
+    assert_eq!(err.error_type(), "AccessDenied");
+    assert_eq!(
+        w.target.count(ZoneOp::ChangeResourceRecordSets),
+        1,
+        "not retried"
+    );
+    assert_eq!(w.source.writes(), 0);
+}
+
+// ---------------------------------------------------------------- rollback
+
+fn rollback_body(w: &World, kind: &str) -> serde_json::Value {
+    json!({
+        "domain": "example.com",
+        "source": { "hostedZoneId": w.source_id() },
+        "registrar": { "type": kind },
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_points_registration_and_old_apex_ns_back_at_the_old_servers() {
+    let (w, target) = synced().await;
+    swap(&w, &target, "route53domains").await.expect("swapped");
+    let out = rollback(
+        &*w.source,
+        &*w.registrar,
+        &request(rollback_body(&w, "route53domains")),
+        &settings(),
+    )
+    .await
+    .expect("rolled back");
+    let old = canonical_servers(&w.source_zone.name_servers);
+    assert_eq!(out.name_servers, old);
+    assert!(out.registration_changed && out.source_apex_ns_changed);
+    assert_eq!(w.registrar.servers_of(&w.domain), Some(old.clone()));
+    let apex = apex_ns(&w.source_records(), &w.domain);
+    assert_eq!(
+        canonical_servers(&apex.values().map(str::to_owned).collect::<Vec<_>>()),
+        old
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_3_rollback_run_again_writes_nothing() {
+    let (w, target) = synced().await;
+    swap(&w, &target, "route53domains").await.expect("swapped");
+    let body = rollback_body(&w, "route53domains");
+    rollback(
+        &*w.source,
+        &*w.registrar,
+        &request(body.clone()),
+        &settings(),
+    )
+    .await
+    .expect("first");
+    let writes = w.writes();
+    let again = rollback(&*w.source, &*w.registrar, &request(body), &settings())
+        .await
+        .expect("second");
+    assert!(!again.registration_changed && !again.source_apex_ns_changed);
+    assert_eq!(w.writes(), writes);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_with_a_manual_registrar_names_what_the_operator_must_set() {
+    let (w, target) = synced().await;
+    swap(&w, &target, "manual").await.expect("swapped");
+    let out = rollback(
+        &*w.source,
+        &*w.registrar,
+        &request(rollback_body(&w, "manual")),
+        &settings(),
+    )
+    .await
+    .expect("rolled back");
+    let action = out.operator_action.expect("an operator action");
+    assert!(
+        w.source_zone
+            .name_servers
+            .iter()
+            .all(|s| action.contains(s.trim_end_matches('.'))),
+        "{action}"
+    );
+    assert_eq!(w.registrar.writes(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_whose_registrar_operation_fails_is_named() {
+    let (w, target) = synced().await;
+    swap(&w, &target, "route53domains").await.expect("swapped");
+    w.registrar.fail_next_operations(1);
+    let err = rollback(
+        &*w.source,
+        &*w.registrar,
+        &request(rollback_body(&w, "route53domains")),
+        &settings(),
+    )
+    .await
+    .expect_err("failed");
+    assert_eq!(err.error_type(), "RegistrarOperationFailed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_retries_a_throttled_registrar() {
+    let (w, target) = synced().await;
+    swap(&w, &target, "route53domains").await.expect("swapped");
+    w.registrar
+        .fail_next(RegistrarOp::UpdateDomainNameservers, 3, Fault::Throttled);
+    rollback(
+        &*w.source,
+        &*w.registrar,
+        &request(rollback_body(&w, "route53domains")),
+        &settings(),
+    )
+    .await
+    .expect("rolled back after retries");
+    assert_eq!(
+        w.registrar.count(RegistrarOp::UpdateDomainNameservers),
+        4 + 1,
+        "1 swap + 3 throttled + 1"
+    );
+}
