@@ -10,13 +10,13 @@ use zonehop::core::request::ProbeConfig;
 use zonehop::core::request::ZoneRef;
 use zonehop::core::request::{RegistrarKind, RegistrarRef};
 use zonehop::core::zone::{Failover, RecordSet, RrType};
-use zonehop::ports::hosted_zones::read_zone;
+use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::settings::Settings;
 use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightRequest};
 use zonehop::{Error, Name};
 use zonehop_world::dnsworld::{DnsWorld, WorldOptions};
 use zonehop_world::moto::Moto;
-use zonehop_world::registrar::{register, registrar_access};
+use zonehop_world::registrar::{register, registrar_access, set_name_servers};
 use zonehop_world::{route53_in, seed_zone, source_access, target_access};
 
 fn n(s: &str) -> Name {
@@ -36,6 +36,15 @@ async fn setup(records: &[RecordSet]) -> Setup {
     let base = moto.config().await;
     let source_id = seed_zone(&base, &source_access(), &n("example.com"), records).await;
     register(&base, "example.com").await;
+    // As in a real migration, the domain is delegated to the source zone (a registration that
+    // names other servers is a stale source, which preflight refuses).
+    let source = route53_in(&base, &source_access()).await;
+    let servers = source
+        .get_zone(&source_id)
+        .await
+        .expect("the source zone")
+        .name_servers;
+    set_name_servers(&base, "example.com", &servers).await;
     let world = DnsWorld::start(
         WorldOptions::new(base.clone(), vec![source_access()]).registrar(registrar_access()),
     )
@@ -43,7 +52,7 @@ async fn setup(records: &[RecordSet]) -> Setup {
     .expect("the DNS world starts");
     world.settle().await.expect("served");
     Setup {
-        source: route53_in(&base, &source_access()).await,
+        source,
         target: route53_in(&base, &target_access()).await,
         source_id,
         world,
