@@ -209,8 +209,18 @@ pub struct Verdict {
 /// The bound of invariant 4.
 pub fn safe_at(switch_seen: i64, evidence: &Evidence) -> i64 {
     switch_seen
-        + evidence.parent_ns_ttl.max(0)
-        + evidence.old_ns_ttl.max(evidence.largest_record_ttl).max(0)
+        + window_after_switch(
+            evidence.parent_ns_ttl,
+            evidence.old_ns_ttl,
+            evidence.largest_record_ttl,
+        )
+}
+
+/// How long after the parent switches the old side may still be asked (invariant 4): the
+/// parent's NS TTL (resolvers hold the old delegation that long), plus the larger of the old
+/// side's NS TTL and its largest record TTL (what they may hold from the old servers).
+pub fn window_after_switch(parent_ns_ttl: i64, old_ns_ttl: i64, largest_record_ttl: i64) -> i64 {
+    parent_ns_ttl.max(0) + old_ns_ttl.max(largest_record_ttl).max(0)
 }
 
 /// Decides one round: safe or not, and how long to wait before the next.

@@ -34,6 +34,7 @@ use zonehop_core::plan::{
     aliases_across_cuts, cidr_blockers, kept_name_blockers, plan_sync, BlockReason, Blocker,
     HealthCheckPolicy, PlanInput, SyncPlan, Warning,
 };
+use zonehop_core::propagation::window_after_switch;
 use zonehop_core::propagation::Pacing;
 use zonehop_core::request::{
     cutover_records, parse_domain, parse_keep_in_source, CutoverRecord, NsTtl, ProbeConfig,
@@ -620,7 +621,7 @@ fn timeline(records: &Zone, source_ns_ttl: i64, parent_ns_ttl: i64, during: i64)
         },
         Wait {
             step: "check-propagation".into(),
-            seconds: parent_ns_ttl + during.max(largest_record_ttl),
+            seconds: window_after_switch(parent_ns_ttl, during, largest_record_ttl),
             why: format!(
                 "after the parent switches: its NS TTL ({parent_ns_ttl} s) plus the larger of the old NS TTL ({during} s) and the largest record TTL ({largest_record_ttl} s)"
             ),
