@@ -32,6 +32,18 @@ pub struct DnsAnswer {
 }
 
 impl DnsAnswer {
+    /// The delegation of `domain` in this answer: its NS records, from the authority section
+    /// (a parent's referral) or the answer section (an authoritative answer). What a parent
+    /// server says the domain is delegated to.
+    pub fn delegation(&self, domain: &Name) -> Vec<DnsRecord> {
+        self.authorities
+            .iter()
+            .chain(self.answers.iter())
+            .filter(|r| r.name == *domain && r.rtype == "NS")
+            .cloned()
+            .collect()
+    }
+
     /// The answer records of exactly this name and type, sorted: what "the RRset" is.
     pub fn rrset(&self, name: &Name, rtype: &str) -> Vec<DnsRecord> {
         let mut set: Vec<DnsRecord> = self

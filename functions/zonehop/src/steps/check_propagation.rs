@@ -24,8 +24,7 @@
 //! The time of the round comes from the [`Clock`] port.
 
 use crate::ports::clock::Clock;
-use crate::ports::dns::lookup::address_of;
-use crate::ports::dns::lookup::parent_zone;
+use crate::ports::dns::lookup::parent_addresses;
 use crate::settings::Settings;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -242,30 +241,6 @@ async fn ask<D: DnsClient>(
     last
 }
 
-/// The addresses of the parent zone's servers, through the resolver (each lookup asked
-/// up to [`ATTEMPTS`] times).
-async fn find_parent_addresses<D: DnsClient>(
-    dns: &D,
-    resolver: SocketAddr,
-    domain: &Name,
-) -> Result<Vec<IpAddr>, Error> {
-    let (_, servers) = attempts(|| parent_zone(dns, resolver, domain)).await?;
-    let mut addresses = Vec::new();
-    for server in &servers {
-        let found = attempts(|| address_of(dns, resolver, server)).await?;
-        if found.is_empty() {
-            return Err(Error::DnsLookupFailed {
-                name: server.to_string(),
-                message: "no address".into(),
-            });
-        }
-        addresses.extend(found);
-    }
-    addresses.sort();
-    addresses.dedup();
-    Ok(addresses)
-}
-
 /// One round: evidence, verdict, next wait. The time of the round is `clock`'s.
 pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: Clock>(
     source: &S,
@@ -318,9 +293,9 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
     new_servers.dedup();
 
     // The parent's servers: found through the resolver, else those of the previous round.
-    let (parent_addresses, parent_from_previous_round) = match find_parent_addresses(
-        dns, resolver, &domain,
-    )
+    let (parent_addresses, parent_from_previous_round) = match attempts(|| {
+        parent_addresses(dns, resolver, &domain)
+    })
     .await
     {
         Ok(found) => {
@@ -347,20 +322,14 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
     let mut parent_ns_ttl = 0i64;
     for ip in &parent_addresses {
         let addr = SocketAddr::new(*ip, settings.dns_port);
-        let delegation = |answer: &DnsAnswer| -> Vec<zonehop_core::answers::DnsRecord> {
-            answer
-                .authorities
-                .iter()
-                .chain(answer.answers.iter())
-                .filter(|r| r.name == domain && r.rtype == "NS")
-                .cloned()
-                .collect()
-        };
         let answer = ask(dns, addr, &domain, RrType::NS, false, |a| {
-            !delegation(a).is_empty()
+            !a.delegation(&domain).is_empty()
         })
         .await;
-        let referral = answer.as_ref().map(delegation).unwrap_or_default();
+        let referral = answer
+            .as_ref()
+            .map(|a| a.delegation(&domain))
+            .unwrap_or_default();
         let names: Vec<String> = referral
             .iter()
             .filter_map(|r| Name::parse(&r.data).ok())

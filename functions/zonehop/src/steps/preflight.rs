@@ -18,7 +18,7 @@ use zonehop_core::canary::canary_execution;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::Error;
-use crate::ports::dns::lookup::{address_of, parent_zone, parse_resolver, resolver_for};
+use crate::ports::dns::lookup::{parent_addresses, parse_resolver, resolver_for};
 use crate::ports::dns::DnsClient;
 use crate::ports::executions::Executions;
 use crate::ports::hosted_zones::{
@@ -497,24 +497,19 @@ async fn check_delegation<D: DnsClient>(
 ) -> Result<(Vec<String>, i64), Error> {
     let domain = &checked.domain;
     let resolver = checked.resolver;
-    let (_, parent_servers) = parent_zone(dns, resolver, domain).await?;
     let mut live: Vec<String> = Vec::new();
     let mut parent_ns_ttl = 0i64;
     let mut ds_seen = false;
-    for server in &parent_servers {
-        for ip in address_of(dns, resolver, server).await? {
-            let addr = SocketAddr::new(ip, settings.dns_port);
-            if let Ok(answer) = dns.query(addr, domain, RrType::NS, false).await {
-                for r in answer.authorities.iter().chain(answer.answers.iter()) {
-                    if r.name == *domain && r.rtype == "NS" {
-                        live.push(r.data.clone());
-                        parent_ns_ttl = parent_ns_ttl.max(i64::from(r.ttl));
-                    }
-                }
+    for ip in parent_addresses(dns, resolver, domain).await? {
+        let addr = SocketAddr::new(ip, settings.dns_port);
+        if let Ok(answer) = dns.query(addr, domain, RrType::NS, false).await {
+            for r in answer.delegation(domain) {
+                parent_ns_ttl = parent_ns_ttl.max(i64::from(r.ttl));
+                live.push(r.data);
             }
-            if let Ok(answer) = dns.query(addr, domain, RrType::DS, false).await {
-                ds_seen |= !answer.rrset(domain, "DS").is_empty();
-            }
+        }
+        if let Ok(answer) = dns.query(addr, domain, RrType::DS, false).await {
+            ds_seen |= !answer.rrset(domain, "DS").is_empty();
         }
     }
     if ds_seen {

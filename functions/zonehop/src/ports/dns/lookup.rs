@@ -131,3 +131,28 @@ pub async fn address_of<D: DnsClient>(
         .filter_map(|r| r.data.parse().ok())
         .collect())
 }
+
+/// The addresses of the servers of the zone above `domain` (the registry's, or a parent
+/// zone's), found through the resolver: the servers that publish the domain's live
+/// delegation. Fails when a server has no address.
+pub async fn parent_addresses<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    domain: &Name,
+) -> Result<Vec<IpAddr>, Error> {
+    let (_, servers) = parent_zone(dns, resolver, domain).await?;
+    let mut addresses = Vec::new();
+    for server in &servers {
+        let found = address_of(dns, resolver, server).await?;
+        if found.is_empty() {
+            return Err(Error::DnsLookupFailed {
+                name: server.to_string(),
+                message: "no address".into(),
+            });
+        }
+        addresses.extend(found);
+    }
+    addresses.sort();
+    addresses.dedup();
+    Ok(addresses)
+}
