@@ -48,7 +48,8 @@ const IDLE_SOCKETS: usize = 512;
 /// The largest UDP answer we accept.
 const UDP_PAYLOAD: u16 = 1_232;
 
-fn record_type(rtype: RrType) -> RecordType {
+/// The wire type of a Route 53 type (SPF is 99 on the wire; hickory has no name for it).
+pub fn record_type(rtype: RrType) -> RecordType {
     match rtype {
         RrType::A => RecordType::A,
         RrType::AAAA => RecordType::AAAA,

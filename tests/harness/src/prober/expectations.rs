@@ -470,28 +470,7 @@ fn wildcard_probe(wildcard: &Name, owners: &BTreeSet<Name>) -> Option<Name> {
     })
 }
 
-/// The wire type of a Route 53 type (SPF is 99 on the wire; hickory has no name for it).
-pub fn record_type(rtype: RrType) -> RecordType {
-    match rtype {
-        RrType::A => RecordType::A,
-        RrType::AAAA => RecordType::AAAA,
-        RrType::CAA => RecordType::CAA,
-        RrType::CNAME => RecordType::CNAME,
-        RrType::DS => RecordType::DS,
-        RrType::HTTPS => RecordType::HTTPS,
-        RrType::MX => RecordType::MX,
-        RrType::NAPTR => RecordType::NAPTR,
-        RrType::NS => RecordType::NS,
-        RrType::PTR => RecordType::PTR,
-        RrType::SOA => RecordType::SOA,
-        RrType::SPF => RecordType::Unknown(99),
-        RrType::SRV => RecordType::SRV,
-        RrType::SSHFP => RecordType::SSHFP,
-        RrType::SVCB => RecordType::SVCB,
-        RrType::TLSA => RecordType::TLSA,
-        RrType::TXT => RecordType::TXT,
-    }
-}
+pub use zonehop::adapters::wire_dns::record_type;
 
 /// The canonical wire form of some RDATA: what an answer and an expectation are compared
 /// by (names lowercased where DNSSEC's canonical form lowercases them, never compressed).
