@@ -132,3 +132,38 @@ fn every_main_only_wires_and_reads_the_one_settings() {
     }
     assert_eq!(mains, 11, "one main per Lambda");
 }
+
+/// Every crate of the repository is a workspace member, so `make test` builds and runs it
+/// (a crate that only the filesystem knows is silently skipped: path dependencies become
+/// members only while something depends on them).
+#[test]
+fn every_crate_folder_is_a_workspace_member() {
+    let root = functions_dir()
+        .parent()
+        .expect("the repository")
+        .to_path_buf();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    let members = manifest
+        .split("members = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("a members list");
+    let mut crates = Vec::new();
+    for parent in ["functions", "tools"] {
+        for entry in std::fs::read_dir(root.join(parent))
+            .expect("folder")
+            .flatten()
+        {
+            if entry.path().join("Cargo.toml").exists() {
+                crates.push(format!("{parent}/{}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    crates.extend(["tests".to_owned(), "tests/harness".to_owned()]);
+    for krate in crates {
+        assert!(
+            members.contains(&format!("\"{krate}\"")),
+            "{krate} is not a workspace member"
+        );
+    }
+}
