@@ -113,6 +113,10 @@ pub enum Error {
     )]
     DnsLookupFailed { name: String, message: String },
 
+    /// Route 53 Domains in the registrar's account does not hold the domain's registration.
+    #[error("Route 53 Domains in the registrar's account does not hold {domain} ({message}); check that registrar.roleArn names the account whose Route 53 Domains holds the registration, or set registrar.type to manual when the domain is registered elsewhere. Nothing was changed")]
+    DomainNotRegistered { domain: String, message: String },
+
     /// Route 53 refused a change batch (InvalidChangeBatch, InvalidInput).
     #[error("{operation} was refused: {message}")]
     ChangeRejected { operation: String, message: String },
@@ -200,6 +204,7 @@ impl Error {
             Error::TargetDiverged { .. } => "TargetDiverged",
             Error::ZonesDiffer { .. } => "ZonesDiffer",
             Error::DnsLookupFailed { .. } => "DnsLookupFailed",
+            Error::DomainNotRegistered { .. } => "DomainNotRegistered",
             Error::ChangeRejected { .. } => "ChangeRejected",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::Aws { .. } => "AwsError",

@@ -609,6 +609,12 @@ fn cases() -> Vec<Case> {
             request: |_, v| json(v),
             expected: Some("MigrationBlocked"),
         },
+        Case {
+            name: "a domain the registrar's account does not hold",
+            world: |w| w.registrar.forget(&n("example.com")),
+            request: |_, v| json(v),
+            expected: Some("DomainNotRegistered"),
+        },
         // --- The lock.
         Case {
             name: "a second execution while the first runs",

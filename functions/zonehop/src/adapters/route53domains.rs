@@ -26,6 +26,24 @@ impl Route53Domains {
     }
 }
 
+/// GetDomainDetail takes nothing but the domain's name, so its InvalidInput (and
+/// UnsupportedTLD) means that this account's Route 53 Domains does not hold the domain.
+fn not_held(domain: &Name, error: Error) -> Error {
+    match error {
+        Error::ChangeRejected { message, .. } => Error::DomainNotRegistered {
+            domain: registrar_domain(domain),
+            message,
+        },
+        Error::Aws { code, message, .. } if code == "UnsupportedTLD" => {
+            Error::DomainNotRegistered {
+                domain: registrar_domain(domain),
+                message: format!("{code}: {message}"),
+            }
+        }
+        other => other,
+    }
+}
+
 fn registrar_domain(domain: &Name) -> String {
     domain.as_str().trim_end_matches('.').to_owned()
 }
@@ -38,7 +56,7 @@ impl Registrar for Route53Domains {
             .domain_name(registrar_domain(domain))
             .send()
             .await
-            .map_err(|e| classify("GetDomainDetail", e))?;
+            .map_err(|e| not_held(domain, classify("GetDomainDetail", e)))?;
         let names: Vec<String> = out
             .nameservers()
             .iter()

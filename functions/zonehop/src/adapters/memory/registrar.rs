@@ -71,6 +71,11 @@ impl MemoryRegistrar {
             .insert(domain.clone(), canonical_servers(servers));
     }
 
+    /// Drops `domain`'s registration (another account holds it, or nobody).
+    pub fn forget(&self, domain: &Name) {
+        lock(&self.state).domains.remove(domain);
+    }
+
     /// The name servers the registration names now.
     pub fn servers_of(&self, domain: &Name) -> Option<Vec<String>> {
         lock(&self.state).domains.get(domain).cloned()
@@ -98,6 +103,16 @@ impl MemoryRegistrar {
             .iter()
             .filter(|(o, _)| *o == op)
             .count()
+    }
+
+    /// Forgets the calls received so far (the registrations stay).
+    pub fn clear_calls(&self) {
+        lock(&self.state).calls.clear();
+    }
+
+    /// Every call received, in order (failed ones included).
+    pub fn ops(&self) -> Vec<RegistrarOp> {
+        lock(&self.state).calls.iter().map(|(op, _)| *op).collect()
     }
 
     /// The accepted UpdateDomainNameservers calls.
@@ -140,9 +155,13 @@ impl Registrar for MemoryRegistrar {
         let mut state = lock(&self.state);
         match state.domains.get(domain).cloned() {
             Some(servers) => Ok(servers),
+            // As the adapter names GetDomainDetail's InvalidInput.
             None => Err(MemoryRegistrar::failed(
                 &mut state,
-                not_found("GetDomainDetail", domain),
+                Error::DomainNotRegistered {
+                    domain: domain.as_str().trim_end_matches('.').to_owned(),
+                    message: format!("domain {domain} not found in this account"),
+                },
             )),
         }
     }
