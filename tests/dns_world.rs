@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType as SdkRrType,
 };
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_with_role, route53_client};
 use zonehop::core::request::AccountAccess;
 use zonehop::core::zone::{AliasTarget, RecordSet, RrType};
 use zonehop::Name;
@@ -130,7 +130,7 @@ async fn dig(server: SocketAddr, name: &str, rtype: &str, recurse: bool) -> Answ
 }
 
 async fn r53_client(moto: &Moto, access: &AccountAccess) -> aws_sdk_route53::Client {
-    let config = config_for(&moto.config().await, access, "dns-world-test").await;
+    let config = config_with_role(&moto.config().await, access, "dns-world-test").await;
     route53_client(&config)
 }
 

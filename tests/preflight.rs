@@ -96,7 +96,7 @@ fn request(s: &Setup, execution: &str) -> PreflightRequest {
 async fn run(s: &Setup, request: &PreflightRequest) -> Result<PreflightOutput, Error> {
     let base = s.moto.config().await;
     let registrar = Route53Domains::new(
-        &zonehop::adapters::accounts::config_for(&base, &registrar_access(), "t").await,
+        &zonehop::adapters::accounts::config_with_role(&base, &registrar_access(), "t").await,
     );
     preflight(
         &s.source,

@@ -56,7 +56,7 @@ async fn setup(records: &[RecordSet]) -> Setup {
         source: route53_in(&base, &source_access()).await,
         target: route53_in(&base, &target_access()).await,
         registrar: Route53Domains::new(
-            &zonehop::adapters::accounts::config_for(&base, &registrar_access(), "t").await,
+            &zonehop::adapters::accounts::config_with_role(&base, &registrar_access(), "t").await,
         ),
         source_id,
         target_id,

@@ -4,9 +4,10 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::access::Work;
 use zonehop::ports::clock::SystemClock;
 use zonehop::steps::check_propagation::{check_propagation, PropagationOutput, PropagationRequest};
 use zonehop::Settings;
@@ -20,8 +21,11 @@ pub async fn handler(
     let request: PropagationRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
-    let source = config_for(base, &request.source.access, "zonehop-check-propagation").await;
-    let target = config_for(base, &request.target.access, "zonehop-check-propagation").await;
+    let work = Work::CheckPropagation;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let source = config_for(base, &request.source.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.target]);
+    let target = config_for(base, &request.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
     check_propagation(

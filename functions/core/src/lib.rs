@@ -12,6 +12,7 @@
 //! - [`answers`]: DNS answers and their comparison; [`delegation`]: name-server sets;
 //! - [`backoff`]: how long to wait before a retry.
 
+pub mod access;
 pub mod answers;
 pub mod backoff;
 pub mod batch;

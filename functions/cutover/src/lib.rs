@@ -2,8 +2,9 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
+use zonehop::core::access::Work;
 use zonehop::steps::cutover::{cutover, CutoverOutput, CutoverRequest};
 use zonehop::Settings;
 
@@ -17,8 +18,11 @@ pub async fn handler(
     let zones = &request.zones;
     zones.source.access.validate("source")?;
     zones.target.access.validate("target")?;
-    let source = config_for(base, &zones.source.access, "zonehop-cutover").await;
-    let target = config_for(base, &zones.target.access, "zonehop-cutover").await;
+    let work = Work::Cutover;
+    let session = Session::new(work, &zones.domain, &[&zones.source]);
+    let source = config_for(base, &zones.source.access, &session).await;
+    let session = Session::new(work, &zones.domain, &[&zones.target]);
+    let target = config_for(base, &zones.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
     cutover(&source, &target, &request, settings).await

@@ -3,9 +3,10 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::access::Work;
 use zonehop::steps::delegate_subdomain::{delegate_subdomain, DelegateOutput, DelegateRequest};
 use zonehop::Settings;
 
@@ -17,7 +18,9 @@ pub async fn handler(
 ) -> Result<DelegateOutput, zonehop::Error> {
     let request: DelegateRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
-    let source = config_for(base, &request.source.access, "zonehop-delegate-subdomain").await;
+    let work = Work::DelegateSubdomain;
+    let session = Session::new(work, &request.domain, &[]);
+    let source = config_for(base, &request.source.access, &session).await;
     let r53 = Route53::new(route53_client(&source));
     delegate_subdomain(&r53, &WireDns::default(), &request, settings).await
 }

@@ -2,8 +2,9 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
+use zonehop::core::access::Work;
 use zonehop::core::request::BothZones;
 use zonehop::steps::finalize::{finalize, FinalizeOutput};
 use zonehop::Settings;
@@ -18,8 +19,11 @@ pub async fn handler(
     let zones = &request;
     zones.source.access.validate("source")?;
     zones.target.access.validate("target")?;
-    let source = config_for(base, &zones.source.access, "zonehop-finalize").await;
-    let target = config_for(base, &zones.target.access, "zonehop-finalize").await;
+    let work = Work::Finalize;
+    let session = Session::new(work, &zones.domain, &[&zones.source]);
+    let source = config_for(base, &zones.source.access, &session).await;
+    let session = Session::new(work, &zones.domain, &[&zones.target]);
+    let target = config_for(base, &zones.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
     finalize(&source, &target, &request, settings).await

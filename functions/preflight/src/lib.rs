@@ -3,11 +3,12 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::adapters::stepfunctions::StepFunctions;
 use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::access::Work;
 use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightRequest};
 use zonehop::Settings;
 
@@ -21,9 +22,13 @@ pub async fn handler(
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
     request.registrar.access.validate("registrar")?;
-    let source = config_for(base, &request.source.access, "zonehop-preflight").await;
-    let target = config_for(base, &request.target.access, "zonehop-preflight").await;
-    let registrar = config_for(base, &request.registrar.access, "zonehop-preflight").await;
+    let work = Work::Preflight;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let source = config_for(base, &request.source.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.target]);
+    let target = config_for(base, &request.target.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let registrar = config_for(base, &request.registrar.access, &session).await;
     preflight(
         &Route53::new(route53_client(&source)),
         &Route53::new(route53_client(&target)),

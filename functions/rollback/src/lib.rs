@@ -3,9 +3,10 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
+use zonehop::core::access::Work;
 use zonehop::steps::rollback::{rollback, RollbackOutput, RollbackRequest};
 use zonehop::Settings;
 
@@ -18,8 +19,11 @@ pub async fn handler(
     let request: RollbackRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.registrar.access.validate("registrar")?;
-    let source = config_for(base, &request.source.access, "zonehop-rollback").await;
-    let registrar = config_for(base, &request.registrar.access, "zonehop-rollback").await;
+    let work = Work::Rollback;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let source = config_for(base, &request.source.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let registrar = config_for(base, &request.registrar.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let registrar = Route53Domains::new(&registrar);
     rollback(&source, &registrar, &request, settings).await

@@ -3,9 +3,10 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
+use zonehop::core::access::Work;
 use zonehop::steps::swap_nameservers::{swap_nameservers, SwapOutput, SwapRequest};
 use zonehop::Settings;
 
@@ -19,9 +20,13 @@ pub async fn handler(
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
     request.registrar.access.validate("registrar")?;
-    let source = config_for(base, &request.source.access, "zonehop-swap-nameservers").await;
-    let target = config_for(base, &request.target.access, "zonehop-swap-nameservers").await;
-    let registrar = config_for(base, &request.registrar.access, "zonehop-swap-nameservers").await;
+    let work = Work::SwapNameservers;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let source = config_for(base, &request.source.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.target]);
+    let target = config_for(base, &request.target.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let registrar = config_for(base, &request.registrar.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
     let registrar = Route53Domains::new(&registrar);

@@ -4,8 +4,9 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
+use zonehop::core::access::Work;
 use zonehop::steps::sync_records::{sync_records, SyncOutput, SyncRequest};
 use zonehop::Settings;
 
@@ -18,8 +19,11 @@ pub async fn handler(
     let request: SyncRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.zone.access.validate("target")?;
-    let source = config_for(base, &request.source.access, "zonehop-sync-records").await;
-    let target = config_for(base, &request.target.zone.access, "zonehop-sync-records").await;
+    let work = Work::SyncRecords;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let source = config_for(base, &request.source.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.target.zone]);
+    let target = config_for(base, &request.target.zone.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
     sync_records(&source, &target, &request, settings).await

@@ -4,9 +4,10 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::wire_dns::WireDns;
+use zonehop::core::access::Work;
 use zonehop::steps::verify_zones::{verify_zones, VerifyOutput, VerifyRequest};
 use zonehop::Settings;
 
@@ -19,8 +20,11 @@ pub async fn handler(
     let request: VerifyRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
-    let source = config_for(base, &request.source.access, "zonehop-verify-zones").await;
-    let target = config_for(base, &request.target.access, "zonehop-verify-zones").await;
+    let work = Work::VerifyZones;
+    let session = Session::new(work, &request.domain, &[&request.source]);
+    let source = config_for(base, &request.source.access, &session).await;
+    let session = Session::new(work, &request.domain, &[&request.target]);
+    let target = config_for(base, &request.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
     verify_zones(&source, &target, &WireDns::default(), &request, settings).await

@@ -4,6 +4,8 @@
 
 mod common;
 
+use zonehop::core::access::Work;
+
 use std::net::SocketAddr;
 
 use common::*;
@@ -145,6 +147,7 @@ async fn invariant_4_safe_exactly_at_the_bound_once_parent_and_resolvers_moved()
     let at = win.round(Some(before.state)).await.expect("at the bound");
     assert!(at.safe);
     assert_eq!(win.w.writes(), 0, "check-propagation only observes");
+    assert_least_privilege(Work::CheckPropagation, &win.w);
 }
 
 #[tokio::test(start_paused = true)]

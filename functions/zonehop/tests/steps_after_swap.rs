@@ -4,6 +4,8 @@
 
 mod common;
 
+use zonehop::core::access::Work;
+
 use common::*;
 use serde_json::json;
 use std::time::Duration;
@@ -78,6 +80,7 @@ async fn swap(w: &World, target: &str, kind: &str) -> Result<SwapOutput, zonehop
 #[tokio::test(start_paused = true)]
 async fn swap_points_the_registration_and_the_old_apex_ns_at_the_new_servers() {
     let (w, target) = synced().await;
+    w.clear_calls();
     w.registrar.set_polls_until_done(2);
     let out = swap(&w, &target, "route53domains").await.expect("swapped");
     let new = target_servers(&w, &target);
@@ -95,6 +98,7 @@ async fn swap_points_the_registration_and_the_old_apex_ns_at_the_new_servers() {
         new
     );
     assert_eq!(apex.ttl, Some(172_800), "TTL kept");
+    assert_least_privilege(Work::SwapNameservers, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -193,6 +197,7 @@ fn cutover_body(w: &World, target: &str, records: serde_json::Value) -> serde_js
 #[tokio::test(start_paused = true)]
 async fn cutover_writes_the_same_records_in_both_zones() {
     let (w, target) = synced().await;
+    w.clear_calls();
     let records =
         json!([{ "name": "www.example.com", "type": "A", "values": ["203.0.113.7"], "ttl": 60 }]);
     let out = cutover(
@@ -211,6 +216,7 @@ async fn cutover_writes_the_same_records_in_both_zones() {
     ] {
         assert!(zone.get(&wanted.key()).expect("www").same_content(&wanted));
     }
+    assert_least_privilege(Work::Cutover, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -266,6 +272,7 @@ fn final_body(w: &World, target: &str) -> serde_json::Value {
 #[tokio::test(start_paused = true)]
 async fn finalize_restores_the_ns_ttl_and_removes_both_canaries() {
     let (w, target) = synced().await;
+    w.clear_calls();
     let out = finalize(
         &*w.source,
         &*w.target,
@@ -290,6 +297,7 @@ async fn finalize_restores_the_ns_ttl_and_removes_both_canaries() {
         w.source.zone(w.source_id()).is_ok(),
         "the old zone is never deleted"
     );
+    assert_least_privilege(Work::Finalize, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -352,6 +360,7 @@ fn rollback_body(w: &World, kind: &str) -> serde_json::Value {
 async fn rollback_points_registration_and_old_apex_ns_back_at_the_old_servers() {
     let (w, target) = synced().await;
     swap(&w, &target, "route53domains").await.expect("swapped");
+    w.clear_calls();
     let out = rollback(
         &*w.source,
         &*w.registrar,
@@ -369,6 +378,7 @@ async fn rollback_points_registration_and_old_apex_ns_back_at_the_old_servers() 
         canonical_servers(&apex.values().map(str::to_owned).collect::<Vec<_>>()),
         old
     );
+    assert_least_privilege(Work::Rollback, &w);
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,6 +5,8 @@
 
 mod common;
 
+use zonehop::core::access::Work;
+
 use common::*;
 use serde_json::json;
 use zonehop::adapters::memory::{Fault, ZoneOp};
@@ -80,6 +82,7 @@ async fn sync(w: &World, target_id: &str, keep: &[&str]) -> Result<SyncOutput, z
 #[tokio::test(start_paused = true)]
 async fn preflight_writes_the_canary_naming_its_execution_once_every_check_passed() {
     let w = World::new();
+    w.clear_calls();
     let out = run_preflight(&w, preflight_request(&w))
         .await
         .expect("preflight passes");
@@ -100,6 +103,7 @@ async fn preflight_writes_the_canary_naming_its_execution_once_every_check_passe
     assert!(values.contains(&format!("\"execution={EXECUTION}\"").as_str()));
     assert_eq!(w.source.writes(), 1);
     assert_eq!(w.target.writes(), 0);
+    assert_least_privilege(Work::Preflight, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -176,6 +180,7 @@ async fn preflight_blocks_a_signing_zone_before_any_write() {
 #[tokio::test(start_paused = true)]
 async fn create_zone_creates_a_public_zone_with_its_own_servers() {
     let w = World::new();
+    w.clear_calls();
     let out = create(&w).await;
     assert!(out.created && !out.adopted);
     assert_eq!(out.name_servers.len(), 4);
@@ -183,6 +188,7 @@ async fn create_zone_creates_a_public_zone_with_its_own_servers() {
     assert_eq!(zone.name, w.domain);
     assert!(out.caller_reference.starts_with("zonehop-"));
     assert_eq!(w.target.count(ZoneOp::CreateHostedZone), 1);
+    assert_least_privilege(Work::CreateZone, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -267,6 +273,7 @@ fn delegate_body(w: &World) -> serde_json::Value {
 async fn invariant_2_delegate_subdomain_moves_the_subtree_in_one_change_after_the_child_answers_alike(
 ) {
     let w = World::new();
+    w.clear_calls();
     let out = delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
         .await
         .expect("delegated");
@@ -294,6 +301,7 @@ async fn invariant_2_delegate_subdomain_moves_the_subtree_in_one_change_after_th
         .queries()
         .iter()
         .any(|q| q.name == n("api.dev.example.com") && !q.recursion));
+    assert_least_privilege(Work::DelegateSubdomain, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -357,6 +365,7 @@ async fn delegate_subdomain_gives_up_on_persistent_throttling_after_the_policys_
 async fn sync_records_copies_every_record_but_the_apex_soa_ns_and_adds_the_canary() {
     let w = World::new();
     let target = create(&w).await.hosted_zone_id;
+    w.clear_calls();
     let out = sync(&w, &target, &[]).await.expect("synced");
     assert!(out.in_sync);
     let copied = w.target.records(&target).expect("target");
@@ -372,6 +381,7 @@ async fn sync_records_copies_every_record_but_the_apex_soa_ns_and_adds_the_canar
         "keeps its own NS"
     );
     assert_eq!(out.change_calls, 1);
+    assert_least_privilege(Work::SyncRecords, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -454,6 +464,7 @@ async fn verify_zones_finds_no_difference_after_the_sync_and_writes_nothing() {
     let w = World::new();
     let target = create(&w).await.hosted_zone_id;
     sync(&w, &target, &[]).await.expect("synced");
+    w.clear_calls();
     let writes = w.writes();
     let out = verify_zones(
         &*w.source,
@@ -479,6 +490,7 @@ async fn verify_zones_finds_no_difference_after_the_sync_and_writes_nothing() {
     .expect("alike again");
     assert_eq!(again.rrsets_compared, out.rrsets_compared);
     assert_eq!(w.writes(), writes);
+    assert_least_privilege(Work::VerifyZones, &w);
 }
 
 #[tokio::test(start_paused = true)]
@@ -540,6 +552,7 @@ fn both_zones(w: &World, target: &str) -> serde_json::Value {
 async fn lower_ns_ttl_sets_both_apex_ns_ttls_and_reports_the_old_one_to_wait_out() {
     let w = World::new();
     let target = create(&w).await.hosted_zone_id;
+    w.clear_calls();
     let out = lower_ns_ttl(
         &*w.source,
         &*w.target,
@@ -560,6 +573,7 @@ async fn lower_ns_ttl_sets_both_apex_ns_ttls_and_reports_the_old_one_to_wait_out
         4,
         "values kept"
     );
+    assert_least_privilege(Work::LowerNsTtl, &w);
 }
 
 #[tokio::test(start_paused = true)]

@@ -62,7 +62,7 @@ pub async fn route53_in(
     base: &SdkConfig,
     access: &AccountAccess,
 ) -> zonehop::adapters::route53::Route53 {
-    let config = zonehop::adapters::accounts::config_for(base, access, "zonehop-tests").await;
+    let config = zonehop::adapters::accounts::config_with_role(base, access, "zonehop-tests").await;
     zonehop::adapters::route53::Route53::new(zonehop::adapters::accounts::route53_client(&config))
 }
 
@@ -88,7 +88,7 @@ pub async fn try_seed_zone(
     records: &[zonehop::core::zone::RecordSet],
 ) -> Result<String, String> {
     use aws_sdk_route53::error::DisplayErrorContext;
-    let config = zonehop::adapters::accounts::config_for(base, access, "zonehop-tests").await;
+    let config = zonehop::adapters::accounts::config_with_role(base, access, "zonehop-tests").await;
     let client = zonehop::adapters::accounts::route53_client(&config);
     let created = client
         .create_hosted_zone()

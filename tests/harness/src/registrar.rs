@@ -3,7 +3,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_route53domains::error::DisplayErrorContext;
-use zonehop::adapters::accounts::config_for;
+use zonehop::adapters::accounts::config_with_role;
 use zonehop::core::request::AccountAccess;
 use zonehop::Name;
 
@@ -51,7 +51,7 @@ fn contact() -> aws_sdk_route53domains::types::ContactDetail {
 
 /// A Route 53 Domains client in the registrar account (the API lives in us-east-1).
 pub async fn domains_client(base: &SdkConfig) -> aws_sdk_route53domains::Client {
-    let config = config_for(base, &registrar_access(), "zonehop-tests").await;
+    let config = config_with_role(base, &registrar_access(), "zonehop-tests").await;
     aws_sdk_route53domains::Client::from_conf(
         aws_sdk_route53domains::config::Builder::from(&config)
             .region(aws_config::Region::new("us-east-1"))

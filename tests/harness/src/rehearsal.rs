@@ -495,7 +495,7 @@ impl Stage {
     pub async fn registration(&self) -> Result<Vec<String>, zonehop::Error> {
         match self.registrar {
             RegistrarKind::Route53domains => {
-                let config = zonehop::adapters::accounts::config_for(
+                let config = zonehop::adapters::accounts::config_with_role(
                     &self.base,
                     &registrar_access(),
                     "zonehop-rehearsal",

@@ -2,7 +2,9 @@
 //! assume-role provider, and Route 53 clients configured the way zonehop needs them.
 
 use std::time::Duration;
-use zonehop_core::request::AccountAccess;
+use zonehop_core::access::{partition_of, session_policy, Work};
+use zonehop_core::request::{AccountAccess, ZoneRef};
+use zonehop_core::Name;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
@@ -24,14 +26,75 @@ pub async fn base_config() -> SdkConfig {
         .await
 }
 
-/// The configuration that acts in the account of `access`.
-pub async fn config_for(base: &SdkConfig, access: &AccountAccess, session_name: &str) -> SdkConfig {
+/// What a step is about to do in one account: its kind of work, the domain and the zones
+/// it acts on. It becomes the session policy of the assumed role
+/// ([`zonehop_core::access::session_policy`]).
+#[derive(Debug, Clone)]
+pub struct Session<'a> {
+    pub work: Work,
+    pub domain: &'a str,
+    /// The zones' ids; empty when one of them is not known yet (every zone of the account).
+    pub zones: Vec<&'a str>,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(work: Work, domain: &'a str, zones: &[&'a ZoneRef]) -> Session<'a> {
+        let ids: Option<Vec<&str>> = zones.iter().map(|z| z.hosted_zone_id.as_deref()).collect();
+        Session {
+            work,
+            domain,
+            zones: ids.unwrap_or_default(),
+        }
+    }
+
+    /// The session policy for a role in `partition`. A domain that does not parse (the step
+    /// refuses it before any call) gets a policy allowing no record name at all.
+    pub fn policy(&self, partition: &str) -> String {
+        let domain = Name::parse(self.domain)
+            .unwrap_or_else(|_| Name::parse("invalid.invalid").expect("a valid name"));
+        session_policy(self.work, partition, &domain, &self.zones).to_string()
+    }
+}
+
+/// The configuration that acts in the account of `access`, for `session`: with the
+/// function's own credentials when `access` names no role, else by assuming the role with
+/// the deployment's ExternalId and the session policy of `session`.
+pub async fn config_for(
+    base: &SdkConfig,
+    access: &AccountAccess,
+    session: &Session<'_>,
+) -> SdkConfig {
+    let policy = access
+        .role_arn
+        .as_deref()
+        .map(|arn| session.policy(partition_of(arn)));
+    assumed(base, access, &session.work.session_name(), policy).await
+}
+
+/// The configuration that acts in the account of `access` with everything its role
+/// grants: for tools that are not a step (the rehearsal's world, the operator's commands).
+pub async fn config_with_role(
+    base: &SdkConfig,
+    access: &AccountAccess,
+    session_name: &str,
+) -> SdkConfig {
+    assumed(base, access, session_name, None).await
+}
+
+async fn assumed(
+    base: &SdkConfig,
+    access: &AccountAccess,
+    session_name: &str,
+    policy: Option<String>,
+) -> SdkConfig {
     let Some(role_arn) = &access.role_arn else {
         return base.clone();
     };
-    let mut provider = AssumeRoleProvider::builder(role_arn.clone())
-        .session_name(session_name)
-        .configure(base);
+    let mut provider = AssumeRoleProvider::builder(role_arn.clone()).session_name(session_name);
+    if let Some(policy) = policy {
+        provider = provider.policy(policy);
+    }
+    let mut provider = provider.configure(base);
     let deployed = std::env::var("ZONEHOP_EXTERNAL_ID").ok();
     if let Some(external_id) = external_id_for(access, deployed.as_deref()) {
         provider = provider.external_id(external_id);
@@ -42,14 +105,14 @@ pub async fn config_for(base: &SdkConfig, access: &AccountAccess, session_name: 
         .build()
 }
 
-/// The ExternalId presented when assuming `access`'s role: the request's own, else the
-/// deployment's (`ZONEHOP_EXTERNAL_ID`, the member roles' ExternalId), else none.
+/// The ExternalId presented when assuming `access`'s role: the deployment's
+/// (`ZONEHOP_EXTERNAL_ID`, the member roles' ExternalId) whenever it is set, so that a
+/// request cannot choose its own; the request's only where the deployment has none (a
+/// function run by hand with `cargo lambda invoke`).
 pub fn external_id_for(access: &AccountAccess, deployed: Option<&str>) -> Option<String> {
-    access
-        .external_id
-        .as_deref()
-        .or(deployed)
+    deployed
         .filter(|id| !id.is_empty())
+        .or(access.external_id.as_deref().filter(|id| !id.is_empty()))
         .map(str::to_owned)
 }
 
@@ -101,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn the_requests_external_id_wins_over_the_deployments() {
+    fn the_deployments_external_id_wins_over_the_requests() {
         let mut role = access("arn:aws:iam::111111111111:role/zonehop");
         assert_eq!(external_id_for(&role, None), None);
         assert_eq!(external_id_for(&role, Some("")), None);
@@ -112,7 +175,26 @@ mod tests {
         role.external_id = Some("own".into());
         assert_eq!(
             external_id_for(&role, Some("deployed")).as_deref(),
-            Some("own")
+            Some("deployed")
         );
+        assert_eq!(external_id_for(&role, None).as_deref(), Some("own"));
+        assert_eq!(external_id_for(&role, Some("")).as_deref(), Some("own"));
+    }
+
+    #[test]
+    fn a_session_names_its_zones_only_when_all_are_known() {
+        let known = ZoneRef {
+            hosted_zone_id: Some("ZOLD".into()),
+            ..ZoneRef::default()
+        };
+        let unknown = ZoneRef::default();
+        let both = Session::new(Work::Finalize, "example.com", &[&known, &known]);
+        assert_eq!(both.zones, ["ZOLD", "ZOLD"]);
+        assert!(both.policy("aws").contains("hostedzone/ZOLD"));
+        let some = Session::new(Work::SyncRecords, "example.com", &[&known, &unknown]);
+        assert!(some.zones.is_empty());
+        assert!(some.policy("aws").contains("hostedzone/*"));
+        let bad = Session::new(Work::Preflight, "a..b", &[&known]);
+        assert!(bad.policy("aws").contains("_zonehop.invalid.invalid"));
     }
 }

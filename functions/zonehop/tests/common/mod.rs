@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use zonehop::adapters::memory::{
     ManualClock, MemoryExecutions, MemoryRegistrar, MemoryZones, ScriptedDns,
 };
+use zonehop::core::access::Work;
 use zonehop::core::answers::{DnsAnswer, DnsRecord};
 use zonehop::core::backoff::RetryPolicy;
 use zonehop::core::name::Name;
@@ -242,4 +243,55 @@ pub fn apex_ns(zone: &Zone, apex: &Name) -> RecordSet {
         .find(|r| r.name == *apex && r.rtype == RrType::NS)
         .cloned()
         .expect("an apex NS")
+}
+
+impl World {
+    /// Forgets every call the twins received so far.
+    pub fn clear_calls(&self) {
+        self.source.clear_calls();
+        self.target.clear_calls();
+        self.registrar.clear_calls();
+    }
+}
+
+/// Asserts that every call the twins received since the last [`World::clear_calls`] is an
+/// action `work` is granted (`zonehop_core::access`, which the session policies, the member
+/// role and the function roles of the templates are held to), and that every record it
+/// wrote has a type and a name its session policy allows.
+pub fn assert_least_privilege(work: Work, w: &World) {
+    let allowed = work.actions();
+    let names = work.record_names(&w.domain);
+    let like = |pattern: &str, name: &str| match pattern.strip_prefix('*') {
+        Some(suffix) => name.ends_with(suffix),
+        None => pattern == name,
+    };
+    for zones in [&w.source, &w.target] {
+        for call in zones.calls() {
+            let action = format!("route53:{}", call.op.as_str());
+            assert!(
+                allowed.contains(&action.as_str()),
+                "{work:?} called {action}, which its policy does not grant"
+            );
+            for (name, rtype) in &call.written {
+                if let Some(types) = work.record_types() {
+                    assert!(
+                        types.contains(&rtype.to_string().as_str()),
+                        "{work:?} wrote a {rtype} record ({name}), outside its record types {types:?}"
+                    );
+                }
+                let normalized = name.as_str().trim_end_matches('.');
+                assert!(
+                    names.iter().any(|p| like(p, normalized)),
+                    "{work:?} wrote {normalized}, outside its record names {names:?}"
+                );
+            }
+        }
+    }
+    for op in w.registrar.ops() {
+        let action = format!("route53domains:{}", op.as_str());
+        assert!(
+            allowed.contains(&action.as_str()),
+            "{work:?} called {action}, which its policy does not grant"
+        );
+    }
 }

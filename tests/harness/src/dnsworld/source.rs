@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_route53::error::DisplayErrorContext;
-use zonehop::adapters::accounts::{config_for, route53_client};
+use zonehop::adapters::accounts::{config_with_role, route53_client};
 use zonehop::adapters::route53::Route53;
 use zonehop::core::backoff::RetryPolicy;
 use zonehop::core::request::AccountAccess;
@@ -71,7 +71,7 @@ impl Source {
     ) -> Source {
         let mut clients = Vec::with_capacity(accounts.len());
         for access in accounts {
-            let config = config_for(aws, access, "zonehop-dnsworld").await;
+            let config = config_with_role(aws, access, "zonehop-dnsworld").await;
             let client = route53_client(&config);
             clients.push(Account {
                 adapter: Route53::new(client.clone()),
@@ -80,7 +80,7 @@ impl Source {
         }
         let registrar = match registrar {
             Some(access) => {
-                let config = config_for(aws, access, "zonehop-dnsworld").await;
+                let config = config_with_role(aws, access, "zonehop-dnsworld").await;
                 let conf = aws_sdk_route53domains::config::Builder::from(&config)
                     .region(Region::new("us-east-1"))
                     .build();

@@ -49,6 +49,8 @@ pub struct ZoneCall {
     pub subject: String,
     /// `None` when the call succeeded, else the errorType returned.
     pub error: Option<&'static str>,
+    /// For ChangeResourceRecordSets: the name and type of every record set it changes.
+    pub written: Vec<(Name, RrType)>,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +265,7 @@ impl MemoryZones {
             op,
             subject: subject.to_owned(),
             error: error.as_ref().map(Error::error_type),
+            written: Vec::new(),
         });
         error.map_or(Ok(()), Err)
     }
@@ -574,8 +577,15 @@ impl HostedZones for MemoryZones {
         changes: &[Change],
         _comment: &str,
     ) -> Result<String, Error> {
-        self.begin(ZoneOp::ChangeResourceRecordSets, bare_zone_id(zone_id))?;
+        let begun = self.begin(ZoneOp::ChangeResourceRecordSets, bare_zone_id(zone_id));
         let mut state = lock(&self.state);
+        if let Some(last) = state.calls.last_mut() {
+            last.written = changes
+                .iter()
+                .map(|c| (c.record.name.clone(), c.record.rtype))
+                .collect();
+        }
+        begun?;
         let applied = entry(&state, zone_id).and_then(|e| apply(e, changes));
         let zone = match applied {
             Ok(zone) => zone,
