@@ -1,6 +1,7 @@
 //! preflight against moto (Route 53, Route 53 Domains, Step Functions) and the local DNS
 //! world: every check before any write, then the canary that is also the domain's lock.
 
+use zonehop::adapters::dynamodb::DynamoLedger;
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::adapters::stepfunctions::StepFunctions;
@@ -11,7 +12,9 @@ use zonehop::core::request::ZoneRef;
 use zonehop::core::request::{RegistrarKind, RegistrarRef};
 use zonehop::core::zone::{Failover, RecordSet, RrType};
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
+use zonehop::ports::ledger::{Ledger, Lock};
 use zonehop::settings::Settings;
+use zonehop::steps::preflight::PreflightPorts;
 use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightRequest};
 use zonehop::{Error, Name};
 use zonehop_world::dnsworld::{DnsWorld, WorldOptions};
@@ -34,6 +37,9 @@ struct Setup {
 async fn setup(records: &[RecordSet]) -> Setup {
     let moto = Moto::start().await;
     let base = moto.config().await;
+    zonehop_world::stepfunctions::create_ledger(&base)
+        .await
+        .expect("the ledger table");
     let source_id = seed_zone(&base, &source_access(), &n("example.com"), records).await;
     register(&base, "example.com").await;
     // As in a real migration, the domain is delegated to the source zone (a registration that
@@ -98,16 +104,16 @@ async fn run(s: &Setup, request: &PreflightRequest) -> Result<PreflightOutput, E
     let registrar = Route53Domains::new(
         &zonehop::adapters::accounts::config_with_role(&base, &registrar_access(), "t").await,
     );
-    preflight(
-        &s.source,
-        &s.target,
-        &registrar,
-        &WireDns::default(),
-        &StepFunctions::new(&base),
-        request,
-        &Settings::default(),
-    )
-    .await
+    let ledger = DynamoLedger::new(&base, zonehop_world::stepfunctions::LEDGER_TABLE);
+    let ports = PreflightPorts {
+        source: &s.source,
+        target: &s.target,
+        registrar: &registrar,
+        dns: &WireDns::default(),
+        executions: &StepFunctions::new(&base),
+        ledger: &ledger,
+    };
+    preflight(ports, request, &Settings::default()).await
 }
 
 async fn canary(s: &Setup) -> Option<RecordSet> {
@@ -248,4 +254,48 @@ async fn a_second_execution_for_the_same_domain_is_refused_while_the_first_runs(
         .warnings
         .iter()
         .any(|w| w.detail.contains("taken over")));
+}
+
+#[tokio::test]
+async fn of_two_executions_started_in_the_same_second_exactly_one_takes_the_lock() {
+    let s = setup(&records()).await;
+    let first = "arn:aws:states:us-east-1:123456789012:execution:zonehop-migration:same-second-1";
+    let second = "arn:aws:states:us-east-1:123456789012:execution:zonehop-migration:same-second-2";
+    let (a, b) = (request(&s, first), request(&s, second));
+    // Both pass every check, reading no lock and no canary; then both ask for the lock.
+    let (ra, rb) = tokio::join!(run(&s, &a), run(&s, &b));
+    let outcomes = [(first, &ra), (second, &rb)];
+    let winners: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(e, _)| *e)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one proceeds: {ra:?} / {rb:?}");
+    let loser = outcomes
+        .iter()
+        .find_map(|(_, r)| r.as_ref().err())
+        .expect("the other is refused");
+    assert_eq!(loser.error_type(), "MigrationInProgress");
+    assert!(loser.to_string().contains(winners[0]), "{loser}");
+    // The canary names the winner: the loser wrote nothing.
+    let canary = canary(&s).await.expect("a canary");
+    assert_eq!(canary_execution(&canary).as_deref(), Some(winners[0]));
+
+    // The conditional write itself, many times over on fresh domains: one winner each.
+    let ledger = DynamoLedger::new(
+        &s.moto.config().await,
+        zonehop_world::stepfunctions::LEDGER_TABLE,
+    );
+    for round in 0..20 {
+        let domain = n(&format!("race{round}.example"));
+        let (x, y) = tokio::join!(
+            ledger.take_lock(&domain, "exec-x", None),
+            ledger.take_lock(&domain, "exec-y", None)
+        );
+        let taken = [&x, &y]
+            .iter()
+            .filter(|r| matches!(r, Ok(Lock::Taken)))
+            .count();
+        assert_eq!(taken, 1, "round {round}: {x:?} / {y:?}");
+    }
 }

@@ -63,6 +63,12 @@ h. task tokens: moto's interpreter hangs a `.waitForTaskToken` task that has Hea
    after it and then sleeps for HeartbeatSeconds). A heartbeat endpoint set up after an outcome
    arrived now starts woken, so the task ends with that outcome, as in Step Functions.
 
+i. DynamoDB writes are atomic: moto's server handles requests on several threads and checks a
+   ConditionExpression, then writes, with nothing in between held, so two conditional PutItems
+   racing for one key could both succeed (seen: 1 round in 20). DynamoDB documents a conditional
+   write as atomic; every PutItem, UpdateItem, DeleteItem and TransactWriteItems of the backend
+   now runs under one lock (zonehop's ledger takes its lock with such a write).
+
 g. Route 53 Domains TLDs: moto 5.2.5 registers only the TLDs of its own list
    (moto/route53domains/validators.py, AWS_SUPPORTED_TLDS, checked against the last label of the
    name), which lacks 33 that Route 53 Domains registers (`uk`, `au`, `de`, `fr`, `jp`, `us` ...),
@@ -361,6 +367,26 @@ def patch_task_token_early_outcome() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# i. DynamoDB: conditional writes are atomic
+# ---------------------------------------------------------------------------------------------
+def patch_dynamodb_atomic_writes() -> None:
+    """Serialize the DynamoDB backend's writes, so a condition and its write are one step."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def serialized(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, serialized)
+
+
+# ---------------------------------------------------------------------------------------------
 # c. Lambda invokes -> cargo lambda watch
 # ---------------------------------------------------------------------------------------------
 # Seconds a forwarded invoke may take: the first invoke of a function waits for cargo lambda
@@ -484,6 +510,7 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_domains_duplicate_requests()
     patch_domains_registrable_tlds()
     patch_task_token_early_outcome()
+    patch_dynamodb_atomic_writes()
     patch_lambda_invoke_forwarding(lambda_endpoint)
 
 

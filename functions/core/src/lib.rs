@@ -19,6 +19,7 @@ pub mod batch;
 pub mod canary;
 pub mod change;
 pub mod delegation;
+pub mod drift;
 pub mod export;
 pub mod name;
 pub mod plan;

@@ -4,12 +4,13 @@
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
+use zonehop::adapters::dynamodb::{DynamoLedger, NoLedger};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::adapters::stepfunctions::StepFunctions;
 use zonehop::adapters::wire_dns::WireDns;
 use zonehop::core::access::Work;
-use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightRequest};
+use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightPorts, PreflightRequest};
 use zonehop::Settings;
 
 /// Translates the event into one library call.
@@ -29,14 +30,33 @@ pub async fn handler(
     let target = config_for(base, &request.target.access, &session).await;
     let session = Session::new(work, &request.domain, &[&request.source]);
     let registrar = config_for(base, &request.registrar.access, &session).await;
-    preflight(
-        &Route53::new(route53_client(&source)),
-        &Route53::new(route53_client(&target)),
-        &Route53Domains::new(&registrar),
-        &WireDns::default(),
-        &StepFunctions::new(base),
-        &request,
-        settings,
-    )
-    .await
+    let source = Route53::new(route53_client(&source));
+    let target = Route53::new(route53_client(&target));
+    let registrar = Route53Domains::new(&registrar);
+    let (dns, executions) = (WireDns::default(), StepFunctions::new(base));
+    match &settings.ledger_table {
+        Some(table) => {
+            let ledger = DynamoLedger::new(base, table);
+            let ports = PreflightPorts {
+                source: &source,
+                target: &target,
+                registrar: &registrar,
+                dns: &dns,
+                executions: &executions,
+                ledger: &ledger,
+            };
+            preflight(ports, &request, settings).await
+        }
+        None => {
+            let ports = PreflightPorts {
+                source: &source,
+                target: &target,
+                registrar: &registrar,
+                dns: &dns,
+                executions: &executions,
+                ledger: &NoLedger,
+            };
+            preflight(ports, &request, settings).await
+        }
+    }
 }

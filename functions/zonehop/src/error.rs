@@ -113,6 +113,10 @@ pub enum Error {
     )]
     DnsLookupFailed { name: String, message: String },
 
+    /// The deployment lacks a setting this step needs.
+    #[error("{0}; set it in the function's environment (infra/template.yaml sets it)")]
+    NotConfigured(String),
+
     /// Route 53 Domains in the registrar's account does not hold the domain's registration.
     #[error("Route 53 Domains in the registrar's account does not hold {domain} ({message}); check that registrar.roleArn names the account whose Route 53 Domains holds the registration, or set registrar.type to manual when the domain is registered elsewhere. Nothing was changed")]
     DomainNotRegistered { domain: String, message: String },
@@ -205,6 +209,7 @@ impl Error {
             Error::ZonesDiffer { .. } => "ZonesDiffer",
             Error::DnsLookupFailed { .. } => "DnsLookupFailed",
             Error::DomainNotRegistered { .. } => "DomainNotRegistered",
+            Error::NotConfigured(_) => "NotConfigured",
             Error::ChangeRejected { .. } => "ChangeRejected",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::Aws { .. } => "AwsError",

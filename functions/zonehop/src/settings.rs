@@ -40,6 +40,9 @@ pub struct Settings {
     /// The Route 53 quota of records per hosted zone in the target account
     /// (`ZONEHOP_MAX_RECORDS_PER_ZONE`, 10,000): preflight refuses a larger zone.
     pub max_records_per_zone: usize,
+    /// The ledger's DynamoDB table (`ZONEHOP_LEDGER_TABLE`): the lock, the window's
+    /// baseline. Unset: preflight's lock is the canary alone, and carry-edits refuses.
+    pub ledger_table: Option<String>,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             serving_timeout: Duration::from_secs(120),
             metric_namespace: "zonehop".to_owned(),
             max_records_per_zone: 10_000,
+            ledger_table: None,
         }
     }
 }
@@ -99,7 +103,17 @@ impl Settings {
             max_records_per_zone: number("ZONEHOP_MAX_RECORDS_PER_ZONE")
                 .and_then(|c| usize::try_from(c).ok())
                 .unwrap_or(d.max_records_per_zone),
+            ledger_table: var("ZONEHOP_LEDGER_TABLE").filter(|t| !t.is_empty()),
         }
+    }
+
+    /// The ledger's table, or a named error for a deployment that set none.
+    pub fn ledger_table(&self) -> Result<&str, crate::Error> {
+        self.ledger_table.as_deref().ok_or_else(|| {
+            crate::Error::NotConfigured(
+                "ZONEHOP_LEDGER_TABLE (the ledger's DynamoDB table) is not set".into(),
+            )
+        })
     }
 }
 

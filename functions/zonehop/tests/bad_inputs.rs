@@ -10,6 +10,7 @@ use common::*;
 use serde_json::{json, Value};
 use zonehop::core::zone::{AliasTarget, CidrRoutingConfig, RecordSet, RrType, Zone};
 use zonehop::ports::hosted_zones::HostedZone;
+use zonehop::steps::preflight::PreflightPorts;
 use zonehop::steps::preflight::{preflight, PreflightRequest};
 use zonehop::{Error, Settings};
 
@@ -909,11 +910,14 @@ async fn run(w: &World, input: Input, settings: &Settings) -> Result<(), Error> 
         Input::Text(text) => zonehop::request::parse_str(&text)?,
     };
     preflight(
-        &*w.source,
-        &*w.target,
-        &*w.registrar,
-        &w.dns,
-        &w.executions,
+        PreflightPorts {
+            source: &*w.source,
+            target: &*w.target,
+            registrar: &*w.registrar,
+            dns: &w.dns,
+            executions: &w.executions,
+            ledger: &w.ledger,
+        },
         &request,
         settings,
     )

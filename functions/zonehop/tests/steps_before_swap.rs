@@ -15,6 +15,7 @@ use zonehop::steps::create_zone::{create_zone, CreateZoneOutput};
 use zonehop::steps::delegate_subdomain::delegate_subdomain;
 use zonehop::steps::lower_ns_ttl::lower_ns_ttl;
 use zonehop::steps::preflight::preflight;
+use zonehop::steps::preflight::PreflightPorts;
 use zonehop::steps::sync_records::{sync_records, SyncOutput};
 use zonehop::steps::verify_zones::verify_zones;
 
@@ -36,11 +37,14 @@ async fn run_preflight(
     body: serde_json::Value,
 ) -> Result<zonehop::steps::preflight::PreflightOutput, zonehop::Error> {
     preflight(
-        &*w.source,
-        &*w.target,
-        &*w.registrar,
-        &w.dns,
-        &w.executions,
+        PreflightPorts {
+            source: &*w.source,
+            target: &*w.target,
+            registrar: &*w.registrar,
+            dns: &w.dns,
+            executions: &w.executions,
+            ledger: &w.ledger,
+        },
         &request(body),
         &settings(),
     )
@@ -160,6 +164,51 @@ async fn invariant_7_preflight_refuses_while_another_execution_holds_the_lock() 
         .await
         .expect("taken over");
     assert!(out.warnings.iter().any(|x| x.detail.contains("taken over")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_7_the_ledgers_lock_holds_even_where_the_canary_is_gone() {
+    let w = World::new();
+    let other = "arn:aws:states:us-east-1:111111111111:execution:zonehop:other";
+    let mut body = preflight_request(&w);
+    body["executionId"] = json!(other);
+    run_preflight(&w, body).await.expect("the other execution");
+    assert_eq!(
+        w.ledger.items(&w.domain)["lock"]["execution"],
+        json!(other),
+        "the lock is in the ledger"
+    );
+    w.executions.set_running(other, true);
+    // Someone deletes the canary by hand: the ledger still refuses a second execution.
+    w.source
+        .remove_record(
+            w.source_id(),
+            &rr("_zonehop.example.com", RrType::TXT, 60, &["x"]).key(),
+        )
+        .expect("canary removed");
+    let writes = w.writes();
+    let err = run_preflight(&w, preflight_request(&w))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.error_type(), "MigrationInProgress");
+    assert_eq!(w.writes(), writes, "nothing written");
+    // A dry run reads the lock too, and takes nothing.
+    let mut dry = preflight_request(&w);
+    dry["dryRun"] = json!(true);
+    let err = run_preflight(&w, dry).await.expect_err("refused");
+    assert_eq!(err.error_type(), "MigrationInProgress");
+    w.executions.set_running(other, false);
+    let out = run_preflight(&w, preflight_request(&w))
+        .await
+        .expect("taken over once the holder ended");
+    assert!(out
+        .warnings
+        .iter()
+        .any(|x| x.detail.contains("ledger's lock")));
+    assert_eq!(
+        w.ledger.items(&w.domain)["lock"]["execution"],
+        json!(EXECUTION)
+    );
 }
 
 #[tokio::test(start_paused = true)]

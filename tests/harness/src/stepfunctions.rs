@@ -837,6 +837,48 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
+/// The ledger's table name in the local world.
+pub const LEDGER_TABLE: &str = "zonehop-ledger";
+
+/// Creates the ledger's table as `infra/template.yaml` does (keys `domain` and `item`).
+pub async fn create_ledger(config: &aws_config::SdkConfig) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    client
+        .create_table()
+        .table_name(LEDGER_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("domain")?)
+        .attribute_definitions(attribute("item")?)
+        .key_schema(key("domain", KeyType::Hash)?)
+        .key_schema(key("item", KeyType::Range)?)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot create the ledger table in moto: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(())
+}
+
 /// moto with its Step Functions interpreter on, `cargo lambda watch` serving the function
 /// binaries, and those functions registered in moto: the world a state machine rehearses in.
 #[derive(Debug)]
@@ -868,6 +910,7 @@ impl LocalStepFunctions {
             ("AWS_ACCESS_KEY_ID", "AKIAZONEHOPLAMBDA000".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
             ("AWS_REGION", REGION.to_owned()),
+            ("ZONEHOP_LEDGER_TABLE", LEDGER_TABLE.to_owned()),
         ];
         let watch = LambdaWatch::try_start(&env, log).await?;
         let lambda_endpoint = format!("http://127.0.0.1:{}", watch.port());
@@ -882,6 +925,7 @@ impl LocalStepFunctions {
             Some(&moto_log),
         )
         .await?;
+        create_ledger(&moto.config().await).await?;
         let sfn = StepFunctions::new(moto.port());
         let functions = sfn
             .register_functions(functions)
@@ -893,6 +937,11 @@ impl LocalStepFunctions {
             sfn,
             functions,
         })
+    }
+
+    /// The ledger's table in the emulator (`ZONEHOP_LEDGER_TABLE` of every function).
+    pub fn ledger_table(&self) -> &'static str {
+        LEDGER_TABLE
     }
 
     /// `${CreateZoneFunctionArn}`-style substitutions for every registered function, plus

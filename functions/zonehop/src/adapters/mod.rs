@@ -3,6 +3,7 @@
 //! ([`wire_dns`]).
 
 pub mod accounts;
+pub mod dynamodb;
 pub mod memory;
 pub mod route53;
 pub mod route53domains;

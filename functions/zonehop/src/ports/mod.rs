@@ -5,5 +5,6 @@ pub mod clock;
 pub mod dns;
 pub mod executions;
 pub mod hosted_zones;
+pub mod ledger;
 pub mod registrar;
 pub mod retry;

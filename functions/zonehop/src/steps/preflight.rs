@@ -24,6 +24,7 @@ use crate::ports::executions::Executions;
 use crate::ports::hosted_zones::{
     change_and_wait, check_is_public_zone_of, read_zone, HostedZone, HostedZones,
 };
+use crate::ports::ledger::{lock_holder, Ledger, Lock};
 use crate::ports::registrar::Registrar;
 use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::canary::CANARY_LABEL;
@@ -184,21 +185,37 @@ impl Findings {
 }
 
 /// Runs every check; writes the canary only when all pass (and not on a dry run).
+/// Everything preflight reads (and the two it writes: the ledger's lock and the canary).
+#[derive(Debug)]
+pub struct PreflightPorts<'a, S, T, G, D, E, L> {
+    pub source: &'a S,
+    pub target: &'a T,
+    pub registrar: &'a G,
+    pub dns: &'a D,
+    pub executions: &'a E,
+    pub ledger: &'a L,
+}
+
 pub async fn preflight<
     S: HostedZones,
     T: HostedZones,
     G: Registrar,
     D: DnsClient,
     E: Executions,
+    L: Ledger,
 >(
-    source: &S,
-    target: &T,
-    registrar: &G,
-    dns: &D,
-    executions: &E,
+    ports: PreflightPorts<'_, S, T, G, D, E, L>,
     request: &PreflightRequest,
     settings: &Settings,
 ) -> Result<PreflightOutput, Error> {
+    let PreflightPorts {
+        source,
+        target,
+        registrar,
+        dns,
+        executions,
+        ledger,
+    } = ports;
     let stats = RetryStats::default();
     let source = &Retrying::new(source, settings.retry, &stats);
     let target = &Retrying::new(target, settings.retry, &stats);
@@ -224,6 +241,8 @@ pub async fn preflight<
         .clone()
         .unwrap_or_else(|| "direct-invocation".to_owned());
     let canary_name = check_lock(executions, &checked.domain, &records, &me, &mut findings).await?;
+    let replacing =
+        check_ledger_lock(executions, ledger, &checked.domain, &me, &mut findings).await?;
     if !findings.blockers.is_empty() {
         let mut blockers = findings.blockers;
         blockers.sort_by(|a, b| (a.reason, &a.record).cmp(&(b.reason, &b.record)));
@@ -254,6 +273,17 @@ pub async fn preflight<
     };
     if request.dry_run {
         return Ok(output);
+    }
+    // The one atomic step: of two executions that got this far at the same time, exactly
+    // one takes the lock; the other writes nothing.
+    if let Lock::HeldBy(other) = ledger
+        .take_lock(&checked.domain, &me, replacing.as_deref())
+        .await?
+    {
+        return Err(Error::MigrationInProgress {
+            domain: checked.domain.to_string(),
+            execution: other,
+        });
     }
     let canary = RecordSet::simple(
         canary_name,
@@ -603,6 +633,34 @@ async fn check_lock<E: Executions>(
         }
     }
     Ok(canary_name)
+}
+
+/// The ledger's lock: held by another execution that still runs, it refuses this one; held
+/// by one that has ended, it is taken over (with a warning) and that execution is returned.
+async fn check_ledger_lock<E: Executions, L: Ledger>(
+    executions: &E,
+    ledger: &L,
+    domain: &Name,
+    me: &str,
+    findings: &mut Findings,
+) -> Result<Option<String>, Error> {
+    let Some(holder) = lock_holder(ledger, domain).await? else {
+        return Ok(None);
+    };
+    if holder == me {
+        return Ok(None);
+    }
+    if executions.is_running(&holder).await? {
+        return Err(Error::MigrationInProgress {
+            domain: domain.to_string(),
+            execution: holder,
+        });
+    }
+    findings.warnings.push(warning(
+        domain.as_str(),
+        format!("the ledger's lock of execution {holder}, which no longer runs, is taken over"),
+    ));
+    Ok(Some(holder))
 }
 
 /// Each wait of the migration, and why.

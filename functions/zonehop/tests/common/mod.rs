@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use zonehop::adapters::memory::{
-    ManualClock, MemoryExecutions, MemoryRegistrar, MemoryZones, ScriptedDns,
+    ManualClock, MemoryExecutions, MemoryLedger, MemoryRegistrar, MemoryZones, ScriptedDns,
 };
 use zonehop::core::access::Work;
 use zonehop::core::answers::{DnsAnswer, DnsRecord};
@@ -106,6 +106,7 @@ pub struct World {
     pub registrar: Arc<MemoryRegistrar>,
     pub dns: ScriptedDns,
     pub executions: MemoryExecutions,
+    pub ledger: MemoryLedger,
     pub clock: ManualClock,
     pub source_zone: HostedZone,
 }
@@ -185,6 +186,7 @@ impl World {
             registrar,
             dns,
             executions: MemoryExecutions::new(),
+            ledger: MemoryLedger::new(),
             clock: ManualClock::at(1_750_000_000),
             source_zone,
         }

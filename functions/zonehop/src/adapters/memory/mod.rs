@@ -9,6 +9,7 @@
 //!   ([`crate::ports::dns::DnsClient`]);
 //! - [`MemoryExecutions`]: which Step Functions executions run
 //!   ([`crate::ports::executions::Executions`]);
+//! - [`MemoryLedger`]: the ledger ([`crate::ports::ledger::Ledger`]) with its atomic lock;
 //! - [`ManualClock`]: a clock a test sets and advances ([`crate::ports::clock::Clock`]).
 //!
 //! Each twin records the calls it received, and can be told to fail the next calls of an
@@ -18,12 +19,14 @@
 mod clock;
 mod dns;
 mod executions;
+mod ledger;
 mod registrar;
 mod zones;
 
 pub use clock::ManualClock;
 pub use dns::{zone_answer, AnyServer, DnsHandler, Query, ScriptedDns};
 pub use executions::MemoryExecutions;
+pub use ledger::MemoryLedger;
 pub use registrar::{MemoryRegistrar, RegistrarOp};
 pub use zones::{MemoryZones, ZoneCall, ZoneOp};
 
