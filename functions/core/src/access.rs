@@ -26,6 +26,7 @@ pub enum Work {
     LowerNsTtl,
     SwapNameservers,
     CheckPropagation,
+    CarryEdits,
     Cutover,
     Finalize,
     Rollback,
@@ -45,7 +46,7 @@ pub const WITHOUT_RESOURCE_LEVEL_PERMISSIONS: &[&str] = &[
 const READ: &[&str] = &["route53:GetHostedZone", "route53:ListResourceRecordSets"];
 
 impl Work {
-    pub const ALL: [Work; 11] = [
+    pub const ALL: [Work; 12] = [
         Work::Preflight,
         Work::CreateZone,
         Work::DelegateSubdomain,
@@ -54,6 +55,7 @@ impl Work {
         Work::LowerNsTtl,
         Work::SwapNameservers,
         Work::CheckPropagation,
+        Work::CarryEdits,
         Work::Cutover,
         Work::Finalize,
         Work::Rollback,
@@ -70,6 +72,7 @@ impl Work {
             Work::LowerNsTtl => "lower-ns-ttl",
             Work::SwapNameservers => "swap-nameservers",
             Work::CheckPropagation => "check-propagation",
+            Work::CarryEdits => "carry-edits",
             Work::Cutover => "cutover",
             Work::Finalize => "finalize",
             Work::Rollback => "rollback",
@@ -102,9 +105,11 @@ impl Work {
                 &["route53:ListHostedZonesByName", "route53:CreateHostedZone"],
             ]
             .concat(),
-            Work::SyncRecords | Work::LowerNsTtl | Work::Cutover | Work::Finalize => {
-                [READ, &write].concat()
-            }
+            Work::SyncRecords
+            | Work::CarryEdits
+            | Work::LowerNsTtl
+            | Work::Cutover
+            | Work::Finalize => [READ, &write].concat(),
             Work::VerifyZones | Work::CheckPropagation => READ.to_vec(),
             Work::SwapNameservers | Work::Rollback => [READ, &write, &registration].concat(),
         };
@@ -125,7 +130,7 @@ impl Work {
             // The apex NS TTL back up, and the canaries removed.
             Work::Finalize => Some(&["NS", "TXT"]),
             Work::CreateZone | Work::VerifyZones | Work::CheckPropagation => Some(&[]),
-            Work::DelegateSubdomain | Work::SyncRecords | Work::Cutover => None,
+            Work::DelegateSubdomain | Work::SyncRecords | Work::CarryEdits | Work::Cutover => None,
         }
     }
 

@@ -130,7 +130,7 @@ fn every_main_only_wires_and_reads_the_one_settings() {
             main.display()
         );
     }
-    assert_eq!(mains, 11, "one main per Lambda");
+    assert_eq!(mains, 12, "one main per Lambda");
 }
 
 /// Every crate of the repository is a workspace member, so `make test` builds and runs it

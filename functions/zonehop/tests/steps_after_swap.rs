@@ -9,9 +9,11 @@ use zonehop::core::access::Work;
 use common::*;
 use serde_json::json;
 use std::time::Duration;
+use zonehop::adapters::memory::MemoryLedger;
 use zonehop::adapters::memory::{Fault, RegistrarOp, ZoneOp};
 use zonehop::core::delegation::canonical_servers;
 use zonehop::core::zone::RrType;
+use zonehop::steps::carry_edits::{carry_edits, CarryOutput};
 use zonehop::steps::create_zone::create_zone;
 use zonehop::steps::cutover::cutover;
 use zonehop::steps::finalize::finalize;
@@ -460,4 +462,134 @@ async fn rollback_retries_a_throttled_registrar() {
         4 + 1,
         "1 swap + 3 throttled + 1"
     );
+}
+
+// ---------------------------------------------------------------- carry-edits
+
+async fn carry(w: &World, target: &str, ledger: &MemoryLedger) -> CarryOutput {
+    carry_edits(
+        &*w.source,
+        &*w.target,
+        ledger,
+        &request(w.with(Some(target), json!({}))),
+        &settings(),
+    )
+    .await
+    .expect("carried")
+}
+
+fn without_own(zone: &zonehop::core::zone::Zone) -> Vec<zonehop::core::zone::RecordSet> {
+    let apex = n("example.com");
+    let own = zonehop::core::drift::own_records(&apex);
+    zone.iter().filter(|r| !own(&r.key())).cloned().collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn carry_edits_copies_each_sides_edits_to_the_other_and_the_new_side_wins_a_conflict() {
+    let (w, target) = synced().await;
+    let ledger = MemoryLedger::new();
+    let first = carry(&w, &target, &ledger).await;
+    assert!(first.first_round);
+    assert_eq!(
+        (first.to_target, first.to_source, first.conflict_count),
+        (0, 0, 0)
+    );
+    assert_eq!(w.writes(), 0, "zones that agree need no write");
+
+    // An IaC pipeline edits the new zone, external-dns the old one, and both change www.
+    w.target
+        .put_records(&target, [a("app.example.com", 60, &["192.0.2.40"])])
+        .expect("edit");
+    w.source
+        .put_records(w.source_id(), [a("mail.example.com", 300, &["192.0.2.21"])])
+        .expect("edit");
+    w.source
+        .put_records(w.source_id(), [a("www.example.com", 60, &["192.0.2.98"])])
+        .expect("edit");
+    w.target
+        .put_records(&target, [a("www.example.com", 60, &["192.0.2.99"])])
+        .expect("edit");
+    w.source
+        .remove_record(
+            w.source_id(),
+            &rr("example.com", RrType::TXT, 300, &["x"]).key(),
+        )
+        .expect("edit");
+    w.clear_calls();
+    let second = carry(&w, &target, &ledger).await;
+    assert!(!second.first_round);
+    assert_eq!(
+        second.to_source, 2,
+        "{second:?}: app, and www (the conflict)"
+    );
+    assert_eq!(
+        second.to_target, 2,
+        "{second:?}: mail, and the TXT's deletion"
+    );
+    assert_eq!(second.conflict_count, 1);
+    let conflict = &second.conflicts[0];
+    assert_eq!(conflict.record, "www.example.com. A");
+    assert_eq!(
+        conflict.source,
+        Some(a("www.example.com", 60, &["192.0.2.98"]))
+    );
+    assert_eq!(
+        conflict.target,
+        Some(a("www.example.com", 60, &["192.0.2.99"]))
+    );
+    assert_least_privilege(Work::CarryEdits, &w);
+    // One again: the same record sets on both sides, the new side's www.
+    let source_now = without_own(&w.source_records());
+    let target_now = without_own(&w.target.records(&target).expect("target"));
+    assert_eq!(source_now, target_now);
+    assert!(target_now.contains(&a("www.example.com", 60, &["192.0.2.99"])));
+    assert!(target_now.contains(&a("app.example.com", 60, &["192.0.2.40"])));
+    assert!(target_now.contains(&a("mail.example.com", 300, &["192.0.2.21"])));
+    assert!(!target_now
+        .iter()
+        .any(|r| r.name == n("example.com") && r.rtype == RrType::TXT));
+    // invariant 3: the next round has nothing to carry and writes nothing.
+    w.clear_calls();
+    let third = carry(&w, &target, &ledger).await;
+    assert_eq!(
+        (third.to_target, third.to_source, third.conflict_count),
+        (0, 0, 0)
+    );
+    assert_eq!(w.writes(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn carry_edits_renames_a_same_zone_alias_for_the_zone_it_lands_in() {
+    let (w, target) = synced().await;
+    let ledger = MemoryLedger::new();
+    carry(&w, &target, &ledger).await;
+    let mut alias = a("shop.example.com", 60, &[]);
+    alias.resource_records.clear();
+    alias.ttl = None;
+    alias.alias_target = Some(zonehop::core::zone::AliasTarget {
+        hosted_zone_id: target.clone(),
+        dns_name: n("www.example.com"),
+        evaluate_target_health: false,
+    });
+    w.target.put_records(&target, [alias]).expect("edit");
+    let out = carry(&w, &target, &ledger).await;
+    assert_eq!(out.to_source, 1, "{out:?}");
+    let copied = w
+        .source_records()
+        .get(&a("shop.example.com", 60, &[]).key())
+        .cloned()
+        .expect("carried to the old zone");
+    let alias = copied.alias_target.expect("an alias");
+    assert_eq!(
+        alias.hosted_zone_id,
+        w.source_id(),
+        "points inside the old zone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn carry_edits_without_a_ledger_table_is_not_configured() {
+    let settings = Settings::default();
+    let err = settings.ledger_table().expect_err("no table");
+    assert_eq!(err.error_type(), "NotConfigured");
 }

@@ -35,7 +35,8 @@ use crate::stepfunctions::{HistoryEvent, LocalStepFunctions, SfnError};
 use crate::{records_to_seed, repo_root, route53_in, source_access, target_access, try_seed_zone};
 
 /// Every function the state machine invokes.
-pub const FUNCTIONS: [&str; 11] = [
+pub const FUNCTIONS: [&str; 12] = [
+    "carry-edits",
     "check-propagation",
     "create-zone",
     "cutover",

@@ -2,6 +2,7 @@
 //! Lambda. Each takes its request, the ports it acts through and the [`crate::Settings`];
 //! none imports another step.
 
+pub mod carry_edits;
 pub mod check_propagation;
 pub mod create_zone;
 pub mod cutover;

@@ -1,0 +1,196 @@
+//! carry-edits (DESIGN step 8, each round of the window): keep the two zones one. Every
+//! record set written in either zone since the last round (an IaC pipeline, external-dns,
+//! an ACME challenge) is copied to the other, so that a resolver on either side gives the
+//! same answer within one round plus the record's TTL; the same record set changed
+//! differently on both sides is a conflict that the new side wins, reported with both
+//! versions. What the zones agreed on is kept in the ledger between rounds
+//! (`zonehop_core::drift`).
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+use zonehop_core::change::Change;
+use zonehop_core::drift::{plan_drift, Conflict, Sides};
+use zonehop_core::plan::{plan_sync, HealthCheckPolicy, PlanInput, SyncPlan};
+use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
+use zonehop_core::zone::{bare_zone_id, Zone};
+
+use crate::error::Error;
+use crate::ports::hosted_zones::{apply_batches, check_is_public_zone_of, read_zone, HostedZones};
+use crate::ports::ledger::{load_baseline, save_baseline, Ledger};
+use crate::ports::retry::{RetryStats, Retrying};
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CarryRequest {
+    pub domain: String,
+    pub source: ZoneRef,
+    pub target: ZoneRef,
+    #[serde(default)]
+    pub keep_in_source: Vec<String>,
+    #[serde(default)]
+    pub health_checks: HealthCheckPolicy,
+}
+
+/// At most this many copies and conflicts are named in the output (the state stays small);
+/// the log has every one.
+const SHOWN: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarryOutput {
+    /// Record sets copied from the source to the target, and the other way.
+    pub to_target: usize,
+    pub to_source: usize,
+    /// The first copies, as `UPSERT www.example.com. A` (at most 10).
+    pub copied: Vec<String>,
+    pub conflict_count: usize,
+    /// The first conflicts with both versions (at most 10).
+    pub conflicts: Vec<Conflict>,
+    /// True when the ledger held no baseline yet (the first round after the swap): a
+    /// record set on one side only counts as written there, and one that differs is a
+    /// conflict.
+    pub first_round: bool,
+    pub record_sets: usize,
+    pub retries: u32,
+}
+
+pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger>(
+    source: &S,
+    target: &T,
+    ledger: &L,
+    request: &CarryRequest,
+    settings: &Settings,
+) -> Result<CarryOutput, Error> {
+    let stats = RetryStats::default();
+    let source = &Retrying::new(source, settings.retry, &stats);
+    let target = &Retrying::new(target, settings.retry, &stats);
+    let domain = parse_domain(&request.domain)?;
+    let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
+    let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
+    let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
+    if source_id == target_id {
+        return Err(Error::InvalidRequest(format!(
+            "source and target are the same zone {source_id}"
+        )));
+    }
+    check_is_public_zone_of(&source.get_zone(&source_id).await?, &domain)?;
+    check_is_public_zone_of(&target.get_zone(&target_id).await?, &domain)?;
+    let source_records = read_zone(source, &source_id).await?;
+    let target_records = read_zone(target, &target_id).await?;
+
+    // Each zone in the other's form: what sync-records would write from it.
+    let as_other = |from: &Zone, from_id: &str, to_id: &str| {
+        plan_sync(
+            &PlanInput {
+                apex: &domain,
+                source_zone_id: from_id,
+                target_zone_id: to_id,
+                keep_in_source: &keep,
+                health_checks: request.health_checks,
+                extra_records: &[],
+                limits: settings.limits,
+            },
+            from,
+            &Zone::default(),
+        )
+        .desired
+    };
+    let source_as_target = as_other(&source_records, &source_id, &target_id);
+    let target_as_source = as_other(&target_records, &target_id, &source_id);
+
+    let baseline = load_baseline(ledger, &domain).await?;
+    let first_round = baseline.is_none();
+    let plan = plan_drift(
+        &Sides {
+            source: &source_records,
+            source_as_target: &source_as_target,
+            target: &target_records,
+            target_as_source: &target_as_source,
+        },
+        &baseline.unwrap_or_default(),
+        &domain,
+    );
+    for conflict in &plan.conflicts {
+        warn!(
+            record = %conflict.record,
+            source = %serde_json::to_string(&conflict.source).unwrap_or_default(),
+            target = %serde_json::to_string(&conflict.target).unwrap_or_default(),
+            "conflict: the record set changed differently in both zones; the new side's version wins"
+        );
+    }
+    let describe = |c: &Change| format!("{:?} {}", c.action, c.record.key());
+    for change in &plan.to_target {
+        info!(change = %describe(change), "carried from the old zone to the new");
+    }
+    for change in &plan.to_source {
+        info!(change = %describe(change), "carried from the new zone to the old");
+    }
+    apply(target, &target_id, &domain, &plan.to_target, settings).await?;
+    apply(source, &source_id, &domain, &plan.to_source, settings).await?;
+    save_baseline(ledger, &domain, &plan.after).await?;
+    let record_sets = plan.after.0.len();
+    Ok(CarryOutput {
+        to_target: plan.to_target.len(),
+        to_source: plan.to_source.len(),
+        copied: plan
+            .to_target
+            .iter()
+            .map(|c| format!("{} (old to new)", describe(c)))
+            .chain(
+                plan.to_source
+                    .iter()
+                    .map(|c| format!("{} (new to old)", describe(c))),
+            )
+            .take(SHOWN)
+            .collect(),
+        conflict_count: plan.conflicts.len(),
+        conflicts: plan.conflicts.into_iter().take(SHOWN).collect(),
+        first_round,
+        record_sets,
+        retries: stats.retried(),
+    })
+}
+
+/// Applies `changes` to one zone: deletes first (aliases before what they point at), then
+/// the upserts (plain records before the aliases that may point at them).
+async fn apply<R: HostedZones>(
+    zones: &R,
+    zone_id: &str,
+    domain: &zonehop_core::Name,
+    changes: &[Change],
+    settings: &Settings,
+) -> Result<(), Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let phase = |delete: bool, alias: bool| -> Vec<Change> {
+        changes
+            .iter()
+            .filter(|c| (c.action == zonehop_core::change::Action::Delete) == delete)
+            .filter(|c| c.record.alias_target.is_some() == alias)
+            .cloned()
+            .collect()
+    };
+    let plan = SyncPlan {
+        phases: vec![
+            phase(true, true),
+            phase(true, false),
+            phase(false, false),
+            phase(false, true),
+        ]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect(),
+        ..SyncPlan::default()
+    };
+    apply_batches(
+        zones,
+        zone_id,
+        domain,
+        &plan.batches(settings.limits),
+        settings,
+    )
+    .await?;
+    Ok(())
+}
