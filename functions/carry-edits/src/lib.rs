@@ -8,6 +8,7 @@ use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::dynamodb::DynamoLedger;
 use zonehop::adapters::route53::Route53;
 use zonehop::core::access::Work;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::carry_edits::{carry_edits, CarryOutput, CarryRequest};
 use zonehop::Settings;
 
@@ -28,12 +29,6 @@ pub async fn handler(
     let target = config_for(base, &request.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
-    carry_edits(
-        &source,
-        &target,
-        &DynamoLedger::new(base, table),
-        &request,
-        settings,
-    )
-    .await
+    let ledger = DynamoLedger::new(base, table);
+    carry_edits(&source, &target, &ledger, &SystemClock, &request, settings).await
 }

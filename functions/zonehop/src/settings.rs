@@ -43,6 +43,10 @@ pub struct Settings {
     /// The ledger's DynamoDB table (`ZONEHOP_LEDGER_TABLE`): the lock, the window's
     /// baseline. Unset: preflight's lock is the canary alone, and carry-edits refuses.
     pub ledger_table: Option<String>,
+    /// The share of each account's Route 53 request rate carry-edits may spend reading the
+    /// zones (`ZONEHOP_CARRY_BUDGET_SHARE`, 0.1): a round closer to the last one than the
+    /// zones' size allows reads nothing.
+    pub carry_budget_share: f64,
 }
 
 impl Default for Settings {
@@ -60,6 +64,7 @@ impl Default for Settings {
             metric_namespace: "zonehop".to_owned(),
             max_records_per_zone: 10_000,
             ledger_table: None,
+            carry_budget_share: 0.1,
         }
     }
 }
@@ -104,6 +109,10 @@ impl Settings {
                 .and_then(|c| usize::try_from(c).ok())
                 .unwrap_or(d.max_records_per_zone),
             ledger_table: var("ZONEHOP_LEDGER_TABLE").filter(|t| !t.is_empty()),
+            carry_budget_share: var("ZONEHOP_CARRY_BUDGET_SHARE")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| *s > 0.0 && *s <= 1.0)
+                .unwrap_or(d.carry_budget_share),
         }
     }
 

@@ -466,11 +466,14 @@ async fn rollback_retries_a_throttled_registrar() {
 
 // ---------------------------------------------------------------- carry-edits
 
+/// One round of carry-edits, a round's wait after the last.
 async fn carry(w: &World, target: &str, ledger: &MemoryLedger) -> CarryOutput {
+    w.clock.advance(600);
     carry_edits(
         &*w.source,
         &*w.target,
         ledger,
+        &w.clock,
         &request(w.with(Some(target), json!({}))),
         &settings(),
     )
@@ -585,6 +588,40 @@ async fn carry_edits_renames_a_same_zone_alias_for_the_zone_it_lands_in() {
         w.source_id(),
         "points inside the old zone"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn carry_edits_reads_the_zones_no_more_often_than_their_size_allows() {
+    let (w, target) = synced().await;
+    let ledger = MemoryLedger::new();
+    carry(&w, &target, &ledger).await;
+    w.clear_calls();
+    // Right after a round: nothing is read (100 record sets: 4 s at a tenth of five a second).
+    let soon = carry_edits(
+        &*w.source,
+        &*w.target,
+        &ledger,
+        &w.clock,
+        &request(w.with(Some(&target), json!({}))),
+        &Settings::default(),
+    )
+    .await
+    .expect("skipped");
+    assert!(soon.skipped_for_seconds > 0, "{soon:?}");
+    assert!(w.source.calls().is_empty() && w.target.calls().is_empty());
+    w.clock.advance(soon.skipped_for_seconds);
+    let later = carry_edits(
+        &*w.source,
+        &*w.target,
+        &ledger,
+        &w.clock,
+        &request(w.with(Some(&target), json!({}))),
+        &Settings::default(),
+    )
+    .await
+    .expect("read");
+    assert_eq!(later.skipped_for_seconds, 0);
+    assert!(!w.target.calls().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

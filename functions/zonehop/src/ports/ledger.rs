@@ -92,6 +92,7 @@ pub async fn save_baseline<L: Ledger>(
     ledger: &L,
     domain: &Name,
     baseline: &Baseline,
+    saved_at: i64,
 ) -> Result<(), Error> {
     let generation = match ledger.read(domain, "baseline").await? {
         Some(header) => header["generation"].as_u64().unwrap_or(0) + 1,
@@ -108,9 +109,27 @@ pub async fn save_baseline<L: Ledger>(
         .write(
             domain,
             "baseline",
-            &json!({ "generation": generation, "chunks": chunks.len(), "recordSets": baseline.0.len() }),
+            &json!({
+                "generation": generation,
+                "chunks": chunks.len(),
+                "recordSets": baseline.0.len(),
+                "savedAt": saved_at,
+            }),
         )
         .await
+}
+
+/// When the last baseline was saved, and of how many record sets.
+pub async fn baseline_saved<L: Ledger>(
+    ledger: &L,
+    domain: &Name,
+) -> Result<Option<(i64, u64)>, Error> {
+    Ok(ledger.read(domain, "baseline").await?.map(|header| {
+        (
+            header["savedAt"].as_i64().unwrap_or(0),
+            header["recordSets"].as_u64().unwrap_or(0),
+        )
+    }))
 }
 
 fn ledger_damaged(item: &str) -> Error {

@@ -15,8 +15,9 @@ use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
 use zonehop_core::zone::{bare_zone_id, Zone};
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::{apply_batches, check_is_public_zone_of, read_zone, HostedZones};
-use crate::ports::ledger::{load_baseline, save_baseline, Ledger};
+use crate::ports::ledger::{baseline_saved, load_baseline, save_baseline, Ledger};
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 
@@ -32,11 +33,25 @@ pub struct CarryRequest {
     pub health_checks: HealthCheckPolicy,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::min_interval_seconds;
+
+    #[test]
+    fn reading_the_zones_stays_within_the_share_of_each_accounts_request_rate() {
+        // 10,000 record sets: 1 + 34 requests per zone, 0.5 a second at a tenth of five.
+        assert_eq!(min_interval_seconds(10_000, 0.1), 70);
+        assert_eq!(min_interval_seconds(100, 0.1), 4);
+        assert_eq!(min_interval_seconds(0, 0.1), 2);
+        assert_eq!(min_interval_seconds(10_000, 1.0), 7);
+    }
+}
+
 /// At most this many copies and conflicts are named in the output (the state stays small);
 /// the log has every one.
 const SHOWN: usize = 10;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CarryOutput {
     /// Record sets copied from the source to the target, and the other way.
@@ -53,12 +68,30 @@ pub struct CarryOutput {
     pub first_round: bool,
     pub record_sets: usize,
     pub retries: u32,
+    /// Not 0 when this round read nothing: the last round was too recent for the zones'
+    /// size (`ZONEHOP_CARRY_BUDGET_SHARE`); the next round that may read is this far off.
+    pub skipped_for_seconds: i64,
 }
 
-pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger>(
+/// Route 53's request rate per account (AWS-FACTS: five a second, shared by every tool).
+const ROUTE53_REQUESTS_PER_SECOND: f64 = 5.0;
+/// Record sets per ListResourceRecordSets page.
+const PAGE: u64 = 300;
+
+/// The shortest time between two rounds that read a zone of `record_sets` record sets, so
+/// that reading it (one GetHostedZone, one ListResourceRecordSets per page of 300) takes at
+/// most `share` of its account's request rate: 68 s for 10,000 record sets at 0.1.
+pub fn min_interval_seconds(record_sets: u64, share: f64) -> i64 {
+    let requests = 1 + record_sets.div_ceil(PAGE);
+    let seconds = requests as f64 / (share.clamp(0.001, 1.0) * ROUTE53_REQUESTS_PER_SECOND);
+    seconds.ceil() as i64
+}
+
+pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
     source: &S,
     target: &T,
     ledger: &L,
+    clock: &C,
     request: &CarryRequest,
     settings: &Settings,
 ) -> Result<CarryOutput, Error> {
@@ -73,6 +106,17 @@ pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger>(
         return Err(Error::InvalidRequest(format!(
             "source and target are the same zone {source_id}"
         )));
+    }
+    let now = clock.now_epoch();
+    if let Some((saved_at, record_sets)) = baseline_saved(ledger, &domain).await? {
+        let wait = min_interval_seconds(record_sets, settings.carry_budget_share);
+        if now - saved_at < wait {
+            return Ok(CarryOutput {
+                skipped_for_seconds: wait - (now - saved_at),
+                record_sets: usize::try_from(record_sets).unwrap_or(usize::MAX),
+                ..CarryOutput::default()
+            });
+        }
     }
     check_is_public_zone_of(&source.get_zone(&source_id).await?, &domain)?;
     check_is_public_zone_of(&target.get_zone(&target_id).await?, &domain)?;
@@ -128,7 +172,7 @@ pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger>(
     }
     apply(target, &target_id, &domain, &plan.to_target, settings).await?;
     apply(source, &source_id, &domain, &plan.to_source, settings).await?;
-    save_baseline(ledger, &domain, &plan.after).await?;
+    save_baseline(ledger, &domain, &plan.after, now).await?;
     let record_sets = plan.after.0.len();
     Ok(CarryOutput {
         to_target: plan.to_target.len(),
@@ -149,6 +193,7 @@ pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger>(
         first_round,
         record_sets,
         retries: stats.retried(),
+        skipped_for_seconds: 0,
     })
 }
 
