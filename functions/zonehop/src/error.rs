@@ -107,6 +107,16 @@ pub enum Error {
         differences: Vec<zonehop_core::answers::Difference>,
     },
 
+    /// During the window, a new server answered unlike the old ones two rounds in a row.
+    #[error("the new zone's servers answer wrongly during the window ({} difference(s), two rounds in a row): {}. The migration rolls back: the registration goes back to the old servers", .differences.len(), summarize_differences(.differences))]
+    NewServersWrong {
+        differences: Vec<zonehop_core::answers::Difference>,
+    },
+
+    /// The parent zone never named the new servers within the deadline.
+    #[error("the parent zone still names the old servers {waited_seconds} s after the swap (the deadline is 72 h): the registrar's change did not reach the registry. The migration rolls back; check the registration before trying again")]
+    ParentDidNotSwitch { waited_seconds: i64 },
+
     /// A name (a name server's, usually) could not be resolved.
     #[error(
         "cannot resolve {name}: {message}; check the resolver in the request or ZONEHOP_RESOLVER"
@@ -207,6 +217,8 @@ impl Error {
             Error::OverwriteLimitExceeded { .. } => "OverwriteLimitExceeded",
             Error::TargetDiverged { .. } => "TargetDiverged",
             Error::ZonesDiffer { .. } => "ZonesDiffer",
+            Error::NewServersWrong { .. } => "NewServersWrong",
+            Error::ParentDidNotSwitch { .. } => "ParentDidNotSwitch",
             Error::DnsLookupFailed { .. } => "DnsLookupFailed",
             Error::DomainNotRegistered { .. } => "DomainNotRegistered",
             Error::NotConfigured(_) => "NotConfigured",

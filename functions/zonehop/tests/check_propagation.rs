@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 
 use common::*;
 use serde_json::json;
-use zonehop::adapters::memory::ZoneOp;
+use zonehop::adapters::memory::{MemoryZones, ZoneOp};
 use zonehop::core::delegation::canonical_servers;
+use zonehop::core::name::Name;
 use zonehop::core::propagation::{Pacing, SILENT_ROUNDS_BOUND, SILENT_SECONDS_BOUND};
 use zonehop::core::zone::RrType;
 use zonehop::ports::clock::Clock;
@@ -38,6 +39,10 @@ fn window() -> Window {
     ns.ttl = Some(300);
     w.source.put_records(w.source_id(), [ns]).expect("zone");
     let target = w.target.add_zone(&w.domain);
+    // Synced and verified before the swap: the new servers answer as the old ones.
+    w.target
+        .put_records(&target.id, example_records())
+        .expect("target zone");
     let old = canonical_servers(&w.source_zone.name_servers);
     let new = canonical_servers(&target.name_servers);
     let window = Window {
@@ -381,4 +386,91 @@ async fn invariant_4_a_72_hour_window_ends_at_the_bound_within_one_poll_in_few_r
     let rounds = outputs.len();
     assert!(rounds * 9 < 2_500, "{rounds} rounds");
     assert_eq!(win.w.writes(), 0);
+}
+
+/// A new server's address, and a wrong answer for `www.example.com. A`.
+fn new_server_lies(win: &Window, lie: bool) -> SocketAddr {
+    let server = Name::parse(&win.new[0]).expect("a server name");
+    let ip = MemoryZones::server_address(&server).expect("its address");
+    let at = SocketAddr::new(ip, 53);
+    if lie {
+        win.w.dns.answer(
+            at,
+            &n("www.example.com"),
+            RrType::A,
+            answer(
+                vec![record("www.example.com", "A", 60, "198.51.100.66")],
+                Vec::new(),
+            ),
+        );
+    } else {
+        win.w.dns.forget(at, &n("www.example.com"), RrType::A);
+    }
+    at
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_server_answering_wrongly_two_rounds_in_a_row_is_new_servers_wrong() {
+    let win = window();
+    let first = win.round(None).await.expect("a healthy round");
+    assert!(first.new_servers_checked > 0, "{first:?}");
+    assert!(first.new_servers_differ.is_empty(), "{first:?}");
+    new_server_lies(&win, true);
+    win.w.clock.advance(first.next_wait_seconds);
+    let suspect = win
+        .round(Some(first.state))
+        .await
+        .expect("one round is a suspicion");
+    assert_eq!(suspect.new_servers_differ, ["www.example.com. A"]);
+    win.w.clock.advance(suspect.next_wait_seconds);
+    let err = win
+        .round(Some(suspect.state))
+        .await
+        .expect_err("the second round in a row");
+    assert_eq!(err.error_type(), "NewServersWrong");
+    assert!(err.to_string().contains("198.51.100.66"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_server_wrong_for_one_round_only_is_not_a_verdict() {
+    let win = window();
+    new_server_lies(&win, true);
+    let suspect = win.round(None).await.expect("a suspicion");
+    assert_eq!(suspect.new_servers_differ.len(), 1);
+    new_server_lies(&win, false);
+    win.w.clock.advance(suspect.next_wait_seconds);
+    let cleared = win.round(Some(suspect.state)).await.expect("cleared");
+    assert!(cleared.new_servers_differ.is_empty());
+    assert!(cleared.state.verify_suspects.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_parent_that_never_switches_is_warned_about_then_rolled_back_at_72_hours() {
+    let win = window();
+    let t0 = win.w.clock.now_epoch();
+    let first = win.round(None).await.expect("first round");
+    win.w.clock.set(t0 + 40 * 3600);
+    let warned = win.round(Some(first.state)).await.expect("warned");
+    assert!(
+        warned.warnings.iter().any(|w| w.contains("rolls back at")),
+        "{:?}",
+        warned.warnings
+    );
+    win.w.clock.set(t0 + 72 * 3600);
+    let err = win
+        .round(Some(warned.state))
+        .await
+        .expect_err("past the deadline");
+    assert_eq!(err.error_type(), "ParentDidNotSwitch");
+    // A parent that switched in time is never held to it.
+    let win = window();
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
+    let t0 = win.w.clock.now_epoch();
+    let first = win.round(None).await.expect("switched");
+    win.w.clock.set(t0 + 100 * 3600);
+    win.round(Some(first.state))
+        .await
+        .expect("no deadline once switched");
 }

@@ -33,10 +33,14 @@ use zonehop_core::request::ProbeConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::ports::dns::compare::compare_until_settled;
+use crate::ports::dns::lookup::server_addresses;
 use crate::ports::dns::lookup::{parse_resolver, resolver_for};
 use crate::ports::dns::{DnsAnswer, DnsClient};
-use crate::ports::hosted_zones::{read_zone, HostedZones};
+use crate::ports::hosted_zones::{read_zone, HostedZone, HostedZones};
 use crate::ports::retry::{RetryStats, Retrying};
+use std::time::Duration;
+use zonehop_core::answers::{questions, Difference, Question};
 use zonehop_core::canary::{side_of, Side, CANARY_LABEL};
 use zonehop_core::name::Name;
 use zonehop_core::propagation::{
@@ -44,6 +48,7 @@ use zonehop_core::propagation::{
     Seen,
 };
 use zonehop_core::request::{parse_domain, ZoneRef};
+use zonehop_core::zone::Zone;
 use zonehop_core::zone::{bare_zone_id, RrType};
 
 /// How many times a round asks each question before the answer is unknown.
@@ -52,6 +57,13 @@ pub const ATTEMPTS: u32 = 3;
 /// small: invariant 5). A parent with more (none known has) is not carried at all, so a
 /// fallback round never asks only some of its servers.
 pub const MAX_PARENT_ADDRESSES: usize = 64;
+
+/// Questions asked of every old and new server each round (rotating through the zone).
+pub const VERIFY_SAMPLE: usize = 16;
+/// How long after the first round the parent may go on naming the old servers before the
+/// migration is rolled back: 72 hours (registries publish a change within minutes to hours;
+/// the manual path's operator confirmed the change before this loop started).
+pub const PARENT_SWITCH_DEADLINE: i64 = 72 * 3600;
 
 /// check-propagation's input: the request's fields, and the previous round's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +103,14 @@ pub struct RoundState {
     /// resolver fails (at most [`MAX_PARENT_ADDRESSES`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parent_addresses: Vec<IpAddr>,
+    /// Where the next round's sample of questions to the new servers starts.
+    #[serde(default)]
+    pub verify_offset: usize,
+    /// The questions the new servers answered unlike the old ones last round (`NAME TYPE`,
+    /// at most [`VERIFY_SAMPLE`]): asked again this round; a second difference in a row is
+    /// `NewServersWrong`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify_suspects: Vec<String>,
 }
 
 impl RoundState {
@@ -177,6 +197,15 @@ pub struct PropagationOutput {
     pub silent_resolvers: Vec<SilentResolver>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Questions asked of the new servers this round, and those answered unlike the old.
+    /// Set once half the parent-switch deadline has passed without a switch: when the
+    /// migration rolls back unless the parent names the new servers by then.
+    #[serde(default)]
+    pub rollback_at: Option<i64>,
+    #[serde(default)]
+    pub new_servers_checked: usize,
+    #[serde(default)]
+    pub new_servers_differ: Vec<String>,
     pub state: RoundState,
 }
 
@@ -353,6 +382,18 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         }
     }
 
+    // The new servers, against the old, on a rotating sample (invariant 1 through the window).
+    let (new_servers_checked, new_servers_differ) = reverify_new_servers(
+        dns,
+        resolver,
+        (&source.get_zone(&source_id).await?, &old),
+        (&target_zone, &read_zone(target, &target_id).await?),
+        &domain,
+        &mut state,
+        settings,
+    )
+    .await?;
+
     // The canary, through every probe resolver.
     let canary = domain
         .prepend(CANARY_LABEL)
@@ -429,6 +470,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
     };
     let verdict = judge(&state.judge, &evidence, pacing);
     state.judge = verdict.state.clone();
+    let rollback_at = check_parent_deadline(&state.judge, now, &mut warnings)?;
     // One line in CloudWatch's embedded metric format: the dashboard's propagation graph.
     println!(
         "{}",
@@ -456,8 +498,127 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         resolvers: views,
         silent_resolvers,
         warnings,
+        rollback_at,
+        new_servers_checked,
+        new_servers_differ,
         state,
     })
+}
+
+/// Asks every old and new server [`VERIFY_SAMPLE`] questions (last round's suspects first,
+/// then the next ones in the zone's order) and compares the answers as verify-zones does. A
+/// question that differs two rounds in a row (carry-edits ran in between, so the zones
+/// agree through the API) means a new server answers wrongly: `NewServersWrong`.
+async fn reverify_new_servers<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    (source_zone, source_records): (&HostedZone, &Zone),
+    (target_zone, target_records): (&HostedZone, &Zone),
+    domain: &Name,
+    state: &mut RoundState,
+    settings: &Settings,
+) -> Result<(usize, Vec<String>), Error> {
+    let (all, _) = questions(domain, &[], source_records, target_records);
+    if all.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let label = |q: &Question| format!("{} {}", q.name, q.rtype);
+    let mut sample: Vec<Question> = all
+        .iter()
+        .filter(|q| state.verify_suspects.contains(&label(q)))
+        .cloned()
+        .collect();
+    let start = state.verify_offset % all.len();
+    for q in all
+        .iter()
+        .cycle()
+        .skip(start)
+        .take(VERIFY_SAMPLE.min(all.len()))
+    {
+        if !sample.contains(q) {
+            sample.push(q.clone());
+        }
+    }
+    state.verify_offset = (start + VERIFY_SAMPLE) % all.len();
+    let port = settings.dns_port;
+    let (Ok(old), Ok(new)) = (
+        server_addresses(dns, resolver, source_zone, "old", port).await,
+        server_addresses(dns, resolver, target_zone, "new", port).await,
+    ) else {
+        // The servers' addresses could not be found this round: unknown, not wrong.
+        return Ok((0, Vec::new()));
+    };
+    let (differences, _) = compare_until_settled(
+        dns,
+        &old,
+        &new,
+        &sample,
+        settings.verify_concurrency,
+        Duration::from_secs(2),
+    )
+    .await;
+    // Only a new server's answer counts (an old server that differs from the reference is
+    // not the new side's fault), and a silent one is unknown.
+    let wrong: Vec<&Difference> = differences
+        .iter()
+        .filter(|d| {
+            d.server.starts_with("new ") && !d.new.iter().any(|v| v.starts_with("no answer"))
+        })
+        .collect();
+    let mut keys: Vec<String> = wrong
+        .iter()
+        .map(|d| format!("{}. {}", d.name.trim_end_matches('.'), d.rtype))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let again: Vec<&&Difference> = wrong
+        .iter()
+        .filter(|d| {
+            state.verify_suspects.contains(&format!(
+                "{}. {}",
+                d.name.trim_end_matches('.'),
+                d.rtype
+            ))
+        })
+        .collect();
+    if !again.is_empty() {
+        return Err(Error::NewServersWrong {
+            differences: again.iter().map(|d| (**d).clone()).collect(),
+        });
+    }
+    keys.truncate(VERIFY_SAMPLE);
+    state.verify_suspects = keys.clone();
+    Ok((sample.len(), keys))
+}
+
+/// The parent must switch within [`PARENT_SWITCH_DEADLINE`] of the first round; past half of
+/// it, each round warns when the rollback will come.
+fn check_parent_deadline(
+    judge: &LoopState,
+    now: i64,
+    warnings: &mut Vec<String>,
+) -> Result<Option<i64>, Error> {
+    if judge.parent_switch_seen_at.is_some() {
+        return Ok(None);
+    }
+    let Some(started) = judge.started_at else {
+        return Ok(None);
+    };
+    let elapsed = now - started;
+    if elapsed >= PARENT_SWITCH_DEADLINE {
+        return Err(Error::ParentDidNotSwitch {
+            waited_seconds: elapsed,
+        });
+    }
+    if elapsed >= PARENT_SWITCH_DEADLINE / 2 {
+        warnings.push(format!(
+            "the parent still names the old servers {} h after the first round: the migration rolls back at {} unless every parent server names the new ones by then",
+            elapsed / 3600,
+            started + PARENT_SWITCH_DEADLINE
+        ));
+        return Ok(Some(started + PARENT_SWITCH_DEADLINE));
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
