@@ -1,5 +1,6 @@
 //! swap-nameservers and rollback against moto's Route 53 and Route 53 Domains.
 
+use zonehop::adapters::dynamodb::DynamoLedger;
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::core::delegation::canonical_servers;
@@ -42,6 +43,7 @@ struct Setup {
     source: Route53,
     target: Route53,
     registrar: Route53Domains,
+    ledger: DynamoLedger,
     source_id: String,
     target_id: String,
 }
@@ -49,6 +51,9 @@ struct Setup {
 async fn setup(records: &[RecordSet]) -> Setup {
     let moto = Moto::start().await;
     let base = moto.config().await;
+    zonehop_world::stepfunctions::create_ledger(&base)
+        .await
+        .expect("the ledger table");
     let source_id = seed_zone(&base, &source_access(), &n("example.com"), records).await;
     let target_id = seed_zone(&base, &target_access(), &n("example.com"), records).await;
     register(&base, "example.com").await;
@@ -58,6 +63,7 @@ async fn setup(records: &[RecordSet]) -> Setup {
         registrar: Route53Domains::new(
             &zonehop::adapters::accounts::config_with_role(&base, &registrar_access(), "t").await,
         ),
+        ledger: DynamoLedger::new(&base, zonehop_world::stepfunctions::LEDGER_TABLE),
         source_id,
         target_id,
         _moto: moto,
@@ -111,7 +117,7 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
     let settings = Settings::default();
 
     // WHEN the swap runs
-    let out = swap_nameservers(source, target, registrar, &swap, &settings)
+    let out = swap_nameservers(source, target, registrar, &setup.ledger, &swap, &settings)
         .await
         .expect("swap");
 
@@ -123,7 +129,7 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
     assert!(out.operation_id.is_some());
 
     // AND a second run changes nothing
-    let again = swap_nameservers(source, target, registrar, &swap, &settings)
+    let again = swap_nameservers(source, target, registrar, &setup.ledger, &swap, &settings)
         .await
         .expect("re-run");
     assert!(!again.registration_changed && !again.source_apex_ns_changed);
@@ -134,13 +140,13 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
         source: swap.source.clone(),
         registrar: registrar_ref,
     };
-    let undone = rollback(source, registrar, &back, &settings)
+    let undone = rollback(source, registrar, &setup.ledger, &back, &settings)
         .await
         .expect("rollback");
     assert!(undone.registration_changed && undone.source_apex_ns_changed);
     assert_eq!(setup.registration().await, old);
     assert_eq!(apex_ns(source, &setup.source_id).await, old);
-    let twice = rollback(source, registrar, &back, &settings)
+    let twice = rollback(source, registrar, &setup.ledger, &back, &settings)
         .await
         .expect("rollback again");
     assert!(!twice.registration_changed && !twice.source_apex_ns_changed);
@@ -163,6 +169,7 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
         &setup.source,
         &setup.target,
         &setup.registrar,
+        &setup.ledger,
         &swap,
         &Settings::default(),
     )
@@ -176,6 +183,7 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
     let back = rollback(
         &setup.source,
         &setup.registrar,
+        &setup.ledger,
         &RollbackRequest {
             domain: "example.com".into(),
             source: swap.source.clone(),
@@ -212,6 +220,7 @@ async fn a_bad_request_changes_nothing() {
         &setup.source,
         &setup.target,
         &setup.registrar,
+        &setup.ledger,
         &setup.swap("example.org", registrar),
         &Settings::default(),
     )

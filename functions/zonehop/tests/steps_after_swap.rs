@@ -71,6 +71,7 @@ async fn swap(w: &World, target: &str, kind: &str) -> Result<SwapOutput, zonehop
         &*w.source,
         &*w.target,
         &*w.registrar,
+        &w.ledger,
         &request(w.with(Some(target), json!({ "registrar": { "type": kind } }))),
         &settings(),
     )
@@ -141,6 +142,7 @@ async fn a_slow_registrar_hands_back_a_retryable_pending_and_the_retry_converges
         &*w.source,
         &*w.target,
         &*w.registrar,
+        &w.ledger,
         &request(w.with(Some(&target), json!({}))),
         &quick,
     )
@@ -148,37 +150,49 @@ async fn a_slow_registrar_hands_back_a_retryable_pending_and_the_retry_converges
     .expect_err("pending");
     assert_eq!(err.error_type(), "RegistrarOperationPending");
     assert!(err.is_transient());
-    // A retry while the operation runs is refused by the registrar (DuplicateRequest)...
+    // A retry while the operation runs polls the operation the ledger names: no second
+    // update (which Route 53 Domains would refuse as a DuplicateRequest).
     let again = swap_nameservers(
         &*w.source,
         &*w.target,
         &*w.registrar,
+        &w.ledger,
         &request(w.with(Some(&target), json!({}))),
         &quick,
     )
     .await
     .expect_err("still running");
-    assert_eq!(again.error_type(), "PriorRequestNotComplete");
-    assert_eq!(w.registrar.writes(), 1);
-    // ...and once it completed (the twin's operations move on when polled), the retry
-    // finds the registration done and finishes.
+    assert_eq!(again.error_type(), "RegistrarOperationPending");
+    assert!(again.to_string().contains("op-00000001"), "{again}");
+    assert_eq!(w.registrar.count(RegistrarOp::UpdateDomainNameservers), 1);
+    // Once it completes, the retry finishes with the first operation.
     w.registrar.set_polls_until_done(0);
-    {
-        use zonehop::ports::registrar::Registrar;
-        let status = w
-            .registrar
-            .operation_status("op-00000001")
-            .await
-            .expect("poll");
-        assert_eq!(status, "SUCCESSFUL");
-    }
     let out = swap(&w, &target, "route53domains").await.expect("done");
-    assert!(!out.registration_changed, "the first operation did it");
+    assert_eq!(out.operation_id.as_deref(), Some("op-00000001"));
     assert_eq!(
-        w.registrar.writes(),
+        w.registrar.servers_of(&w.domain),
+        Some(target_servers(&w, &target))
+    );
+    assert_eq!(
+        w.registrar.count(RegistrarOp::UpdateDomainNameservers),
         1,
         "one UpdateDomainNameservers in all"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_registrar_operation_is_never_issued_again() {
+    let (w, target) = synced().await;
+    w.registrar.fail_next_operations(1);
+    let err = swap(&w, &target, "route53domains")
+        .await
+        .expect_err("failed");
+    assert_eq!(err.error_type(), "RegistrarOperationFailed");
+    let again = swap(&w, &target, "route53domains")
+        .await
+        .expect_err("still failed");
+    assert_eq!(again.error_type(), "RegistrarOperationFailed");
+    assert_eq!(w.registrar.count(RegistrarOp::UpdateDomainNameservers), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -366,6 +380,7 @@ async fn rollback_points_registration_and_old_apex_ns_back_at_the_old_servers() 
     let out = rollback(
         &*w.source,
         &*w.registrar,
+        &w.ledger,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
     )
@@ -391,15 +406,22 @@ async fn invariant_3_rollback_run_again_writes_nothing() {
     rollback(
         &*w.source,
         &*w.registrar,
+        &w.ledger,
         &request(body.clone()),
         &settings(),
     )
     .await
     .expect("first");
     let writes = w.writes();
-    let again = rollback(&*w.source, &*w.registrar, &request(body), &settings())
-        .await
-        .expect("second");
+    let again = rollback(
+        &*w.source,
+        &*w.registrar,
+        &w.ledger,
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect("second");
     assert!(!again.registration_changed && !again.source_apex_ns_changed);
     assert_eq!(w.writes(), writes);
 }
@@ -411,6 +433,7 @@ async fn rollback_with_a_manual_registrar_names_what_the_operator_must_set() {
     let out = rollback(
         &*w.source,
         &*w.registrar,
+        &w.ledger,
         &request(rollback_body(&w, "manual")),
         &settings(),
     )
@@ -435,6 +458,7 @@ async fn a_rollback_whose_registrar_operation_fails_is_named() {
     let err = rollback(
         &*w.source,
         &*w.registrar,
+        &w.ledger,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
     )
@@ -452,6 +476,7 @@ async fn rollback_retries_a_throttled_registrar() {
     rollback(
         &*w.source,
         &*w.registrar,
+        &w.ledger,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
     )

@@ -8,6 +8,7 @@ use std::time::Instant;
 use zonehop_core::delegation::canonical_servers;
 
 use crate::error::Error;
+use crate::ports::ledger::Ledger;
 use zonehop_core::name::Name;
 
 /// The registration calls zonehop makes.
@@ -33,17 +34,54 @@ pub trait Registrar: Send + Sync {
 }
 
 /// Points the registration at `servers` unless it already does; waits for the operation.
-pub async fn point_registration<G: Registrar>(
+/// The operation's id is written to the ledger (item `registrar#<purpose>`) as soon as the
+/// update is accepted: a re-run (a retry after a timeout, a new execution) polls that
+/// operation while it runs instead of sending a second update. A failed one is reported
+/// once and marked so; the next run may send a new update.
+pub async fn point_registration<G: Registrar, L: Ledger>(
     registrar: &G,
+    ledger: &L,
     domain: &Name,
     servers: &[String],
+    purpose: &str,
     settings: &Settings,
 ) -> Result<(Vec<String>, Option<String>), Error> {
     let before = registrar.name_servers(domain).await?;
-    if before == canonical_servers(servers) {
+    let wanted = canonical_servers(servers);
+    if before == wanted {
         return Ok((before, None));
     }
-    let operation = registrar.update_name_servers(domain, servers).await?;
+    let item = format!("registrar#{purpose}");
+    let recorded = ledger.read(domain, &item).await?.and_then(|doc| {
+        let same = doc["servers"].as_array().is_some_and(|list| {
+            let listed: Vec<String> = list
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            canonical_servers(&listed) == wanted
+        });
+        doc["operationId"]
+            .as_str()
+            .filter(|_| same)
+            .map(str::to_owned)
+    });
+    let operation = match recorded {
+        Some(operation) => {
+            tracing::info!(%operation, "polling the registrar operation an earlier run started");
+            operation
+        }
+        None => {
+            let operation = registrar.update_name_servers(domain, servers).await?;
+            ledger
+                .write(
+                    domain,
+                    &item,
+                    &serde_json::json!({ "operationId": operation, "servers": wanted }),
+                )
+                .await?;
+            operation
+        }
+    };
     let started = Instant::now();
     let mut pause = Duration::from_millis(500);
     loop {
@@ -51,10 +89,14 @@ pub async fn point_registration<G: Registrar>(
         match status.as_str() {
             "SUCCESSFUL" => return Ok((before, Some(operation))),
             "ERROR" | "FAILED" => {
+                // Reported once: a later run (the rollback, a new execution once the cause
+                // is fixed) may send a new update.
+                let doc = serde_json::json!({ "operationId": operation, "servers": wanted, "failed": true });
+                ledger.write(domain, &item, &doc).await?;
                 return Err(Error::RegistrarOperationFailed {
                     operation_id: operation,
                     status,
-                })
+                });
             }
             _ if started.elapsed() + pause > settings.operation_timeout => {
                 return Err(Error::RegistrarOperationPending {

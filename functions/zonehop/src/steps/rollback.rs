@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::ports::hosted_zones::point_apex_ns;
 use crate::ports::hosted_zones::HostedZones;
+use crate::ports::ledger::Ledger;
 use crate::ports::registrar::point_registration;
 use crate::ports::registrar::Registrar;
 use crate::ports::retry::{RetryStats, Retrying};
@@ -40,9 +41,10 @@ pub struct RollbackOutput {
 
 /// Rollback: the registration and the old zone's apex NS point at the old zone's own
 /// servers again. Needs nothing from the failed run: the old zone knows its servers.
-pub async fn rollback<S: HostedZones, G: Registrar>(
+pub async fn rollback<S: HostedZones, G: Registrar, L: Ledger>(
     source: &S,
     registrar: &G,
+    ledger: &L,
     request: &RollbackRequest,
     settings: &Settings,
 ) -> Result<RollbackOutput, Error> {
@@ -56,7 +58,9 @@ pub async fn rollback<S: HostedZones, G: Registrar>(
     let servers = canonical_servers(&source_zone.name_servers);
     let (operation, operator_action) = match request.registrar.kind {
         RegistrarKind::Route53domains => {
-            let (_, operation) = point_registration(registrar, &domain, &servers, settings).await?;
+            let (_, operation) =
+                point_registration(registrar, ledger, &domain, &servers, "rollback", settings)
+                    .await?;
             (operation, None)
         }
         RegistrarKind::Manual => (None, Some(operator_action(&domain, &servers))),

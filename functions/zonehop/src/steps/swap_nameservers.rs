@@ -7,6 +7,7 @@
 //! where it should is left alone.
 
 use crate::ports::hosted_zones::point_apex_ns;
+use crate::ports::ledger::Ledger;
 use crate::ports::registrar::point_registration;
 use crate::settings::Settings;
 use zonehop_core::request::RegistrarKind;
@@ -49,10 +50,11 @@ pub struct SwapOutput {
 }
 
 /// Step 7: the registration, then the old zone's apex NS, point at the new zone's servers.
-pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar>(
+pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar, L: Ledger>(
     source: &S,
     target: &T,
     registrar: &G,
+    ledger: &L,
     request: &SwapRequest,
     settings: &Settings,
 ) -> Result<SwapOutput, Error> {
@@ -82,7 +84,7 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar>(
     // machine waited for them (check-propagation watches the parent publish it).
     let (registration_before, operation_id) = match request.registrar.kind {
         RegistrarKind::Route53domains => {
-            point_registration(registrar, &domain, &servers, settings).await?
+            point_registration(registrar, ledger, &domain, &servers, "swap", settings).await?
         }
         RegistrarKind::Manual => (Vec::new(), None),
     };
