@@ -62,15 +62,29 @@ async fn creates_the_zone_in_the_target_account_and_a_retry_returns_the_same_zon
 async fn a_second_zone_of_the_same_name_is_refused_unless_asked_for() {
     let moto = Moto::start().await;
     let first = invoke(&moto, request("run-1")).await.expect("created");
+    // A new execution after run-1 failed adopts the zone run-1 created.
+    let resumed = invoke(&moto, request("run-2")).await.expect("adopted");
+    assert_eq!(resumed.hosted_zone_id, first.hosted_zone_id);
+    assert!(!resumed.created);
 
+    // A zone someone else made beside it: which one is meant is not zonehop's to guess.
+    let user_zone = seed_zone(
+        &moto.config().await,
+        &target_access(),
+        &Name::parse("example.com").expect("name"),
+        &[],
+    )
+    .await;
     let refused = invoke(&moto, request("run-2")).await.expect_err("refused");
     assert_eq!(refused.error_type(), "ZoneAlreadyExists");
     assert!(refused.to_string().contains(&first.hosted_zone_id));
+    assert!(refused.to_string().contains(&user_zone));
 
     let mut allowed = request("run-2");
     allowed.target.allow_duplicate_zone = true;
     let second = invoke(&moto, allowed).await.expect("created on request");
     assert_ne!(second.hosted_zone_id, first.hosted_zone_id);
+    assert_ne!(second.hosted_zone_id, user_zone);
 }
 
 #[tokio::test]

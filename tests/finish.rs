@@ -1,11 +1,13 @@
 //! lower-ns-ttl, cutover and finalize against moto: both zones change alike, re-runs
 //! change nothing.
 
+use zonehop::adapters::dynamodb::NoLedger;
 use zonehop::adapters::route53::Route53;
 use zonehop::core::name::Name;
 use zonehop::core::request::ZoneRef;
 use zonehop::core::request::{BothZones, CutoverRecord, NsTtl};
 use zonehop::core::zone::{RecordSet, RrType, Zone};
+use zonehop::ports::clock::SystemClock;
 use zonehop::ports::hosted_zones::read_zone;
 use zonehop::settings::Settings;
 use zonehop::steps::cutover::{cutover, CutoverRequest};
@@ -77,9 +79,16 @@ fn apex_ns_ttl(zone: &Zone) -> Option<i64> {
 async fn the_ns_ttl_is_lowered_on_both_sides_and_the_old_ttl_is_what_to_wait_out() {
     let s = setup().await;
     let settings = Settings::default();
-    let out = lower_ns_ttl(&s.source, &s.target, &s.zones, &settings)
-        .await
-        .expect("lowered");
+    let out = lower_ns_ttl(
+        &s.source,
+        &s.target,
+        &NoLedger,
+        &SystemClock,
+        &s.zones,
+        &settings,
+    )
+    .await
+    .expect("lowered");
     // moto, like Route 53, gives a new zone's apex NS a TTL of 172800 s.
     assert_eq!(
         (
@@ -97,9 +106,16 @@ async fn the_ns_ttl_is_lowered_on_both_sides_and_the_old_ttl_is_what_to_wait_out
         apex_ns_ttl(&zone(&s.target, &s.zones.target).await),
         Some(60)
     );
-    let again = lower_ns_ttl(&s.source, &s.target, &s.zones, &settings)
-        .await
-        .expect("re-run");
+    let again = lower_ns_ttl(
+        &s.source,
+        &s.target,
+        &NoLedger,
+        &SystemClock,
+        &s.zones,
+        &settings,
+    )
+    .await
+    .expect("re-run");
     assert_eq!(again.wait_seconds, 60, "a re-run sees the lowered TTL");
 }
 
@@ -149,9 +165,16 @@ async fn cutover_makes_the_same_change_in_both_zones_once() {
 async fn finalize_restores_the_ns_ttl_removes_the_canaries_and_never_deletes_the_old_zone() {
     let s = setup().await;
     let settings = Settings::default();
-    lower_ns_ttl(&s.source, &s.target, &s.zones, &settings)
-        .await
-        .expect("lowered");
+    lower_ns_ttl(
+        &s.source,
+        &s.target,
+        &NoLedger,
+        &SystemClock,
+        &s.zones,
+        &settings,
+    )
+    .await
+    .expect("lowered");
     let out = finalize(&s.source, &s.target, &s.zones, &settings)
         .await
         .expect("finalized");

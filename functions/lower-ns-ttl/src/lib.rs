@@ -3,9 +3,11 @@
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
+use zonehop::adapters::dynamodb::{DynamoLedger, NoLedger};
 use zonehop::adapters::route53::Route53;
 use zonehop::core::access::Work;
 use zonehop::core::request::BothZones;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::lower_ns_ttl::{lower_ns_ttl, LowerNsTtlOutput};
 use zonehop::Settings;
 
@@ -26,5 +28,21 @@ pub async fn handler(
     let target = config_for(base, &zones.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
-    lower_ns_ttl(&source, &target, &request, settings).await
+    match &settings.ledger_table {
+        Some(table) => {
+            let ledger = DynamoLedger::new(base, table);
+            lower_ns_ttl(&source, &target, &ledger, &SystemClock, &request, settings).await
+        }
+        None => {
+            lower_ns_ttl(
+                &source,
+                &target,
+                &NoLedger,
+                &SystemClock,
+                &request,
+                settings,
+            )
+            .await
+        }
+    }
 }

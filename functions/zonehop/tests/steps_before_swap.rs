@@ -227,6 +227,33 @@ async fn preflight_blocks_a_signing_zone_before_any_write() {
 // ---------------------------------------------------------------- create-zone
 
 #[tokio::test(start_paused = true)]
+async fn a_new_execution_after_a_failure_adopts_the_zones_an_earlier_one_created() {
+    let w = World::new();
+    let first = create(&w).await;
+    let later = "arn:aws:states:us-east-1:111111111111:execution:zonehop:run-2";
+    let second = create_zone(
+        &*w.target,
+        &request(json!({ "domain": "example.com", "target": {}, "executionId": later })),
+        &settings(),
+    )
+    .await
+    .expect("adopted, not ZoneAlreadyExists");
+    assert_eq!(second.hosted_zone_id, first.hosted_zone_id);
+    assert!(!second.created);
+    assert_eq!(w.target.count(ZoneOp::CreateHostedZone), 1);
+    // The same for the child zone of a kept subdomain: the first execution's is reused.
+    let child = w
+        .source
+        .add_zone_with_reference(&n("dev.example.com"), "zonehop-child-0123");
+    let mut body = delegate_body(&w);
+    body["executionId"] = json!(later);
+    let out = delegate_subdomain(&*w.source, &w.dns, &request(body), &settings())
+        .await
+        .expect("delegated into the earlier child zone");
+    assert_eq!(out.child_zone_id, child.id);
+}
+
+#[tokio::test(start_paused = true)]
 async fn create_zone_creates_a_public_zone_with_its_own_servers() {
     let w = World::new();
     w.clear_calls();
@@ -605,6 +632,8 @@ async fn lower_ns_ttl_sets_both_apex_ns_ttls_and_reports_the_old_one_to_wait_out
     let out = lower_ns_ttl(
         &*w.source,
         &*w.target,
+        &w.ledger,
+        &w.clock,
         &request(both_zones(&w, &target)),
         &settings(),
     )
@@ -626,17 +655,67 @@ async fn lower_ns_ttl_sets_both_apex_ns_ttls_and_reports_the_old_one_to_wait_out
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_new_execution_waits_out_the_original_ns_ttl_the_ledger_remembers() {
+    let w = World::new();
+    let target = create(&w).await.hosted_zone_id;
+    let body = both_zones(&w, &target);
+    let first = lower_ns_ttl(
+        &*w.source,
+        &*w.target,
+        &w.ledger,
+        &w.clock,
+        &request(body.clone()),
+        &settings(),
+    )
+    .await
+    .expect("lowered");
+    assert_eq!(first.wait_seconds, 172_800);
+    // The first execution fails an hour later; a new one lowers again and finds 300.
+    w.clock.advance(3_600);
+    let second = lower_ns_ttl(
+        &*w.source,
+        &*w.target,
+        &w.ledger,
+        &w.clock,
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect("already lowered");
+    assert_eq!(second.previous_source_ttl, 300);
+    assert_eq!(
+        second.wait_seconds,
+        172_800 - 3_600,
+        "what resolvers may still hold since the first lowering"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn invariant_3_lower_ns_ttl_run_again_writes_nothing() {
     let w = World::new();
     let target = create(&w).await.hosted_zone_id;
     let body = both_zones(&w, &target);
-    lower_ns_ttl(&*w.source, &*w.target, &request(body.clone()), &settings())
-        .await
-        .expect("first");
+    lower_ns_ttl(
+        &*w.source,
+        &*w.target,
+        &w.ledger,
+        &w.clock,
+        &request(body.clone()),
+        &settings(),
+    )
+    .await
+    .expect("first");
     let writes = w.writes();
-    let again = lower_ns_ttl(&*w.source, &*w.target, &request(body), &settings())
-        .await
-        .expect("second");
+    let again = lower_ns_ttl(
+        &*w.source,
+        &*w.target,
+        &w.ledger,
+        &w.clock,
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect("second");
     assert_eq!(again.previous_source_ttl, 300);
     assert_eq!(w.writes(), writes);
 }
@@ -650,6 +729,8 @@ async fn lower_ns_ttl_gives_up_on_persistent_throttling_with_a_retryable_error_t
     let err = lower_ns_ttl(
         &*w.source,
         &*w.target,
+        &w.ledger,
+        &w.clock,
         &request(both_zones(&w, &target)),
         &settings(),
     )

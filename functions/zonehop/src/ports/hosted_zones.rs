@@ -32,6 +32,21 @@ pub struct HostedZone {
     pub name_servers: Vec<String>,
 }
 
+/// The public zone an earlier zonehop execution left, when it is the only public zone of
+/// its name (`made_by_zonehop` tells zonehop's CallerReferences of that kind): a new
+/// execution after a failure adopts it instead of failing with `ZoneAlreadyExists`. Any
+/// other public zone of the name (one the user made) keeps the refusal.
+pub fn left_by_an_earlier_execution(
+    existing: &[HostedZone],
+    made_by_zonehop: impl Fn(&str) -> bool,
+) -> Option<&HostedZone> {
+    let public: Vec<&HostedZone> = existing.iter().filter(|z| !z.private).collect();
+    match public.as_slice() {
+        [only] if made_by_zonehop(&only.caller_reference) => Some(only),
+        _ => None,
+    }
+}
+
 /// Where a ListResourceRecordSets page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageStart {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::ports::hosted_zones::{HostedZone, HostedZones};
+use crate::ports::hosted_zones::{left_by_an_earlier_execution, HostedZone, HostedZones};
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use zonehop_core::name::Name;
@@ -98,6 +98,16 @@ pub async fn create_zone<R: HostedZones>(
     if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {
         // A retry of this very request: the zone is already there.
         let zone = r53.get_zone(&ours.id).await?;
+        return Ok(output(zone, false));
+    }
+    let earlier = left_by_an_earlier_execution(&existing, |reference| {
+        reference.starts_with("zonehop-") && !reference.starts_with("zonehop-child-")
+    });
+    if let Some(earlier) = earlier {
+        // An execution that failed after creating it: this one goes on with it (sync-records
+        // makes it hold what the source holds).
+        tracing::warn!(zone = %earlier.id, reference = %earlier.caller_reference, "adopting the target zone an earlier execution created");
+        let zone = r53.get_zone(&earlier.id).await?;
         return Ok(output(zone, false));
     }
     let public: Vec<String> = existing

@@ -18,7 +18,8 @@ use crate::ports::dns::compare::compare_over_dns;
 use crate::ports::dns::lookup::{resolver_for, server_addresses};
 use crate::ports::dns::DnsClient;
 use crate::ports::hosted_zones::{
-    apply_batches, change_and_wait, check_is_public_zone_of, read_zone, HostedZone, HostedZones,
+    apply_batches, change_and_wait, check_is_public_zone_of, left_by_an_earlier_execution,
+    read_zone, HostedZone, HostedZones,
 };
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
@@ -430,6 +431,12 @@ async fn find_or_create_child<R: HostedZones>(
     let existing = r53.zones_named(cut).await?;
     if let Some(ours) = existing.iter().find(|z| z.caller_reference == reference) {
         return r53.get_zone(&ours.id).await;
+    }
+    if let Some(earlier) =
+        left_by_an_earlier_execution(&existing, |r| r.starts_with("zonehop-child-"))
+    {
+        // A child zone an execution that failed before the cut created: filled again below.
+        return r53.get_zone(&earlier.id).await;
     }
     let others: Vec<String> = existing
         .iter()

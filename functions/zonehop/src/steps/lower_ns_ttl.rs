@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use zonehop_core::request::BothZones;
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::HostedZones;
+use crate::ports::ledger::Ledger;
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 
@@ -25,9 +27,11 @@ pub struct LowerNsTtlOutput {
 }
 
 /// Step 6: both apex NS TTLs to `nsTtl.during`.
-pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones>(
+pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
     source: &S,
     target: &T,
+    ledger: &L,
+    clock: &C,
     request: &BothZones,
     settings: &Settings,
 ) -> Result<LowerNsTtlOutput, Error> {
@@ -38,9 +42,21 @@ pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones>(
     let ttl = request.ns_ttl.during;
     let previous_source_ttl = set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
     let previous_target_ttl = set_apex_ns_ttl(target, &target_id, &domain, ttl, settings).await?;
+    let now = clock.now_epoch();
+    // The ledger remembers the TTL resolvers may still hold, and since when: an execution
+    // after a failure finds the TTL already lowered, yet must wait out the original one.
+    let remembered = ledger.read(&domain, "nsTtl").await?;
+    let owed = remembered
+        .as_ref()
+        .and_then(|doc| Some(doc["original"].as_i64()? - (now - doc["loweredAt"].as_i64()?)))
+        .unwrap_or(0);
+    if previous_source_ttl > ttl {
+        let doc = serde_json::json!({ "original": previous_source_ttl, "loweredAt": now });
+        ledger.write(&domain, "nsTtl", &doc).await?;
+    }
     Ok(LowerNsTtlOutput {
         previous_source_ttl,
         previous_target_ttl,
-        wait_seconds: previous_source_ttl,
+        wait_seconds: previous_source_ttl.max(owed),
     })
 }

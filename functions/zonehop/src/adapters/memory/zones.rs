@@ -175,6 +175,12 @@ impl MemoryZones {
         new_zone(&mut state, name, &reference)
     }
 
+    /// Adds an empty zone created with `reference` as its CallerReference (one an earlier
+    /// execution left, say).
+    pub fn add_zone_with_reference(&self, name: &Name, reference: &str) -> HostedZone {
+        new_zone(&mut lock(&self.state), name, reference)
+    }
+
     /// Puts record sets in a zone (replacing those with the same key), without Route 53's
     /// checks and without logging a call: the zone's contents before the test begins.
     pub fn put_records(
