@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::canary::CANARY_LABEL;
 use crate::name::Name;
 use crate::plan::is_apex_soa_or_ns;
-use crate::zone::{RrType, Zone};
+use crate::zone::{RecordSet, RrType, Zone};
 
 /// One record of an answer, in presentation form.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ pub fn questions(
                 continue;
             }
         }
-        if record.has_routing_policy() {
+        if compared_by_api(record, domain, source) || compared_by_api(record, domain, target) {
             routed += 1;
             continue;
         }
@@ -118,6 +118,25 @@ pub fn questions(
         });
     }
     (set.into_iter().collect(), routed)
+}
+
+/// True for a record set whose answers vary by design, so that two servers of identical
+/// zones may answer differently and only the API can compare them: a routing policy
+/// (weighted, latency, geolocation, failover, multivalue, IP-based), an alias to an AWS
+/// resource (a load balancer's, CloudFront's or S3's addresses rotate), and an alias to a
+/// name of the zone that has routed record sets.
+pub fn compared_by_api(record: &RecordSet, domain: &Name, zone: &Zone) -> bool {
+    if record.has_routing_policy() {
+        return true;
+    }
+    let Some(alias) = &record.alias_target else {
+        return false;
+    };
+    if !alias.dns_name.is_at_or_below(domain) {
+        return true;
+    }
+    zone.iter()
+        .any(|other| other.name == alias.dns_name && other.has_routing_policy())
 }
 
 /// What a server said about one RRset, reduced to what is compared.
@@ -151,5 +170,54 @@ fn normalize_data(record: &DnsRecord) -> String {
     match record.rtype.as_str() {
         "CNAME" | "NS" | "PTR" => record.data.to_ascii_lowercase(),
         _ => record.data.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::AliasTarget;
+
+    fn n(s: &str) -> Name {
+        Name::parse(s).expect("name")
+    }
+
+    fn alias(name: &str, zone: &str, to: &str) -> RecordSet {
+        let mut r = RecordSet::simple(n(name), RrType::A, 60, &[]);
+        r.resource_records.clear();
+        r.ttl = None;
+        r.alias_target = Some(AliasTarget {
+            hosted_zone_id: zone.into(),
+            dns_name: n(to),
+            evaluate_target_health: false,
+        });
+        r
+    }
+
+    #[test]
+    fn answers_that_vary_by_design_are_left_to_the_api() {
+        let domain = n("example.com");
+        let mut weighted = RecordSet::simple(n("w.example.com"), RrType::A, 60, &["192.0.2.1"]);
+        weighted.set_identifier = Some("blue".into());
+        weighted.weight = Some(10);
+        let zone = Zone::new([
+            RecordSet::simple(n("www.example.com"), RrType::A, 60, &["192.0.2.2"]),
+            weighted,
+            alias(
+                "lb.example.com",
+                "Z35SXDOTRQ7X7K",
+                "my-lb-1.us-east-1.elb.amazonaws.com",
+            ),
+            alias("to-w.example.com", "ZSELF", "w.example.com"),
+            alias("to-www.example.com", "ZSELF", "www.example.com"),
+        ]);
+        let (asked, by_api) = questions(&domain, &[], &zone, &zone);
+        let names: Vec<String> = asked.iter().map(|q| q.name.to_string()).collect();
+        assert_eq!(names, ["to-www.example.com.", "www.example.com."]);
+        assert_eq!(
+            by_api,
+            2 * 3,
+            "the weighted set and both varying aliases, on each side"
+        );
     }
 }

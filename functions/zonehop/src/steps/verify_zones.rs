@@ -10,8 +10,8 @@ use crate::ports::dns::compare::compare_until_settled;
 use crate::ports::dns::lookup::resolver_for;
 use crate::ports::dns::lookup::server_addresses;
 use crate::settings::Settings;
-use zonehop_core::answers::questions;
 use zonehop_core::answers::Difference;
+use zonehop_core::answers::{compared_by_api, questions};
 
 use serde::{Deserialize, Serialize};
 
@@ -99,16 +99,12 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
         extra_records: &[],
         limits: zonehop_core::batch::BatchLimits::ROUTE53,
     };
-    let routed_source: Zone = source_records
-        .iter()
-        .filter(|r| r.has_routing_policy())
-        .cloned()
-        .collect();
-    let routed_target: Zone = target_records
-        .iter()
-        .filter(|r| r.has_routing_policy())
-        .cloned()
-        .collect();
+    // Routing policies and aliases whose answers vary by design: the API's view.
+    let by_api = |r: &&zonehop_core::zone::RecordSet| {
+        compared_by_api(r, &domain, &source_records) || compared_by_api(r, &domain, &target_records)
+    };
+    let routed_source: Zone = source_records.iter().filter(by_api).cloned().collect();
+    let routed_target: Zone = target_records.iter().filter(by_api).cloned().collect();
     for change in plan_sync(&input, &routed_source, &routed_target).changes() {
         let key = change.record.key();
         let show = |zone: &Zone| {
