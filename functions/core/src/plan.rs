@@ -83,6 +83,12 @@ pub enum BlockReason {
     /// A cutover record Route 53 would refuse beside what the source zone holds: a CNAME
     /// where other records exist, or other records where a CNAME exists.
     CutoverConflict,
+    /// A probe resolver (`probe.resolvers`) gave no answer at all, three times: watching it
+    /// during the window would show nothing. Fix the address or leave it out.
+    ProbeResolverSilent,
+    /// A server of the parent zone gave no answer at all, three times: its delegation could
+    /// not be checked now, nor watched during the window.
+    ParentServerSilent,
 }
 
 /// A record that cannot move as is, and why.

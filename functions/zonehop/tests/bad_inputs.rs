@@ -611,6 +611,18 @@ fn cases() -> Vec<Case> {
             expected: Some("MigrationBlocked"),
         },
         Case {
+            name: "a probe resolver that never answers",
+            world: |w| w.dns.set_silent(addr("192.0.2.54:53"), true),
+            request: |_, v| json(v),
+            expected: Some("MigrationBlocked"),
+        },
+        Case {
+            name: "a parent server that never answers",
+            world: |w| w.dns.set_silent(World::parent_addresses()[1], true),
+            request: |_, v| json(v),
+            expected: Some("MigrationBlocked"),
+        },
+        Case {
             name: "a domain the registrar's account does not hold",
             world: |w| w.registrar.forget(&n("example.com")),
             request: |_, v| json(v),

@@ -227,6 +227,13 @@ pub async fn preflight<
     let mut findings = Findings::default();
     let plan = check_records(source, &checked, &records, request, settings, &mut findings).await?;
     let (live, parent_ns_ttl) = check_delegation(dns, &checked, settings, &mut findings).await?;
+    check_probe_resolvers(
+        dns,
+        &checked.domain,
+        &request.probe.resolvers,
+        &mut findings,
+    )
+    .await;
     let registration = registrar_servers(registrar, &checked.domain, request).await?;
     check_stale_source(
         &checked.domain,
@@ -532,11 +539,18 @@ async fn check_delegation<D: DnsClient>(
     let mut ds_seen = false;
     for ip in parent_addresses(dns, resolver, domain).await? {
         let addr = SocketAddr::new(ip, settings.dns_port);
-        if let Ok(answer) = dns.query(addr, domain, RrType::NS, false).await {
-            for r in answer.delegation(domain) {
-                parent_ns_ttl = parent_ns_ttl.max(i64::from(r.ttl));
-                live.push(r.data);
+        match answered(dns, addr, domain, RrType::NS, false).await {
+            Ok(answer) => {
+                for r in answer.delegation(domain) {
+                    parent_ns_ttl = parent_ns_ttl.max(i64::from(r.ttl));
+                    live.push(r.data);
+                }
             }
+            Err(error) => findings.block(
+                BlockReason::ParentServerSilent,
+                &addr.to_string(),
+                format!("no answer to {domain} NS in {SILENT_ATTEMPTS} attempts ({error}); if the parent's server is down for a while, start again once it answers"),
+            ),
         }
         if let Ok(answer) = dns.query(addr, domain, RrType::DS, false).await {
             ds_seen |= !answer.rrset(domain, "DS").is_empty();
@@ -550,6 +564,49 @@ async fn check_delegation<D: DnsClient>(
         );
     }
     Ok((canonical_servers(&live), parent_ns_ttl))
+}
+
+/// How many times preflight asks a server before calling it silent.
+const SILENT_ATTEMPTS: u32 = 3;
+
+/// The first answer of up to [`SILENT_ATTEMPTS`] queries, or the last error.
+async fn answered<D: DnsClient>(
+    dns: &D,
+    server: SocketAddr,
+    name: &Name,
+    rtype: RrType,
+    recursion: bool,
+) -> Result<crate::ports::dns::DnsAnswer, String> {
+    let mut last = String::new();
+    for _ in 0..SILENT_ATTEMPTS {
+        match dns.query(server, name, rtype, recursion).await {
+            Ok(answer) => return Ok(answer),
+            Err(error) => last = error.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// Every probe resolver must answer (anything: an answer, NXDOMAIN, SERVFAIL) a question
+/// about the domain now, or it could show nothing during the window.
+async fn check_probe_resolvers<D: DnsClient>(
+    dns: &D,
+    domain: &Name,
+    probes: &[String],
+    findings: &mut Findings,
+) {
+    for probe in probes {
+        let Ok(addr) = parse_resolver(probe) else {
+            continue; // check_request named it already
+        };
+        if let Err(error) = answered(dns, addr, domain, RrType::SOA, true).await {
+            findings.block(
+                BlockReason::ProbeResolverSilent,
+                probe,
+                format!("no answer to {domain} SOA in {SILENT_ATTEMPTS} attempts ({error}): fix the address, or leave it out of probe.resolvers"),
+            );
+        }
+    }
 }
 
 /// The registration's name servers (Route 53 Domains only; a manual registrar is not read).

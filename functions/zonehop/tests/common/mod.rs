@@ -26,6 +26,13 @@ use zonehop::Settings;
 pub const EXECUTION: &str = "arn:aws:states:us-east-1:111111111111:execution:zonehop:run-1";
 /// The recursive resolver the functions use to find servers.
 pub const RESOLVER: &str = "192.0.2.53:53";
+/// The probe resolvers the tests' requests name.
+pub const PROBE_RESOLVERS: [&str; 4] = [
+    "203.0.113.1:53",
+    "203.0.113.2:53",
+    "203.0.113.3:53",
+    "192.0.2.54:53",
+];
 /// The `com.` servers.
 pub const PARENT: [(&str, &str); 2] = [
     ("a.gtld.test.", "198.51.100.1"),
@@ -142,6 +149,14 @@ impl World {
         let resolver = addr(RESOLVER);
         dns.serve_zones(Arc::clone(&source), resolver);
         dns.serve_zones(Arc::clone(&target), resolver);
+        // The probe resolvers the tests name answer (nothing in particular) until a test
+        // scripts them or silences one.
+        for probe in PROBE_RESOLVERS {
+            dns.serve_with(
+                addr(probe),
+                Arc::new(|_: &Name, _: RrType| Some(answer(Vec::new(), Vec::new()))),
+            );
+        }
         // The resolver knows com. and its servers.
         dns.answer(
             resolver,
