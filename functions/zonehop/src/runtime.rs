@@ -130,3 +130,26 @@ where
         .await;
     log.exit(ended)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Invocation;
+    use serde_json::json;
+
+    #[test]
+    fn an_invocation_is_named_by_its_executions_name_and_domain_only() {
+        let about = Invocation::of(&json!({
+            "domain": "example.com.",
+            "executionId": "arn:aws:states:us-east-1:111111111111:execution:zonehop-migration:run-7",
+            "source": { "roleArn": "arn:aws:iam::111111111111:role/zonehop", "externalId": "secret-ish" },
+        }));
+        assert_eq!(
+            about,
+            Invocation {
+                execution: "run-7".to_owned(),
+                domain: "example.com".to_owned(),
+            }
+        );
+        assert_eq!(Invocation::of(&json!({})), Invocation::default());
+    }
+}

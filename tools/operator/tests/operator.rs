@@ -324,6 +324,20 @@ async fn the_tool_starts_watches_reports_and_resumes_a_manual_migration_in_the_e
     let html = std::fs::read_to_string(done_dir.join("report.html")).expect("report.html");
     assert!(html.contains("<svg"), "the propagation chart is drawn");
 
+    // `start --via-eventbridge` puts the Migration Requested event (moto's EventBridge; no
+    // rule here, so nothing starts) after the same check.
+    let mut put = tool();
+    put.arg("start")
+        .arg(&request_file)
+        .args(["--via-eventbridge", "default"]);
+    let out = run(put);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(
+        said.starts_with("put the Migration Requested event ") && said.contains("example.com"),
+        "{said}"
+    );
+
     // Never the task token, not even in part, in anything the tool printed.
     assert!(
         !printed.contains(&token[..token.len().min(12)]),
