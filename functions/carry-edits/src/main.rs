@@ -4,15 +4,17 @@
 // default query depth of 128 allows when clippy checks it.
 #![recursion_limit = "256"]
 
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> std::process::ExitCode {
     zonehop::runtime::init_logging();
     let base = zonehop::adapters::accounts::base_config().await;
     let settings = zonehop::Settings::from_env();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
-        carry_edits::handler(&base, &settings, event)
-    }))
+    // Every log line in the step's span (step, execution, domain): zonehop::runtime::serve.
+    zonehop::runtime::serve(
+        "carry-edits",
+        |event: LambdaEvent<zonehop::request::Event>| carry_edits::handler(&base, &settings, event),
+    )
     .await
 }

@@ -5,6 +5,7 @@ pub mod counting;
 pub mod dnsworld;
 pub mod http;
 pub mod lambda;
+pub mod logs;
 pub mod moto;
 pub mod prober;
 pub mod registrar;

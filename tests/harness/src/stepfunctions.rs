@@ -126,125 +126,12 @@ impl std::fmt::Display for ExecutionStatus {
     }
 }
 
-/// One event of an execution's history.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryEvent {
-    pub id: u64,
-    pub previous_event_id: Option<u64>,
-    pub timestamp: DateTime,
-    /// `TaskStateEntered`, `TaskScheduled`, `TaskFailed`, `ExecutionSucceeded` ...
-    pub event_type: String,
-    /// The event's `...EventDetails` object (Null when it has none).
-    pub details: Value,
-}
-
-impl HistoryEvent {
-    fn from_json(event: &Value) -> HistoryEvent {
-        let details = event
-            .as_object()
-            .and_then(|o| {
-                o.iter()
-                    .find(|(k, _)| k.ends_with("EventDetails"))
-                    .map(|(_, v)| v.clone())
-            })
-            .unwrap_or(Value::Null);
-        HistoryEvent {
-            id: event["id"].as_u64().unwrap_or(0),
-            previous_event_id: event["previousEventId"].as_u64(),
-            timestamp: DateTime::from_secs_f64(event["timestamp"].as_f64().unwrap_or(0.0)),
-            event_type: event["type"].as_str().unwrap_or_default().to_owned(),
-            details,
-        }
-    }
-
-    /// The state's name, when this event enters a state (`PassStateEntered` ...).
-    pub fn state_entered(&self) -> Option<&str> {
-        self.event_type
-            .ends_with("StateEntered")
-            .then(|| self.details["name"].as_str())
-            .flatten()
-    }
-
-    /// The state's name, when this event leaves a state.
-    pub fn state_exited(&self) -> Option<&str> {
-        self.event_type
-            .ends_with("StateExited")
-            .then(|| self.details["name"].as_str())
-            .flatten()
-    }
-
-    /// True for the event that ends the execution.
-    pub fn ends_execution(&self) -> bool {
-        ExecutionStatus::from_end_event(&self.event_type).is_some()
-    }
-
-    /// True for a task attempt: a service integration or a Lambda ARN as the Resource.
-    pub fn is_task_attempt(&self) -> bool {
-        matches!(
-            self.event_type.as_str(),
-            "TaskScheduled" | "LambdaFunctionScheduled" | "ActivityScheduled"
-        )
-    }
-
-    pub fn error(&self) -> Option<&str> {
-        self.details["error"].as_str()
-    }
-
-    pub fn cause(&self) -> Option<&str> {
-        self.details["cause"].as_str()
-    }
-
-    /// The event's output (state exit, task result, execution end), parsed.
-    pub fn output(&self) -> Option<Value> {
-        parse_json_text(&self.details["output"])
-    }
-
-    /// The resolved Parameters of a `TaskScheduled` event, parsed: where a
-    /// `.waitForTaskToken` task's token can be read (`/Payload/token` or wherever the ASL
-    /// put `$$.Task.Token`).
-    pub fn parameters(&self) -> Option<Value> {
-        parse_json_text(&self.details["parameters"])
-    }
-}
+pub use zonehop_operator::history::{state_visits, HistoryEvent, StateVisit};
 
 fn parse_json_text(value: &Value) -> Option<Value> {
     value
         .as_str()
         .map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned())))
-}
-
-/// One visit of a state, from the history: entered and (when it has) exited.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StateVisit {
-    pub name: String,
-    /// `Task`, `Pass`, `Choice`, `Map` ...
-    pub state_type: String,
-    pub entered: DateTime,
-    pub exited: Option<DateTime>,
-}
-
-/// The states an execution visited, in the order it entered them.
-pub fn state_visits(history: &[HistoryEvent]) -> Vec<StateVisit> {
-    let mut visits: Vec<StateVisit> = Vec::new();
-    for event in history {
-        if let Some(name) = event.state_entered() {
-            visits.push(StateVisit {
-                name: name.to_owned(),
-                state_type: event.event_type.trim_end_matches("StateEntered").to_owned(),
-                entered: event.timestamp,
-                exited: None,
-            });
-        } else if let Some(name) = event.state_exited() {
-            if let Some(open) = visits
-                .iter_mut()
-                .rev()
-                .find(|v| v.name == name && v.exited.is_none())
-            {
-                open.exited = Some(event.timestamp);
-            }
-        }
-    }
-    visits
 }
 
 /// An execution as it ended (or stood), with its whole history.

@@ -37,14 +37,17 @@ use zonehop::core::export::to_export;
 use zonehop::core::request::RegistrarKind;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
+use zonehop_operator::progress::Progress;
+use zonehop_operator::report;
+use zonehop_operator::sfn::Sfn;
+use zonehop_operator::watch::{follow, FollowOptions, Operator, View};
+use zonehop_operator::OperatorError;
 use zonehop_world::prober::{summary_lines, Probing};
 use zonehop_world::rehearsal::{
-    choose_registrar, deployed_memory_mb, example_zone_file, execution_cost, projected_cost,
-    short_cause, try_functions_started, Progress, Scenario, SetupError, Stage,
+    choose_registrar, example_zone_file, projected_cost, try_functions_started, Scenario,
+    SetupError, Stage,
 };
-use zonehop_world::stepfunctions::{
-    Execution, ExecutionStatus, HistoryEvent, LocalStepFunctions, SfnError,
-};
+use zonehop_world::stepfunctions::LocalStepFunctions;
 use zonehop_world::{route53_in, source_access, target_access};
 
 /// How long the execution may take before the rehearsal gives up on it.
@@ -361,23 +364,34 @@ async fn rehearse(
         "· start the execution {name} of statemachine/migration.asl.json"
     ));
     say("");
+    // The same watch and report code as `zonehop watch` and `zonehop report` on an
+    // execution in AWS, here through aws-sdk-sfn against moto.
+    let sfn = Sfn::new(&stage.base);
     let mut progress = Progress::default();
+    let mut view = View::new();
     let execution = match stage.start(&local, &name, &request).await {
-        Ok(arn) => follow(&local, &stage, &arn, &mut progress).await,
-        Err(e) => Err(e),
+        Ok(arn) => follow(
+            &sfn,
+            &arn,
+            &mut progress,
+            &mut view,
+            &mut RehearsalOperator { stage: &stage },
+            FollowOptions {
+                poll: Duration::from_millis(200),
+                timeout: Some(EXECUTION_TIMEOUT),
+            },
+        )
+        .await
+        .map(|history| (arn, history)),
+        Err(e) => Err(OperatorError::Aws {
+            operation: "StartExecution".to_owned(),
+            code: e.code().map(str::to_owned),
+            message: e.to_string(),
+        }),
     };
     let observed = probing.stop(&progress.phases).await;
-    let (status, error, execution_arn) = match &execution {
-        Ok(e) if e.status == ExecutionStatus::Succeeded => ("SUCCEEDED", Value::Null, &e.arn),
-        Ok(e) => (
-            "FAILED",
-            json!({
-                "errorType": e.error.clone().unwrap_or_else(|| e.status.to_string()),
-                "cause": e.cause.as_deref().map(short_cause),
-                "rolledBack": e.state_names().iter().any(|s| s == "Rolled Back"),
-            }),
-            &e.arn,
-        ),
+    let (arn, history) = match execution {
+        Ok(ended) => ended,
         Err(e) => {
             let error = json!({ "errorType": "ExecutionDidNotEnd", "cause": e.to_string() });
             return Ok(Outcome {
@@ -387,23 +401,21 @@ async fn rehearse(
             });
         }
     };
-    let mut report = progress.report(status, error.clone(), &resolvers);
-    report["executionArn"] = json!(execution_arn);
-    if let Ok(execution) = &execution {
-        let template =
-            std::fs::read_to_string(zonehop_world::repo_root().join("infra/template.yaml"))
-                .unwrap_or_default();
-        let cost = execution_cost(&execution.history, &deployed_memory_mb(&template));
-        if status == "SUCCEEDED" {
-            let largest = scenario
-                .records
-                .iter()
-                .filter_map(|r| r.ttl)
-                .max()
-                .unwrap_or(0);
-            report["projectedProductionCost"] = projected_cost(&cost, largest);
-        }
-        report["cost"] = cost;
+    let (mut report, _) = report::from_history(&arn, &history, &resolvers);
+    let status = if report["status"] == "SUCCEEDED" {
+        "SUCCEEDED"
+    } else {
+        "FAILED"
+    };
+    let error = report["error"].clone();
+    if status == "SUCCEEDED" {
+        let largest = scenario
+            .records
+            .iter()
+            .filter_map(|r| r.ttl)
+            .max()
+            .unwrap_or(0);
+        report["projectedProductionCost"] = projected_cost(&report["cost"], largest);
     }
     report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
     report["worldWarnings"] = json!(world_warnings);
@@ -429,7 +441,15 @@ async fn rehearse(
     }
     report["observed"] = observed.to_json();
     let (status, error) = observed.verdict(status, error);
-    summarize(status, &error, &report, &progress);
+    for line in report::summary_lines(&report) {
+        view.say(&line);
+    }
+    for line in summary_lines(&report["observed"]) {
+        view.say(&format!("  {line}"));
+    }
+    for line in report::failure_lines(status, &error) {
+        view.say(&line);
+    }
     drop(stage);
     drop::<LocalStepFunctions>(local);
     Ok(Outcome {
@@ -439,67 +459,39 @@ async fn rehearse(
     })
 }
 
-/// Follows the execution until it ends, printing its progress; when it waits for an
-/// operator (`--registrar manual`), plays the operator: sets the name servers it was asked
-/// to set at the registrar (the DNS world's registry) and runs the resume command's
-/// SendTaskSuccess.
-async fn follow(
-    local: &LocalStepFunctions,
-    stage: &Stage,
-    arn: &str,
-    progress: &mut Progress,
-) -> Result<Execution, SfnError> {
-    let begun = Instant::now();
-    let mut seen = 0;
-    loop {
-        let history = local.sfn.history(arn).await?;
-        let before = seen;
-        for event in history.iter().filter(|e| e.id > before) {
-            for line in progress.observe(event) {
-                say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
+/// The rehearsal's operator (`--registrar manual`): when the execution asks, sets the name
+/// servers it was asked to set at the registrar (the DNS world's registry) and sends the
+/// task token back, as `zonehop resume` would once the parent names them.
+struct RehearsalOperator<'a> {
+    stage: &'a Stage,
+}
+
+impl Operator for RehearsalOperator<'_> {
+    async fn asked(&mut self, sfn: &Sfn, request: &Value) -> Result<Vec<String>, OperatorError> {
+        let servers: Vec<String> = request["nameServers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
+        let token = request["taskToken"].as_str().unwrap_or_default();
+        match self.stage.operator_sets_name_servers(&servers).await {
+            Ok(()) => {
+                sfn.send_task_success(token, &json!(true)).await?;
+                Ok(vec![
+                    "  (the rehearsal plays the operator: the registration now names them; resumed)"
+                        .to_owned(),
+                ])
             }
-            seen = event.id;
-        }
-        if let Some(request) = progress.operator_request.take() {
-            let servers: Vec<String> = request["nameServers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect();
-            let token = request["taskToken"].as_str().unwrap_or_default();
-            match stage.operator_sets_name_servers(&servers).await {
-                Ok(()) => {
-                    local.sfn.send_task_success(token, &json!(true)).await?;
-                    say(&format!(
-                        "[{:>5.1}s]   (the rehearsal plays the operator: the registration now names them; resumed)",
-                        begun.elapsed().as_secs_f64()
-                    ));
-                }
-                Err(e) => {
-                    // As an operator whose registrar refused: the execution is told, and ends.
-                    say(&format!(
-                        "[{:>5.1}s]   ✗ the rehearsal's operator could not set them: {e}",
-                        begun.elapsed().as_secs_f64()
-                    ));
-                    local
-                        .sfn
-                        .send_task_failure(token, "RegistrarOperationFailed", &e)
-                        .await?;
-                }
+            Err(e) => {
+                // As an operator whose registrar refused: the execution is told, and ends.
+                sfn.send_task_failure(token, "RegistrarOperationFailed", &e)
+                    .await?;
+                Ok(vec![format!(
+                    "  ✗ the rehearsal's operator could not set them: {e}"
+                )])
             }
         }
-        if history.iter().any(HistoryEvent::ends_execution) {
-            return local.sfn.wait_for_end(arn, Duration::from_secs(30)).await;
-        }
-        if begun.elapsed() > EXECUTION_TIMEOUT {
-            return Err(SfnError::Timeout {
-                arn: arn.to_owned(),
-                status: ExecutionStatus::Running,
-                waited: begun.elapsed(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -588,77 +580,4 @@ async fn export_zones(
         written.push(file);
     }
     Ok(written)
-}
-
-fn summarize(status: &str, error: &Value, report: &Value, progress: &Progress) {
-    say("");
-    say("summary");
-    for phase in report["phases"].as_array().into_iter().flatten() {
-        say(&format!(
-            "  {:<22} {:<9} {} .. {}",
-            phase["name"].as_str().unwrap_or("?"),
-            phase["status"].as_str().unwrap_or("?"),
-            phase["startedAt"].as_str().unwrap_or("?"),
-            phase["endedAt"].as_str().unwrap_or("-")
-        ));
-    }
-    if let Some(v) = progress.verification.as_ref() {
-        say(&format!(
-            "  verification: {} RRsets answered alike by every old and new server",
-            v["rrsetsCompared"]
-        ));
-    }
-    if let Some(d) = report["verification"]["differences"].as_array() {
-        if !d.is_empty() {
-            say(&format!("  verification: {} difference(s):", d.len()));
-            for difference in d.iter().take(10) {
-                say(&format!("    {difference}"));
-            }
-        }
-    }
-    let p = &report["propagation"];
-    if p.is_object() {
-        say(&format!(
-            "  propagation: parent switch seen {}, safe at {}, declared safe {} after {} rounds",
-            p["parentSwitchSeenAt"].as_str().unwrap_or("never"),
-            p["safeAt"].as_str().unwrap_or("never"),
-            p["completedAt"].as_str().unwrap_or("never"),
-            p["rounds"]
-        ));
-        for r in p["resolvers"].as_array().into_iter().flatten() {
-            say(&format!(
-                "    {:<8} {:<4} moved at {}",
-                r["name"].as_str().unwrap_or("?"),
-                r["side"].as_str().unwrap_or("?"),
-                r["movedAt"].as_str().unwrap_or("never")
-            ));
-        }
-    }
-    let c = &report["cost"];
-    if c.is_object() {
-        say(&format!(
-            "  in AWS this execution would bill {} state transitions and {} Lambda invocations ({} GB-s): ${} (the propagation loop adds ~3 transitions a round)",
-            c["stateTransitions"], c["lambdaInvocations"], c["lambdaGbSeconds"], c["usdAtAwsPrices"]
-        ));
-    }
-    let p = &report["projectedProductionCost"];
-    if p.is_object() {
-        say(&format!(
-            "  the same migration in AWS (.com's 2-day NS TTL, not scaled): about {} h, {} propagation rounds, {} transitions, {} GB-s: ${} (plus $0.50 a month per hosted zone)",
-            p["windowHours"], p["propagationRounds"], p["stateTransitions"], p["lambdaGbSeconds"], p["usdAtAwsPrices"]
-        ));
-    }
-    for line in summary_lines(&report["observed"]) {
-        say(&format!("  {line}"));
-    }
-    if status != "SUCCEEDED" {
-        say(&format!(
-            "  FAILED with {}: {}",
-            error["errorType"].as_str().unwrap_or("?"),
-            error["cause"].as_str().unwrap_or("")
-        ));
-        if error["rolledBack"] == true {
-            say("  rolled back: the registration and the old apex NS point at the old zone again");
-        }
-    }
 }

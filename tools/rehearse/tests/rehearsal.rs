@@ -184,6 +184,32 @@ fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
         observed["perResolver"].as_object().map(|r| r.len()),
         Some(2)
     );
+
+    // Every line the functions logged is JSON in the step's span, no credential in any line
+    // (the harness's secret key), and each step of the execution logged with the domain.
+    let execution = report["executionArn"]
+        .as_str()
+        .and_then(|arn| arn.rsplit(':').next())
+        .expect("executionArn");
+    let summary = zonehop_world::logs::check_function_log(
+        &read("functions.log"),
+        &zonehop_world::logs::LogExpectations {
+            domain: "example.com",
+            execution,
+            secrets: vec!["zonehop-test-secret".to_owned()],
+        },
+    )
+    .unwrap_or_else(|problems| panic!("{}", problems.join("\n")));
+    for step in ["preflight", "sync-records", "check-propagation", "finalize"] {
+        assert!(
+            summary.lines_of_domain.get(step) >= Some(&2),
+            "{step}: {summary:?}"
+        );
+    }
+    assert!(
+        summary.lines_of_execution.get("preflight") >= Some(&2),
+        "{summary:?}"
+    );
     let _ = std::fs::remove_dir_all(&report_dir);
 }
 
