@@ -9,6 +9,13 @@
 //!
 //!     make rehearse [ZONE=export.json DOMAIN=example.com KEEP=dev.example.com] [REGISTRAR=manual]
 //!     make rehearse ZONE=export.json REQUEST=request.json
+//!     make rehearse FAULTS=api-faults=20,resolver-outage,probe-dead,edit-target
+//!
+//! With `FAULTS=` (`--faults`) the rehearsal injects faults as the execution goes
+//! (`src/faults.rs`, `zonehop_world::faults`; README.md, "Faults", says what each must
+//! produce) and the report lists them with what the migration did about each. An unknown
+//! fault name exits 2 before anything starts. `REHEARSAL_TIMEOUT=SECONDS` bounds the wait
+//! for the execution (default 600).
 //!
 //! With `REQUEST=` the execution runs the user's own request: its domain, keepInSource and
 //! registrar type are the rehearsal's, and only the zones, roles and resolvers are the local
@@ -28,6 +35,8 @@
 //! succeeded, 1 when it failed, 2 on bad arguments or when the local world could not be set
 //! up (one line: what failed, what to do).
 
+mod faults;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -37,18 +46,27 @@ use zonehop::core::export::to_export;
 use zonehop::core::request::RegistrarKind;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
+use zonehop_world::faults::proxy::FaultProxy;
+use zonehop_world::faults::{Fault, Faults};
 use zonehop_world::prober::{summary_lines, Probing};
 use zonehop_world::rehearsal::{
     choose_registrar, deployed_memory_mb, example_zone_file, execution_cost, projected_cost,
-    short_cause, try_functions_started, Progress, Scenario, SetupError, Stage,
+    short_cause, try_functions_started, try_functions_started_behind, Progress, Scenario,
+    SetupError, Stage,
 };
 use zonehop_world::stepfunctions::{
     Execution, ExecutionStatus, HistoryEvent, LocalStepFunctions, SfnError,
 };
 use zonehop_world::{route53_in, source_access, target_access};
 
-/// How long the execution may take before the rehearsal gives up on it.
-const EXECUTION_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long the execution may take before the rehearsal gives up on it
+/// (`REHEARSAL_TIMEOUT=SECONDS` overrides).
+fn execution_timeout() -> Duration {
+    std::env::var("REHEARSAL_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(600), Duration::from_secs)
+}
 
 struct Args {
     zone: PathBuf,
@@ -59,6 +77,8 @@ struct Args {
     /// `--request FILE`: the user's own request.
     request: Option<PathBuf>,
     domain_given: bool,
+    /// `--faults LIST` (FAULTS=).
+    faults: Faults,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -69,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
         registrar: None,
         request: None,
         domain_given: false,
+        faults: Faults::default(),
     };
     let mut keep_given = false;
     let mut it = std::env::args().skip(1);
@@ -81,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
                 args.domain = value;
             }
             "--request" => args.request = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "--faults" => args.faults = Faults::parse(&value).map_err(|e| format!("FAULTS: {e}"))?,
             "--keep" => {
                 keep_given = true;
                 args.keep.extend(
@@ -101,7 +123,7 @@ fn parse_args() -> Result<Args, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option {other} (--zone, --domain, --keep, --registrar, --request)"
+                    "unknown option {other} (--zone, --domain, --keep, --registrar, --request, --faults)"
                 ))
             }
         }
@@ -193,6 +215,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // operator-silent is the manual registrar's fault; registrar-* Route 53 Domains'.
+    if args.faults.iter().any(Fault::needs_manual_registrar) {
+        if args.registrar == Some(RegistrarKind::Route53domains) {
+            eprintln!("rehearse: FAULTS=operator-silent needs the manual registrar, not REGISTRAR=route53domains");
+            return ExitCode::from(2);
+        }
+        args.registrar = Some(RegistrarKind::Manual);
+    }
     let scenario = match choose_registrar(&scenario.domain, args.registrar) {
         Ok((registrar, why)) => {
             say(&format!(
@@ -212,6 +242,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if scenario.registrar == RegistrarKind::Manual
+        && (args.faults.contains(Fault::RegistrarSlow)
+            || args.faults.contains(Fault::RegistrarFails))
+    {
+        eprintln!("rehearse: FAULTS=registrar-slow and registrar-fails are Route 53 Domains' operation: not with the manual registrar");
+        return ExitCode::from(2);
+    }
     let report_dir = std::env::var_os("REPORT_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| zonehop_world::repo_root().join("target/rehearsal"));
@@ -241,7 +278,7 @@ async fn main() -> ExitCode {
 
     let started = Instant::now();
     let (outcome, setup_failed) =
-        match rehearse(&scenario, &report_dir, user_request.as_ref()).await {
+        match rehearse(&scenario, &report_dir, user_request.as_ref(), &args.faults).await {
             Ok(outcome) => (outcome, false),
             Err(e) => {
                 eprintln!("rehearse: setup failed: {e}");
@@ -261,6 +298,13 @@ async fn main() -> ExitCode {
     report["zoneFile"] = json!(args.zone.display().to_string());
     report["keepInSource"] = json!(args.keep);
     report["registrar"] = json!(scenario.registrar);
+    if !args.faults.is_empty() && report.get("faults").is_none() {
+        report["faults"] = json!(args
+            .faults
+            .iter()
+            .map(|f| json!({ "fault": f.name(), "injected": false }))
+            .collect::<Vec<_>>());
+    }
     report["rehearsalSeconds"] = json!(started.elapsed().as_secs_f64().round());
     let path = report_dir.join("report.json");
     if let Err(e) = std::fs::write(
@@ -301,6 +345,7 @@ async fn rehearse(
     scenario: &Scenario,
     report_dir: &Path,
     user_request: Option<&Value>,
+    fault_list: &Faults,
 ) -> Result<Outcome, SetupError> {
     let log = report_dir.join("functions.log");
     say(&format!(
@@ -318,7 +363,20 @@ async fn rehearse(
         "  (logs: {} and functions-moto.log beside it; the first start builds the functions)",
         log.display()
     ));
-    let local = try_functions_started(&log).await?;
+    let (local, proxy) = if fault_list.need_proxy() {
+        let moto_port = zonehop_world::lambda::try_free_port().map_err(SetupError::LocalAws)?;
+        let proxy = FaultProxy::start(moto_port, faults::proxy_plan(fault_list))
+            .await
+            .map_err(|e| SetupError::LocalAws(e.to_string()))?;
+        say(&format!(
+            "  (the functions reach moto through the fault proxy at {})",
+            proxy.endpoint()
+        ));
+        let local = try_functions_started_behind(&log, moto_port, &proxy).await?;
+        (local, Some(proxy))
+    } else {
+        (try_functions_started(&log).await?, None)
+    };
     let stage = Stage::build(&local, scenario, |step| say(&format!("· {step}"))).await?;
     let resolvers = stage.resolver_names();
     say(&format!(
@@ -346,8 +404,28 @@ async fn rehearse(
     };
     // Invariant 6, observed: every resolver is asked for the zone's names from before the
     // first write until the execution has ended (tests/src/prober).
-    let probing = Probing::start(&stage.world.resolvers(), scenario, &request).await;
+    let edits = faults::edits(fault_list, &stage.domain, scenario.ttl);
+    let probing = Probing::start_with_edits(
+        &stage.world.resolvers(),
+        scenario,
+        &request,
+        &faults::edited_scenario(scenario, &edits),
+    )
+    .await;
     say(&format!("  {}", probing.describe()));
+    let round = Duration::from_secs(request["pacing"]["maxWait"].as_u64().unwrap_or(3) + 1);
+    let mut fault_run = faults::FaultRun::new(fault_list.clone(), proxy, round, edits);
+    fault_run.set_excuses(probing.excuses());
+    if !fault_run.is_empty() {
+        say(&format!(
+            "  faults: {}",
+            fault_list
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let name = format!(
         "rehearsal-{}-{}",
         stage
@@ -363,9 +441,20 @@ async fn rehearse(
     say("");
     let mut progress = Progress::default();
     let execution = match stage.start(&local, &name, &request).await {
-        Ok(arn) => follow(&local, &stage, &arn, &mut progress).await,
+        Ok(arn) => {
+            let mut followed = Followed {
+                local: &local,
+                stage: &stage,
+                request: &request,
+                probing: &probing,
+                name: &name,
+                faults: &mut fault_run,
+            };
+            follow(&mut followed, &arn, &mut progress).await
+        }
         Err(e) => Err(e),
     };
+    fault_run.end(&stage).await;
     let observed = probing.stop(&progress.phases).await;
     let (status, error, execution_arn) = match &execution {
         Ok(e) if e.status == ExecutionStatus::Succeeded => ("SUCCEEDED", Value::Null, &e.arn),
@@ -380,9 +469,34 @@ async fn rehearse(
         ),
         Err(e) => {
             let error = json!({ "errorType": "ExecutionDidNotEnd", "cause": e.to_string() });
+            let mut report = progress.report("FAILED", error.clone(), &resolvers);
+            if !fault_run.is_empty() {
+                let history = match &progress.execution_arn {
+                    Some(arn) => local.sfn.history(arn).await.unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                report["faults"] = fault_run
+                    .report(&history, "FAILED", &error, &local, &stage, &scenario.keep)
+                    .await;
+                report["registration"] = match stage.registration().await {
+                    Ok(servers) => json!({ "nameServers": servers }),
+                    Err(e) => json!({ "error": e.to_string() }),
+                };
+                if let Ok(files) = export_zones(
+                    &stage,
+                    scenario,
+                    progress.target_zone_id.as_deref(),
+                    report_dir,
+                )
+                .await
+                {
+                    report["zoneFiles"] = json!(files);
+                }
+            }
+            report["observed"] = observed.to_json();
             return Ok(Outcome {
                 status: "FAILED",
-                report: progress.report("FAILED", error.clone(), &resolvers),
+                report,
                 error,
             });
         }
@@ -428,6 +542,23 @@ async fn rehearse(
         Err(e) => say(&format!("✗ could not export the final zones: {e}")),
     }
     report["observed"] = observed.to_json();
+    if !fault_run.is_empty() {
+        if let Ok(execution) = &execution {
+            report["faults"] = fault_run
+                .report(
+                    &execution.history,
+                    status,
+                    &error,
+                    &local,
+                    &stage,
+                    &scenario.keep,
+                )
+                .await;
+        }
+        for line in fault_lines(&report["faults"]) {
+            say(&line);
+        }
+    }
     let (status, error) = observed.verdict(status, error);
     summarize(status, &error, &report, &progress);
     drop(stage);
@@ -443,13 +574,25 @@ async fn rehearse(
 /// operator (`--registrar manual`), plays the operator: sets the name servers it was asked
 /// to set at the registrar (the DNS world's registry) and runs the resume command's
 /// SendTaskSuccess.
+/// What [`follow`] works with.
+struct Followed<'a> {
+    local: &'a LocalStepFunctions,
+    stage: &'a Stage,
+    request: &'a Value,
+    probing: &'a Probing,
+    name: &'a str,
+    faults: &'a mut faults::FaultRun,
+}
+
 async fn follow(
-    local: &LocalStepFunctions,
-    stage: &Stage,
+    with: &mut Followed<'_>,
     arn: &str,
     progress: &mut Progress,
 ) -> Result<Execution, SfnError> {
+    let (local, stage) = (with.local, with.stage);
+    progress.execution_arn = Some(arn.to_owned());
     let begun = Instant::now();
+    let timeout = execution_timeout();
     let mut seen = 0;
     loop {
         let history = local.sfn.history(arn).await?;
@@ -458,7 +601,36 @@ async fn follow(
             for line in progress.observe(event) {
                 say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
             }
+            for line in with
+                .faults
+                .observe(
+                    event,
+                    local,
+                    stage,
+                    with.request,
+                    with.probing,
+                    progress.target_zone_id.as_deref(),
+                    with.name,
+                )
+                .await
+            {
+                say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
+            }
             seen = event.id;
+        }
+        for line in with
+            .faults
+            .tick(stage, progress.target_zone_id.as_deref())
+            .await
+        {
+            say(&format!("[{:>5.1}s] {line}", begun.elapsed().as_secs_f64()));
+        }
+        if progress.operator_request.is_some() && !with.faults.operator_answers() {
+            progress.operator_request = None;
+            say(&format!(
+                "[{:>5.1}s]   ⚡ operator-silent: nobody answers",
+                begun.elapsed().as_secs_f64()
+            ));
         }
         if let Some(request) = progress.operator_request.take() {
             let servers: Vec<String> = request["nameServers"]
@@ -492,7 +664,7 @@ async fn follow(
         if history.iter().any(HistoryEvent::ends_execution) {
             return local.sfn.wait_for_end(arn, Duration::from_secs(30)).await;
         }
-        if begun.elapsed() > EXECUTION_TIMEOUT {
+        if begun.elapsed() > timeout {
             return Err(SfnError::Timeout {
                 arn: arn.to_owned(),
                 status: ExecutionStatus::Running,
@@ -588,6 +760,28 @@ async fn export_zones(
         written.push(file);
     }
     Ok(written)
+}
+
+/// The summary's lines for the report's `faults`.
+fn fault_lines(faults: &Value) -> Vec<String> {
+    let mut lines = vec![String::new(), "faults".to_owned()];
+    for f in faults.as_array().into_iter().flatten() {
+        if let Some(errors) = f["injectionErrors"].as_array() {
+            for e in errors {
+                lines.push(format!("  ✗ could not inject: {e}"));
+            }
+            continue;
+        }
+        lines.push(format!(
+            "  {:<16} {}; {} round(s), {} s; required: {}",
+            f["fault"].as_str().unwrap_or("?"),
+            f["outcome"].as_str().unwrap_or("not injected"),
+            f["rounds"],
+            f["seconds"],
+            f["requiredOutcome"].as_str().unwrap_or("?")
+        ));
+    }
+    lines
 }
 
 fn summarize(status: &str, error: &Value, report: &Value, progress: &Progress) {
