@@ -3,11 +3,14 @@
 //! propagation rounds and the seconds it cost).
 //!
 //! The proxy faults (`api-faults=N`, `crash-*`, `registrar-*`, `cleanup-fails`) act from the
-//! start, in `zonehop_world::faults::proxy`. The others start at the swap, when the execution
-//! first enters `Check Propagation` (`operator-silent` when the operator is asked): the world's
-//! servers made silent or wrong (`zonehop_world::faults::world`), records written into the
-//! zones through the Route 53 API, a second execution started. A silence "for a round" lasts
-//! one propagation round of the rehearsal's pacing (`maxWait` + 1 s).
+//! start, in `zonehop_world::faults::proxy`. The silences (`zonehop_world::faults::world`)
+//! start when the execution enters the swap (`Swap Nameservers`, or `Point Source Apex NS At
+//! Target` on the manual path), so that the first propagation round meets them; one "for a
+//! round" ends once a check-propagation attempt has ended in it (at most
+//! [`MAX_SILENCE`]), `probe-dead`'s never. The others start once the swap is done, when the
+//! execution first enters `Check Propagation`: a server made to answer wrongly, records
+//! written into the zones through the Route 53 API, a second execution started;
+//! `operator-silent` when the operator is asked.
 
 use std::time::Duration;
 
@@ -29,6 +32,8 @@ pub const REGISTRAR_SLOW: Duration = Duration::from_secs(8);
 /// How long after a silence a resolver's timeouts and SERVFAILs are still the fault's (its
 /// own retry backoff and caches recovering).
 const EXCUSE_GRACE_MS: i64 = 6_000;
+/// The longest a silence "for a round" lasts, whatever the round does.
+pub const MAX_SILENCE: Duration = Duration::from_secs(30);
 /// The fixed seed of `api-faults` (the report prints it).
 pub const API_FAULT_SEED: u64 = 0x2024_0a10;
 
@@ -132,9 +137,9 @@ pub fn proxy_plan(faults: &Faults) -> ProxyPlan {
 /// How each fault is injected (the report's `mechanism`).
 fn mechanism(fault: Fault) -> String {
     match fault {
-        Fault::ResolverOutage => "the resolver check-propagation uses (`resolver`) stopped (SIGSTOP) for one round from the first Check Propagation after the swap".into(),
-        Fault::ProbeDead => "the other probe resolver stopped (SIGSTOP) from the first Check Propagation after the swap until the end".into(),
-        Fault::ParentTimeout => "the domain's parent (TLD) server stopped (SIGSTOP) for one round from the first Check Propagation after the swap".into(),
+        Fault::ResolverOutage => "the resolver check-propagation uses (`resolver`) stopped (SIGSTOP) from the swap until the first propagation round after it has ended".into(),
+        Fault::ProbeDead => "the other probe resolver stopped (SIGSTOP) from the swap until the end".into(),
+        Fault::ParentTimeout => "the domain's parent (TLD) server stopped (SIGSTOP) from the swap until the first propagation round after it has ended".into(),
         Fault::ApiFaults(n) => format!("the fault proxy: {n}% of the functions' Route 53 and Route 53 Domains calls throttled (400), 503, 500, slowed 1-3 s or dropped, seed {API_FAULT_SEED:#x}"),
         Fault::CrashSync => "the fault proxy kills (SIGKILL) sync-records once its first ChangeResourceRecordSets is applied".into(),
         Fault::CrashDelegate => "the fault proxy kills (SIGKILL) delegate-subdomain once its first ChangeResourceRecordSets is applied".into(),
@@ -146,6 +151,16 @@ fn mechanism(fault: Fault) -> String {
         Fault::NewSideWrong => format!("the target zone's first name server answers {WRONG_A} for its A records (a tampered copy) from the first Check Propagation after the swap"),
         Fault::SecondExecution => "a second execution with the same request started at the first Check Propagation after the swap".into(),
     }
+}
+
+/// A world server made silent.
+#[derive(Debug, Clone)]
+struct Silence {
+    role: String,
+    until: Option<std::time::Instant>,
+    excuse: usize,
+    /// A check-propagation attempt ended while it was silent.
+    round_met: bool,
 }
 
 /// One fault's record as the rehearsal goes.
@@ -165,9 +180,13 @@ pub struct FaultRun {
     pub proxy: Option<FaultProxy>,
     records: Vec<Record>,
     excuses: Option<Excuses>,
-    /// The world roles silenced and when to let them answer again (`None`: never).
-    silenced: Vec<(String, Option<std::time::Instant>, usize)>,
+    /// The world roles silenced, when to let them answer again at the latest (`None`:
+    /// never), their excuse's index, and whether one round has met them (then they end).
+    silenced: Vec<Silence>,
+    silences_done: bool,
     at_swap_done: bool,
+    /// The function of the last task attempt scheduled.
+    last_scheduled: Option<String>,
     round: Duration,
     edits: Vec<Edit>,
     edits_made_ms: Option<i64>,
@@ -202,7 +221,9 @@ impl FaultRun {
             records,
             excuses: None,
             silenced: Vec::new(),
+            silences_done: false,
             at_swap_done: false,
+            last_scheduled: None,
             round,
             edits,
             edits_made_ms: None,
@@ -262,64 +283,34 @@ impl FaultRun {
         execution_name: &str,
     ) -> Vec<String> {
         let mut lines = Vec::new();
+        if event.event_type == "TaskScheduled" {
+            self.last_scheduled = event
+                .parameters()
+                .and_then(|p| p["FunctionName"].as_str().map(str::to_owned))
+                .and_then(|arn| arn.rsplit(':').next().map(str::to_owned));
+        }
+        if matches!(
+            event.event_type.as_str(),
+            "TaskSucceeded" | "TaskFailed" | "TaskTimedOut"
+        ) && self.last_scheduled.as_deref() == Some("check-propagation")
+        {
+            for silence in &mut self.silenced {
+                silence.round_met = true;
+            }
+        }
+        let swap = matches!(
+            event.state_entered(),
+            Some("Swap Nameservers" | "Point Source Apex NS At Target")
+        );
+        if swap && !self.silences_done {
+            self.silences_done = true;
+            lines.extend(self.silence_servers(stage, request).await);
+        }
         if self.at_swap_done || event.state_entered() != Some("Check Propagation") {
             return lines;
         }
         self.at_swap_done = true;
-        let resolvers = stage.resolver_names();
-        let resolver_role = request["resolver"]
-            .as_str()
-            .and_then(|a| resolvers.get(a).copied())
-            .unwrap_or("unbound")
-            .to_owned();
-        let other_role = resolvers
-            .values()
-            .find(|n| **n != resolver_role)
-            .copied()
-            .unwrap_or("kresd")
-            .to_owned();
         let round = self.round;
-        let now = std::time::Instant::now();
-        for fault in self.faults.clone().iter() {
-            let (role, until, excuse_all) = match fault {
-                Fault::ResolverOutage => (resolver_role.clone(), Some(now + round), false),
-                Fault::ProbeDead => (other_role.clone(), None, false),
-                Fault::ParentTimeout => (parent_role(stage), Some(now + round), true),
-                _ => continue,
-            };
-            match silence(&stage.world, &role).await {
-                Ok(pid) => {
-                    let from = now_ms();
-                    if let Some(excuses) = &self.excuses {
-                        if let Ok(mut list) = excuses.write() {
-                            list.push(Excuse {
-                                fault: fault.name(),
-                                resolver: (!excuse_all).then(|| role.clone()),
-                                from_ms: from,
-                                until_ms: None,
-                                grace_ms: EXCUSE_GRACE_MS,
-                            });
-                        }
-                    }
-                    let index = self
-                        .excuses
-                        .as_ref()
-                        .and_then(|e| e.read().ok().map(|l| l.len().saturating_sub(1)))
-                        .unwrap_or(0);
-                    self.silenced.push((role.clone(), until, index));
-                    self.injected(fault, json!({ "server": role, "pid": pid }));
-                    lines.push(format!(
-                        "  ⚡ {fault}: {role} (pid {pid}) silent {}",
-                        if until.is_some() {
-                            format!("for {} s", round.as_secs())
-                        } else {
-                            "until the end".to_owned()
-                        }
-                    ));
-                }
-                Err(e) => self.errors.push(format!("{fault}: {e}")),
-            }
-        }
         if self.faults.contains(Fault::NewSideWrong) {
             match first_target_server(stage, target_zone).await {
                 Ok(server) => match stage.world.tamper_server(&server, wrong_answers).await {
@@ -375,15 +366,82 @@ impl FaultRun {
         lines
     }
 
+    /// Silences the world's servers the faults name, from now.
+    async fn silence_servers(&mut self, stage: &Stage, request: &Value) -> Vec<String> {
+        let mut lines = Vec::new();
+        let resolvers = stage.resolver_names();
+        let resolver_role = request["resolver"]
+            .as_str()
+            .and_then(|a| resolvers.get(a).copied())
+            .unwrap_or("unbound")
+            .to_owned();
+        let other_role = resolvers
+            .values()
+            .find(|n| **n != resolver_role)
+            .copied()
+            .unwrap_or("kresd")
+            .to_owned();
+        let now = std::time::Instant::now();
+        for fault in self.faults.clone().iter() {
+            let (role, until, excuse_all) = match fault {
+                Fault::ResolverOutage => (resolver_role.clone(), Some(now + MAX_SILENCE), false),
+                Fault::ProbeDead => (other_role.clone(), None, false),
+                Fault::ParentTimeout => (parent_role(stage), Some(now + MAX_SILENCE), true),
+                _ => continue,
+            };
+            match silence(&stage.world, &role).await {
+                Ok(pid) => {
+                    let from = now_ms();
+                    let mut excuse = 0;
+                    if let Some(excuses) = &self.excuses {
+                        if let Ok(mut list) = excuses.write() {
+                            list.push(Excuse {
+                                fault: fault.name(),
+                                resolver: (!excuse_all).then(|| role.clone()),
+                                from_ms: from,
+                                until_ms: None,
+                                grace_ms: EXCUSE_GRACE_MS,
+                            });
+                            excuse = list.len() - 1;
+                        }
+                    }
+                    self.silenced.push(Silence {
+                        role: role.clone(),
+                        until,
+                        excuse,
+                        round_met: false,
+                    });
+                    self.injected(fault, json!({ "server": role, "pid": pid }));
+                    lines.push(format!(
+                        "  ⚡ {fault}: {role} (pid {pid}) silent {}",
+                        if until.is_some() {
+                            "for the next propagation round"
+                        } else {
+                            "until the end"
+                        }
+                    ));
+                }
+                Err(e) => self.errors.push(format!("{fault}: {e}")),
+            }
+        }
+        lines
+    }
+
     /// Called every poll: ends the silences whose round is over, notes when the edits
     /// reached the other zone.
     pub async fn tick(&mut self, stage: &Stage, target_zone: Option<&str>) -> Vec<String> {
         let mut lines = Vec::new();
         let now = std::time::Instant::now();
         let mut still = Vec::new();
-        for (role, until, index) in std::mem::take(&mut self.silenced) {
-            if until.is_some_and(|u| u <= now) {
-                match answer_again(&stage.world, &role).await {
+        for silence in std::mem::take(&mut self.silenced) {
+            let Silence {
+                ref role,
+                until,
+                excuse: index,
+                round_met,
+            } = silence;
+            if until.is_some_and(|u| u <= now || round_met) {
+                match answer_again(&stage.world, role).await {
                     Ok(_) => {
                         let ended = now_ms();
                         self.close_excuse(index, ended);
@@ -399,7 +457,7 @@ impl FaultRun {
                     Err(e) => self.errors.push(e.to_string()),
                 }
             } else {
-                still.push((role, until, index));
+                still.push(silence);
             }
         }
         self.silenced = still;
@@ -433,7 +491,12 @@ impl FaultRun {
 
     /// Lets every silenced server answer again (before the world is torn down or judged).
     pub async fn end(&mut self, stage: &Stage) {
-        for (role, _, index) in std::mem::take(&mut self.silenced) {
+        for Silence {
+            role,
+            excuse: index,
+            ..
+        } in std::mem::take(&mut self.silenced)
+        {
             if answer_again(&stage.world, &role).await.is_ok() {
                 let ended = now_ms();
                 self.close_excuse(index, ended);

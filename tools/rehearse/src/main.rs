@@ -454,8 +454,10 @@ async fn rehearse(
         }
         Err(e) => Err(e),
     };
-    fault_run.end(&stage).await;
+    // The prober stops before any silenced server answers again (what it queued meanwhile
+    // would be answered late and stale).
     let observed = probing.stop(&progress.phases).await;
+    fault_run.end(&stage).await;
     let (status, error, execution_arn) = match &execution {
         Ok(e) if e.status == ExecutionStatus::Succeeded => ("SUCCEEDED", Value::Null, &e.arn),
         Ok(e) => (

@@ -511,8 +511,20 @@ async fn serve(state: &State, mut client: TcpStream, peer: SocketAddr) -> std::i
     let binary = if state.plan.deny.is_empty() && state.plan.crash_after_first_change.is_empty() {
         None
     } else {
-        caller_binary(peer)
+        client
+            .local_addr()
+            .ok()
+            .and_then(|local| caller_binary(peer, local))
     };
+    if binary.is_none()
+        && request.is_change_batch()
+        && !state.plan.crash_after_first_change.is_empty()
+    {
+        state.note(
+            "a change batch from a caller that could not be identified",
+            &request,
+        );
+    }
 
     // cleanup-fails: the named binary may not touch Route 53.
     if let Some((name, _)) = &binary {
@@ -784,14 +796,34 @@ async fn registrar(
     }
 }
 
-/// The function binary (and its pid) whose socket is `peer`'s: the local port in
-/// `/proc/net/tcp`, its inode, the process holding it; only a descendant of this process.
-fn caller_binary(peer: SocketAddr) -> Option<(String, u32)> {
+/// `127.0.0.1:53` as `/proc/net/tcp` writes it: `0100007F:0035`.
+fn proc_net_addr(addr: SocketAddr) -> Option<String> {
+    match addr {
+        SocketAddr::V4(v4) => {
+            let o = v4.ip().octets();
+            Some(format!(
+                "{:02X}{:02X}{:02X}{:02X}:{:04X}",
+                o[3],
+                o[2],
+                o[1],
+                o[0],
+                v4.port()
+            ))
+        }
+        SocketAddr::V6(_) => None,
+    }
+}
+
+/// The function binary (and its pid) whose socket is `peer`'s (connected to the proxy's
+/// `local`): that connection in `/proc/net/tcp`, its inode, the process holding it; only a
+/// descendant of this process.
+fn caller_binary(peer: SocketAddr, local: SocketAddr) -> Option<(String, u32)> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let wanted = format!(":{:04X}", peer.port());
+    let (from, to) = (proc_net_addr(peer)?, proc_net_addr(local)?);
     let inode = table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.get(1)?.ends_with(&wanted)).then(|| fields.get(9).map(|s| (*s).to_owned()))?
+        (fields.get(1) == Some(&from.as_str()) && fields.get(2) == Some(&to.as_str()))
+            .then(|| fields.get(9).map(|s| (*s).to_owned()))?
     })?;
     let link = format!("socket:[{inode}]");
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -868,6 +900,12 @@ pub fn injections_json(injections: &[Injection], limit: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_proc_net_tcp_writes_them() {
+        let addr: SocketAddr = "127.0.0.1:53".parse().expect("addr");
+        assert_eq!(proc_net_addr(addr).as_deref(), Some("0100007F:0035"));
+    }
 
     async fn upstream_echo() -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
