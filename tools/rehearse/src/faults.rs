@@ -479,6 +479,40 @@ impl FaultRun {
         lines
     }
 
+    /// Looks once more whether every edit reached both zones (after the execution ended).
+    pub async fn check_carried(&mut self, stage: &Stage, target_zone: Option<&str>) {
+        if self.edits_made_ms.is_none() || self.carried_ms.iter().all(Option::is_some) {
+            return;
+        }
+        if let Ok(carried) = carried(stage, target_zone, &self.edits).await {
+            for (i, yes) in carried.into_iter().enumerate() {
+                if yes && self.carried_ms[i].is_none() {
+                    self.carried_ms[i] = Some(now_ms());
+                }
+            }
+        }
+    }
+
+    /// The edits written during the window that are not in both zones (with the winning
+    /// value) by now: `name (zone)`.
+    pub fn edits_lost(&self) -> Vec<String> {
+        if self.edits_made_ms.is_none() {
+            return Vec::new();
+        }
+        self.edits
+            .iter()
+            .zip(&self.carried_ms)
+            .filter(|(_, c)| c.is_none())
+            .map(|(e, _)| {
+                format!(
+                    "{} (written in the {} zone)",
+                    e.record.name.as_str(),
+                    e.zone.name()
+                )
+            })
+            .collect()
+    }
+
     fn close_excuse(&self, index: usize, at_ms: i64) {
         if let Some(excuses) = &self.excuses {
             if let Ok(mut list) = excuses.write() {
@@ -527,7 +561,7 @@ impl FaultRun {
             .iter()
             .rev()
             .find(|e| e.ends_execution())
-            .map(|e| ms(e))
+            .map(ms)
             .unwrap_or_else(now_ms);
         let rounds_between = |from: i64, to: i64| {
             attempts

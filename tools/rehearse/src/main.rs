@@ -545,6 +545,9 @@ async fn rehearse(
     }
     report["observed"] = observed.to_json();
     if !fault_run.is_empty() {
+        fault_run
+            .check_carried(&stage, progress.target_zone_id.as_deref())
+            .await;
         if let Ok(execution) = &execution {
             report["faults"] = fault_run
                 .report(
@@ -562,6 +565,18 @@ async fn rehearse(
         }
     }
     let (status, error) = observed.verdict(status, error);
+    // Nothing written in either zone during the window is lost (issue #10 point 5).
+    let lost = fault_run.edits_lost();
+    let (status, error) = if status == "SUCCEEDED" && !lost.is_empty() {
+        let error = json!({
+            "errorType": "EditsLost",
+            "cause": format!("the migration SUCCEEDED but these edits made during the window are not in both zones: {}", lost.join(", ")),
+            "rolledBack": false,
+        });
+        ("FAILED", error)
+    } else {
+        (status, error)
+    };
     summarize(status, &error, &report, &progress);
     drop(stage);
     drop::<LocalStepFunctions>(local);
