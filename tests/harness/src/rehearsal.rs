@@ -660,8 +660,6 @@ pub struct Progress {
     /// The operator's request (`awaiting-operator`) seen and not yet answered: whoever
     /// plays the operator takes it.
     pub operator_request: Option<Value>,
-    /// The execution followed, once started.
-    pub execution_arn: Option<String>,
 }
 
 /// One round of check-propagation, as its output tells it.

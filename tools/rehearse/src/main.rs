@@ -440,8 +440,10 @@ async fn rehearse(
     ));
     say("");
     let mut progress = Progress::default();
+    let mut started_arn: Option<String> = None;
     let execution = match stage.start(&local, &name, &request).await {
         Ok(arn) => {
+            started_arn = Some(arn.clone());
             let mut followed = Followed {
                 local: &local,
                 stage: &stage,
@@ -473,13 +475,16 @@ async fn rehearse(
             let error = json!({ "errorType": "ExecutionDidNotEnd", "cause": e.to_string() });
             let mut report = progress.report("FAILED", error.clone(), &resolvers);
             if !fault_run.is_empty() {
-                let history = match &progress.execution_arn {
+                let history = match &started_arn {
                     Some(arn) => local.sfn.history(arn).await.unwrap_or_default(),
                     None => Vec::new(),
                 };
                 report["faults"] = fault_run
                     .report(&history, "FAILED", &error, &local, &stage, &scenario.keep)
                     .await;
+                for line in fault_lines(&report["faults"]) {
+                    say(&line);
+                }
                 report["registration"] = match stage.registration().await {
                     Ok(servers) => json!({ "nameServers": servers }),
                     Err(e) => json!({ "error": e.to_string() }),
@@ -607,7 +612,6 @@ async fn follow(
     progress: &mut Progress,
 ) -> Result<Execution, SfnError> {
     let (local, stage) = (with.local, with.stage);
-    progress.execution_arn = Some(arn.to_owned());
     let begun = Instant::now();
     let timeout = execution_timeout();
     let mut seen = 0;
