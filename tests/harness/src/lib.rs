@@ -3,6 +3,7 @@
 
 pub mod counting;
 pub mod dnsworld;
+pub mod faults;
 pub mod http;
 pub mod lambda;
 pub mod logs;

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -77,6 +78,53 @@ pub async fn try_functions_started(log: &Path) -> Result<LocalStepFunctions, Set
     let local = LocalStepFunctions::try_start(&FUNCTIONS, log)
         .await
         .map_err(SetupError::LocalAws)?;
+    warmed_up(local, log).await
+}
+
+/// [`try_functions_started`] with moto on `moto_port` and a fault proxy in front of it:
+/// the functions reach AWS through it, and moto's Lambda invokes reach `cargo lambda watch`
+/// through it.
+pub async fn try_functions_started_behind(
+    log: &Path,
+    moto_port: u16,
+    proxy: &crate::faults::proxy::FaultProxy,
+) -> Result<LocalStepFunctions, SetupError> {
+    let endpoint = proxy.endpoint();
+    let local =
+        LocalStepFunctions::try_start_at(&FUNCTIONS, log, moto_port, &endpoint, Some(&endpoint))
+            .await
+            .map_err(SetupError::LocalAws)?;
+    proxy.set_lambda_upstream(local.watch.port());
+    // After a crash, a new cargo lambda watch (kept until the proxy is dropped), as Lambda
+    // starts a new sandbox.
+    let respawned: Arc<Mutex<Vec<crate::lambda::LambdaWatch>>> = Arc::default();
+    let log_dir = log.to_path_buf();
+    proxy.on_crash(crate::faults::proxy::Respawner(Arc::new(move || {
+        let (respawned, log_dir, endpoint) =
+            (Arc::clone(&respawned), log_dir.clone(), endpoint.clone());
+        Box::pin(async move {
+            let n = respawned.lock().map(|r| r.len()).unwrap_or(0) + 1;
+            let stem = log_dir
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let log = log_dir.with_file_name(format!("{stem}-after-crash-{n}.log"));
+            let env = crate::stepfunctions::functions_env(&endpoint);
+            let watch = crate::lambda::LambdaWatch::try_start(&env, &log).await?;
+            let port = watch.port();
+            if let Ok(mut r) = respawned.lock() {
+                r.push(watch);
+            }
+            Ok(port)
+        })
+    })));
+    warmed_up(local, log).await
+}
+
+async fn warmed_up(
+    local: LocalStepFunctions,
+    log: &Path,
+) -> Result<LocalStepFunctions, SetupError> {
     match tokio::time::timeout(BUILD_TIMEOUT, local.try_warm_up()).await {
         Ok(Ok(_)) => Ok(local),
         Ok(Err(message)) => Err(SetupError::FunctionsDoNotAnswer {

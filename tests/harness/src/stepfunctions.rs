@@ -766,6 +766,17 @@ pub async fn create_ledger(config: &aws_config::SdkConfig) -> Result<(), String>
     Ok(())
 }
 
+/// The environment the functions run with: AWS at `endpoint`, dummy credentials.
+pub fn functions_env(endpoint: &str) -> [(&'static str, String); 5] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "AKIAZONEHOPLAMBDA000".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("ZONEHOP_LEDGER_TABLE", LEDGER_TABLE.to_owned()),
+    ]
+}
+
 /// moto with its Step Functions interpreter on, `cargo lambda watch` serving the function
 /// binaries, and those functions registered in moto: the world a state machine rehearses in.
 #[derive(Debug)]
@@ -792,15 +803,34 @@ impl LocalStepFunctions {
         // The functions must know moto's endpoint and moto the watch's: moto's port is chosen
         // first and handed to moto when it starts second.
         let moto_port = try_free_port()?;
-        let env = [
-            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{moto_port}")),
-            ("AWS_ACCESS_KEY_ID", "AKIAZONEHOPLAMBDA000".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
-            ("AWS_REGION", REGION.to_owned()),
-            ("ZONEHOP_LEDGER_TABLE", LEDGER_TABLE.to_owned()),
-        ];
+        LocalStepFunctions::try_start_at(
+            functions,
+            log,
+            moto_port,
+            &format!("http://127.0.0.1:{moto_port}"),
+            None,
+        )
+        .await
+    }
+
+    /// [`LocalStepFunctions::try_start`] with moto on `moto_port` (free, chosen by the
+    /// caller) and the functions given `functions_endpoint` as their AWS endpoint: a fault
+    /// proxy in front of moto (`crate::faults::proxy`); `lambda_endpoint`, when given, is
+    /// where moto sends Lambda invokes instead of `cargo lambda watch` (the same proxy, which
+    /// then forwards them to [`LambdaWatch::port`]).
+    pub async fn try_start_at(
+        functions: &[&str],
+        log: &Path,
+        moto_port: u16,
+        functions_endpoint: &str,
+        lambda_endpoint: Option<&str>,
+    ) -> Result<LocalStepFunctions, String> {
+        let env = functions_env(functions_endpoint);
         let watch = LambdaWatch::try_start(&env, log).await?;
-        let lambda_endpoint = format!("http://127.0.0.1:{}", watch.port());
+        let lambda_endpoint = lambda_endpoint.map_or_else(
+            || format!("http://127.0.0.1:{}", watch.port()),
+            str::to_owned,
+        );
         let port = moto_port.to_string();
         let stem = log
             .file_stem()

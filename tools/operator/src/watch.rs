@@ -23,6 +23,21 @@ pub trait Operator {
         sfn: &Sfn,
         request: &Value,
     ) -> impl Future<Output = Result<Vec<String>, OperatorError>>;
+
+    /// Called for each new history event, after `progress` took it in (the rehearsal
+    /// injects its faults here); returns lines to print.
+    fn observed(
+        &mut self,
+        _event: &HistoryEvent,
+        _progress: &Progress,
+    ) -> impl Future<Output = Vec<String>> {
+        async { Vec::new() }
+    }
+
+    /// Called once per poll, after the new events; returns lines to print.
+    fn tick(&mut self, _progress: &Progress) -> impl Future<Output = Vec<String>> {
+        async { Vec::new() }
+    }
 }
 
 /// A watcher only: says what the operator has to do.
@@ -238,7 +253,16 @@ pub async fn follow<O: Operator>(
             for line in lines {
                 view.line(event.timestamp, &line);
             }
+            for line in operator.observed(event, progress).await {
+                view.line(event.timestamp, &line);
+            }
             seen = event.id;
+        }
+        let now = history
+            .last()
+            .map_or(DateTime::from_secs(0), |e| e.timestamp);
+        for line in operator.tick(progress).await {
+            view.line(now, &line);
         }
         if let Some(request) = progress.operator_request.take() {
             if !ended {

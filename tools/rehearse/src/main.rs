@@ -9,6 +9,13 @@
 //!
 //!     make rehearse [ZONE=export.json DOMAIN=example.com KEEP=dev.example.com] [REGISTRAR=manual]
 //!     make rehearse ZONE=export.json REQUEST=request.json
+//!     make rehearse FAULTS=api-faults=20,resolver-outage,probe-dead,edit-target
+//!
+//! With `FAULTS=` (`--faults`) the rehearsal injects faults as the execution goes
+//! (`src/faults.rs`, `zonehop_world::faults`; README.md, "Faults", says what each must
+//! produce) and the report lists them with what the migration did about each. An unknown
+//! fault name exits 2 before anything starts. `REHEARSAL_TIMEOUT=SECONDS` bounds the wait
+//! for the execution (default 600).
 //!
 //! With `REQUEST=` the execution runs the user's own request: its domain, keepInSource and
 //! registrar type are the rehearsal's, and only the zones, roles and resolvers are the local
@@ -28,6 +35,8 @@
 //! succeeded, 1 when it failed, 2 on bad arguments or when the local world could not be set
 //! up (one line: what failed, what to do).
 
+mod faults;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -37,21 +46,30 @@ use zonehop::core::export::to_export;
 use zonehop::core::request::RegistrarKind;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
+use zonehop_operator::history::HistoryEvent;
 use zonehop_operator::progress::Progress;
 use zonehop_operator::report;
 use zonehop_operator::sfn::Sfn;
 use zonehop_operator::watch::{follow, FollowOptions, Operator, View};
 use zonehop_operator::OperatorError;
+use zonehop_world::faults::proxy::FaultProxy;
+use zonehop_world::faults::{Fault, Faults};
 use zonehop_world::prober::{summary_lines, Probing};
 use zonehop_world::rehearsal::{
-    choose_registrar, example_zone_file, projected_cost, try_functions_started, Scenario,
-    SetupError, Stage,
+    choose_registrar, example_zone_file, projected_cost, try_functions_started,
+    try_functions_started_behind, Scenario, SetupError, Stage,
 };
 use zonehop_world::stepfunctions::LocalStepFunctions;
 use zonehop_world::{route53_in, source_access, target_access};
 
-/// How long the execution may take before the rehearsal gives up on it.
-const EXECUTION_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long the execution may take before the rehearsal gives up on it
+/// (`REHEARSAL_TIMEOUT=SECONDS` overrides).
+fn execution_timeout() -> Duration {
+    std::env::var("REHEARSAL_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(600), Duration::from_secs)
+}
 
 struct Args {
     zone: PathBuf,
@@ -62,6 +80,8 @@ struct Args {
     /// `--request FILE`: the user's own request.
     request: Option<PathBuf>,
     domain_given: bool,
+    /// `--faults LIST` (FAULTS=).
+    faults: Faults,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -72,6 +92,7 @@ fn parse_args() -> Result<Args, String> {
         registrar: None,
         request: None,
         domain_given: false,
+        faults: Faults::default(),
     };
     let mut keep_given = false;
     let mut it = std::env::args().skip(1);
@@ -84,6 +105,7 @@ fn parse_args() -> Result<Args, String> {
                 args.domain = value;
             }
             "--request" => args.request = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "--faults" => args.faults = Faults::parse(&value).map_err(|e| format!("FAULTS: {e}"))?,
             "--keep" => {
                 keep_given = true;
                 args.keep.extend(
@@ -104,7 +126,7 @@ fn parse_args() -> Result<Args, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option {other} (--zone, --domain, --keep, --registrar, --request)"
+                    "unknown option {other} (--zone, --domain, --keep, --registrar, --request, --faults)"
                 ))
             }
         }
@@ -196,6 +218,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // operator-silent is the manual registrar's fault; registrar-* Route 53 Domains'.
+    if args.faults.iter().any(Fault::needs_manual_registrar) {
+        if args.registrar == Some(RegistrarKind::Route53domains) {
+            eprintln!("rehearse: FAULTS=operator-silent needs the manual registrar, not REGISTRAR=route53domains");
+            return ExitCode::from(2);
+        }
+        args.registrar = Some(RegistrarKind::Manual);
+    }
     let scenario = match choose_registrar(&scenario.domain, args.registrar) {
         Ok((registrar, why)) => {
             say(&format!(
@@ -215,6 +245,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if scenario.registrar == RegistrarKind::Manual
+        && (args.faults.contains(Fault::RegistrarSlow)
+            || args.faults.contains(Fault::RegistrarFails))
+    {
+        eprintln!("rehearse: FAULTS=registrar-slow and registrar-fails are Route 53 Domains' operation: not with the manual registrar");
+        return ExitCode::from(2);
+    }
     let report_dir = std::env::var_os("REPORT_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| zonehop_world::repo_root().join("target/rehearsal"));
@@ -244,7 +281,7 @@ async fn main() -> ExitCode {
 
     let started = Instant::now();
     let (outcome, setup_failed) =
-        match rehearse(&scenario, &report_dir, user_request.as_ref()).await {
+        match rehearse(&scenario, &report_dir, user_request.as_ref(), &args.faults).await {
             Ok(outcome) => (outcome, false),
             Err(e) => {
                 eprintln!("rehearse: setup failed: {e}");
@@ -264,6 +301,13 @@ async fn main() -> ExitCode {
     report["zoneFile"] = json!(args.zone.display().to_string());
     report["keepInSource"] = json!(args.keep);
     report["registrar"] = json!(scenario.registrar);
+    if !args.faults.is_empty() && report.get("faults").is_none() {
+        report["faults"] = json!(args
+            .faults
+            .iter()
+            .map(|f| json!({ "fault": f.name(), "injected": false }))
+            .collect::<Vec<_>>());
+    }
     report["rehearsalSeconds"] = json!(started.elapsed().as_secs_f64().round());
     let path = report_dir.join("report.json");
     if let Err(e) = std::fs::write(
@@ -304,6 +348,7 @@ async fn rehearse(
     scenario: &Scenario,
     report_dir: &Path,
     user_request: Option<&Value>,
+    fault_list: &Faults,
 ) -> Result<Outcome, SetupError> {
     let log = report_dir.join("functions.log");
     say(&format!(
@@ -321,7 +366,20 @@ async fn rehearse(
         "  (logs: {} and functions-moto.log beside it; the first start builds the functions)",
         log.display()
     ));
-    let local = try_functions_started(&log).await?;
+    let (local, proxy) = if fault_list.need_proxy() {
+        let moto_port = zonehop_world::lambda::try_free_port().map_err(SetupError::LocalAws)?;
+        let proxy = FaultProxy::start(moto_port, faults::proxy_plan(fault_list))
+            .await
+            .map_err(|e| SetupError::LocalAws(e.to_string()))?;
+        say(&format!(
+            "  (the functions reach moto through the fault proxy at {})",
+            proxy.endpoint()
+        ));
+        let local = try_functions_started_behind(&log, moto_port, &proxy).await?;
+        (local, Some(proxy))
+    } else {
+        (try_functions_started(&log).await?, None)
+    };
     let stage = Stage::build(&local, scenario, |step| say(&format!("· {step}"))).await?;
     let resolvers = stage.resolver_names();
     say(&format!(
@@ -349,8 +407,28 @@ async fn rehearse(
     };
     // Invariant 6, observed: every resolver is asked for the zone's names from before the
     // first write until the execution has ended (tests/src/prober).
-    let probing = Probing::start(&stage.world.resolvers(), scenario, &request).await;
+    let edits = faults::edits(fault_list, &stage.domain, scenario.ttl);
+    let probing = Probing::start_with_edits(
+        &stage.world.resolvers(),
+        scenario,
+        &request,
+        &faults::edited_scenario(scenario, &edits),
+    )
+    .await;
     say(&format!("  {}", probing.describe()));
+    let round = Duration::from_secs(request["pacing"]["maxWait"].as_u64().unwrap_or(3) + 1);
+    let mut fault_run = faults::FaultRun::new(fault_list.clone(), proxy, round, edits);
+    fault_run.set_excuses(probing.excuses());
+    if !fault_run.is_empty() {
+        say(&format!(
+            "  faults: {}",
+            fault_list
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let name = format!(
         "rehearsal-{}-{}",
         stage
@@ -369,34 +447,77 @@ async fn rehearse(
     let sfn = Sfn::new(&stage.base);
     let mut progress = Progress::default();
     let mut view = View::new();
+    let mut started_arn: Option<String> = None;
     let execution = match stage.start(&local, &name, &request).await {
-        Ok(arn) => follow(
-            &sfn,
-            &arn,
-            &mut progress,
-            &mut view,
-            &mut RehearsalOperator { stage: &stage },
-            FollowOptions {
-                poll: Duration::from_millis(200),
-                timeout: Some(EXECUTION_TIMEOUT),
-            },
-        )
-        .await
-        .map(|history| (arn, history)),
+        Ok(arn) => {
+            started_arn = Some(arn.clone());
+            let mut operator = RehearsalOperator {
+                local: &local,
+                stage: &stage,
+                request: &request,
+                probing: &probing,
+                name: &name,
+                faults: &mut fault_run,
+            };
+            follow(
+                &sfn,
+                &arn,
+                &mut progress,
+                &mut view,
+                &mut operator,
+                FollowOptions {
+                    poll: Duration::from_millis(200),
+                    timeout: Some(execution_timeout()),
+                },
+            )
+            .await
+            .map(|history| (arn, history))
+        }
         Err(e) => Err(OperatorError::Aws {
             operation: "StartExecution".to_owned(),
             code: e.code().map(str::to_owned),
             message: e.to_string(),
         }),
     };
+    // The prober stops before any silenced server answers again (what it queued meanwhile
+    // would be answered late and stale).
     let observed = probing.stop(&progress.phases).await;
+    fault_run.end(&stage).await;
     let (arn, history) = match execution {
         Ok(ended) => ended,
         Err(e) => {
             let error = json!({ "errorType": "ExecutionDidNotEnd", "cause": e.to_string() });
+            let mut report = progress.report("FAILED", error.clone(), &resolvers);
+            if !fault_run.is_empty() {
+                let history = match &started_arn {
+                    Some(arn) => local.sfn.history(arn).await.unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                report["faults"] = fault_run
+                    .report(&history, "FAILED", &error, &local, &stage, &scenario.keep)
+                    .await;
+                for line in fault_lines(&report["faults"]) {
+                    say(&line);
+                }
+                report["registration"] = match stage.registration().await {
+                    Ok(servers) => json!({ "nameServers": servers }),
+                    Err(e) => json!({ "error": e.to_string() }),
+                };
+                if let Ok(files) = export_zones(
+                    &stage,
+                    scenario,
+                    progress.target_zone_id.as_deref(),
+                    report_dir,
+                )
+                .await
+                {
+                    report["zoneFiles"] = json!(files);
+                }
+            }
+            report["observed"] = observed.to_json();
             return Ok(Outcome {
                 status: "FAILED",
-                report: progress.report("FAILED", error.clone(), &resolvers),
+                report,
                 error,
             });
         }
@@ -440,7 +561,30 @@ async fn rehearse(
         Err(e) => say(&format!("✗ could not export the final zones: {e}")),
     }
     report["observed"] = observed.to_json();
+    if !fault_run.is_empty() {
+        fault_run
+            .check_carried(&stage, progress.target_zone_id.as_deref())
+            .await;
+        report["faults"] = fault_run
+            .report(&history, status, &error, &local, &stage, &scenario.keep)
+            .await;
+        for line in fault_lines(&report["faults"]) {
+            say(&line);
+        }
+    }
     let (status, error) = observed.verdict(status, error);
+    // Nothing written in either zone during the window is lost (issue #10 point 5).
+    let lost = fault_run.edits_lost();
+    let (status, error) = if status == "SUCCEEDED" && !lost.is_empty() {
+        let error = json!({
+            "errorType": "EditsLost",
+            "cause": format!("the migration SUCCEEDED but these edits made during the window are not in both zones: {}", lost.join(", ")),
+            "rolledBack": false,
+        });
+        ("FAILED", error)
+    } else {
+        (status, error)
+    };
     for line in report::summary_lines(&report) {
         view.say(&line);
     }
@@ -462,12 +606,42 @@ async fn rehearse(
 /// The rehearsal's operator (`--registrar manual`): when the execution asks, sets the name
 /// servers it was asked to set at the registrar (the DNS world's registry) and sends the
 /// task token back, as `zonehop resume` would once the parent names them.
+/// With `FAULTS=`, it also injects the faults as the execution reaches their moment
+/// (`faults::FaultRun`), and stays silent for `operator-silent`.
 struct RehearsalOperator<'a> {
+    local: &'a LocalStepFunctions,
     stage: &'a Stage,
+    request: &'a Value,
+    probing: &'a Probing,
+    name: &'a str,
+    faults: &'a mut faults::FaultRun,
 }
 
 impl Operator for RehearsalOperator<'_> {
+    async fn observed(&mut self, event: &HistoryEvent, progress: &Progress) -> Vec<String> {
+        self.faults
+            .observe(
+                event,
+                self.local,
+                self.stage,
+                self.request,
+                self.probing,
+                progress.target_zone_id.as_deref(),
+                self.name,
+            )
+            .await
+    }
+
+    async fn tick(&mut self, progress: &Progress) -> Vec<String> {
+        self.faults
+            .tick(self.stage, progress.target_zone_id.as_deref())
+            .await
+    }
+
     async fn asked(&mut self, sfn: &Sfn, request: &Value) -> Result<Vec<String>, OperatorError> {
+        if !self.faults.operator_answers() {
+            return Ok(vec!["  ⚡ operator-silent: nobody answers".to_owned()]);
+        }
         let servers: Vec<String> = request["nameServers"]
             .as_array()
             .into_iter()
@@ -580,4 +754,26 @@ async fn export_zones(
         written.push(file);
     }
     Ok(written)
+}
+
+/// The summary's lines for the report's `faults`.
+fn fault_lines(faults: &Value) -> Vec<String> {
+    let mut lines = vec![String::new(), "faults".to_owned()];
+    for f in faults.as_array().into_iter().flatten() {
+        if let Some(errors) = f["injectionErrors"].as_array() {
+            for e in errors {
+                lines.push(format!("  ✗ could not inject: {e}"));
+            }
+            continue;
+        }
+        lines.push(format!(
+            "  {:<16} {}; {} round(s), {} s; required: {}",
+            f["fault"].as_str().unwrap_or("?"),
+            f["outcome"].as_str().unwrap_or("not injected"),
+            f["rounds"],
+            f["seconds"],
+            f["requiredOutcome"].as_str().unwrap_or("?")
+        ));
+    }
+    lines
 }

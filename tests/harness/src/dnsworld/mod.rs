@@ -355,6 +355,11 @@ enum Command {
         ns_name: String,
         reply: oneshot::Sender<Result<(), WorldError>>,
     },
+    Tamper {
+        ns_name: String,
+        edit: fn(&str) -> String,
+        reply: oneshot::Sender<Result<(), WorldError>>,
+    },
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<(), WorldError> {
@@ -492,6 +497,13 @@ impl Engine {
             Command::Unfreeze { ns_name, reply } => {
                 let _ = reply.send(self.unfreeze(&ns_name).await);
             }
+            Command::Tamper {
+                ns_name,
+                edit,
+                reply,
+            } => {
+                let _ = reply.send(self.tamper(&ns_name, edit).await);
+            }
         }
     }
 
@@ -612,6 +624,40 @@ impl Engine {
         } else {
             Err(errors.remove(0))
         }
+    }
+
+    /// Freezes `ns_name`, then rewrites its copy's zone files with `edit` and reloads them.
+    async fn tamper(&mut self, ns_name: &str, edit: fn(&str) -> String) -> Result<(), WorldError> {
+        self.freeze(ns_name).await?;
+        let name = Name::parse(ns_name).map_err(|e| WorldError::Freeze {
+            server: ns_name.to_owned(),
+            reason: format!("not a name: {e}"),
+        })?;
+        let dir_name = self
+            .frozen
+            .values()
+            .find(|f| f.name == name)
+            .map(|f| f.dir_name.clone())
+            .ok_or_else(|| WorldError::Freeze {
+                server: ns_name.to_owned(),
+                reason: "not frozen after freezing".to_owned(),
+            })?;
+        let zones = self.server_dir(&dir_name).join("zones");
+        let files = std::fs::read_dir(&zones)
+            .map_err(|e| WorldError::io(format!("reading {}", zones.display()), &e))?;
+        for file in files.flatten() {
+            let path = file.path();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| WorldError::io(format!("reading {}", path.display()), &e))?;
+            write_atomically(&path, &edit(&text))?;
+        }
+        daemon::knotc(&self.socket(&dir_name), &["zone-reload"])
+            .await
+            .map(|_| ())
+            .map_err(|reason| WorldError::Freeze {
+                server: ns_name.to_owned(),
+                reason: format!("reloading the tampered copy: {reason}"),
+            })
     }
 
     /// Stops the frozen copy of `ns_name` and gives its address back to its live server
@@ -1039,6 +1085,23 @@ impl DnsWorld {
     pub async fn unfreeze_server(&self, ns_name: &str) -> Result<(), WorldError> {
         self.command(|reply| Command::Unfreeze {
             ns_name: ns_name.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// [`DnsWorld::freeze_server`], then the frozen copy's zone files rewritten by `edit`
+    /// (each file's whole text in, the new text out) and reloaded: from its return that name
+    /// server answers what `edit` made of its zones (a fault: a server answering wrongly).
+    /// Ends like a freeze, with [`DnsWorld::unfreeze_server`].
+    pub async fn tamper_server(
+        &self,
+        ns_name: &str,
+        edit: fn(&str) -> String,
+    ) -> Result<(), WorldError> {
+        self.command(|reply| Command::Tamper {
+            ns_name: ns_name.to_owned(),
+            edit,
             reply,
         })
         .await

@@ -74,11 +74,46 @@ pub struct Tally {
     pub nxdomain: u64,
     pub timeouts: u64,
     pub other_rcode: u64,
+    /// Timeouts and SERVFAILs inside a window an injected fault excused ([`Excuse`]):
+    /// the fault's own effect, counted apart and not a problem.
+    pub excused: u64,
 }
 
+/// A window in which an injected fault (a silent resolver or parent server) excuses a
+/// resolver's timeouts and SERVFAILs: from `from_ms` until `until_ms` (open while `None`)
+/// plus `grace_ms`; `resolver` `None` excuses every resolver. A wrong answer is never
+/// excused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excuse {
+    pub fault: String,
+    pub resolver: Option<String>,
+    pub from_ms: i64,
+    pub until_ms: Option<i64>,
+    pub grace_ms: i64,
+}
+
+impl Excuse {
+    fn covers(&self, resolver: &str, sent_ms: i64, received_ms: i64, verdict: Verdict) -> bool {
+        matches!(verdict, Verdict::Timeout | Verdict::ServFail)
+            && self.resolver.as_deref().is_none_or(|r| r == resolver)
+            && received_ms >= self.from_ms
+            && self
+                .until_ms
+                .is_none_or(|until| sent_ms <= until + self.grace_ms)
+    }
+}
+
+/// The excuses a prober consults as it judges; the rehearsal adds and closes them as it
+/// injects faults.
+pub type Excuses = Arc<RwLock<Vec<Excuse>>>;
+
 impl Tally {
-    fn count(&mut self, verdict: Verdict) {
+    fn count(&mut self, verdict: Verdict, excused: bool) {
         self.queries += 1;
+        if excused {
+            self.excused += 1;
+            return;
+        }
         match verdict {
             Verdict::Correct => self.correct += 1,
             Verdict::Wrong => self.wrong += 1,
@@ -97,11 +132,12 @@ impl Tally {
         self.nxdomain += other.nxdomain;
         self.timeouts += other.timeouts;
         self.other_rcode += other.other_rcode;
+        self.excused += other.excused;
     }
 
     /// Answers that were not correct.
     pub fn problems(&self) -> u64 {
-        self.queries - self.correct
+        self.queries - self.correct - self.excused
     }
 
     fn to_json(self) -> Value {
@@ -113,6 +149,7 @@ impl Tally {
             "nxdomain": self.nxdomain,
             "timeouts": self.timeouts,
             "otherRcode": self.other_rcode,
+            "excused": self.excused,
         })
     }
 }
@@ -348,12 +385,18 @@ impl ResolverLog {
         &mut self,
         resolver: &str,
         expectations: &Expectations,
+        excuses: &Excuses,
         held: Held,
         verdict: Verdict,
     ) {
-        self.tally.count(verdict);
+        let excused = verdict != Verdict::Correct
+            && excuses.read().is_ok_and(|list| {
+                list.iter()
+                    .any(|e| e.covers(resolver, held.sent_ms, held.received_ms, verdict))
+            });
+        self.tally.count(verdict, excused);
         *self.asked.entry(held.question.clone()).or_default() += 1;
-        if verdict != Verdict::Correct && self.problems.len() < FIRST_PROBLEMS {
+        if verdict != Verdict::Correct && !excused && self.problems.len() < FIRST_PROBLEMS {
             self.problems.push(Problem {
                 resolver: resolver.to_owned(),
                 expected: describe_expected(expectations.windows(&held.question), held.received_ms),
@@ -372,6 +415,7 @@ pub struct Prober {
     stop: watch::Sender<bool>,
     tasks: Vec<(String, JoinHandle<ResolverLog>)>,
     expectations: Arc<RwLock<Expectations>>,
+    excuses: Excuses,
     started_ms: i64,
     questions: usize,
     sampled_out: usize,
@@ -420,6 +464,7 @@ impl Prober {
             }
         }
         let expectations = Arc::new(RwLock::new(expectations));
+        let excuses: Excuses = Arc::new(RwLock::new(Vec::new()));
         let (stop, stopped) = watch::channel(false);
         let started = Instant::now();
         let tasks = resolvers
@@ -430,6 +475,7 @@ impl Prober {
                     resolver.clone(),
                     schedule,
                     Arc::clone(&expectations),
+                    Arc::clone(&excuses),
                     stopped.clone(),
                     pace,
                     started,
@@ -441,6 +487,7 @@ impl Prober {
             stop,
             tasks,
             expectations,
+            excuses,
             started_ms: now_ms(),
             questions,
             sampled_out,
@@ -453,6 +500,11 @@ impl Prober {
     /// ([`Expectations::begin_change`], [`Expectations::end_change`]).
     pub fn expectations(&self) -> Arc<RwLock<Expectations>> {
         Arc::clone(&self.expectations)
+    }
+
+    /// The faults' excuses this prober judges with ([`Excuse`]).
+    pub fn excuses(&self) -> Excuses {
+        Arc::clone(&self.excuses)
     }
 
     /// Stops asking (the current round finishes: at most the timeout), applies what is
@@ -486,7 +538,7 @@ impl Prober {
                     held.sent_ms,
                     held.received_ms,
                 );
-                log.record(&name, &expectations, held, verdict);
+                log.record(&name, &expectations, &self.excuses, held, verdict);
             }
             let fewest = if log.asked.len() < self.questions {
                 0
@@ -541,6 +593,7 @@ async fn run(
     resolver: Resolver,
     mut schedule: Schedule,
     expectations: Arc<RwLock<Expectations>>,
+    excuses: Excuses,
     mut stopped: watch::Receiver<bool>,
     pace: Pace,
     started: Instant,
@@ -590,7 +643,7 @@ async fn run(
                 held.sent_ms,
                 held.received_ms,
             );
-            log.record(resolver.name, &expectations, held, verdict);
+            log.record(resolver.name, &expectations, &excuses, held, verdict);
         }
     }
     log
@@ -722,18 +775,55 @@ pub struct Probing {
     prober: Prober,
     changes: Vec<PlannedChange>,
     resolvers: Vec<&'static str>,
+    /// Changes made during the window by someone else (a fault's edits): deferred, and
+    /// judged with the times [`Probing::edits_made`] gives.
+    edits: Vec<PlannedChange>,
+    edits_made: Arc<RwLock<Option<(i64, i64)>>>,
 }
 
 impl Probing {
     pub async fn start(resolvers: &[Resolver], scenario: &Scenario, request: &Value) -> Probing {
+        Probing::start_with_edits(resolvers, scenario, request, scenario).await
+    }
+
+    /// [`Probing::start`] for a rehearsal in which the zone will be edited during the window
+    /// (`edited`: the scenario once the edits are made): the questions the edits change are
+    /// deferred and judged as a cutover's, by the times given to [`Probing::edits_made`].
+    pub async fn start_with_edits(
+        resolvers: &[Resolver],
+        scenario: &Scenario,
+        request: &Value,
+        edited: &Scenario,
+    ) -> Probing {
         let mut derived = expectations_for(scenario);
         let changes = cutover_changes(scenario, request);
         defer_changes(&mut derived.expectations, &changes);
+        let edits = planned_changes(
+            &derived.expectations,
+            &expectations_for(edited).expectations,
+        );
+        defer_changes(&mut derived.expectations, &edits);
         Probing {
             prober: Prober::start(resolvers, derived, Pace::default()).await,
             changes,
             resolvers: resolvers.iter().map(|r| r.name).collect(),
+            edits,
+            edits_made: Arc::new(RwLock::new(None)),
         }
+    }
+
+    /// The edits of [`Probing::start_with_edits`] were made at `made_ms` and must be answered
+    /// everywhere by `settled_ms` (one propagation round after them): before, the old data;
+    /// until `settled_ms` plus the TTL, old or new; then only new.
+    pub fn edits_made(&self, made_ms: i64, settled_ms: i64) {
+        if let Ok(mut made) = self.edits_made.write() {
+            *made = Some((made_ms, settled_ms));
+        }
+    }
+
+    /// The faults' excuses ([`Excuse`]).
+    pub fn excuses(&self) -> Excuses {
+        self.prober.excuses()
     }
 
     /// One line for the rehearsal's log.
@@ -762,8 +852,13 @@ impl Probing {
             ))
         });
         let changes = self.changes;
+        let edits = self.edits;
+        let made = self.edits_made.read().ok().and_then(|m| *m);
         self.prober
-            .stop(|e| apply_changes(e, &changes, cutover))
+            .stop(|e| {
+                apply_changes(e, &changes, cutover);
+                apply_changes(e, &edits, made);
+            })
             .await
     }
 }
@@ -796,7 +891,7 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
     let count = |field: &str| observed[field].as_u64().unwrap_or(0);
     let resolvers = observed["perResolver"].as_object().map_or(0, |r| r.len());
     let mut lines = vec![format!(
-        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}",
+        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}{}",
         count("queries"),
         count("wrong"),
         count("servfail"),
@@ -804,6 +899,14 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
         count("timeouts"),
         if count("otherRcode") > 0 {
             format!(", {} other rcodes", count("otherRcode"))
+        } else {
+            String::new()
+        },
+        if count("excused") > 0 {
+            format!(
+                " ({} timeouts/SERVFAILs excused: a silent server the faults made)",
+                count("excused")
+            )
         } else {
             String::new()
         }
@@ -937,7 +1040,13 @@ mod tests {
                 held.sent_ms,
                 held.received_ms,
             );
-            log.record("kresd", &expectations, held, verdict);
+            log.record(
+                "kresd",
+                &expectations,
+                &Arc::new(RwLock::new(Vec::new())),
+                held,
+                verdict,
+            );
         }
         assert_eq!(
             log.tally,

@@ -1,0 +1,324 @@
+//! Faults on demand in a rehearsal (`make rehearse FAULTS=a,b,...`, issue #10 point 9).
+//!
+//! [`Faults::parse`] reads the list into typed [`Fault`]s (an unknown name is
+//! [`FaultError::Unknown`], which the rehearsal turns into exit 2). The injection itself is in
+//! two places: [`proxy`], an HTTP proxy on loopback between the functions and moto that
+//! makes Route 53 and Route 53 Domains calls fail (`api-faults=N`), kills a function after
+//! its first change batch (`crash-*`), denies finalize (`cleanup-fails`) and plays a slow or
+//! failing registrar operation (`registrar-*`); and [`world`], the DNS world's servers made
+//! silent or wrong for a while (`resolver-outage`, `probe-dead`, `parent-timeout`,
+//! `new-side-wrong`). The rehearsal (`tools/rehearse/src/faults.rs`) times them against the
+//! execution's history and does the rest (edits, the operator's silence, a second execution).
+//! README.md, section "Faults", says what each must produce.
+
+pub mod proxy;
+pub mod world;
+
+use std::fmt;
+
+/// One fault a rehearsal can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    /// The resolver check-propagation uses (`resolver`) is silent for one round after the swap.
+    ResolverOutage,
+    /// One probe resolver stops answering at the swap and never answers again.
+    ProbeDead,
+    /// The domain's parent (TLD) server is silent for one round after the swap.
+    ParentTimeout,
+    /// This percentage of the functions' Route 53 and Route 53 Domains calls get throttling,
+    /// a 5xx, a slow answer or a dropped connection.
+    ApiFaults(u8),
+    /// sync-records is killed right after its first change batch is applied.
+    CrashSync,
+    /// delegate-subdomain is killed right after its first change batch is applied.
+    CrashDelegate,
+    /// The registrar's UpdateDomainNameservers stays IN_PROGRESS for a while.
+    RegistrarSlow,
+    /// The registrar's UpdateDomainNameservers ends FAILED.
+    RegistrarFails,
+    /// Manual registrar: nobody answers the request to set the name servers.
+    OperatorSilent,
+    /// A record is created in the source zone during the window.
+    EditSource,
+    /// A record is created in the target zone during the window.
+    EditTarget,
+    /// Records are created in both zones during the window, one RRset in both, differently.
+    EditBoth,
+    /// Every Route 53 call of finalize is refused (AccessDenied), after "safe".
+    CleanupFails,
+    /// A server of the target zone answers a wrong value from the first round after the swap.
+    NewSideWrong,
+    /// A second execution for the same domain starts during this one (after the swap).
+    SecondExecution,
+}
+
+/// Every fault name, as FAULTS spells it (`api-faults` takes `=N`).
+pub const FAULT_NAMES: [&str; 15] = [
+    "resolver-outage",
+    "probe-dead",
+    "parent-timeout",
+    "api-faults=N",
+    "crash-sync",
+    "crash-delegate",
+    "registrar-slow",
+    "registrar-fails",
+    "operator-silent",
+    "edit-source",
+    "edit-target",
+    "edit-both",
+    "cleanup-fails",
+    "new-side-wrong",
+    "second-execution",
+];
+
+/// Why a FAULTS list cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultError {
+    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, cleanup-fails, new-side-wrong, second-execution)")]
+    Unknown(String),
+    #[error("api-faults={0}: N is a percentage, a whole number from 1 to 100")]
+    BadPercent(String),
+    #[error("`{0}` needs a value: api-faults=N")]
+    MissingValue(String),
+    #[error("`{name}` takes no value (got `{name}={value}`)")]
+    UnexpectedValue { name: String, value: String },
+    #[error("fault `{0}` is listed twice")]
+    Duplicate(String),
+    #[error("{0} and {1} cannot be injected together: {2}")]
+    Conflict(String, String, &'static str),
+}
+
+impl Fault {
+    /// The fault's name in FAULTS (`api-faults=20`).
+    pub fn name(self) -> String {
+        match self {
+            Fault::ApiFaults(n) => format!("api-faults={n}"),
+            other => other.base_name().to_owned(),
+        }
+    }
+
+    /// The name without a value (`api-faults`).
+    pub fn base_name(self) -> &'static str {
+        match self {
+            Fault::ResolverOutage => "resolver-outage",
+            Fault::ProbeDead => "probe-dead",
+            Fault::ParentTimeout => "parent-timeout",
+            Fault::ApiFaults(_) => "api-faults",
+            Fault::CrashSync => "crash-sync",
+            Fault::CrashDelegate => "crash-delegate",
+            Fault::RegistrarSlow => "registrar-slow",
+            Fault::RegistrarFails => "registrar-fails",
+            Fault::OperatorSilent => "operator-silent",
+            Fault::EditSource => "edit-source",
+            Fault::EditTarget => "edit-target",
+            Fault::EditBoth => "edit-both",
+            Fault::CleanupFails => "cleanup-fails",
+            Fault::NewSideWrong => "new-side-wrong",
+            Fault::SecondExecution => "second-execution",
+        }
+    }
+
+    /// What the migration must do about it (README.md, "Faults").
+    pub fn required_outcome(self) -> &'static str {
+        match self {
+            Fault::RegistrarFails | Fault::NewSideWrong | Fault::OperatorSilent => {
+                "rolled back: the registration and the source apex NS as before"
+            }
+            Fault::CleanupFails => {
+                "Failed After Safe with finalize's error: the registration stays on the new servers, nothing rolled back"
+            }
+            Fault::SecondExecution => {
+                "the second execution is refused (MigrationInProgress); this one SUCCEEDED"
+            }
+            Fault::EditSource | Fault::EditTarget | Fault::EditBoth => {
+                "SUCCEEDED, the edits carried to the other zone (on a conflict the target's version wins)"
+            }
+            _ => "SUCCEEDED, both zones as in a fault-free run",
+        }
+    }
+
+    /// The faults that need a manual registrar (the rehearsal chooses it for them).
+    pub fn needs_manual_registrar(self) -> bool {
+        self == Fault::OperatorSilent
+    }
+
+    fn parse_one(item: &str) -> Result<Fault, FaultError> {
+        let (name, value) = match item.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (item.trim(), None),
+        };
+        let plain = match name {
+            "resolver-outage" => Fault::ResolverOutage,
+            "probe-dead" => Fault::ProbeDead,
+            "parent-timeout" => Fault::ParentTimeout,
+            "crash-sync" => Fault::CrashSync,
+            "crash-delegate" => Fault::CrashDelegate,
+            "registrar-slow" => Fault::RegistrarSlow,
+            "registrar-fails" => Fault::RegistrarFails,
+            "operator-silent" => Fault::OperatorSilent,
+            "edit-source" => Fault::EditSource,
+            "edit-target" => Fault::EditTarget,
+            "edit-both" => Fault::EditBoth,
+            "cleanup-fails" => Fault::CleanupFails,
+            "new-side-wrong" => Fault::NewSideWrong,
+            "second-execution" => Fault::SecondExecution,
+            "api-faults" => {
+                let value = value.ok_or_else(|| FaultError::MissingValue(name.to_owned()))?;
+                return match value.parse::<u8>() {
+                    Ok(n) if (1..=100).contains(&n) => Ok(Fault::ApiFaults(n)),
+                    _ => Err(FaultError::BadPercent(value.to_owned())),
+                };
+            }
+            _ => return Err(FaultError::Unknown(item.trim().to_owned())),
+        };
+        match value {
+            Some(value) => Err(FaultError::UnexpectedValue {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            }),
+            None => Ok(plain),
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// The faults of one rehearsal, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(Vec<Fault>);
+
+impl Faults {
+    /// `resolver-outage,api-faults=20`: comma-separated, blanks ignored; empty means none.
+    pub fn parse(list: &str) -> Result<Faults, FaultError> {
+        let mut faults: Vec<Fault> = Vec::new();
+        for item in list.split(',').filter(|s| !s.trim().is_empty()) {
+            let fault = Fault::parse_one(item)?;
+            if faults.iter().any(|f| f.base_name() == fault.base_name()) {
+                return Err(FaultError::Duplicate(fault.base_name().to_owned()));
+            }
+            faults.push(fault);
+        }
+        let has = |f: Fault| faults.contains(&f);
+        if has(Fault::RegistrarSlow) && has(Fault::RegistrarFails) {
+            return Err(FaultError::Conflict(
+                "registrar-slow".into(),
+                "registrar-fails".into(),
+                "one registrar operation cannot be both",
+            ));
+        }
+        if has(Fault::OperatorSilent) && (has(Fault::RegistrarSlow) || has(Fault::RegistrarFails)) {
+            return Err(FaultError::Conflict(
+                "operator-silent".into(),
+                "registrar-slow/registrar-fails".into(),
+                "operator-silent is the manual registrar's, registrar-* Route 53 Domains'",
+            ));
+        }
+        Ok(Faults(faults))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn contains(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `api-faults=N`'s N, if listed.
+    pub fn api_fault_percent(&self) -> Option<u8> {
+        self.0.iter().find_map(|f| match f {
+            Fault::ApiFaults(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// True when the functions must reach moto through the fault proxy.
+    pub fn need_proxy(&self) -> bool {
+        self.0.iter().any(|f| {
+            matches!(
+                f,
+                Fault::ApiFaults(_)
+                    | Fault::CrashSync
+                    | Fault::CrashDelegate
+                    | Fault::RegistrarSlow
+                    | Fault::RegistrarFails
+                    | Fault::CleanupFails
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_and_prints_back() {
+        let list = FAULT_NAMES
+            .iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| n.replace("=N", "=20"))
+            .collect::<Vec<_>>()
+            .join(",")
+            .replace("registrar-fails,", "")
+            .replace("operator-silent,", "");
+        let faults = Faults::parse(&list).expect("every name");
+        let printed: Vec<String> = faults.iter().map(|f| f.name()).collect();
+        assert_eq!(printed.join(","), list);
+        assert_eq!(faults.api_fault_percent(), Some(20));
+        assert!(faults.need_proxy());
+    }
+
+    #[test]
+    fn an_unknown_name_a_bad_percent_and_a_duplicate_are_named_errors() {
+        assert_eq!(
+            Faults::parse("resolver-outage,dns-on-fire"),
+            Err(FaultError::Unknown("dns-on-fire".into()))
+        );
+        assert_eq!(
+            Faults::parse("api-faults=0"),
+            Err(FaultError::BadPercent("0".into()))
+        );
+        assert_eq!(
+            Faults::parse("api-faults=101"),
+            Err(FaultError::BadPercent("101".into()))
+        );
+        assert_eq!(
+            Faults::parse("api-faults"),
+            Err(FaultError::MissingValue("api-faults".into()))
+        );
+        assert!(matches!(
+            Faults::parse("probe-dead=3"),
+            Err(FaultError::UnexpectedValue { .. })
+        ));
+        assert_eq!(
+            Faults::parse("edit-source,edit-source"),
+            Err(FaultError::Duplicate("edit-source".into()))
+        );
+        assert!(matches!(
+            Faults::parse("registrar-slow,registrar-fails"),
+            Err(FaultError::Conflict(..))
+        ));
+        let unknown = Faults::parse("nope").expect_err("unknown").to_string();
+        assert!(unknown.contains("resolver-outage"), "{unknown}");
+    }
+
+    #[test]
+    fn an_empty_list_is_no_fault_and_needs_no_proxy() {
+        let none = Faults::parse(" , ").expect("empty");
+        assert!(none.is_empty());
+        assert!(!none.need_proxy());
+        assert!(!Faults::parse("probe-dead,edit-target")
+            .expect("parsed")
+            .need_proxy());
+    }
+}
