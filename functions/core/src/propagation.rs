@@ -146,10 +146,15 @@ pub fn track_resolver(previous: ResolverTrack, seen: Seen, now: i64) -> Resolver
 /// True when a resolver has been unknown long enough to stop counting (rule 5): at least
 /// [`SILENT_ROUNDS_BOUND`] rounds and [`SILENT_SECONDS_BOUND`] seconds.
 pub fn left_out(track: &ResolverTrack, now: i64) -> bool {
+    left_out_after(track, now, SILENT_SECONDS_BOUND)
+}
+
+/// [`left_out`] with another bound in seconds (a rehearsal's, scaled as its TTLs are).
+pub fn left_out_after(track: &ResolverTrack, now: i64, seconds: i64) -> bool {
     track.silent_rounds >= SILENT_ROUNDS_BOUND
         && track
             .silent_since
-            .is_some_and(|since| now - since >= SILENT_SECONDS_BOUND)
+            .is_some_and(|since| now - since >= seconds)
 }
 
 /// How long the loop may wait between rounds.

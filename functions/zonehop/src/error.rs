@@ -114,7 +114,7 @@ pub enum Error {
     },
 
     /// The parent zone never named the new servers within the deadline.
-    #[error("the parent zone still names the old servers {waited_seconds} s after the swap (the deadline is 72 h): the registrar's change did not reach the registry. The migration rolls back; check the registration before trying again")]
+    #[error("the parent zone still names the old servers {waited_seconds} s after the first round of the window (past the deadline, 72 h by default): the registrar's change did not reach the registry. The migration rolls back; check the registration before trying again")]
     ParentDidNotSwitch { waited_seconds: i64 },
 
     /// A name (a name server's, usually) could not be resolved.

@@ -47,6 +47,13 @@ pub struct Settings {
     /// zones (`ZONEHOP_CARRY_BUDGET_SHARE`, 0.1): a round closer to the last one than the
     /// zones' size allows reads nothing.
     pub carry_budget_share: f64,
+    /// How long a silent probe resolver keeps counting (with 10 silent rounds) before it is
+    /// left out (`ZONEHOP_SILENT_RESOLVER_SECONDS`, 3,600).
+    pub silent_resolver_seconds: i64,
+    /// How long after the first round of the window the parent may still name the old
+    /// servers before the migration rolls back (`ZONEHOP_PARENT_SWITCH_DEADLINE_SECONDS`,
+    /// 259,200: 72 hours).
+    pub parent_switch_deadline: i64,
 }
 
 impl Default for Settings {
@@ -65,6 +72,8 @@ impl Default for Settings {
             max_records_per_zone: 10_000,
             ledger_table: None,
             carry_budget_share: 0.1,
+            silent_resolver_seconds: zonehop_core::propagation::SILENT_SECONDS_BOUND,
+            parent_switch_deadline: 72 * 3600,
         }
     }
 }
@@ -113,6 +122,13 @@ impl Settings {
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|s| *s > 0.0 && *s <= 1.0)
                 .unwrap_or(d.carry_budget_share),
+            silent_resolver_seconds: number("ZONEHOP_SILENT_RESOLVER_SECONDS")
+                .and_then(|s| i64::try_from(s).ok())
+                .unwrap_or(d.silent_resolver_seconds),
+            parent_switch_deadline: number("ZONEHOP_PARENT_SWITCH_DEADLINE_SECONDS")
+                .and_then(|s| i64::try_from(s).ok())
+                .filter(|s| *s > 0)
+                .unwrap_or(d.parent_switch_deadline),
         }
     }
 

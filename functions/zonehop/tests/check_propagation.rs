@@ -170,16 +170,37 @@ async fn invariant_3_a_round_run_again_gives_the_same_verdict_and_writes_nothing
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_first_round_that_cannot_find_the_parent_fails_with_dns_lookup_failed() {
+async fn invariant_4_a_first_round_that_cannot_find_the_parent_is_unknown_not_a_rollback() {
     let win = window();
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
     win.w.dns.set_silent(addr(RESOLVER), true);
-    let err = win.round(None).await.expect_err("no parent");
-    assert_eq!(err.error_type(), "DnsLookupFailed");
-    assert_eq!(
-        win.w.dns.queries_to(addr(RESOLVER)),
-        3,
+    let out = win
+        .round(None)
+        .await
+        .expect("an unknown round, not an error");
+    assert!(
+        win.w.dns.queries_to(addr(RESOLVER)) >= 3,
         "asked three times before giving up"
     );
+    assert_eq!(out.parent_total, 0);
+    assert!(!out.safe);
+    assert_eq!(
+        out.parent_switch_seen_at, None,
+        "no evidence starts no clock"
+    );
+    assert!(
+        out.warnings.iter().any(|w| w.contains("parent is unknown")),
+        "{:?}",
+        out.warnings
+    );
+    // The resolver answers again: the next round sees the switch.
+    win.w.dns.set_silent(addr(RESOLVER), false);
+    win.w.clock.advance(out.next_wait_seconds);
+    let next = win.round(Some(out.state)).await.expect("a round");
+    assert_eq!(next.parent_on_new, next.parent_total);
+    assert!(next.parent_switch_seen_at.is_some());
 }
 
 #[tokio::test(start_paused = true)]
@@ -473,4 +494,35 @@ async fn a_parent_that_never_switches_is_warned_about_then_rolled_back_at_72_hou
     win.round(Some(first.state))
         .await
         .expect("no deadline once switched");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_4_safe_waits_while_a_new_server_is_under_suspicion() {
+    let win = window();
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
+    for probe in PROBES {
+        win.probe_says(probe, "new");
+    }
+    let t0 = win.w.clock.now_epoch();
+    let first = win.round(None).await.expect("first round");
+    new_server_lies(&win, true);
+    win.w.clock.set(t0 + BOUND);
+    let at_bound = win.round(Some(first.state)).await.expect("a suspicion");
+    assert!(
+        !at_bound.safe,
+        "never safe with a new server under suspicion"
+    );
+    assert!(
+        at_bound.warnings.iter().any(|w| w.contains("deferred")),
+        "{:?}",
+        at_bound.warnings
+    );
+    win.w.clock.advance(at_bound.next_wait_seconds);
+    let err = win
+        .round(Some(at_bound.state))
+        .await
+        .expect_err("confirmed");
+    assert_eq!(err.error_type(), "NewServersWrong");
 }

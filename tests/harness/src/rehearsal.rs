@@ -412,10 +412,12 @@ impl Stage {
         world.settle().await.map_err(SetupError::DnsWorld)?;
         let machine_arn = local
             .sfn
-            .create_state_machine_from_file(
+            // The operator's daily heartbeat becomes 20 s (86,400 / 4,320), as the TTLs scale.
+            .create_state_machine_scaled(
                 "migration",
                 &state_machine_file(),
                 &local.substitutions(&[("EventBusName", "default")]),
+                4_320,
             )
             .await
             .map_err(|e| SetupError::StateMachine(e.to_string()))?;

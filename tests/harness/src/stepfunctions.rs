@@ -472,8 +472,28 @@ impl StepFunctions {
         asl: &Path,
         values: &BTreeMap<String, String>,
     ) -> Result<String, SfnError> {
+        self.create_state_machine_scaled(name, asl, values, 1).await
+    }
+
+    /// [`StepFunctions::create_state_machine_from_file`] with every `HeartbeatSeconds`
+    /// divided by `scale` (at least 1 s): a rehearsal's day is a few seconds, as its TTLs are.
+    pub async fn create_state_machine_scaled(
+        &self,
+        name: &str,
+        asl: &Path,
+        values: &BTreeMap<String, String>,
+        scale: u64,
+    ) -> Result<String, SfnError> {
         let text = std::fs::read_to_string(asl)
             .map_err(|e| SfnError::Definition(format!("{}: {e}", asl.display())))?;
+        let text = if scale > 1 {
+            let mut asl: Value = serde_json::from_str(&text)
+                .map_err(|e| SfnError::Definition(format!("{}: {e}", asl.display())))?;
+            scale_heartbeats(&mut asl, scale);
+            asl.to_string()
+        } else {
+            text
+        };
         let definition = substitute(&text, values)
             .map_err(|e| SfnError::Definition(format!("{}: {e}", asl.display())))?;
         self.create_state_machine(name, &definition).await
@@ -724,6 +744,25 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
+/// Divides every `HeartbeatSeconds` of a definition by `scale` (at least 1 s).
+fn scale_heartbeats(value: &mut Value, scale: u64) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "HeartbeatSeconds" {
+                    if let Some(seconds) = child.as_u64() {
+                        *child = json!((seconds / scale).max(1));
+                    }
+                } else {
+                    scale_heartbeats(child, scale);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scale_heartbeats(v, scale)),
+        _ => {}
+    }
+}
+
 /// The ledger's table name in the local world.
 pub const LEDGER_TABLE: &str = "zonehop-ledger";
 
@@ -767,13 +806,19 @@ pub async fn create_ledger(config: &aws_config::SdkConfig) -> Result<(), String>
 }
 
 /// The environment the functions run with: AWS at `endpoint`, dummy credentials.
-pub fn functions_env(endpoint: &str) -> [(&'static str, String); 5] {
+///
+/// The window's bounds are scaled as the rehearsal's TTLs are: a probe resolver silent for
+/// 10 rounds and 15 s is left out (3,600 s in AWS), and the parent must switch within 90 s
+/// of the first round (72 hours in AWS).
+pub fn functions_env(endpoint: &str) -> [(&'static str, String); 7] {
     [
         ("AWS_ENDPOINT_URL", endpoint.to_owned()),
         ("AWS_ACCESS_KEY_ID", "AKIAZONEHOPLAMBDA000".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
         ("AWS_REGION", REGION.to_owned()),
         ("ZONEHOP_LEDGER_TABLE", LEDGER_TABLE.to_owned()),
+        ("ZONEHOP_SILENT_RESOLVER_SECONDS", "15".to_owned()),
+        ("ZONEHOP_PARENT_SWITCH_DEADLINE_SECONDS", "90".to_owned()),
     ]
 }
 

@@ -148,7 +148,7 @@ fn mechanism(fault: Fault) -> String {
         Fault::OperatorSilent => "manual registrar; the rehearsal does not play the operator".into(),
         Fault::EditSource | Fault::EditTarget | Fault::EditBoth => "records created through the Route 53 API at the first Check Propagation after the swap".into(),
         Fault::CleanupFails => "the fault proxy answers every Route 53 call of finalize with 403 AccessDenied".into(),
-        Fault::NewSideWrong => format!("the target zone's first name server answers {WRONG_A} for its A records (a tampered copy) from the first Check Propagation after the swap"),
+        Fault::NewSideWrong => format!("the target zone's first name server answers {WRONG_A} for its A records (a tampered copy) from the first round after the swap"),
         Fault::SecondExecution => "a second execution with the same request started at the first Check Propagation after the swap".into(),
     }
 }
@@ -306,7 +306,13 @@ impl FaultRun {
             self.silences_done = true;
             lines.extend(self.silence_servers(stage, request).await);
         }
-        if self.at_swap_done || event.state_entered() != Some("Check Propagation") {
+        // The first round after the swap begins with Carry Edits (then Check Propagation).
+        if self.at_swap_done
+            || !matches!(
+                event.state_entered(),
+                Some("Carry Edits" | "Check Propagation")
+            )
+        {
             return lines;
         }
         self.at_swap_done = true;

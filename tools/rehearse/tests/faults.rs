@@ -10,7 +10,7 @@
 //! - cleanup-fails ends Failed After Safe with the registration on the new servers.
 //!
 //! Faults whose required outcome needs a part of issue #10 not built yet are
-//! `#[ignore = "needs ... (#10.x)"]`: their assertion is the required outcome, never weakened.
+//! Every assertion is the fault's required outcome (README, "Faults"), never weakened.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -280,11 +280,7 @@ fn an_unknown_fault_name_exits_2_before_anything_starts() {
     }
 }
 
-// Fails today: the first round after the swap cannot find the parent's servers without the
-// resolver (no addresses carried into that round) and fails with DnsLookupFailed, which rolls
-// back.
 #[test]
-#[ignore = "needs a silent resolver in the first round after the swap to be unknown, never a rollback (#10.1)"]
 fn resolver_outage_succeeds() {
     let run = rehearse("resolver-outage");
     let entry = assert_injected(&run, "resolver-outage");
@@ -292,20 +288,14 @@ fn resolver_outage_succeeds() {
     assert_eq!(entry["recovered"], true, "{entry:#}");
 }
 
-// Fails today: the silent resolver stops counting only after 10 rounds and 3,600 s
-// (SILENT_SECONDS_BOUND, not scaled in a rehearsal), so no rehearsal ends in time.
 #[test]
-#[ignore = "needs the silent-resolver bound to be reachable in a rehearsal (#10.1)"]
 fn probe_dead_succeeds() {
     let run = rehearse("probe-dead");
     assert_injected(&run, "probe-dead");
     assert_healthy(&run, &[]);
 }
 
-// Fails today: with the TLD's server silent the resolver cannot answer for `com.` either, and
-// the first round after the swap fails with DnsLookupFailed, which rolls back.
 #[test]
-#[ignore = "needs a silent parent server in the first round after the swap to be unknown, never a rollback (#10.1)"]
 fn parent_timeout_succeeds() {
     let run = rehearse("parent-timeout");
     let entry = assert_injected(&run, "parent-timeout");
@@ -371,10 +361,7 @@ fn registrar_fails_rolls_back() {
     assert_rolled_back(&run);
 }
 
-// Fails today: the operator's task waits for a daily heartbeat (HeartbeatSeconds 86400), so
-// the execution is still waiting when the rehearsal gives up (ExecutionDidNotEnd).
 #[test]
-#[ignore = "needs a deadline for the parent switch on the manual path (#10.3)"]
 fn operator_silent_rolls_back() {
     let run = rehearse("operator-silent");
     assert_injected(&run, "operator-silent");
@@ -382,10 +369,7 @@ fn operator_silent_rolls_back() {
     assert_rolled_back(&run);
 }
 
-// Fail today: nothing carries an edit to the other zone; the target (or the source) lacks it
-// at the end.
 #[test]
-#[ignore = "needs edits carried between the zones each round during the window (#10.5)"]
 fn edit_source_is_carried() {
     let run = rehearse("edit-source");
     assert_injected(&run, "edit-source");
@@ -393,7 +377,6 @@ fn edit_source_is_carried() {
 }
 
 #[test]
-#[ignore = "needs edits carried between the zones each round during the window (#10.5)"]
 fn edit_target_is_carried() {
     let run = rehearse("edit-target");
     assert_injected(&run, "edit-target");
@@ -401,7 +384,6 @@ fn edit_target_is_carried() {
 }
 
 #[test]
-#[ignore = "needs edits carried between the zones each round during the window (#10.5)"]
 fn edit_both_is_carried_and_the_target_wins_a_conflict() {
     let run = rehearse("edit-both");
     assert_injected(&run, "edit-both");
@@ -439,10 +421,7 @@ fn cleanup_fails_ends_failed_after_safe_on_the_new_side() {
     assert_eq!(apex_ns(&source, &domain()), apex_ns(&target, &domain()));
 }
 
-// Fails today: nothing re-verifies the new servers after the swap; the execution SUCCEEDED
-// while one of them answered wrongly (the prober saw it: ResolversAnsweredWrong).
 #[test]
-#[ignore = "needs the new servers re-verified each round (#10.3)"]
 fn new_side_wrong_rolls_back() {
     let run = rehearse("new-side-wrong");
     assert_injected(&run, "new-side-wrong");
@@ -458,9 +437,7 @@ fn second_execution_is_refused_and_the_first_succeeds() {
     assert_healthy(&run, &[]);
 }
 
-// Fails today as resolver-outage does (DnsLookupFailed in the first round, rolled back).
 #[test]
-#[ignore = "needs a silent resolver survived, a silent probe resolver left out, edits carried (#10.1, #10.5)"]
 fn api_faults_resolver_outage_probe_dead_and_edit_target_together_succeed_with_no_wrong_answer() {
     let run = rehearse("api-faults=20,resolver-outage,probe-dead,edit-target");
     for fault in [

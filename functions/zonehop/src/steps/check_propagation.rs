@@ -44,8 +44,8 @@ use zonehop_core::answers::{questions, Difference, Question};
 use zonehop_core::canary::{side_of, Side, CANARY_LABEL};
 use zonehop_core::name::Name;
 use zonehop_core::propagation::{
-    delegation_seen, judge, left_out, track_resolver, Evidence, LoopState, Pacing, ResolverTrack,
-    Seen,
+    delegation_seen, judge, left_out_after, track_resolver, Evidence, LoopState, Pacing,
+    ResolverTrack, Seen,
 };
 use zonehop_core::request::{parse_domain, ZoneRef};
 use zonehop_core::zone::Zone;
@@ -61,8 +61,9 @@ pub const MAX_PARENT_ADDRESSES: usize = 64;
 /// Questions asked of every old and new server each round (rotating through the zone).
 pub const VERIFY_SAMPLE: usize = 16;
 /// How long after the first round the parent may go on naming the old servers before the
-/// migration is rolled back: 72 hours (registries publish a change within minutes to hours;
-/// the manual path's operator confirmed the change before this loop started).
+/// migration is rolled back, by default ([`Settings::parent_switch_deadline`]): 72 hours
+/// (registries publish a change within minutes to hours; the manual path's operator
+/// confirmed the change, or stayed silent for a day, before this loop started).
 pub const PARENT_SWITCH_DEADLINE: i64 = 72 * 3600;
 
 /// check-propagation's input: the request's fields, and the previous round's state.
@@ -342,7 +343,15 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
                 ));
             (state.parent_addresses.clone(), true)
         }
-        Err(error) => return Err(error),
+        // No parent addresses at all (a first round whose resolver is silent): this round
+        // has no evidence of the parent, which is unknown, not a verdict; the deadline
+        // bounds how long that may last.
+        Err(error) => {
+            warnings.push(format!(
+                "the parent's servers could not be found through {resolver} ({error}) and no earlier round found them: the parent is unknown this round"
+            ));
+            (Vec::new(), false)
+        }
     };
 
     // Each parent server, asked directly for the delegation.
@@ -423,7 +432,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         };
         let track = track_resolver(state.track(label), seen, now);
         state.set_track(label, track);
-        let out = left_out(&track, now);
+        let out = left_out_after(&track, now, settings.silent_resolver_seconds);
         if seen == Seen::Unknown {
             silent_resolvers.push(SilentResolver {
                 resolver: label.clone(),
@@ -468,9 +477,24 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         resolvers_on_new,
         resolvers_total: resolvers_counted,
     };
-    let verdict = judge(&state.judge, &evidence, pacing);
+    let mut verdict = judge(&state.judge, &evidence, pacing);
     state.judge = verdict.state.clone();
-    let rollback_at = check_parent_deadline(&state.judge, now, &mut warnings)?;
+    // A new server under suspicion this round: "safe" waits until the next round clears it
+    // (or confirms it, NewServersWrong).
+    if verdict.safe && !new_servers_differ.is_empty() {
+        verdict.safe = false;
+        verdict.next_wait_seconds = pacing.min_wait;
+        warnings.push(format!(
+            "safe is deferred one round: a new server answered {} unlike the old ones",
+            new_servers_differ.join(", ")
+        ));
+    }
+    let rollback_at = check_parent_deadline(
+        &state.judge,
+        now,
+        settings.parent_switch_deadline,
+        &mut warnings,
+    )?;
     // One line in CloudWatch's embedded metric format: the dashboard's propagation graph.
     println!(
         "{}",
@@ -596,6 +620,7 @@ async fn reverify_new_servers<D: DnsClient>(
 fn check_parent_deadline(
     judge: &LoopState,
     now: i64,
+    deadline: i64,
     warnings: &mut Vec<String>,
 ) -> Result<Option<i64>, Error> {
     if judge.parent_switch_seen_at.is_some() {
@@ -605,18 +630,18 @@ fn check_parent_deadline(
         return Ok(None);
     };
     let elapsed = now - started;
-    if elapsed >= PARENT_SWITCH_DEADLINE {
+    if elapsed >= deadline {
         return Err(Error::ParentDidNotSwitch {
             waited_seconds: elapsed,
         });
     }
-    if elapsed >= PARENT_SWITCH_DEADLINE / 2 {
+    if elapsed >= deadline / 2 {
         warnings.push(format!(
-            "the parent still names the old servers {} h after the first round: the migration rolls back at {} unless every parent server names the new ones by then",
-            elapsed / 3600,
-            started + PARENT_SWITCH_DEADLINE
+            "the parent still names the old servers {} s after the first round: the migration rolls back at {} unless every parent server names the new ones by then",
+            elapsed,
+            started + deadline
         ));
-        return Ok(Some(started + PARENT_SWITCH_DEADLINE));
+        return Ok(Some(started + deadline));
     }
     Ok(None)
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::ports::dns::compare::compare_over_dns;
+use crate::ports::dns::compare::compare_until_settled;
 use crate::ports::dns::lookup::{resolver_for, server_addresses};
 use crate::ports::dns::DnsClient;
 use crate::ports::hosted_zones::{
@@ -359,8 +359,17 @@ async fn prove_child_answers<D: DnsClient>(
         .collect();
     questions.sort();
     questions.dedup();
-    let (differences, _) =
-        compare_over_dns(dns, &parent_servers, &child_servers, &questions, 32).await;
+    // As verify-zones: a server may answer from before the last change for a moment (the
+    // child was filled just now); only a difference that persists counts.
+    let (differences, _) = compare_until_settled(
+        dns,
+        &parent_servers,
+        &child_servers,
+        &questions,
+        32,
+        settings.verify_settle,
+    )
+    .await;
     if differences.is_empty() {
         Ok(())
     } else {
