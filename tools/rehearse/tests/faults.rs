@@ -9,7 +9,6 @@
 //!   registration and the source apex NS on the source zone's own servers as before;
 //! - cleanup-fails ends Failed After Safe with the registration on the new servers.
 //!
-//! Faults whose required outcome needs a part of issue #10 not built yet are
 //! Every assertion is the fault's required outcome (README, "Faults"), never weakened.
 
 use std::collections::BTreeMap;
