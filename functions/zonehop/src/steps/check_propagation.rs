@@ -217,15 +217,17 @@ pub fn metrics_line(
     now: i64,
     parent_on_new: usize,
     resolvers_on_new: usize,
+    silent_resolvers: usize,
     safe_at: Option<i64>,
 ) -> String {
     serde_json::json!({
         "_aws": {"Timestamp": now * 1000, "CloudWatchMetrics": [{
             "Namespace": namespace, "Dimensions": [["Domain"]],
-            "Metrics": [{"Name": "ParentServersOnNew"}, {"Name": "ResolversOnNew"}, {"Name": "SecondsToSafe"}]}]},
+            "Metrics": [{"Name": "ParentServersOnNew"}, {"Name": "ResolversOnNew"}, {"Name": "SilentResolvers"}, {"Name": "SecondsToSafe"}]}]},
         "Domain": domain.as_str().trim_end_matches('.'),
         "ParentServersOnNew": parent_on_new,
         "ResolversOnNew": resolvers_on_new,
+        "SilentResolvers": silent_resolvers,
         "SecondsToSafe": safe_at.map_or(-1, |at| (at - now).max(0)),
     })
     .to_string()
@@ -504,6 +506,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
             now,
             parent_on_new,
             resolvers_on_new,
+            silent_resolvers.len(),
             verdict.safe_at
         )
     );
@@ -659,6 +662,7 @@ mod tests {
             1_000,
             3,
             2,
+            1,
             Some(1_090),
         ))
         .expect("one JSON object");
@@ -673,8 +677,9 @@ mod tests {
         }
         assert_eq!(line["ParentServersOnNew"], 3);
         assert_eq!(line["SecondsToSafe"], 90);
+        assert_eq!(line["SilentResolvers"], 1);
         let unknown: serde_json::Value =
-            serde_json::from_str(&metrics_line("z", &domain, 1_000, 0, 0, None)).expect("json");
+            serde_json::from_str(&metrics_line("z", &domain, 1_000, 0, 0, 0, None)).expect("json");
         assert_eq!(unknown["SecondsToSafe"], -1);
     }
 }
