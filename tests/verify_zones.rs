@@ -131,11 +131,13 @@ async fn identical_zones_pass_with_every_rrset_asked_of_every_server() {
     let output = verify(&setup).await.expect("identical zones verify");
 
     assert_eq!(output.servers, 8, "four old and four new servers");
-    assert!(output.rrsets_compared >= 60, "{output:?}");
+    // 57 over DNS in this zone; routing policies, aliases to AWS resources and aliases to
+    // routed names (answers that vary by design) go through the API (102, both sides counted).
+    assert!(output.rrsets_compared >= 55, "{output:?}");
     assert_eq!(output.queries, output.rrsets_compared * 8);
     assert!(
-        output.compared_through_api >= 45,
-        "routing-policy records go through the API: {output:?}"
+        output.compared_through_api >= 90,
+        "routing-policy records and varying aliases go through the API: {output:?}"
     );
     assert!(output.differences.is_empty());
 }

@@ -63,7 +63,11 @@ fn states(out: &mut Vec<String>, asl_states: &Value, prefix: &str, indent: &str)
     let Some(map) = asl_states.as_object() else {
         return;
     };
-    for (name, state) in map {
+    // By name, whatever order serde_json keeps (its `preserve_order` feature, which another
+    // crate of a build may switch on, keeps the file's order instead of sorting).
+    let mut map: Vec<(&String, &Value)> = map.iter().collect();
+    map.sort_by(|a, b| a.0.cmp(b.0));
+    for &(name, state) in &map {
         let id = node_id(prefix, name);
         let shape = match state["Type"].as_str() {
             Some("Choice") => format!("{id}{{\"{}\"}}", label(name)),
@@ -73,7 +77,7 @@ fn states(out: &mut Vec<String>, asl_states: &Value, prefix: &str, indent: &str)
         };
         out.push(format!("{indent}{shape}"));
     }
-    for (name, state) in map {
+    for &(name, state) in &map {
         let id = node_id(prefix, name);
         if let Some(next) = state["Next"].as_str() {
             out.push(format!("{indent}{id} --> {}", node_id(prefix, next)));
