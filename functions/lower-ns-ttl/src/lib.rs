@@ -3,7 +3,7 @@
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
-use zonehop::adapters::dynamodb::{DynamoLedger, NoLedger};
+use zonehop::adapters::dynamodb::ConfiguredLedger;
 use zonehop::adapters::route53::Route53;
 use zonehop::core::access::Work;
 use zonehop::core::request::BothZones;
@@ -28,21 +28,6 @@ pub async fn handler(
     let target = config_for(base, &zones.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
-    match &settings.ledger_table {
-        Some(table) => {
-            let ledger = DynamoLedger::new(base, table);
-            lower_ns_ttl(&source, &target, &ledger, &SystemClock, &request, settings).await
-        }
-        None => {
-            lower_ns_ttl(
-                &source,
-                &target,
-                &NoLedger,
-                &SystemClock,
-                &request,
-                settings,
-            )
-            .await
-        }
-    }
+    let ledger = ConfiguredLedger::new(base, settings.ledger_table.as_deref());
+    lower_ns_ttl(&source, &target, &ledger, &SystemClock, &request, settings).await
 }

@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
-use zonehop::adapters::dynamodb::{DynamoLedger, NoLedger};
+use zonehop::adapters::dynamodb::ConfiguredLedger;
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::adapters::stepfunctions::StepFunctions;
@@ -34,29 +34,14 @@ pub async fn handler(
     let target = Route53::new(route53_client(&target));
     let registrar = Route53Domains::new(&registrar);
     let (dns, executions) = (WireDns::default(), StepFunctions::new(base));
-    match &settings.ledger_table {
-        Some(table) => {
-            let ledger = DynamoLedger::new(base, table);
-            let ports = PreflightPorts {
-                source: &source,
-                target: &target,
-                registrar: &registrar,
-                dns: &dns,
-                executions: &executions,
-                ledger: &ledger,
-            };
-            preflight(ports, &request, settings).await
-        }
-        None => {
-            let ports = PreflightPorts {
-                source: &source,
-                target: &target,
-                registrar: &registrar,
-                dns: &dns,
-                executions: &executions,
-                ledger: &NoLedger,
-            };
-            preflight(ports, &request, settings).await
-        }
-    }
+    let ledger = ConfiguredLedger::new(base, settings.ledger_table.as_deref());
+    let ports = PreflightPorts {
+        source: &source,
+        target: &target,
+        registrar: &registrar,
+        dns: &dns,
+        executions: &executions,
+        ledger: &ledger,
+    };
+    preflight(ports, &request, settings).await
 }

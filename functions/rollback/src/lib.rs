@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
-use zonehop::adapters::dynamodb::{DynamoLedger, NoLedger};
+use zonehop::adapters::dynamodb::ConfiguredLedger;
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::core::access::Work;
@@ -27,11 +27,6 @@ pub async fn handler(
     let registrar = config_for(base, &request.registrar.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let registrar = Route53Domains::new(&registrar);
-    match &settings.ledger_table {
-        Some(table) => {
-            let ledger = DynamoLedger::new(base, table);
-            rollback(&source, &registrar, &ledger, &request, settings).await
-        }
-        None => rollback(&source, &registrar, &NoLedger, &request, settings).await,
-    }
+    let ledger = ConfiguredLedger::new(base, settings.ledger_table.as_deref());
+    rollback(&source, &registrar, &ledger, &request, settings).await
 }

@@ -151,3 +151,47 @@ impl Ledger for NoLedger {
         Ok(())
     }
 }
+
+/// The deployment's ledger: its table when `ZONEHOP_LEDGER_TABLE` is set, else [`NoLedger`].
+#[derive(Debug, Clone)]
+pub enum ConfiguredLedger {
+    Table(DynamoLedger),
+    None(NoLedger),
+}
+
+impl ConfiguredLedger {
+    pub fn new(config: &aws_config::SdkConfig, table: Option<&str>) -> ConfiguredLedger {
+        match table {
+            Some(table) => ConfiguredLedger::Table(DynamoLedger::new(config, table)),
+            None => ConfiguredLedger::None(NoLedger),
+        }
+    }
+}
+
+impl Ledger for ConfiguredLedger {
+    async fn take_lock(
+        &self,
+        domain: &Name,
+        execution: &str,
+        replacing: Option<&str>,
+    ) -> Result<Lock, Error> {
+        match self {
+            ConfiguredLedger::Table(l) => l.take_lock(domain, execution, replacing).await,
+            ConfiguredLedger::None(l) => l.take_lock(domain, execution, replacing).await,
+        }
+    }
+
+    async fn read(&self, domain: &Name, item: &str) -> Result<Option<Value>, Error> {
+        match self {
+            ConfiguredLedger::Table(l) => l.read(domain, item).await,
+            ConfiguredLedger::None(l) => l.read(domain, item).await,
+        }
+    }
+
+    async fn write(&self, domain: &Name, item: &str, value: &Value) -> Result<(), Error> {
+        match self {
+            ConfiguredLedger::Table(l) => l.write(domain, item, value).await,
+            ConfiguredLedger::None(l) => l.write(domain, item, value).await,
+        }
+    }
+}
