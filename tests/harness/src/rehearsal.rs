@@ -814,5 +814,57 @@ mod tests {
         assert!(refused.to_string().contains(".co.kr"), "{refused}");
         let (_, why) = choose_registrar(&n("usa.gov"), None).expect("chosen");
         assert!(why.contains("does not register .gov"), "{why}");
+        // A name below a registered domain: only its parent zone delegates it.
+        assert_eq!(
+            chosen("app.example.com", None),
+            Ok(RegistrarKind::Route53zone)
+        );
+        assert!(chosen("app.example.com", Some(RegistrarKind::Manual)).is_err());
+        let refused = chosen("example.com", Some(RegistrarKind::Route53zone))
+            .expect_err("a registered domain's parent is a registry");
+        assert!(refused.to_string().contains("app.example.com"), "{refused}");
+    }
+
+    #[test]
+    fn rerooting_moves_names_values_aliases_and_kept_subdomains_below_the_new_domain() {
+        let n = |s: &str| Name::parse(s).expect("name");
+        let app = Scenario::example().rerooted(&n("app.example.com"));
+        assert_eq!(app.domain, n("app.example.com"));
+        assert_eq!(app.keep, ["dev.app.example.com"]);
+        assert!(app
+            .records
+            .iter()
+            .all(|r| r.name.is_at_or_below(&app.domain)));
+        let mx = app
+            .records
+            .iter()
+            .find(|r| r.rtype == RrType::MX)
+            .expect("the MX");
+        assert_eq!(
+            mx.values().collect::<Vec<_>>(),
+            ["10 mail.app.example.com."]
+        );
+        let alias = app
+            .records
+            .iter()
+            .find_map(|r| r.alias_target.as_ref())
+            .expect("the alias");
+        assert_eq!(alias.dns_name, n("www.app.example.com"));
+        let cname = app
+            .records
+            .iter()
+            .find(|r| r.rtype == RrType::CNAME)
+            .expect("the CNAME");
+        assert_eq!(
+            cname.values().collect::<Vec<_>>(),
+            ["api.dev.app.example.com."]
+        );
+        // Text is left alone (an SPF include names another domain).
+        let txt = app
+            .records
+            .iter()
+            .find(|r| r.rtype == RrType::TXT && r.name == app.domain)
+            .expect("the TXT");
+        assert!(txt.values().any(|v| v.contains("_spf.example.net")));
     }
 }

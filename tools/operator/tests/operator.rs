@@ -377,7 +377,10 @@ async fn the_tool_starts_watches_reports_and_resumes_a_manual_migration_in_the_e
     let passed = steps_passed_the_execution();
     assert_eq!(passed.len(), 12, "{passed:?}");
     for (step, lines) in &summary.lines_of_domain {
-        assert!(passed.contains(step), "{step} is not passed the execution: {passed:?}");
+        assert!(
+            passed.contains(step),
+            "{step} is not passed the execution: {passed:?}"
+        );
         assert_eq!(
             summary.lines_of_execution.get(step),
             Some(lines),

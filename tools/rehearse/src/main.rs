@@ -554,7 +554,14 @@ async fn rehearse(
             .filter_map(|r| r.ttl)
             .max()
             .unwrap_or(0);
-        report["projectedProductionCost"] = projected_cost(&report["cost"], largest);
+        // A registry delegates for 2 days (.com); a parent hosted zone's TTL is lowered with
+        // the apex NS, to 300 s by default.
+        let parent_ns_ttl = if scenario.registrar == RegistrarKind::Route53zone {
+            300
+        } else {
+            172_800
+        };
+        report["projectedProductionCost"] = projected_cost(&report["cost"], largest, parent_ns_ttl);
     }
     report["zones"] = json!({ "source": stage.source_id, "target": progress.target_zone_id });
     report["worldWarnings"] = json!(world_warnings);
