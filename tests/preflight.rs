@@ -260,8 +260,33 @@ async fn a_second_execution_for_the_same_domain_is_refused_while_the_first_runs(
 #[tokio::test]
 async fn of_two_executions_started_in_the_same_second_exactly_one_takes_the_lock() {
     let s = setup(&records()).await;
-    let first = "arn:aws:states:us-east-1:123456789012:execution:zonehop-migration:same-second-1";
-    let second = "arn:aws:states:us-east-1:123456789012:execution:zonehop-migration:same-second-2";
+    // Both executions really run (moto's interpreter is off: they stay RUNNING), so that
+    // under any timing the loser finds a live holder: on a loaded machine one preflight can
+    // finish before the other reads the lock, and a holder that is not running would be
+    // taken over.
+    let sfn = aws_sdk_sfn::Client::new(&s.moto.config().await);
+    let machine = sfn
+        .create_state_machine()
+        .name("zonehop-migration")
+        .role_arn("arn:aws:iam::123456789012:role/zonehop-local")
+        .definition(r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#)
+        .send()
+        .await
+        .expect("state machine");
+    let mut running = Vec::new();
+    for name in ["same-second-1", "same-second-2"] {
+        running.push(
+            sfn.start_execution()
+                .state_machine_arn(machine.state_machine_arn())
+                .name(name)
+                .send()
+                .await
+                .expect("execution")
+                .execution_arn()
+                .to_owned(),
+        );
+    }
+    let (first, second) = (running[0].as_str(), running[1].as_str());
     let (a, b) = (request(&s, first), request(&s, second));
     // Both pass every check, reading no lock and no canary; then both ask for the lock.
     let (ra, rb) = tokio::join!(run(&s, &a), run(&s, &b));
