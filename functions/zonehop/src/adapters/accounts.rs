@@ -21,7 +21,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_route53::config::SharedCredentialsProvider;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{HttpClient, SharedHttpClient};
 
 /// Assumed-role credentials are replaced this long before they expire (the identity cache's
 /// buffer; it adds up to half of it again as jitter).
@@ -30,17 +30,57 @@ pub const CREDENTIALS_REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300)
 /// The process's one HTTP client (rustls; hyper's connection pool, idle connections kept
 /// 90 s), shared by every SDK client built from [`base_config`] or [`shared_loader`]: a
 /// connection that one invocation opened serves the next.
+///
+/// It is built on first use ([`LazyHttpClient`]): the system's root certificates are read
+/// when the first request needs a connection, not at init (issue #13.2).
 pub fn http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
     CLIENT
-        .get_or_init(|| {
+        .get_or_init(|| SharedHttpClient::new(LazyHttpClient::default()))
+        .clone()
+}
+
+/// aws-smithy-http-client's HTTPS client (rustls, aws-lc: the SDK's default one), built when
+/// a request first asks for a connector. The SDK's own client builds its TLS configuration,
+/// and so loads the root certificates, as each SDK client is constructed
+/// (`validate_base_client_config`), which puts the certificate scan in every Lambda's init
+/// even when that init sends no request.
+#[derive(Debug, Default)]
+pub struct LazyHttpClient {
+    inner: OnceLock<SharedHttpClient>,
+}
+
+impl LazyHttpClient {
+    fn inner(&self) -> &SharedHttpClient {
+        self.inner.get_or_init(|| {
             aws_smithy_http_client::Builder::new()
                 .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                     aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
                 ))
                 .build_https()
         })
-        .clone()
+    }
+}
+
+impl HttpClient for LazyHttpClient {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.inner().http_connector(settings, components)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        Some(
+            aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata::new(
+                "hyper",
+                Some(std::borrow::Cow::Borrowed("1.x")),
+            ),
+        )
+    }
 }
 
 /// The process's identity cache: credentials (the assumed roles' above all) kept until
