@@ -57,6 +57,8 @@ struct Figures {
     peak_after_kb: Option<u64>,
     cold: Option<ProxyCounts>,
     warm: Option<ProxyCounts>,
+    /// Event sent to outcome received, cold and warm.
+    invocation_ms: Option<(f64, f64)>,
     outcome: String,
 }
 
@@ -214,7 +216,17 @@ fn event_for(name: &str, source_id: &str, target_id: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Two invocations of `event`: the proxy's counts of each, the RSS after, the outcomes.
+/// What two invocations did: the proxy's counts of each, their durations (ms), the RSS
+/// (current, peak) after them, their outcomes.
+type TwoInvocations = (
+    ProxyCounts,
+    ProxyCounts,
+    (f64, f64),
+    (Option<u64>, Option<u64>),
+    String,
+);
+
+/// Two invocations of `event` in one process.
 async fn two_invocations(
     bin: &Path,
     name: &str,
@@ -222,16 +234,18 @@ async fn two_invocations(
     proxy: &KeepAliveProxy,
     event: &[u8],
     home: &Path,
-) -> Result<(ProxyCounts, ProxyCounts, (Option<u64>, Option<u64>), String), String> {
+) -> Result<TwoInvocations, String> {
     api.drain();
     let mut child = launch(bin, name, api, &proxy.endpoint(), home)
         .map_err(|e| format!("{}: {e}", bin.display()))?;
     let result = async {
         let mut counts = Vec::new();
         let mut outcomes = Vec::new();
+        let mut took = Vec::new();
         let mut reply = wait_next(api, Duration::from_secs(20)).await?;
         for _ in 0..2 {
             counts.push(proxy.counts());
+            let sent = Instant::now();
             let _ = reply.send(event.to_vec());
             match next_arrival(api, Duration::from_secs(300)).await? {
                 Arrival::Outcome { error, body } => outcomes.push(if error {
@@ -242,6 +256,7 @@ async fn two_invocations(
                 }),
                 other => return Err(format!("expected an outcome, got {other:?}")),
             }
+            took.push(sent.elapsed().as_secs_f64() * 1000.0);
             reply = wait_next(api, Duration::from_secs(20)).await?;
         }
         counts.push(proxy.counts());
@@ -250,6 +265,7 @@ async fn two_invocations(
         Ok((
             counts[1] - counts[0],
             counts[2] - counts[1],
+            (took[0], took[1]),
             rss,
             outcomes.join(" / "),
         ))
@@ -391,9 +407,10 @@ async fn main() -> std::process::ExitCode {
         )
         .await
         {
-            Ok((cold, warm, (rss, peak), outcome)) => {
+            Ok((cold, warm, took, (rss, peak), outcome)) => {
                 f.cold = Some(cold);
                 f.warm = Some(warm);
+                f.invocation_ms = Some(took);
                 f.rss_after_kb = rss;
                 f.peak_after_kb = peak;
                 f.outcome = outcome;
@@ -409,13 +426,13 @@ async fn main() -> std::process::ExitCode {
         .map(|f| median(&f.rss_init_kb.iter().map(|&k| k as f64).collect::<Vec<_>>()))
         .collect();
     println!();
-    println!("| binary | size x86_64 MiB | size arm64 MiB | init ms min / median / max | RSS at init MiB | RSS after 2 events (peak) MiB | AssumeRole/new connections cold | warm | events |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| binary | size x86_64 MiB | size arm64 MiB | init ms min / median / max | RSS at init MiB | RSS after 2 events (peak) MiB | AssumeRole/new connections cold | warm | invocation ms cold / warm | events |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for ((bin, f), med) in bins.iter().zip(&figures).zip(&medians) {
         let min = f.init_ms.iter().copied().fold(f64::INFINITY, f64::min);
         let max = f.init_ms.iter().copied().fold(0.0, f64::max);
         println!(
-            "| {bin} | {} | {} | {min:.2} / {:.2} / {max:.2} | {} | {} ({}) | {} | {} | {} |",
+            "| {bin} | {} | {} | {min:.2} / {:.2} / {max:.2} | {} | {} ({}) | {} | {} | {} | {} |",
             size(f.size_x86),
             size(f.size_arm),
             med.unwrap_or(0.0),
@@ -424,6 +441,9 @@ async fn main() -> std::process::ExitCode {
             mib(f.peak_after_kb),
             counts(f.cold),
             counts(f.warm),
+            f.invocation_ms
+                .map(|(cold, warm)| format!("{cold:.1} / {warm:.1}"))
+                .unwrap_or_else(|| "-".into()),
             f.outcome,
         );
     }
