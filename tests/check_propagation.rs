@@ -136,6 +136,7 @@ async fn safe_is_declared_at_the_ttl_bound_once_the_parent_and_every_resolver_mo
         max_wait: 3,
     };
     let mut request = PropagationRequest {
+        execution_id: None,
         domain: "example.com".into(),
         source: ZoneRef {
             hosted_zone_id: Some(source_id.clone()),

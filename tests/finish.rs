@@ -2,6 +2,7 @@
 //! change nothing.
 
 use zonehop::adapters::dynamodb::NoLedger;
+use zonehop::adapters::parent_zone::NO_PARENT;
 use zonehop::adapters::route53::Route53;
 use zonehop::core::name::Name;
 use zonehop::core::request::ZoneRef;
@@ -45,6 +46,8 @@ async fn setup() -> Setup {
         source: route53_in(&base, &source_access()).await,
         target: route53_in(&base, &target_access()).await,
         zones: BothZones {
+            execution_id: None,
+            registrar: Default::default(),
             domain: "example.com".into(),
             source: ZoneRef {
                 hosted_zone_id: Some(source_id),
@@ -82,6 +85,7 @@ async fn the_ns_ttl_is_lowered_on_both_sides_and_the_old_ttl_is_what_to_wait_out
     let out = lower_ns_ttl(
         &s.source,
         &s.target,
+        NO_PARENT,
         &NoLedger,
         &SystemClock,
         &s.zones,
@@ -109,6 +113,7 @@ async fn the_ns_ttl_is_lowered_on_both_sides_and_the_old_ttl_is_what_to_wait_out
     let again = lower_ns_ttl(
         &s.source,
         &s.target,
+        NO_PARENT,
         &NoLedger,
         &SystemClock,
         &s.zones,
@@ -168,6 +173,7 @@ async fn finalize_restores_the_ns_ttl_removes_the_canaries_and_never_deletes_the
     lower_ns_ttl(
         &s.source,
         &s.target,
+        NO_PARENT,
         &NoLedger,
         &SystemClock,
         &s.zones,
@@ -175,7 +181,7 @@ async fn finalize_restores_the_ns_ttl_removes_the_canaries_and_never_deletes_the
     )
     .await
     .expect("lowered");
-    let out = finalize(&s.source, &s.target, &s.zones, &settings)
+    let out = finalize(&s.source, &s.target, NO_PARENT, &s.zones, &settings)
         .await
         .expect("finalized");
     assert_eq!(out.canaries_removed, 1);
@@ -194,7 +200,7 @@ async fn finalize_restores_the_ns_ttl_removes_the_canaries_and_never_deletes_the
         source.iter().any(|r| r.name == n("www.example.com")),
         "the old zone keeps its records"
     );
-    let again = finalize(&s.source, &s.target, &s.zones, &settings)
+    let again = finalize(&s.source, &s.target, NO_PARENT, &s.zones, &settings)
         .await
         .expect("re-run");
     assert_eq!(again.canaries_removed, 0);

@@ -414,3 +414,166 @@ async fn invariant_7_a_finalize_that_fails_after_safe_ends_the_run_without_rolli
     assert_eq!(new, target_servers);
     assert_eq!(source_apex_ns(&stage).await, target_servers);
 }
+
+/// The parent's NS record for the domain in the parent hosted zone (`route53zone`).
+async fn parent_delegation(stage: &Stage) -> Option<zonehop::core::zone::RecordSet> {
+    let zones = route53_in(&stage.base, &zonehop_world::registrar::registrar_access()).await;
+    let id = stage.parent_zone_id.as_deref().expect("a parent zone");
+    read_zone(&zones, id)
+        .await
+        .expect("the parent zone reads")
+        .iter()
+        .find(|r| r.name == stage.domain && r.rtype == RrType::NS)
+        .cloned()
+}
+
+/// The largest `parentNsTtl` any propagation round carried: the delegation TTL its
+/// safe-at bound used.
+fn parent_ttl_seen(execution: &Execution) -> Option<i64> {
+    fn largest(value: &Value) -> Option<i64> {
+        match value {
+            Value::Object(map) => map
+                .iter()
+                .filter_map(|(k, v)| {
+                    if k == "parentNsTtl" {
+                        v.as_i64()
+                    } else {
+                        largest(v)
+                    }
+                })
+                .max(),
+            Value::Array(items) => items.iter().filter_map(largest).max(),
+            _ => None,
+        }
+    }
+    execution
+        .history
+        .iter()
+        .filter(|e| e.state_exited() == Some("Check Propagation"))
+        .filter_map(HistoryEvent::output)
+        .filter_map(|output| largest(&output))
+        .max()
+}
+
+/// Issue 12.1, `registrar.type: route53zone`. GIVEN app.example.com (the example zone,
+/// rerooted) delegated by its parent example.com, a hosted zone in a third account, with an
+/// NS TTL of 20 s, WHEN it migrates with `lowerNsTtl`, THEN lower-ns-ttl lowers the parent's
+/// TTL to 2 s and waits out the 20, the swap changes the parent's record, every propagation
+/// round sees the lowered TTL (so the window after the switch is bounded by it, not by 20 s),
+/// and finalize raises it to `nsTtl.after` on the new servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subdomain_whose_parent_is_a_hosted_zone_moves_within_the_lowered_parent_ttl() {
+    let mut scenario = Scenario::example().rerooted(&Name::parse("app.example.com").expect("name"));
+    scenario.registrar = RegistrarKind::Route53zone;
+    let (local, stage) = staged("route53zone", &scenario).await;
+    let old = source_servers(&stage).await;
+    assert_eq!(
+        registration(&stage).await,
+        old,
+        "the parent delegates to the source"
+    );
+    let request = stage.request(&scenario);
+    let execution = run(&local, &stage, "app-example-com-route53zone", &request).await;
+    let history = execution.history_text();
+    assert!(execution.succeeded(), "{history}");
+    assert!(ran(&execution, "Swap Nameservers"), "{history}");
+    assert!(!ran(&execution, "Ask Operator To Swap Nameservers"));
+
+    let lowered = execution
+        .history
+        .iter()
+        .find(|e| e.state_exited() == Some("Lower NS TTL"))
+        .and_then(HistoryEvent::output)
+        .expect("lower-ns-ttl's output");
+    let text = lowered.to_string();
+    assert!(
+        text.contains(&format!(
+            "\"previousParentTtl\":{}",
+            zonehop_world::rehearsal::PARENT_DELEGATION_TTL
+        )),
+        "{text}"
+    );
+    assert!(
+        lowered["nsTtlLowered"]["waitSeconds"].as_i64()
+            >= Some(i64::from(zonehop_world::rehearsal::PARENT_DELEGATION_TTL)),
+        "the old delegation's TTL is waited out before the swap: {text}"
+    );
+    let during = request["nsTtl"]["during"].as_i64().expect("during");
+    let seen = parent_ttl_seen(&execution).expect("the rounds saw the parent's TTL");
+    assert!(
+        seen <= during,
+        "the window is bounded by the lowered parent TTL ({during} s), not {seen} s: {history}"
+    );
+
+    let target = route53_in(&stage.base, &target_access()).await;
+    let target_zone = target
+        .zones_named(&stage.domain)
+        .await
+        .expect("list")
+        .into_iter()
+        .next()
+        .expect("the target zone");
+    let new = canonical_servers(
+        &target
+            .get_zone(&target_zone.id)
+            .await
+            .expect("zone")
+            .name_servers,
+    );
+    let delegation = parent_delegation(&stage).await.expect("the delegation");
+    assert_eq!(
+        canonical_servers(&delegation.values().map(str::to_owned).collect::<Vec<_>>()),
+        new
+    );
+    assert_eq!(delegation.ttl, request["nsTtl"]["after"].as_i64());
+    assert_eq!(source_apex_ns(&stage).await, new);
+}
+
+/// Issue 12.1: rollback restores the parent's NS record exactly. GIVEN the route53zone
+/// migration with a check-propagation that cannot be invoked, WHEN the swap is followed by
+/// the failure, THEN the rollback puts the parent's record back to the source's servers and
+/// its original TTL, and the old zone's apex NS too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route53zone_rollback_restores_the_parents_record_exactly() {
+    let mut scenario = Scenario::example().rerooted(&Name::parse("app.example.com").expect("name"));
+    scenario.registrar = RegistrarKind::Route53zone;
+    let (local, stage) = staged("route53zone-rollback", &scenario).await;
+    let before = parent_delegation(&stage).await.expect("the delegation");
+    let old = source_servers(&stage).await;
+    let broken = local
+        .sfn
+        .create_state_machine_from_file(
+            "migration-route53zone-broken",
+            &zonehop_world::rehearsal::state_machine_file(),
+            &local.substitutions(&[
+                ("EventBusName", "default"),
+                (
+                    "CheckPropagationFunctionArn",
+                    "arn:aws:lambda:us-east-1:123456789012:function:no-such-check-propagation",
+                ),
+            ]),
+        )
+        .await
+        .expect("the state machine is created");
+    let arn = local
+        .sfn
+        .start_execution(
+            &broken,
+            "app-example-com-rollback",
+            &stage.request(&scenario),
+        )
+        .await
+        .expect("started");
+    let execution = ended(&local, &arn).await;
+    let history = execution.history_text();
+    assert!(!execution.succeeded(), "{history}");
+    for state in ["Swap Nameservers", "Rollback", "Rolled Back"] {
+        assert!(ran(&execution, state), "{state} did not run: {history}");
+    }
+    assert_eq!(
+        parent_delegation(&stage).await,
+        Some(before),
+        "servers and TTL as before the migration"
+    );
+    assert_eq!(source_apex_ns(&stage).await, old);
+}

@@ -82,6 +82,7 @@ fn request(s: &Setup, execution: &str) -> PreflightRequest {
         registrar: RegistrarRef {
             kind: RegistrarKind::Route53domains,
             access: registrar_access(),
+            ..Default::default()
         },
         ns_ttl: Default::default(),
         cutover: None,

@@ -1,6 +1,7 @@
 //! swap-nameservers and rollback against moto's Route 53 and Route 53 Domains.
 
 use zonehop::adapters::dynamodb::DynamoLedger;
+use zonehop::adapters::parent_zone::NO_PARENT;
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::core::delegation::canonical_servers;
@@ -74,6 +75,7 @@ impl Setup {
     /// The swap of example.com from the source zone to the target zone.
     fn swap(&self, domain: &str, registrar: RegistrarRef) -> SwapRequest {
         SwapRequest {
+            execution_id: None,
             domain: domain.into(),
             source: ZoneRef {
                 hosted_zone_id: Some(self.source_id.clone()),
@@ -112,6 +114,7 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
     let registrar_ref = RegistrarRef {
         kind: RegistrarKind::Route53domains,
         access: registrar_access(),
+        ..Default::default()
     };
     let swap = setup.swap("example.com", registrar_ref.clone());
     let settings = Settings::default();
@@ -136,19 +139,34 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
 
     // WHEN rollback runs, both point at the old zone's own servers again
     let back = RollbackRequest {
+        execution_id: None,
         domain: "example.com".into(),
         source: swap.source.clone(),
         registrar: registrar_ref,
     };
-    let undone = rollback(source, registrar, &setup.ledger, &back, &settings)
-        .await
-        .expect("rollback");
+    let undone = rollback(
+        source,
+        registrar,
+        NO_PARENT,
+        &setup.ledger,
+        &back,
+        &settings,
+    )
+    .await
+    .expect("rollback");
     assert!(undone.registration_changed && undone.source_apex_ns_changed);
     assert_eq!(setup.registration().await, old);
     assert_eq!(apex_ns(source, &setup.source_id).await, old);
-    let twice = rollback(source, registrar, &setup.ledger, &back, &settings)
-        .await
-        .expect("rollback again");
+    let twice = rollback(
+        source,
+        registrar,
+        NO_PARENT,
+        &setup.ledger,
+        &back,
+        &settings,
+    )
+    .await
+    .expect("rollback again");
     assert!(!twice.registration_changed && !twice.source_apex_ns_changed);
 }
 
@@ -161,7 +179,7 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
     let new = apex_ns(&setup.target, &setup.target_id).await;
     let manual = RegistrarRef {
         kind: RegistrarKind::Manual,
-        access: Default::default(),
+        ..Default::default()
     };
     let swap = setup.swap("example.com", manual.clone());
 
@@ -183,8 +201,10 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
     let back = rollback(
         &setup.source,
         &setup.registrar,
+        NO_PARENT,
         &setup.ledger,
         &RollbackRequest {
+            execution_id: None,
             domain: "example.com".into(),
             source: swap.source.clone(),
             registrar: manual,
@@ -215,6 +235,7 @@ async fn a_bad_request_changes_nothing() {
     let registrar = RegistrarRef {
         kind: RegistrarKind::Route53domains,
         access: registrar_access(),
+        ..Default::default()
     };
     let wrong = swap_nameservers(
         &setup.source,

@@ -67,6 +67,7 @@ async fn setup() -> Setup {
 
 async fn verify(setup: &Setup) -> Result<VerifyOutput, Error> {
     let request = VerifyRequest {
+        execution_id: None,
         domain: "example.com".into(),
         source: ZoneRef {
             hosted_zone_id: Some(setup.source_id.clone()),

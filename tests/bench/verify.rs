@@ -47,6 +47,7 @@ async fn main() {
     let resolver = world.resolvers()[0].addr;
 
     let request = VerifyRequest {
+        execution_id: None,
         domain: domain.to_string(),
         source: ZoneRef {
             hosted_zone_id: Some(source_id.clone()),

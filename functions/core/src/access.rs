@@ -125,8 +125,11 @@ impl Work {
         match self {
             // The canary (a TXT record) is preflight's only write.
             Work::Preflight => Some(&["TXT"]),
-            // The apex NS record: its TTL, and the servers it names.
-            Work::LowerNsTtl | Work::SwapNameservers | Work::Rollback => Some(&["NS"]),
+            // The apex NS record: its TTL, and the servers it names (in the zones, and in a
+            // parent hosted zone the delegation, at the same name).
+            Work::LowerNsTtl | Work::Rollback => Some(&["NS"]),
+            // And a DS the parent zone may hold, removed in the same change as the NS.
+            Work::SwapNameservers => Some(&["NS", "DS"]),
             // The apex NS TTL back up, and the canaries removed.
             Work::Finalize => Some(&["NS", "TXT"]),
             Work::CreateZone | Work::VerifyZones | Work::CheckPropagation => Some(&[]),

@@ -89,6 +89,10 @@ pub enum BlockReason {
     /// A server of the parent zone gave no answer at all, three times: its delegation could
     /// not be checked now, nor watched during the window.
     ParentServerSilent,
+    /// `registrar.type: route53zone`: the parent zone's NS record for the domain is missing
+    /// or names other servers than the source zone's. The parent zone is the registration
+    /// itself, so no `staleSourceReason` can accept it.
+    ParentDoesNotDelegate,
 }
 
 /// A record that cannot move as is, and why.

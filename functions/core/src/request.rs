@@ -217,6 +217,10 @@ pub enum RegistrarKind {
     Route53domains,
     /// Another registrar: the operator sets the name servers (the state machine waits).
     Manual,
+    /// The parent zone is a Route 53 hosted zone (`app.example.com` under `example.com`),
+    /// often in another account: its NS record for the domain is the delegation, and
+    /// zonehop changes it in one atomic change, as it would a registration.
+    Route53zone,
 }
 
 /// Every key the request's `registrar` may hold; any other is refused.
@@ -229,6 +233,10 @@ pub struct RegistrarFields {
     pub role_arn: Option<String>,
     #[serde(default)]
     pub external_id: Option<String>,
+    #[serde(default)]
+    pub hosted_zone_id: Option<String>,
+    #[serde(default)]
+    pub lower_ns_ttl: bool,
 }
 
 impl From<RegistrarFields> for RegistrarRef {
@@ -239,6 +247,8 @@ impl From<RegistrarFields> for RegistrarRef {
                 role_arn: fields.role_arn,
                 external_id: fields.external_id,
             },
+            hosted_zone_id: fields.hosted_zone_id,
+            lower_ns_ttl: fields.lower_ns_ttl,
         }
     }
 }
@@ -251,6 +261,65 @@ pub struct RegistrarRef {
     pub kind: RegistrarKind,
     #[serde(flatten)]
     pub access: AccountAccess,
+    /// `route53zone` only: the parent's hosted zone (in the account of `roleArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
+    /// `route53zone` only: lower the parent's NS TTL for the domain to `nsTtl.during`
+    /// before the swap (and put it back when the migration ends), so that the window is
+    /// that TTL and not the parent's usual one. Off unless asked: it writes the parent zone
+    /// twice more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lower_ns_ttl: bool,
+}
+
+impl RegistrarRef {
+    /// The role's ARN, the parent zone's id and every field that only some kinds take.
+    pub fn validate(&self) -> Result<(), InvalidRequest> {
+        self.access.validate("registrar")?;
+        match self.kind {
+            RegistrarKind::Route53zone => {
+                let id = self.hosted_zone_id.as_deref().unwrap_or_default();
+                let bare = bare_zone_id(id);
+                if bare.is_empty() {
+                    return Err(InvalidRequest(
+                        "registrar.hostedZoneId is required for type route53zone: the parent's hosted zone, in the account of registrar.roleArn".into(),
+                    ));
+                }
+                if !bare.bytes().all(|b| b.is_ascii_alphanumeric()) || bare.len() > 32 {
+                    return Err(InvalidRequest(format!(
+                        "registrar.hostedZoneId `{id}` is not a hosted zone id (Z0123456789ABCDEFGHIJ)"
+                    )));
+                }
+                Ok(())
+            }
+            kind => {
+                let name = match kind {
+                    RegistrarKind::Manual => "manual",
+                    _ => "route53domains",
+                };
+                if self.hosted_zone_id.is_some() {
+                    return Err(InvalidRequest(format!(
+                        "registrar.hostedZoneId is for type route53zone, not {name}"
+                    )));
+                }
+                if self.lower_ns_ttl {
+                    return Err(InvalidRequest(format!(
+                        "registrar.lowerNsTtl is for type route53zone (a registry's TTL cannot be changed), not {name}"
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == RegistrarRef::default()
+    }
+
+    /// The parent zone's bare id (`route53zone` only).
+    pub fn parent_zone_id(&self) -> Option<&str> {
+        self.hosted_zone_id.as_deref().map(bare_zone_id)
+    }
 }
 
 /// The request's `nsTtl`: the apex NS TTL during the move and after it.
@@ -308,6 +377,13 @@ pub struct BothZones {
     pub target: ZoneRef,
     #[serde(default)]
     pub ns_ttl: NsTtl,
+    /// Where the delegation is: lower-ns-ttl and finalize change a `route53zone` parent's
+    /// NS TTL when `registrar.lowerNsTtl` asks for it.
+    #[serde(default, skip_serializing_if = "RegistrarRef::is_default")]
+    pub registrar: RegistrarRef,
+    /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
 }
 
 impl BothZones {
@@ -315,6 +391,7 @@ impl BothZones {
     pub fn validated(&self) -> Result<(Name, String, String), InvalidRequest> {
         let domain = parse_domain(&self.domain)?;
         self.ns_ttl.validate()?;
+        self.registrar.validate()?;
         self.source.access.validate("source")?;
         self.target.access.validate("target")?;
         let source = bare_zone_id(self.source.required_id("source")?).to_owned();

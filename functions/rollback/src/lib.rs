@@ -5,8 +5,8 @@ use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::dynamodb::ConfiguredLedger;
+use zonehop::adapters::parent_zone::ConfiguredRegistrar;
 use zonehop::adapters::route53::Route53;
-use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::core::access::Work;
 use zonehop::steps::rollback::{rollback, RollbackOutput, RollbackRequest};
 use zonehop::Settings;
@@ -19,14 +19,23 @@ pub async fn handler(
 ) -> Result<RollbackOutput, zonehop::Error> {
     let request: RollbackRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
-    request.registrar.access.validate("registrar")?;
+    request.registrar.validate()?;
     let work = Work::Rollback;
     let session = Session::new(work, &request.domain, &[&request.source]);
     let source = config_for(base, &request.source.access, &session).await;
-    let session = Session::new(work, &request.domain, &[&request.source]);
+    let session =
+        Session::for_registrar(work, &request.domain, &request.registrar, &request.source);
     let registrar = config_for(base, &request.registrar.access, &session).await;
     let source = Route53::new(route53_client(&source));
-    let registrar = Route53Domains::new(&registrar);
+    let registrar = ConfiguredRegistrar::new(&registrar, &request.registrar);
     let ledger = ConfiguredLedger::new(base, settings.ledger_table.as_deref());
-    rollback(&source, &registrar, &ledger, &request, settings).await
+    rollback(
+        &source,
+        &registrar,
+        registrar.parent(),
+        &ledger,
+        &request,
+        settings,
+    )
+    .await
 }

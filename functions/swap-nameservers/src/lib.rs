@@ -5,8 +5,8 @@ use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::dynamodb::ConfiguredLedger;
+use zonehop::adapters::parent_zone::ConfiguredRegistrar;
 use zonehop::adapters::route53::Route53;
-use zonehop::adapters::route53domains::Route53Domains;
 use zonehop::core::access::Work;
 use zonehop::steps::swap_nameservers::{swap_nameservers, SwapOutput, SwapRequest};
 use zonehop::Settings;
@@ -20,17 +20,18 @@ pub async fn handler(
     let request: SwapRequest = zonehop::request::parse(event.payload)?;
     request.source.access.validate("source")?;
     request.target.access.validate("target")?;
-    request.registrar.access.validate("registrar")?;
+    request.registrar.validate()?;
     let work = Work::SwapNameservers;
     let session = Session::new(work, &request.domain, &[&request.source]);
     let source = config_for(base, &request.source.access, &session).await;
     let session = Session::new(work, &request.domain, &[&request.target]);
     let target = config_for(base, &request.target.access, &session).await;
-    let session = Session::new(work, &request.domain, &[&request.source]);
+    let session =
+        Session::for_registrar(work, &request.domain, &request.registrar, &request.source);
     let registrar = config_for(base, &request.registrar.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
-    let registrar = Route53Domains::new(&registrar);
+    let registrar = ConfiguredRegistrar::new(&registrar, &request.registrar);
     let ledger = ConfiguredLedger::new(base, settings.ledger_table.as_deref());
     swap_nameservers(&source, &target, &registrar, &ledger, &request, settings).await
 }

@@ -71,6 +71,15 @@ pub enum Error {
         actual: String,
     },
 
+    /// The parent zone (`registrar.type: route53zone`) holds no delegation of the domain
+    /// to the servers zonehop expects.
+    #[error("parent zone {zone_id} does not delegate {domain} as expected (it names {servers:?}): the delegation was changed outside zonehop; put it back or start again")]
+    ParentDoesNotDelegate {
+        zone_id: String,
+        domain: String,
+        servers: Vec<String>,
+    },
+
     /// A private hosted zone was given; zonehop moves public zones.
     #[error("hosted zone {zone_id} is private; zonehop moves public zones only")]
     PrivateZone { zone_id: String },
@@ -212,6 +221,7 @@ impl Error {
             Error::ZoneNotFound { .. } => "ZoneNotFound",
             Error::ZoneNameMismatch { .. } => "ZoneNameMismatch",
             Error::PrivateZone { .. } => "PrivateZone",
+            Error::ParentDoesNotDelegate { .. } => "ParentDoesNotDelegate",
             Error::ZoneAlreadyExists { .. } => "ZoneAlreadyExists",
             Error::MigrationBlocked { .. } => "MigrationBlocked",
             Error::OverwriteLimitExceeded { .. } => "OverwriteLimitExceeded",

@@ -305,6 +305,24 @@ fn cases() -> Vec<Case> {
             expected: Some("InvalidRequest"),
         },
         Case {
+            name: "registrar route53zone without its parent zone",
+            world: same,
+            request: |_, v| json(set(v, "/registrar", json!({ "type": "route53zone" }))),
+            expected: Some("InvalidRequest"),
+        },
+        Case {
+            name: "registrar.hostedZoneId for route53domains",
+            world: same,
+            request: |_, v| json(set(v, "/registrar/hostedZoneId", json!("Z0PARENT"))),
+            expected: Some("InvalidRequest"),
+        },
+        Case {
+            name: "registrar.lowerNsTtl for route53domains",
+            world: same,
+            request: |_, v| json(set(v, "/registrar/lowerNsTtl", json!(true))),
+            expected: Some("InvalidRequest"),
+        },
+        Case {
             name: "healthChecks unknown",
             world: same,
             request: |_, v| json(set(v, "/healthChecks", json!("ignore"))),

@@ -11,6 +11,7 @@ use serde_json::json;
 use std::time::Duration;
 use zonehop::adapters::memory::MemoryLedger;
 use zonehop::adapters::memory::{Fault, RegistrarOp, ZoneOp};
+use zonehop::adapters::parent_zone::NO_PARENT;
 use zonehop::core::delegation::canonical_servers;
 use zonehop::core::zone::RrType;
 use zonehop::steps::carry_edits::{carry_edits, CarryOutput};
@@ -292,6 +293,7 @@ async fn finalize_restores_the_ns_ttl_and_removes_both_canaries() {
     let out = finalize(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &request(final_body(&w, &target)),
         &settings(),
     )
@@ -322,6 +324,7 @@ async fn invariant_3_finalize_run_again_writes_nothing() {
     finalize(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &request(final_body(&w, &target)),
         &settings(),
     )
@@ -331,6 +334,7 @@ async fn invariant_3_finalize_run_again_writes_nothing() {
     let again = finalize(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &request(final_body(&w, &target)),
         &settings(),
     )
@@ -348,6 +352,7 @@ async fn finalize_denied_is_named_and_not_retried() {
     let err = finalize(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &request(final_body(&w, &target)),
         &settings(),
     )
@@ -380,6 +385,7 @@ async fn rollback_points_registration_and_old_apex_ns_back_at_the_old_servers() 
     let out = rollback(
         &*w.source,
         &*w.registrar,
+        NO_PARENT,
         &w.ledger,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
@@ -406,6 +412,7 @@ async fn invariant_3_rollback_run_again_writes_nothing() {
     rollback(
         &*w.source,
         &*w.registrar,
+        NO_PARENT,
         &w.ledger,
         &request(body.clone()),
         &settings(),
@@ -416,6 +423,7 @@ async fn invariant_3_rollback_run_again_writes_nothing() {
     let again = rollback(
         &*w.source,
         &*w.registrar,
+        NO_PARENT,
         &w.ledger,
         &request(body),
         &settings(),
@@ -433,6 +441,7 @@ async fn rollback_with_a_manual_registrar_names_what_the_operator_must_set() {
     let out = rollback(
         &*w.source,
         &*w.registrar,
+        NO_PARENT,
         &w.ledger,
         &request(rollback_body(&w, "manual")),
         &settings(),
@@ -458,6 +467,7 @@ async fn a_rollback_whose_registrar_operation_fails_is_named() {
     let err = rollback(
         &*w.source,
         &*w.registrar,
+        NO_PARENT,
         &w.ledger,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
@@ -476,6 +486,7 @@ async fn rollback_retries_a_throttled_registrar() {
     rollback(
         &*w.source,
         &*w.registrar,
+        NO_PARENT,
         &w.ledger,
         &request(rollback_body(&w, "route53domains")),
         &settings(),

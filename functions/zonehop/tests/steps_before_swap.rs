@@ -10,6 +10,7 @@ use zonehop::core::access::Work;
 use common::*;
 use serde_json::json;
 use zonehop::adapters::memory::{Fault, ZoneOp};
+use zonehop::adapters::parent_zone::NO_PARENT;
 use zonehop::core::zone::{RecordSet, RrType};
 use zonehop::steps::create_zone::{create_zone, CreateZoneOutput};
 use zonehop::steps::delegate_subdomain::delegate_subdomain;
@@ -632,6 +633,7 @@ async fn lower_ns_ttl_sets_both_apex_ns_ttls_and_reports_the_old_one_to_wait_out
     let out = lower_ns_ttl(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &w.ledger,
         &w.clock,
         &request(both_zones(&w, &target)),
@@ -662,6 +664,7 @@ async fn a_new_execution_waits_out_the_original_ns_ttl_the_ledger_remembers() {
     let first = lower_ns_ttl(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &w.ledger,
         &w.clock,
         &request(body.clone()),
@@ -675,6 +678,7 @@ async fn a_new_execution_waits_out_the_original_ns_ttl_the_ledger_remembers() {
     let second = lower_ns_ttl(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &w.ledger,
         &w.clock,
         &request(body),
@@ -698,6 +702,7 @@ async fn invariant_3_lower_ns_ttl_run_again_writes_nothing() {
     lower_ns_ttl(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &w.ledger,
         &w.clock,
         &request(body.clone()),
@@ -709,6 +714,7 @@ async fn invariant_3_lower_ns_ttl_run_again_writes_nothing() {
     let again = lower_ns_ttl(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &w.ledger,
         &w.clock,
         &request(body),
@@ -729,6 +735,7 @@ async fn lower_ns_ttl_gives_up_on_persistent_throttling_with_a_retryable_error_t
     let err = lower_ns_ttl(
         &*w.source,
         &*w.target,
+        NO_PARENT,
         &w.ledger,
         &w.clock,
         &request(both_zones(&w, &target)),

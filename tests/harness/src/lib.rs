@@ -179,6 +179,7 @@ pub fn sync_request(
 ) -> zonehop::steps::sync_records::SyncRequest {
     use zonehop::core::request::ZoneRef;
     zonehop::steps::sync_records::SyncRequest {
+        execution_id: None,
         domain: domain.to_owned(),
         source: ZoneRef {
             hosted_zone_id: Some(source_id.to_owned()),

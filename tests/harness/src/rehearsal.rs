@@ -21,7 +21,7 @@ use zonehop::core::change::{Action, Change};
 use zonehop::core::export::load_export;
 use zonehop::core::plan::is_apex_soa_or_ns;
 use zonehop::core::request::RegistrarKind;
-use zonehop::core::zone::RecordSet;
+use zonehop::core::zone::{RecordSet, RrType};
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
 
@@ -188,6 +188,29 @@ pub enum ScenarioError {
 pub enum RegistrarChoiceError {
     #[error("REGISTRAR=route53domains: Route 53 Domains does not register .{suffix} domains (the list AWS publishes, in {list}); leave REGISTRAR unset or use REGISTRAR=manual")]
     NotRegistrable { suffix: String, list: String },
+    #[error("REGISTRAR=route53zone moves a subdomain whose parent is a hosted zone, and {domain} is a registered domain (its parent is a registry): give a DOMAIN below it (app.{domain}), or leave DOMAIN unset to rehearse the bundled example as app.example.com")]
+    ParentZoneNeedsSubdomain { domain: String },
+    #[error("{domain} is below the registered domain {registered}: its delegation is {registered}'s NS record, so only REGISTRAR=route53zone (a parent hosted zone) can move it")]
+    SubdomainNeedsParentZone { domain: String, registered: String },
+}
+
+/// The NS TTL with which a rehearsal's parent hosted zone (`route53zone`) delegates the
+/// domain: its "usual" TTL, which lower-ns-ttl lowers to the rehearsal's `nsTtl.during` and
+/// waits out before the swap. Ten times the rehearsal's TTL, as two days are to a few hours.
+pub const PARENT_DELEGATION_TTL: u32 = 20;
+
+/// Whether `domain` is a registered domain (one label below a public suffix), not a name
+/// below one (`app.example.com`).
+pub fn is_registered(domain: &Name) -> bool {
+    registered_domain_suffix(domain).is_ok()
+}
+
+/// The zone above `domain` (`example.com.` for `app.example.com.`).
+pub fn parent_of(domain: &Name) -> Option<Name> {
+    let labels: Vec<&str> = domain.labels().collect();
+    (labels.len() > 1)
+        .then(|| Name::parse(&labels[1..].join(".")).ok())
+        .flatten()
 }
 
 /// The registrar a rehearsal of `domain` uses: `requested` (REGISTRAR=) when given, else
@@ -198,6 +221,26 @@ pub fn choose_registrar(
     requested: Option<RegistrarKind>,
 ) -> Result<(RegistrarKind, String), RegistrarChoiceError> {
     let list = "tests/world/route53domains-tlds.txt";
+    if !is_registered(domain) {
+        let registered = parent_of(domain)
+            .map(|p| p.as_str().trim_end_matches('.').to_owned())
+            .unwrap_or_default();
+        return match requested {
+            None | Some(RegistrarKind::Route53zone) => Ok((
+                RegistrarKind::Route53zone,
+                format!("{} is below {registered}: its parent is a hosted zone (made in a third account), whose NS record zonehop changes", domain.as_str().trim_end_matches('.')),
+            )),
+            Some(_) => Err(RegistrarChoiceError::SubdomainNeedsParentZone {
+                domain: domain.as_str().trim_end_matches('.').to_owned(),
+                registered,
+            }),
+        };
+    }
+    if requested == Some(RegistrarKind::Route53zone) {
+        return Err(RegistrarChoiceError::ParentZoneNeedsSubdomain {
+            domain: domain.as_str().trim_end_matches('.').to_owned(),
+        });
+    }
     // A domain the rehearsal accepts has a suffix (Scenario::from_export checked it); any
     // other falls back to its TLD, which only changes the wording.
     let suffix = registered_domain_suffix(domain).ok();
@@ -220,6 +263,9 @@ pub fn choose_registrar(
         (Some(RegistrarKind::Manual), _) => {
             Ok((RegistrarKind::Manual, "REGISTRAR=manual".to_owned()))
         }
+        (Some(RegistrarKind::Route53zone), _) => Err(RegistrarChoiceError::ParentZoneNeedsSubdomain {
+            domain: domain.as_str().trim_end_matches('.').to_owned(),
+        }),
         (None, true) => Ok((
             RegistrarKind::Route53domains,
             format!("Route 53 Domains registers .{suffix} domains, by the list in {list}"),
@@ -276,7 +322,12 @@ impl Scenario {
                 domain: domain.to_owned(),
                 message: e.to_string(),
             })?;
-        registered_domain_suffix(&domain)?;
+        match registered_domain_suffix(&domain) {
+            // A name below a registered domain (`app.example.com`): its parent is a zone,
+            // rehearsed with REGISTRAR=route53zone.
+            Ok(_) | Err(SuffixError::NotRegistrable { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         if let Some(outside) = zone.iter().find(|r| !r.name.is_at_or_below(&domain)) {
             return Err(ScenarioError::OutsideDomain {
                 path: path.display().to_string(),
@@ -293,6 +344,71 @@ impl Scenario {
             ttl: 2,
             registrar: RegistrarKind::Route53domains,
         })
+    }
+}
+
+impl Scenario {
+    /// The same zone moved below `domain` (`example.com.` to `app.example.com.`): every
+    /// record's name, every name a value or an alias names inside the old domain, and the
+    /// kept subdomains. What `make rehearse REGISTRAR=route53zone` does to the bundled
+    /// example, whose domain is a registered one.
+    pub fn rerooted(&self, domain: &Name) -> Scenario {
+        let old = self.domain.as_str().to_owned();
+        let new = domain.as_str().to_owned();
+        // `x.example.com.` -> `x.app.example.com.`, at label boundaries only.
+        let move_name = |text: &str| -> String {
+            let lower = text.to_ascii_lowercase();
+            if lower == old {
+                new.clone()
+            } else if lower.ends_with(&format!(".{old}")) {
+                format!("{}{new}", &text[..text.len() - old.len()])
+            } else {
+                text.to_owned()
+            }
+        };
+        let move_words = |value: &str| -> String {
+            value
+                .split(' ')
+                .map(&move_name)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let records = self
+            .records
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.name = Name::parse(&move_name(r.name.as_str())).unwrap_or(r.name);
+                if matches!(
+                    r.rtype,
+                    RrType::CNAME | RrType::MX | RrType::NS | RrType::SRV | RrType::PTR
+                ) {
+                    for value in &mut r.resource_records {
+                        value.value = move_words(&value.value);
+                    }
+                }
+                if let Some(alias) = &mut r.alias_target {
+                    alias.dns_name = Name::parse(&move_name(alias.dns_name.as_str()))
+                        .unwrap_or(alias.dns_name.clone());
+                }
+                r
+            })
+            .collect();
+        let keep = self
+            .keep
+            .iter()
+            .map(|k| {
+                let dotted = format!("{}.", k.trim_end_matches('.'));
+                move_name(&dotted).trim_end_matches('.').to_owned()
+            })
+            .collect();
+        Scenario {
+            domain: domain.clone(),
+            records,
+            keep,
+            ttl: self.ttl,
+            registrar: self.registrar,
+        }
     }
 }
 
@@ -317,8 +433,10 @@ pub struct Stage {
     pub source_id: String,
     pub machine_arn: String,
     /// Who keeps the registration: moto's Route 53 Domains, or (manual) the world's
-    /// registry.
+    /// registry, or (route53zone) the parent hosted zone.
     pub registrar: RegistrarKind,
+    /// `route53zone`: the parent's hosted zone, in the registrar's account.
+    pub parent_zone_id: Option<String>,
 }
 
 impl Stage {
@@ -346,28 +464,10 @@ impl Stage {
         )
         .await
         .map_err(SetupError::SourceZone)?;
+        scale_apex(&base, &source_access(), &source_id, &domain, scenario.ttl)
+            .await
+            .map_err(SetupError::SourceZone)?;
         let source = route53_in(&base, &source_access()).await;
-        let zone = read_zone(&source, &source_id)
-            .await
-            .map_err(|e| SetupError::SourceZone(format!("read the source zone: {e}")))?;
-        let apex: Vec<Change> = scaled(
-            &zone
-                .iter()
-                .filter(|r| is_apex_soa_or_ns(r, &domain))
-                .cloned()
-                .collect::<Vec<_>>(),
-            scenario.ttl,
-        )
-        .into_iter()
-        .map(|record| Change {
-            action: Action::Upsert,
-            record,
-        })
-        .collect();
-        source
-            .change_records(&source_id, &apex, "rehearsal: apex TTLs scaled")
-            .await
-            .map_err(|e| SetupError::SourceZone(format!("scale the apex TTLs: {e}")))?;
         let registered = domain.as_str().trim_end_matches('.');
         let servers = source
             .get_zone(&source_id)
@@ -375,6 +475,8 @@ impl Stage {
             .map_err(|e| SetupError::SourceZone(format!("read the source zone: {e}")))?
             .name_servers;
         let registry = Registry::new();
+        let mut parent_zone_id = None;
+        let mut accounts = vec![source_access(), target_access()];
         match scenario.registrar {
             RegistrarKind::Route53domains => {
                 on_step(&format!(
@@ -395,10 +497,37 @@ impl Stage {
                 ));
                 registry.set_name_servers(registered, &servers)?;
             }
+            RegistrarKind::Route53zone => {
+                let parent = parent_of(&domain).ok_or_else(|| {
+                    SetupError::SourceZone(format!("{domain} has no parent zone"))
+                })?;
+                on_step(&format!(
+                    "create the parent zone {parent} in a third account, delegating {domain} to the source zone (NS TTL {PARENT_DELEGATION_TTL} s)"
+                ));
+                // As Route 53 lists them, each with its trailing dot.
+                let servers = zonehop::core::delegation::canonical_servers(&servers);
+                let values: Vec<&str> = servers.iter().map(String::as_str).collect();
+                let delegation = RecordSet::simple(
+                    domain.clone(),
+                    RrType::NS,
+                    i64::from(PARENT_DELEGATION_TTL),
+                    &values,
+                );
+                let id = try_seed_zone(&base, &registrar_access(), &parent, &[delegation])
+                    .await
+                    .map_err(|e| SetupError::SourceZone(format!("the parent zone: {e}")))?;
+                scale_apex(&base, &registrar_access(), &id, &parent, scenario.ttl)
+                    .await
+                    .map_err(|e| SetupError::SourceZone(format!("the parent zone: {e}")))?;
+                // The registry delegates the parent to its zone's apex NS (the only zone of
+                // that name); the parent's NS record for the domain delegates the domain.
+                accounts.push(registrar_access());
+                parent_zone_id = Some(id);
+            }
         }
         on_step("start the DNS internet (knotd root, registry and zone servers; unbound, kresd)");
         let world = DnsWorld::start(
-            WorldOptions::new(base.clone(), vec![source_access(), target_access()])
+            WorldOptions::new(base.clone(), accounts)
                 .registrar(registrar_access())
                 .registry(registry)
                 .ttls(Ttls {
@@ -428,6 +557,7 @@ impl Stage {
             source_id,
             machine_arn,
             registrar: scenario.registrar,
+            parent_zone_id,
         })
     }
 
@@ -447,6 +577,13 @@ impl Stage {
                 "externalId": registrar_access().external_id,
             }),
             RegistrarKind::Manual => json!({ "type": "manual" }),
+            RegistrarKind::Route53zone => json!({
+                "type": "route53zone",
+                "hostedZoneId": self.parent_zone_id,
+                "roleArn": registrar_access().role_arn,
+                "externalId": registrar_access().external_id,
+                "lowerNsTtl": true,
+            }),
         };
         json!({
             "domain": self.domain.as_str().trim_end_matches('.'),
@@ -478,7 +615,7 @@ impl Stage {
         for (key, supplied) in [
             ("source", &["hostedZoneId", "roleArn", "externalId"][..]),
             ("target", &["hostedZoneId", "roleArn", "externalId"][..]),
-            ("registrar", &["roleArn", "externalId"][..]),
+            ("registrar", &["roleArn", "externalId", "hostedZoneId"][..]),
             ("probe", &["resolvers"][..]),
         ] {
             let entry = map.entry(key).or_insert_with(|| json!({}));
@@ -558,6 +695,14 @@ impl Stage {
                 )
                 .await
             }
+            RegistrarKind::Route53zone => {
+                let zones = route53_in(&self.base, &registrar_access()).await;
+                let parent = zonehop::ports::parent_zone::ParentZone::new(
+                    zones,
+                    self.parent_zone_id.as_deref().unwrap_or_default(),
+                );
+                zonehop::ports::registrar::Registrar::name_servers(&parent, &self.domain).await
+            }
             RegistrarKind::Manual => Ok(zonehop::core::delegation::canonical_servers(
                 &self
                     .world
@@ -581,6 +726,9 @@ impl Stage {
             RegistrarKind::Route53domains => {
                 try_set_name_servers(&self.base, domain, servers).await
             }
+            RegistrarKind::Route53zone => Err(
+                "a route53zone registrar is never the operator's: swap-nameservers changes the parent zone".to_owned(),
+            ),
         }
     }
 
@@ -592,6 +740,39 @@ impl Stage {
             .map(|r: &Resolver| (r.addr.to_string(), r.name))
             .collect()
     }
+}
+
+/// The zone's apex SOA and NS with their TTLs capped at `ttl`, as the zone's records are.
+async fn scale_apex(
+    base: &SdkConfig,
+    account: &zonehop::core::request::AccountAccess,
+    zone_id: &str,
+    apex: &Name,
+    ttl: u32,
+) -> Result<(), String> {
+    let zones = route53_in(base, account).await;
+    let zone = read_zone(&zones, zone_id)
+        .await
+        .map_err(|e| format!("read the zone {apex}: {e}"))?;
+    let changes: Vec<Change> = scaled(
+        &zone
+            .iter()
+            .filter(|r| is_apex_soa_or_ns(r, apex))
+            .cloned()
+            .collect::<Vec<_>>(),
+        ttl,
+    )
+    .into_iter()
+    .map(|record| Change {
+        action: Action::Upsert,
+        record,
+    })
+    .collect();
+    zones
+        .change_records(zone_id, &changes, "rehearsal: apex TTLs scaled")
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("scale the apex TTLs of {apex}: {e}"))
 }
 
 fn access(role: &zonehop::core::request::AccountAccess, zone_id: Option<&str>) -> Value {
@@ -633,5 +814,57 @@ mod tests {
         assert!(refused.to_string().contains(".co.kr"), "{refused}");
         let (_, why) = choose_registrar(&n("usa.gov"), None).expect("chosen");
         assert!(why.contains("does not register .gov"), "{why}");
+        // A name below a registered domain: only its parent zone delegates it.
+        assert_eq!(
+            chosen("app.example.com", None),
+            Ok(RegistrarKind::Route53zone)
+        );
+        assert!(chosen("app.example.com", Some(RegistrarKind::Manual)).is_err());
+        let refused = chosen("example.com", Some(RegistrarKind::Route53zone))
+            .expect_err("a registered domain's parent is a registry");
+        assert!(refused.to_string().contains("app.example.com"), "{refused}");
+    }
+
+    #[test]
+    fn rerooting_moves_names_values_aliases_and_kept_subdomains_below_the_new_domain() {
+        let n = |s: &str| Name::parse(s).expect("name");
+        let app = Scenario::example().rerooted(&n("app.example.com"));
+        assert_eq!(app.domain, n("app.example.com"));
+        assert_eq!(app.keep, ["dev.app.example.com"]);
+        assert!(app
+            .records
+            .iter()
+            .all(|r| r.name.is_at_or_below(&app.domain)));
+        let mx = app
+            .records
+            .iter()
+            .find(|r| r.rtype == RrType::MX)
+            .expect("the MX");
+        assert_eq!(
+            mx.values().collect::<Vec<_>>(),
+            ["10 mail.app.example.com."]
+        );
+        let alias = app
+            .records
+            .iter()
+            .find_map(|r| r.alias_target.as_ref())
+            .expect("the alias");
+        assert_eq!(alias.dns_name, n("www.app.example.com"));
+        let cname = app
+            .records
+            .iter()
+            .find(|r| r.rtype == RrType::CNAME)
+            .expect("the CNAME");
+        assert_eq!(
+            cname.values().collect::<Vec<_>>(),
+            ["api.dev.app.example.com."]
+        );
+        // Text is left alone (an SPF include names another domain).
+        let txt = app
+            .records
+            .iter()
+            .find(|r| r.rtype == RrType::TXT && r.name == app.domain)
+            .expect("the TXT");
+        assert!(txt.values().any(|v| v.contains("_spf.example.net")));
     }
 }

@@ -110,18 +110,19 @@ const TRANSITIONS_PER_ROUND: f64 = 3.0;
 
 /// The same migration in AWS, where the window is not scaled: the rehearsal's `cost` with its
 /// propagation rounds replaced by those the loop runs (default pacing, 30 s to 1 h) when the
-/// parent delegates with `.com`'s 2-day NS TTL, the apex NS TTL is lowered to 300 s, and the
+/// parent delegates with an NS TTL of `parent_ns_ttl` (`.com`'s 2 days, 172,800 s; or a
+/// `route53zone` parent's, lowered to 300 s with the apex NS), the apex NS TTL is lowered to
+/// 300 s, and the
 /// zone's largest record TTL is `largest_record_ttl`; the parent switch is seen at the first
 /// round and the resolvers have moved by the bound. Each round is billed like the rehearsal's
 /// average check-propagation invocation.
-pub fn projected_cost(executed: &Value, largest_record_ttl: i64) -> Value {
+pub fn projected_cost(executed: &Value, largest_record_ttl: i64, parent_ns_ttl: i64) -> Value {
     use zonehop::core::propagation::{judge, Evidence, LoopState, Pacing};
-    const PARENT_NS_TTL: i64 = 172_800;
     const NS_TTL_DURING: i64 = 300;
     let mut state = LoopState::default();
     let mut now = 0;
     let mut rounds = 0u32;
-    let bound = PARENT_NS_TTL + NS_TTL_DURING.max(largest_record_ttl);
+    let bound = parent_ns_ttl + NS_TTL_DURING.max(largest_record_ttl);
     loop {
         let moved = usize::from(now >= bound);
         let evidence = Evidence {
@@ -129,7 +130,7 @@ pub fn projected_cost(executed: &Value, largest_record_ttl: i64) -> Value {
             parent_on_new: 1,
             parent_total: 1,
             parent_unknown: 0,
-            parent_ns_ttl: PARENT_NS_TTL,
+            parent_ns_ttl,
             old_ns_ttl: NS_TTL_DURING,
             largest_record_ttl,
             resolvers_on_new: moved,
@@ -157,7 +158,8 @@ pub fn projected_cost(executed: &Value, largest_record_ttl: i64) -> Value {
         + per_round_gb * f64::from(rounds);
     let usd = transitions * USD_PER_TRANSITION + gb_seconds * USD_PER_GB_SECOND_ARM64;
     json!({
-        "assumes": "parent NS TTL 172800 s (.com), apex NS TTL lowered to 300 s, default pacing, parent switch seen at the first round",
+        "assumes": format!("parent NS TTL {parent_ns_ttl} s, apex NS TTL lowered to 300 s, default pacing, parent switch seen at the first round"),
+        "parentNsTtl": parent_ns_ttl,
         "propagationRounds": rounds,
         "windowHours": (now as f64 / 360.0).round() / 10.0,
         "stateTransitions": transitions.round() as u64,

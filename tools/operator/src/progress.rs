@@ -231,8 +231,12 @@ impl Progress {
             }
             "Lower NS TTL" => {
                 let l = &output["nsTtlLowered"];
+                let parent = match l["previousParentTtl"].as_i64() {
+                    Some(ttl) => format!(", and the parent zone's NS TTL (was {ttl} s)"),
+                    None => String::new(),
+                };
                 vec![format!(
-                    "  apex NS TTL lowered (was {} s in the source); waiting {} s for the old TTL to run out",
+                    "  apex NS TTL lowered (was {} s in the source){parent}; waiting {} s for the old TTL to run out",
                     l["previousSourceTtl"], l["waitSeconds"]
                 )]
             }

@@ -159,8 +159,8 @@ pub fn summary_lines(report: &Value) -> Vec<String> {
     let p = &report["projectedProductionCost"];
     if p.is_object() {
         out.push(format!(
-            "  the same migration in AWS (.com's 2-day NS TTL, not scaled): about {} h, {} propagation rounds, {} transitions, {} GB-s: ${} (plus $0.50 a month per hosted zone)",
-            p["windowHours"], p["propagationRounds"], p["stateTransitions"], p["lambdaGbSeconds"], p["usdAtAwsPrices"]
+            "  the same migration in AWS (the parent's NS TTL {} s, not scaled): about {} h, {} propagation rounds, {} transitions, {} GB-s: ${} (plus $0.50 a month per hosted zone)",
+            p["parentNsTtl"], p["windowHours"], p["propagationRounds"], p["stateTransitions"], p["lambdaGbSeconds"], p["usdAtAwsPrices"]
         ));
     }
     out

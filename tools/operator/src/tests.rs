@@ -121,7 +121,7 @@ fn a_production_window_replaces_the_rehearsed_rounds() {
         "stateTransitions": 70, "lambdaGbSeconds": 3.0,
         "byFunction": { "check-propagation": { "invocations": 4, "gbSeconds": 1.0 } },
     });
-    let projected = projected_cost(&executed, 3_600);
+    let projected = projected_cost(&executed, 3_600, 172_800);
     let rounds = projected["propagationRounds"].as_f64().expect("rounds");
     // 2 days and an hour at most an hour apart: at least 50 rounds, far below the cap.
     assert!((50.0..200.0).contains(&rounds), "{projected}");

@@ -372,12 +372,19 @@ async fn the_tool_starts_watches_reports_and_resumes_a_manual_migration_in_the_e
             "{step} logged its invocations with the domain: {summary:?}"
         );
     }
+    // Every step is passed the execution's id; each that ran logs its name on every line
+    // of the domain.
     let passed = steps_passed_the_execution();
-    assert!(passed.contains("preflight"), "{passed:?}");
-    for step in &passed {
+    assert_eq!(passed.len(), 12, "{passed:?}");
+    for (step, lines) in &summary.lines_of_domain {
         assert!(
-            summary.lines_of_execution.get(step).copied().unwrap_or(0) >= 2,
-            "{step} is passed the execution's id and logs its name: {summary:?}"
+            passed.contains(step),
+            "{step} is not passed the execution: {passed:?}"
+        );
+        assert_eq!(
+            summary.lines_of_execution.get(step),
+            Some(lines),
+            "{step} logs the execution's name on every line of the domain: {summary:?}"
         );
     }
     assert!(summary.metric_lines >= 1, "{summary:?}");

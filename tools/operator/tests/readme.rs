@@ -43,6 +43,16 @@ fn the_readmes_mermaid_diagram_is_generated_from_the_asl() {
         serde_json::from_str(&repo_file("statemachine/migration.asl.json")).expect("the ASL");
     let readme = repo_file("README.md");
     let expected = zonehop_operator::mermaid::from_asl(&asl);
+    // `ZONEHOP_WRITE_README=1 cargo nextest run -p zonehop-operator --test readme` writes
+    // the block after an ASL change (then review the diff).
+    if std::env::var_os("ZONEHOP_WRITE_README").is_some() {
+        let start = readme.find(mermaid_block(&readme)).expect("the block");
+        let end = start + mermaid_block(&readme).len();
+        let written = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        std::fs::write(root.join("README.md"), written).expect("README.md written");
+        return;
+    }
     assert!(
         mermaid_block(&readme) == expected,
         "the README's diagram differs from the ASL; replace the ```mermaid block with:\n{expected}"

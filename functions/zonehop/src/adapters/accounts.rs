@@ -140,6 +140,25 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The registrar's side of `work`: the parent zone of a `route53zone` registrar, else
+    /// the source zone (Route 53 Domains' actions have no resources; the registrar's account
+    /// holds no zone of that id, so no zone is granted).
+    pub fn for_registrar(
+        work: Work,
+        domain: &'a str,
+        registrar: &'a zonehop_core::request::RegistrarRef,
+        source: &'a ZoneRef,
+    ) -> Session<'a> {
+        match registrar.parent_zone_id() {
+            Some(parent) => Session {
+                work,
+                domain,
+                zones: vec![parent],
+            },
+            None => Session::new(work, domain, &[source]),
+        }
+    }
+
     /// The session policy for a role in `partition`. A domain that does not parse (the step
     /// refuses it before any call) gets a policy allowing no record name at all.
     pub fn policy(&self, partition: &str) -> String {

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod dynamodb;
 pub mod memory;
+pub mod parent_zone;
 pub mod route53;
 pub mod route53domains;
 pub mod stepfunctions;

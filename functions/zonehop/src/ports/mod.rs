@@ -6,5 +6,6 @@ pub mod dns;
 pub mod executions;
 pub mod hosted_zones;
 pub mod ledger;
+pub mod parent_zone;
 pub mod registrar;
 pub mod retry;

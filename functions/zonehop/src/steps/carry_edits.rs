@@ -31,6 +31,9 @@ pub struct CarryRequest {
     pub keep_in_source: Vec<String>,
     #[serde(default)]
     pub health_checks: HealthCheckPolicy,
+    /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
 }
 
 #[cfg(test)]

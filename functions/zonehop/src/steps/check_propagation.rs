@@ -83,6 +83,9 @@ pub struct PropagationRequest {
     /// What the previous round returned as `state` (absent on the first round).
     #[serde(default)]
     pub state: Option<RoundState>,
+    /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
 }
 
 /// The loop state plus each probe resolver's track and the parent's server addresses.

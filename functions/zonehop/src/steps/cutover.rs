@@ -35,16 +35,20 @@ struct CutoverFields {
     #[serde(default)]
     ns_ttl: zonehop_core::request::NsTtl,
     records: Vec<CutoverRecord>,
+    #[serde(default)]
+    execution_id: Option<String>,
 }
 
 impl From<CutoverFields> for CutoverRequest {
     fn from(fields: CutoverFields) -> Self {
         CutoverRequest {
             zones: BothZones {
+                execution_id: fields.execution_id,
                 domain: fields.domain,
                 source: fields.source,
                 target: fields.target,
                 ns_ttl: fields.ns_ttl,
+                registrar: Default::default(),
             },
             records: fields.records,
         }

@@ -4,7 +4,9 @@ use crate::error::Error;
 use crate::ports::hosted_zones::change_and_wait;
 use crate::ports::hosted_zones::read_zone;
 use crate::ports::hosted_zones::set_apex_ns_ttl;
+use crate::ports::hosted_zones::wait_in_sync;
 use crate::ports::hosted_zones::HostedZones;
+use crate::ports::parent_zone::ParentZone;
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,10 @@ use zonehop_core::zone::RrType;
 #[serde(rename_all = "camelCase")]
 pub struct FinalizeOutput {
     pub ns_ttl: i64,
+    /// The parent's NS TTL for the domain, where finalize raised it (`route53zone` with
+    /// `lowerNsTtl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_ns_ttl: Option<i64>,
     pub canaries_removed: usize,
     /// What the operator does next; zonehop never deletes the old zone.
     pub decommission_checklist: Vec<String>,
@@ -57,10 +63,12 @@ async fn remove_canary<R: HostedZones>(
     Ok(true)
 }
 
-/// Step 10: apex NS TTLs to `nsTtl.after`, canaries removed, the checklist.
-pub async fn finalize<S: HostedZones, T: HostedZones>(
+/// Step 10: apex NS TTLs to `nsTtl.after` (and the parent's delegation TTL, where
+/// lower-ns-ttl lowered it in a `route53zone` parent), canaries removed, the checklist.
+pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones>(
     source: &S,
     target: &T,
+    parent: Option<&ParentZone<P>>,
     request: &BothZones,
     settings: &Settings,
 ) -> Result<FinalizeOutput, Error> {
@@ -71,10 +79,19 @@ pub async fn finalize<S: HostedZones, T: HostedZones>(
     let ttl = request.ns_ttl.after;
     set_apex_ns_ttl(target, &target_id, &domain, ttl, settings).await?;
     set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
+    let mut parent_ns_ttl = None;
+    if let Some(parent) = parent.filter(|_| request.registrar.lower_ns_ttl) {
+        if let (_, Some(change)) = parent.set_delegation_ttl(&domain, ttl).await? {
+            let zones = Retrying::new(parent.zones(), settings.retry, &stats);
+            wait_in_sync(&zones, &change, settings.in_sync_timeout).await?;
+        }
+        parent_ns_ttl = Some(ttl);
+    }
     let removed = usize::from(remove_canary(target, &target_id, &domain, settings).await?)
         + usize::from(remove_canary(source, &source_id, &domain, settings).await?);
     Ok(FinalizeOutput {
         ns_ttl: ttl,
+        parent_ns_ttl,
         canaries_removed: removed,
         decommission_checklist: vec![
             format!("Keep the old zone {source_id} unchanged for at least 48 hours more; zonehop never deletes it."),

@@ -274,6 +274,7 @@ pub async fn preflight<
             source_ns_ttl,
             parent_ns_ttl,
             request.ns_ttl.during,
+            request.registrar.lower_ns_ttl,
         ),
         canary_written: false,
         source_ns_ttl,
@@ -329,13 +330,7 @@ fn check_request(request: &PreflightRequest, settings: &Settings) -> Result<Chec
         .map_err(|e| e.0);
     note(request.source.access.validate("source").map_err(|e| e.0));
     note(request.target.access.validate("target").map_err(|e| e.0));
-    note(
-        request
-            .registrar
-            .access
-            .validate("registrar")
-            .map_err(|e| e.0),
-    );
+    note(request.registrar.validate().map_err(|e| e.0));
     for problem in request.ns_ttl.problems() {
         note(Err(problem.0));
     }
@@ -560,7 +555,7 @@ async fn check_delegation<D: DnsClient>(
         findings.block(
             BlockReason::DsAtParent,
             domain.as_str(),
-            "the parent publishes a DS for the domain: remove it at the registrar (Route 53 Domains: DisassociateDelegationSignerFromDomain), wait its TTL, then start again".into(),
+            "the parent publishes a DS for the domain: remove it at the registrar (Route 53 Domains: DisassociateDelegationSignerFromDomain; a parent hosted zone: delete its DS record for the domain), wait its TTL, then start again".into(),
         );
     }
     Ok((canonical_servers(&live), parent_ns_ttl))
@@ -616,7 +611,9 @@ async fn registrar_servers<G: Registrar>(
     request: &PreflightRequest,
 ) -> Result<Vec<String>, Error> {
     match request.registrar.kind {
-        RegistrarKind::Route53domains => registrar.name_servers(domain).await,
+        RegistrarKind::Route53domains | RegistrarKind::Route53zone => {
+            registrar.name_servers(domain).await
+        }
         RegistrarKind::Manual => Ok(Vec::new()),
     }
 }
@@ -637,6 +634,19 @@ fn check_stale_source(
         stale.push(format!(
             "the live delegation is {live:?}, not the source zone's servers {source_servers:?}"
         ));
+    }
+    if request.registrar.kind == RegistrarKind::Route53zone
+        && canonical_servers(registration) != source_servers
+    {
+        // The parent zone is the registration: nothing can make another delegation right.
+        findings.block(
+            BlockReason::ParentDoesNotDelegate,
+            domain.as_str(),
+            format!(
+                "the parent zone {} delegates {domain} to {registration:?}, not to the source zone's servers {source_servers:?}: give the source zone the parent delegates to, or the parent zone that delegates to this one",
+                request.registrar.parent_zone_id().unwrap_or_default()
+            ),
+        );
     }
     if request.registrar.kind == RegistrarKind::Route53domains
         && canonical_servers(registration) != source_servers
@@ -721,14 +731,38 @@ async fn check_ledger_lock<E: Executions, L: Ledger>(
 }
 
 /// Each wait of the migration, and why.
-fn timeline(records: &Zone, source_ns_ttl: i64, parent_ns_ttl: i64, during: i64) -> Vec<Wait> {
+/// `parent_lowered`: the parent's NS TTL for the domain is lowered to `during` too (a
+/// `route53zone` parent with `lowerNsTtl`): lower-ns-ttl then waits out the larger of the
+/// two old TTLs, and the window after the switch is bounded by the lowered one.
+fn timeline(
+    records: &Zone,
+    source_ns_ttl: i64,
+    parent_ns_ttl: i64,
+    during: i64,
+    parent_lowered: bool,
+) -> Vec<Wait> {
     let largest_record_ttl = records.iter().filter_map(|r| r.ttl).max().unwrap_or(0);
+    let (first, parent_ns_ttl) = if parent_lowered && parent_ns_ttl > during {
+        (
+            Wait {
+                step: "lower-ns-ttl".into(),
+                seconds: source_ns_ttl.max(parent_ns_ttl),
+                why: format!("resolvers may hold the old apex NS set ({source_ns_ttl} s) and the parent's delegation ({parent_ns_ttl} s) for their TTLs after both are lowered to {during} s"),
+            },
+            during,
+        )
+    } else {
+        (
+            Wait {
+                step: "lower-ns-ttl".into(),
+                seconds: source_ns_ttl,
+                why: format!("resolvers may hold the old apex NS set for its TTL ({source_ns_ttl} s) after it is lowered to {during} s"),
+            },
+            parent_ns_ttl,
+        )
+    };
     vec![
-        Wait {
-            step: "lower-ns-ttl".into(),
-            seconds: source_ns_ttl,
-            why: format!("resolvers may hold the old apex NS set for its TTL ({source_ns_ttl} s) after it is lowered to {during} s"),
-        },
+        first,
         Wait {
             step: "check-propagation".into(),
             seconds: window_after_switch(parent_ns_ttl, during, largest_record_ttl),

@@ -3,8 +3,11 @@
 //! there is left alone.
 use crate::error::Error;
 use crate::ports::hosted_zones::point_apex_ns;
+use crate::ports::hosted_zones::wait_in_sync;
 use crate::ports::hosted_zones::HostedZones;
 use crate::ports::ledger::Ledger;
+use crate::ports::parent_zone::ParentZone;
+use crate::ports::parent_zone::PARENT_NS_TTL;
 use crate::ports::registrar::point_registration;
 use crate::ports::registrar::Registrar;
 use crate::ports::retry::{RetryStats, Retrying};
@@ -26,6 +29,9 @@ pub struct RollbackRequest {
     pub source: ZoneRef,
     #[serde(default)]
     pub registrar: RegistrarRef,
+    /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
 }
 
 /// rollback's output.
@@ -41,9 +47,14 @@ pub struct RollbackOutput {
 
 /// Rollback: the registration and the old zone's apex NS point at the old zone's own
 /// servers again. Needs nothing from the failed run: the old zone knows its servers.
-pub async fn rollback<S: HostedZones, G: Registrar, L: Ledger>(
+///
+/// A `route53zone` parent (`registrar` and `parent` are then the same zone: `parent` for
+/// what only a zone has) gets its NS record back exactly: the old servers, and the TTL it
+/// had before lower-ns-ttl lowered it (the ledger's `parentNsTtl`).
+pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger>(
     source: &S,
     registrar: &G,
+    parent: Option<&ParentZone<P>>,
     ledger: &L,
     request: &RollbackRequest,
     settings: &Settings,
@@ -52,7 +63,7 @@ pub async fn rollback<S: HostedZones, G: Registrar, L: Ledger>(
     let source = &Retrying::new(source, settings.retry, &stats);
     let registrar = &Retrying::new(registrar, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
-    request.registrar.access.validate("registrar")?;
+    request.registrar.validate()?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let source_zone = source.get_zone(&source_id).await?;
     let servers = canonical_servers(&source_zone.name_servers);
@@ -61,6 +72,22 @@ pub async fn rollback<S: HostedZones, G: Registrar, L: Ledger>(
             let (_, operation) =
                 point_registration(registrar, ledger, &domain, &servers, "rollback", settings)
                     .await?;
+            (operation, None)
+        }
+        RegistrarKind::Route53zone => {
+            let (_, operation) =
+                point_registration(registrar, ledger, &domain, &servers, "rollback", settings)
+                    .await?;
+            let original = ledger
+                .read(&domain, PARENT_NS_TTL)
+                .await?
+                .and_then(|doc| doc["original"].as_i64());
+            if let (Some(parent), Some(original)) = (parent, original) {
+                if let (_, Some(change)) = parent.set_delegation_ttl(&domain, original).await? {
+                    let zones = Retrying::new(parent.zones(), settings.retry, &stats);
+                    wait_in_sync(&zones, &change, settings.in_sync_timeout).await?;
+                }
+            }
             (operation, None)
         }
         RegistrarKind::Manual => (None, Some(operator_action(&domain, &servers))),

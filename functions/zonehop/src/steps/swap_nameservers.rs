@@ -32,6 +32,9 @@ pub struct SwapRequest {
     pub target: ZoneRef,
     #[serde(default)]
     pub registrar: RegistrarRef,
+    /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
 }
 
 /// swap-nameservers' output.
@@ -63,7 +66,7 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar, L: L
     let target = &Retrying::new(target, settings.retry, &stats);
     let registrar = &Retrying::new(registrar, settings.retry, &stats);
     let domain = parse_domain(&request.domain)?;
-    request.registrar.access.validate("registrar")?;
+    request.registrar.validate()?;
     let source_id = bare_zone_id(request.source.required_id("source")?).to_owned();
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
     let target_zone = target.get_zone(&target_id).await?;
@@ -83,7 +86,7 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar, L: L
     // A manual registration was changed by the operator before this runs: the state
     // machine waited for them (check-propagation watches the parent publish it).
     let (registration_before, operation_id) = match request.registrar.kind {
-        RegistrarKind::Route53domains => {
+        RegistrarKind::Route53domains | RegistrarKind::Route53zone => {
             point_registration(registrar, ledger, &domain, &servers, "swap", settings).await?
         }
         RegistrarKind::Manual => (Vec::new(), None),

@@ -64,6 +64,9 @@ pub struct SyncRequest {
     /// Plan only: return the plan and write nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
 }
 
 /// How many of a list we show in an output (the state payload is limited to 256 KiB).

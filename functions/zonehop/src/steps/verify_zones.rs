@@ -36,6 +36,9 @@ pub struct VerifyRequest {
     /// when absent: `ZONEHOP_RESOLVER`).
     #[serde(default)]
     pub resolver: Option<String>,
+    /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
 }
 
 /// verify-zones' output (when the zones answer alike).
