@@ -9,8 +9,11 @@ export PATH := $(VENV)/bin:$(PATH)
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 FUNCTIONS := check-propagation create-zone cutover delegate-subdomain finalize lower-ns-ttl preflight rollback swap-nameservers sync-records verify-zones
 LAMBDA_PORT ?= 9000
+# make bench-functions: the functions it measures, and its two reference binaries.
+BENCH_FNS ?= $(FUNCTIONS)
+BENCH_REFS := ref-hello ref-bare-sdk
 
-.PHONY: help setup build build-lambda fmt lint lint-infra test test-unit bench-properties bench-sync bench-verify watch invoke rehearse deploy
+.PHONY: help setup build build-lambda fmt lint lint-infra test test-unit bench-properties bench-sync bench-verify bench-functions watch invoke rehearse deploy
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +53,12 @@ bench-sync: setup ## Sync a 10,000-record zone on moto; compare with octoDNS in 
 bench-verify: setup ## Verify a 10,000-RRset zone on 2x4 knotd servers; compare with dnsperf's ceiling (prints figures)
 	cargo bench -p zonehop-tests --bench verify --no-run
 	scripts/in-netns cargo bench -p zonehop-tests --bench verify --offline
+
+bench-functions: setup ## Each function's binary sizes, init, RSS, AssumeRole and connections cold and warm, against two reference binaries; prints figures (BENCH_FNS="a b", BENCH_RUNS=30, BENCH_ARM64=0)
+	cargo build -p zonehop-bench-functions
+	cargo build --release $(addprefix --bin ,$(BENCH_FNS) $(BENCH_REFS))
+	$(if $(filter 0,$(BENCH_ARM64)),,$(CARGO_LAMBDA) lambda build --release --arm64 $(addprefix --bin ,$(BENCH_FNS) $(BENCH_REFS)))
+	BENCH_ONLY="$(BENCH_FNS)" BENCH_SKIP_BUILD=1 CARGO_NET_OFFLINE=true scripts/in-netns cargo run -q --offline -p zonehop-bench-functions
 
 watch: setup ## Serve every function on the Lambda Invoke API (127.0.0.1:$(LAMBDA_PORT))
 	$(CARGO_LAMBDA) lambda watch -A 127.0.0.1 -P $(LAMBDA_PORT)

@@ -5,6 +5,7 @@ pub mod counting;
 pub mod dnsworld;
 pub mod faults;
 pub mod http;
+pub mod keepalive;
 pub mod lambda;
 pub mod logs;
 pub mod moto;
