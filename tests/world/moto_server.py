@@ -81,6 +81,11 @@ j. Step Functions' own integration (`arn:aws:states:::states:startExecution`, `.
    one integration only. A StartExecution without `Name` gets a UUID, as in Step Functions
    (moto named every such execution "None", so the second collided).
 
+k. Route 53 Domains' registration quota: moto 5.2.5 refuses a 21st registration in an account
+   (DomainLimitExceeded), AWS's default quota of 20, which AWS raises on request; an account
+   consolidating tens to thousands of domains has it raised. Here the quota is 5,000, so a fleet
+   rehearsal registers all its domains in one account (`make rehearse-fleet N=50`).
+
 g. Route 53 Domains TLDs: moto 5.2.5 registers only the TLDs of its own list
    (moto/route53domains/validators.py, AWS_SUPPORTED_TLDS, checked against the last label of the
    name), which lacks 33 that Route 53 Domains registers (`uk`, `au`, `de`, `fr`, `jp`, `us` ...),
@@ -399,6 +404,19 @@ def patch_dynamodb_atomic_writes() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# k. Route 53 Domains: a raised registration quota
+# ---------------------------------------------------------------------------------------------
+ROUTE53DOMAINS_QUOTA = 5000
+
+
+def patch_domains_registration_quota() -> None:
+    """Let an account hold ROUTE53DOMAINS_QUOTA registrations (moto: 20, AWS's default)."""
+    from moto.route53domains import models as domains_models
+
+    domains_models.Route53DomainsBackend.DEFAULT_MAX_DOMAINS_COUNT = ROUTE53DOMAINS_QUOTA
+
+
+# ---------------------------------------------------------------------------------------------
 # j. Step Functions' own integration: parameters and results in the right casing
 # ---------------------------------------------------------------------------------------------
 def patch_sfn_integration_casing() -> None:
@@ -589,6 +607,7 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_task_token_early_outcome()
     patch_dynamodb_atomic_writes()
     patch_sfn_integration_casing()
+    patch_domains_registration_quota()
     patch_lambda_invoke_forwarding(lambda_endpoint)
 
 
