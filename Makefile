@@ -13,7 +13,7 @@ LAMBDA_PORT ?= 9000
 BENCH_FNS ?= $(FUNCTIONS)
 BENCH_REFS := ref-hello ref-bare-sdk
 
-.PHONY: help setup build build-lambda fmt lint lint-infra test test-unit bench-properties bench-sync bench-verify bench-functions watch invoke rehearse deploy
+.PHONY: help setup build build-lambda fmt lint lint-infra test test-unit bench-properties bench-sync bench-verify bench-functions watch invoke rehearse rehearse-fleet deploy
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ watch: setup ## Serve every function on the Lambda Invoke API (127.0.0.1:$(LAMBD
 
 invoke: ## Invoke one function on `make watch`: make invoke FN=sync-records
 	$(CARGO_LAMBDA) lambda invoke $(FN) -A 127.0.0.1 -P $(LAMBDA_PORT) --data-file tests/events/$(FN).json
+
+rehearse-fleet: setup ## A fleet of domains in one execution of the fleet state machine (N=50 generated zones, or ZONES=dir/ of DOMAIN.json exports; CONCURRENCY=, RATE= requests/s per account emulated, 0: none; PACE= each function's requests/s per account, default 2); prints succeeded/failed/rolled back, calls/s per account, wall vs sum; report in REPORT_DIR (target/rehearsal-fleet)
+	cargo build --workspace --bins
+	CARGO_NET_OFFLINE=true scripts/in-netns cargo run -q --offline -p zonehop-rehearse --bin rehearse-fleet -- $(if $(ZONES),--zones $(ZONES),--n $(or $(N),10)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST)) $(if $(PACE),--pace $(PACE))
 
 deploy: setup ## Build every function with SAM (cargo lambda, arm64) and deploy the tooling stack
 	$(VENV)/bin/sam build -t infra/template.yaml --beta-features

@@ -69,6 +69,23 @@ i. DynamoDB writes are atomic: moto's server handles requests on several threads
    write as atomic; every PutItem, UpdateItem, DeleteItem and TransactWriteItems of the backend
    now runs under one lock (zonehop's ledger takes its lock with such a write).
 
+j. Step Functions' own integration (`arn:aws:states:::states:startExecution`, `.sync`,
+   `.sync:2`; the fleet state machine starts each domain's migration with it): moto 5.2.5 left
+   this integration's request and response normalisation empty, so the task's parameters
+   (`StateMachineArn`, `Input`, `Name`, as ASL writes them) reached botocore unconverted and
+   every StartExecution failed with States.Runtime (KeyError 'StateMachineArn'), and the
+   DescribeExecution result came back in boto's casing. The parameters now become the API's
+   member names and the result gets Step Functions' casing (`ExecutionArn`, `Status`,
+   `Output`, `Error`, `Cause` ...), dates as epoch milliseconds, as the integration returns
+   them; done with moto's own helpers (`_to_boto_request`, `_from_boto_response`), for this
+   one integration only. A StartExecution without `Name` gets a UUID, as in Step Functions
+   (moto named every such execution "None", so the second collided).
+
+k. Route 53 Domains' registration quota: moto 5.2.5 refuses a 21st registration in an account
+   (DomainLimitExceeded), AWS's default quota of 20, which AWS raises on request; an account
+   consolidating tens to thousands of domains has it raised. Here the quota is 5,000, so a fleet
+   rehearsal registers all its domains in one account (`make rehearse-fleet N=50`).
+
 g. Route 53 Domains TLDs: moto 5.2.5 registers only the TLDs of its own list
    (moto/route53domains/validators.py, AWS_SUPPORTED_TLDS, checked against the last label of the
    name), which lacks 33 that Route 53 Domains registers (`uk`, `au`, `de`, `fr`, `jp`, `us` ...),
@@ -387,6 +404,84 @@ def patch_dynamodb_atomic_writes() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# k. Route 53 Domains: a raised registration quota
+# ---------------------------------------------------------------------------------------------
+ROUTE53DOMAINS_QUOTA = 5000
+
+
+def patch_domains_registration_quota() -> None:
+    """Let an account hold ROUTE53DOMAINS_QUOTA registrations (moto: 20, AWS's default)."""
+    from moto.route53domains import models as domains_models
+
+    domains_models.Route53DomainsBackend.DEFAULT_MAX_DOMAINS_COUNT = ROUTE53DOMAINS_QUOTA
+
+
+# ---------------------------------------------------------------------------------------------
+# j. Step Functions' own integration: parameters and results in the right casing
+# ---------------------------------------------------------------------------------------------
+def patch_sfn_integration_casing() -> None:
+    """Normalise `states:startExecution[.sync[:2]]` requests and results as Step Functions does."""
+    import datetime
+
+    import uuid
+
+    import botocore.session
+    from botocore import xform_name
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    operations = {xform_name(name): name for name in model.operation_names}
+
+    def operation(self: Any, service_action_name: str | None) -> Any:
+        action = self._get_boto_service_action(service_action_name=service_action_name)
+        name = operations.get(action)
+        return model.operation_model(name) if name else None
+
+    def millis(value: Any) -> Any:
+        if isinstance(value, datetime.datetime):
+            return int(value.timestamp() * 1000)
+        if isinstance(value, dict):
+            return {k: millis(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [millis(v) for v in value]
+        return value
+
+    original = StateTaskServiceSfn._normalise_parameters
+
+    def normalise_parameters(
+        self: Any,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original(self, parameters, boto_service_name, service_action_name)
+        op = operation(self, service_action_name)
+        if op is not None and op.name == "StartExecution" and not parameters.get("Name"):
+            # Step Functions names an execution started without a Name with a UUID (moto's
+            # backend named every such execution "None", so the second one collided).
+            parameters["Name"] = str(uuid.uuid4())
+        if op is not None and op.input_shape is not None:
+            self._to_boto_request(parameters, op.input_shape)
+
+    def normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        op = operation(self, service_action_name)
+        if op is not None and op.output_shape is not None and isinstance(response, dict):
+            self._from_boto_response(response, op.output_shape)
+            for key, value in list(response.items()):
+                response[key] = millis(value)
+
+    StateTaskServiceSfn._normalise_parameters = normalise_parameters  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_response = normalise_response  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
 # c. Lambda invokes -> cargo lambda watch
 # ---------------------------------------------------------------------------------------------
 # Seconds a forwarded invoke may take: the first invoke of a function waits for cargo lambda
@@ -511,6 +606,8 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_domains_registrable_tlds()
     patch_task_token_early_outcome()
     patch_dynamodb_atomic_writes()
+    patch_sfn_integration_casing()
+    patch_domains_registration_quota()
     patch_lambda_invoke_forwarding(lambda_endpoint)
 
 

@@ -119,6 +119,9 @@ where
     Fut: std::future::Future<Output = Result<T, crate::Error>>,
     T: serde::Serialize,
 {
+    crate::adapters::route53::pace_every_adapter(
+        crate::Settings::from_env().route53_calls_per_second,
+    );
     let log = StepLog::new(step);
     let ended = log
         .run(lambda_runtime::run(lambda_runtime::service_fn(

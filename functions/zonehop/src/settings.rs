@@ -54,6 +54,12 @@ pub struct Settings {
     /// servers before the migration rolls back (`ZONEHOP_PARENT_SWITCH_DEADLINE_SECONDS`,
     /// 259,200: 72 hours).
     pub parent_switch_deadline: i64,
+    /// At most this many Route 53 requests a second per account from one invocation
+    /// (`ZONEHOP_ROUTE53_CALLS_PER_SECOND`; unset or 0: unpaced). A migration runs one step
+    /// at a time, so a fleet of C migrations at once sends at most C times this to each
+    /// account: the fleet's concurrency and this pace together keep the account under
+    /// Route 53's rate (README, "A fleet of domains").
+    pub route53_calls_per_second: Option<f64>,
 }
 
 impl Default for Settings {
@@ -74,6 +80,7 @@ impl Default for Settings {
             carry_budget_share: 0.1,
             silent_resolver_seconds: zonehop_core::propagation::SILENT_SECONDS_BOUND,
             parent_switch_deadline: 72 * 3600,
+            route53_calls_per_second: None,
         }
     }
 }
@@ -129,6 +136,9 @@ impl Settings {
                 .and_then(|s| i64::try_from(s).ok())
                 .filter(|s| *s > 0)
                 .unwrap_or(d.parent_switch_deadline),
+            route53_calls_per_second: var("ZONEHOP_ROUTE53_CALLS_PER_SECOND")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|r| r.is_finite() && *r > 0.0),
         }
     }
 
@@ -170,5 +180,22 @@ mod tests {
         assert_eq!(settings.dns_port, 5353);
         assert_eq!(settings.verify_concurrency, 256);
         assert_eq!(settings.metric_namespace, "zh");
+    }
+
+    #[test]
+    fn the_route53_pace_is_a_positive_rate_or_none() {
+        let pace = |value: &str| {
+            Settings::from_lookup(|name| {
+                (name == "ZONEHOP_ROUTE53_CALLS_PER_SECOND").then(|| value.to_owned())
+            })
+            .route53_calls_per_second
+        };
+        assert_eq!(pace("2"), Some(2.0));
+        assert_eq!(pace("0.5"), Some(0.5));
+        assert_eq!(pace("0"), None);
+        assert_eq!(pace("-1"), None);
+        assert_eq!(pace("fast"), None);
+        assert_eq!(pace("inf"), None);
+        assert_eq!(Settings::default().route53_calls_per_second, None);
     }
 }

@@ -4,6 +4,7 @@
 pub mod counting;
 pub mod dnsworld;
 pub mod faults;
+pub mod fleet;
 pub mod http;
 pub mod keepalive;
 pub mod lambda;

@@ -695,6 +695,32 @@ impl StepFunctions {
             .map(drop)
     }
 
+    /// The executions of a state machine (every page): (ARN, status).
+    pub async fn list_executions(
+        &self,
+        state_machine_arn: &str,
+    ) -> Result<Vec<(String, String)>, SfnError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut input = json!({ "stateMachineArn": state_machine_arn, "maxResults": 1000 });
+            if let Some(t) = &token {
+                input["nextToken"] = json!(t);
+            }
+            let page = self.call("ListExecutions", input).await?;
+            for e in page["executions"].as_array().into_iter().flatten() {
+                out.push((
+                    e["executionArn"].as_str().unwrap_or_default().to_owned(),
+                    e["status"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+            token = page["nextToken"].as_str().map(str::to_owned);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Stops a running execution.
     pub async fn stop_execution(&self, execution_arn: &str) -> Result<(), SfnError> {
         self.call("StopExecution", json!({ "executionArn": execution_arn }))

@@ -6,6 +6,9 @@
 //! Route 53's `PriorRequestNotComplete` (which the SDK does not know as transient) is
 //! retried like throttling.
 
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
 use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::types as sdk;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -23,11 +26,62 @@ use zonehop_core::zone::{
 #[derive(Debug, Clone)]
 pub struct Route53 {
     client: aws_sdk_route53::Client,
+    /// Spaces this adapter's requests (one account's, one invocation's); shared by clones.
+    pacer: Option<Arc<Pacer>>,
+}
+
+/// The pace of the Route 53 adapters a function makes: set once by the function's runtime
+/// from `ZONEHOP_ROUTE53_CALLS_PER_SECOND` ([`crate::runtime::serve`]); never set in other
+/// processes (tests, the local world), whose adapters are unpaced.
+static PACE: OnceLock<f64> = OnceLock::new();
+
+/// Paces every adapter [`Route53::new`] makes from now on in this process: at most
+/// `calls_per_second` requests a second each. `None` leaves them unpaced.
+pub fn pace_every_adapter(calls_per_second: Option<f64>) {
+    if let Some(rate) = calls_per_second.filter(|r| r.is_finite() && *r > 0.0) {
+        let _ = PACE.set(rate);
+    }
+}
+
+/// Requests spaced at least `interval` apart: each takes the next free slot.
+#[derive(Debug)]
+struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    fn new(calls_per_second: f64) -> Pacer {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / calls_per_second),
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    async fn wait(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 impl Route53 {
     pub fn new(client: aws_sdk_route53::Client) -> Route53 {
-        Route53 { client }
+        Route53 {
+            client,
+            pacer: PACE.get().map(|rate| Arc::new(Pacer::new(*rate))),
+        }
+    }
+
+    /// Waits for this request's slot when the adapter is paced.
+    async fn pace(&self) {
+        if let Some(pacer) = &self.pacer {
+            pacer.wait().await;
+        }
     }
 }
 
@@ -155,6 +209,7 @@ fn hosted_zone(zone: &sdk::HostedZone, name_servers: Vec<String>) -> Result<Host
 
 impl HostedZones for Route53 {
     async fn get_zone(&self, zone_id: &str) -> Result<HostedZone, Error> {
+        self.pace().await;
         let out = self
             .client
             .get_hosted_zone()
@@ -181,6 +236,7 @@ impl HostedZones for Route53 {
         let mut found = Vec::new();
         let mut next: Option<(String, Option<String>)> = Some((name.as_str().to_owned(), None));
         while let Some((dns_name, zone_id)) = next.take() {
+            self.pace().await;
             let out = self
                 .client
                 .list_hosted_zones_by_name()
@@ -214,6 +270,7 @@ impl HostedZones for Route53 {
         caller_reference: &str,
         comment: &str,
     ) -> Result<HostedZone, Error> {
+        self.pace().await;
         let out = self
             .client
             .create_hosted_zone()
@@ -244,6 +301,7 @@ impl HostedZones for Route53 {
         start: Option<&PageStart>,
     ) -> Result<RecordPage, Error> {
         const OP: &str = "ListResourceRecordSets";
+        self.pace().await;
         let out = self
             .client
             .list_resource_record_sets()
@@ -300,6 +358,7 @@ impl HostedZones for Route53 {
             .set_changes(Some(sdk_changes))
             .build()
             .map_err(|e| Error::InvalidRequest(format!("{OP}: {e}")))?;
+        self.pace().await;
         let out = self
             .client
             .change_resource_record_sets()
@@ -314,6 +373,7 @@ impl HostedZones for Route53 {
     }
 
     async fn dnssec_signing(&self, zone_id: &str) -> Result<bool, Error> {
+        self.pace().await;
         let out = self
             .client
             .get_dnssec()
@@ -328,6 +388,7 @@ impl HostedZones for Route53 {
     }
 
     async fn change_in_sync(&self, change_id: &str) -> Result<bool, Error> {
+        self.pace().await;
         let out = self
             .client
             .get_change()
@@ -503,6 +564,24 @@ fn change_to_sdk(change: &Change) -> Result<sdk::Change, String> {
 mod tests {
     use super::*;
     use zonehop_core::export::load_export;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_adapter_spaces_its_requests_by_the_rate() {
+        // GIVEN a pace of 4 requests a second, WHEN 9 requests want to go at once,
+        // THEN the first goes at once and each next one a quarter second later: 2 s in all.
+        let pacer = Pacer::new(4.0);
+        let started = tokio::time::Instant::now();
+        for _ in 0..9 {
+            pacer.wait().await;
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // A request after a quiet spell goes at once: a pacer saves up no burst.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let later = tokio::time::Instant::now();
+        pacer.wait().await;
+        pacer.wait().await;
+        assert_eq!(later.elapsed(), Duration::from_millis(250));
+    }
 
     #[test]
     fn every_kind_of_record_survives_the_trip_through_the_sdk_types() {

@@ -12,6 +12,7 @@
 //! README.md, section "Faults", says what each must produce.
 
 pub mod proxy;
+pub mod rate;
 pub mod world;
 
 use std::fmt;

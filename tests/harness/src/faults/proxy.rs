@@ -30,6 +30,10 @@
 //!   UpdateDomainNameservers while it is in progress is refused (`DuplicateRequest`), as
 //!   Route 53 Domains does.
 //!
+//! - rate (`rehearse-fleet`): every Route 53 call is timed and put to the account that signed
+//!   it, and with a limit set ([`FaultProxy::limit_route53_rate`]) refused with Route 53's
+//!   `Throttling` once that account's token bucket is empty (`super::rate`).
+//!
 //! Everything injected is counted ([`ProxyCounts`]) and logged with its time.
 
 use std::collections::BTreeMap;
@@ -159,6 +163,8 @@ struct State {
     respawn: Mutex<Option<Respawner>>,
     /// Serializes respawns: one new watch per crash.
     respawning: tokio::sync::Mutex<usize>,
+    /// Route 53 calls per account, and the emulated rate limit.
+    meter: Mutex<super::rate::Meter>,
 }
 
 /// A running fault proxy; stops on drop.
@@ -196,6 +202,7 @@ impl FaultProxy {
             killed: tokio::sync::watch::channel(Vec::new()).0,
             respawn: Mutex::new(None),
             respawning: tokio::sync::Mutex::new(0),
+            meter: Mutex::new(super::rate::Meter::default()),
         });
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -232,6 +239,23 @@ impl FaultProxy {
             .counts
             .lock()
             .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Emulates Route 53's per-account request rate: a call over it gets HTTP 400
+    /// `Throttling` ("Rate exceeded") and never reaches moto. `None`: no limit.
+    pub fn limit_route53_rate(&self, limit: Option<super::rate::RateLimit>) {
+        if let Ok(mut meter) = self.state.meter.lock() {
+            meter.set_limit(limit);
+        }
+    }
+
+    /// Every Route 53 call seen so far, with its account and whether it was throttled.
+    pub fn route53_calls(&self) -> Vec<super::rate::MeteredCall> {
+        self.state
+            .meter
+            .lock()
+            .map(|m| m.calls())
             .unwrap_or_default()
     }
 
@@ -505,9 +529,25 @@ async fn serve(state: &State, mut client: TcpStream, peer: SocketAddr) -> std::i
     let domains = request.domains_operation().map(str::to_owned);
     if !route53 && domains.is_none() {
         let response = forward(state.upstream, &request).await?;
+        if String::from_utf8_lossy(&request.body).contains("Action=AssumeRole") {
+            if let Ok(mut meter) = state.meter.lock() {
+                meter.learn_from_sts(&String::from_utf8_lossy(&response));
+            }
+        }
         return client.write_all(&response).await;
     }
     state.count(|c| c.api_calls += 1);
+    if route53 {
+        let throttled = state.meter.lock().is_ok_and(|mut meter| {
+            let account = meter.account_of(request.header("authorization"));
+            meter.admit(account, now_ms())
+        });
+        if throttled {
+            state.count(|c| c.throttled += 1);
+            let response = route53_error(400, "Bad Request", "Throttling", "Rate exceeded");
+            return client.write_all(&response).await;
+        }
+    }
     let binary = if state.plan.deny.is_empty() && state.plan.crash_after_first_change.is_empty() {
         None
     } else {
