@@ -7,7 +7,7 @@ export ZONEHOP_VENV := $(VENV)
 # cargo-lambda runs zig from the same virtualenv.
 export PATH := $(VENV)/bin:$(PATH)
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
-FUNCTIONS := check-propagation create-zone cutover delegate-subdomain finalize lower-ns-ttl preflight rollback swap-nameservers sync-records verify-zones
+FUNCTIONS := carry-edits check-propagation create-zone cutover delegate-subdomain finalize lower-ns-ttl preflight rollback swap-nameservers sync-records verify-zones
 LAMBDA_PORT ?= 9000
 # make bench-functions: the functions it measures, and its two reference binaries.
 BENCH_FNS ?= $(FUNCTIONS)
