@@ -4,7 +4,7 @@ use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::dynamodb::ConfiguredLedger;
-use zonehop::adapters::parent_zone::ConfiguredRegistrar;
+use zonehop::adapters::parent_zone::{lowered_parent, ConfiguredRegistrar};
 use zonehop::adapters::route53::Route53;
 use zonehop::core::access::Work;
 use zonehop::core::request::BothZones;
@@ -27,16 +27,7 @@ pub async fn handler(
     let source = config_for(base, &zones.source.access, &session).await;
     let session = Session::new(work, &zones.domain, &[&zones.target]);
     let target = config_for(base, &zones.target.access, &session).await;
-    let parent = match request.registrar.parent_zone_id() {
-        Some(_) if request.registrar.lower_ns_ttl => {
-            request.registrar.validate()?;
-            let session =
-                Session::for_registrar(work, &zones.domain, &request.registrar, &zones.source);
-            let config = config_for(base, &request.registrar.access, &session).await;
-            Some(ConfiguredRegistrar::new(&config, &request.registrar))
-        }
-        _ => None,
-    };
+    let parent = lowered_parent(base, work, zones).await?;
     let parent = parent.as_ref().and_then(ConfiguredRegistrar::parent);
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));

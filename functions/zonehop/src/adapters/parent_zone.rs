@@ -3,6 +3,7 @@
 
 use zonehop_core::name::Name;
 
+use crate::adapters::accounts::{config_for, Session};
 use crate::error::Error;
 use crate::ports::parent_zone::ParentZone;
 use crate::ports::registrar::Registrar;
@@ -70,6 +71,24 @@ impl Registrar for ConfiguredRegistrar {
             ConfiguredRegistrar::Parent(r) => r.operation_status(operation_id).await,
         }
     }
+}
+
+/// The parent zone whose NS TTL lower-ns-ttl and finalize change (a `route53zone`
+/// registrar with `lowerNsTtl`), reached with `work`'s session in the registrar's account;
+/// `None` for any other request.
+pub async fn lowered_parent(
+    base: &aws_config::SdkConfig,
+    work: zonehop_core::access::Work,
+    zones: &zonehop_core::request::BothZones,
+) -> Result<Option<ConfiguredRegistrar>, Error> {
+    let registrar = &zones.registrar;
+    if registrar.parent_zone_id().is_none() || !registrar.lower_ns_ttl {
+        return Ok(None);
+    }
+    registrar.validate()?;
+    let session = Session::for_registrar(work, &zones.domain, registrar, &zones.source);
+    let config = config_for(base, &registrar.access, &session).await;
+    Ok(Some(ConfiguredRegistrar::new(&config, registrar)))
 }
 
 /// No parent zone: a registrar that is not `route53zone` (and the tests of steps that take

@@ -10,8 +10,10 @@ use zonehop_core::name::Name;
 use zonehop_core::zone::{RecordSet, RrType, Zone};
 
 use crate::error::Error;
-use crate::ports::hosted_zones::{read_zone, HostedZones};
+use crate::ports::hosted_zones::{read_zone, wait_in_sync, HostedZones};
 use crate::ports::registrar::Registrar;
+use crate::ports::retry::{RetryStats, Retrying};
+use crate::settings::Settings;
 
 /// The NS TTL a delegation gets when the parent has none yet (Route 53's default for NS).
 const DEFAULT_DELEGATION_TTL: i64 = 172_800;
@@ -86,9 +88,26 @@ impl<R: HostedZones> ParentZone<R> {
             .await
     }
 
+    /// Sets the TTL of the delegation's NS record (servers kept) unless it already has it,
+    /// and waits until that change is INSYNC; returns the TTL before.
+    pub async fn set_delegation_ttl_in_sync(
+        &self,
+        domain: &Name,
+        ttl: i64,
+        settings: &Settings,
+    ) -> Result<i64, Error> {
+        let (previous, change) = self.set_delegation_ttl(domain, ttl).await?;
+        if let Some(change) = change {
+            let stats = RetryStats::default();
+            let zones = Retrying::new(&self.zones, settings.retry, &stats);
+            wait_in_sync(&zones, &change, settings.in_sync_timeout).await?;
+        }
+        Ok(previous)
+    }
+
     /// Sets the TTL of the delegation's NS record (servers kept) unless it already has it;
     /// returns the TTL before and the change to wait for, if one was sent.
-    pub async fn set_delegation_ttl(
+    async fn set_delegation_ttl(
         &self,
         domain: &Name,
         ttl: i64,

@@ -4,7 +4,6 @@ use crate::error::Error;
 use crate::ports::hosted_zones::change_and_wait;
 use crate::ports::hosted_zones::read_zone;
 use crate::ports::hosted_zones::set_apex_ns_ttl;
-use crate::ports::hosted_zones::wait_in_sync;
 use crate::ports::hosted_zones::HostedZones;
 use crate::ports::parent_zone::ParentZone;
 use crate::ports::retry::{RetryStats, Retrying};
@@ -81,10 +80,9 @@ pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones>(
     set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
     let mut parent_ns_ttl = None;
     if let Some(parent) = parent.filter(|_| request.registrar.lower_ns_ttl) {
-        if let (_, Some(change)) = parent.set_delegation_ttl(&domain, ttl).await? {
-            let zones = Retrying::new(parent.zones(), settings.retry, &stats);
-            wait_in_sync(&zones, &change, settings.in_sync_timeout).await?;
-        }
+        parent
+            .set_delegation_ttl_in_sync(&domain, ttl, settings)
+            .await?;
         parent_ns_ttl = Some(ttl);
     }
     let removed = usize::from(remove_canary(target, &target_id, &domain, settings).await?)

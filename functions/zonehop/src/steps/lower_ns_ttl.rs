@@ -2,7 +2,7 @@
 //! after the swap resolvers re-ask within minutes; the state machine then waits out the old
 //! TTL before the swap.
 
-use crate::ports::hosted_zones::{set_apex_ns_ttl, wait_in_sync};
+use crate::ports::hosted_zones::set_apex_ns_ttl;
 use crate::ports::parent_zone::{ParentZone, PARENT_NS_TTL};
 use serde::{Deserialize, Serialize};
 use zonehop_core::request::BothZones;
@@ -57,11 +57,9 @@ pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones, P: HostedZones, L: Led
     let mut wait_seconds = previous_source_ttl.max(owed);
     let mut previous_parent_ttl = None;
     if let Some(parent) = parent.filter(|_| request.registrar.lower_ns_ttl) {
-        let (previous, change) = parent.set_delegation_ttl(&domain, ttl).await?;
-        if let Some(change) = change {
-            let zones = Retrying::new(parent.zones(), settings.retry, &stats);
-            wait_in_sync(&zones, &change, settings.in_sync_timeout).await?;
-        }
+        let previous = parent
+            .set_delegation_ttl_in_sync(&domain, ttl, settings)
+            .await?;
         let owed = remember_lowered(ledger, &domain, PARENT_NS_TTL, previous, ttl, now).await?;
         wait_seconds = wait_seconds.max(previous).max(owed);
         previous_parent_ttl = Some(previous);

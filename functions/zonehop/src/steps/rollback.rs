@@ -3,7 +3,6 @@
 //! there is left alone.
 use crate::error::Error;
 use crate::ports::hosted_zones::point_apex_ns;
-use crate::ports::hosted_zones::wait_in_sync;
 use crate::ports::hosted_zones::HostedZones;
 use crate::ports::ledger::Ledger;
 use crate::ports::parent_zone::ParentZone;
@@ -68,24 +67,20 @@ pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger>(
     let source_zone = source.get_zone(&source_id).await?;
     let servers = canonical_servers(&source_zone.name_servers);
     let (operation, operator_action) = match request.registrar.kind {
-        RegistrarKind::Route53domains => {
+        RegistrarKind::Route53domains | RegistrarKind::Route53zone => {
             let (_, operation) =
                 point_registration(registrar, ledger, &domain, &servers, "rollback", settings)
                     .await?;
-            (operation, None)
-        }
-        RegistrarKind::Route53zone => {
-            let (_, operation) =
-                point_registration(registrar, ledger, &domain, &servers, "rollback", settings)
-                    .await?;
-            let original = ledger
-                .read(&domain, PARENT_NS_TTL)
-                .await?
-                .and_then(|doc| doc["original"].as_i64());
-            if let (Some(parent), Some(original)) = (parent, original) {
-                if let (_, Some(change)) = parent.set_delegation_ttl(&domain, original).await? {
-                    let zones = Retrying::new(parent.zones(), settings.retry, &stats);
-                    wait_in_sync(&zones, &change, settings.in_sync_timeout).await?;
+            // A parent zone's TTL back to what it was before lower-ns-ttl (`route53zone`).
+            if let Some(parent) = parent {
+                let original = ledger
+                    .read(&domain, PARENT_NS_TTL)
+                    .await?
+                    .and_then(|doc| doc["original"].as_i64());
+                if let Some(original) = original {
+                    parent
+                        .set_delegation_ttl_in_sync(&domain, original, settings)
+                        .await?;
                 }
             }
             (operation, None)
