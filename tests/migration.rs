@@ -70,6 +70,26 @@ async fn a_dry_run_runs_preflight_through_the_state_machine_and_changes_nothing(
     );
 }
 
+/// The migration state machine with a check-propagation that cannot be invoked (every
+/// round fails as a broken function would): what the rollback tests start.
+async fn without_check_propagation(local: &LocalStepFunctions, name: &str) -> String {
+    local
+        .sfn
+        .create_state_machine_from_file(
+            name,
+            &zonehop_world::rehearsal::state_machine_file(),
+            &local.substitutions(&[
+                ("EventBusName", "default"),
+                (
+                    "CheckPropagationFunctionArn",
+                    "arn:aws:lambda:us-east-1:123456789012:function:no-such-check-propagation",
+                ),
+            ]),
+        )
+        .await
+        .expect("the state machine is created")
+}
+
 /// Waits for the execution's end.
 async fn ended(local: &LocalStepFunctions, arn: &str) -> Execution {
     local
@@ -184,21 +204,7 @@ async fn a_failure_after_the_swap_rolls_the_registration_and_the_old_apex_ns_bac
     let scenario = Scenario::example();
     let (local, stage) = staged("rollback", &scenario).await;
     let old = source_servers(&stage).await;
-    let broken = local
-        .sfn
-        .create_state_machine_from_file(
-            "migration-broken-check-propagation",
-            &zonehop_world::rehearsal::state_machine_file(),
-            &local.substitutions(&[
-                ("EventBusName", "default"),
-                (
-                    "CheckPropagationFunctionArn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:no-such-check-propagation",
-                ),
-            ]),
-        )
-        .await
-        .expect("the state machine is created");
+    let broken = without_check_propagation(&local, "migration-broken-check-propagation").await;
     let arn = local
         .sfn
         .start_execution(&broken, "example-com-rollback", &stage.request(&scenario))
@@ -540,21 +546,7 @@ async fn a_route53zone_rollback_restores_the_parents_record_exactly() {
     let (local, stage) = staged("route53zone-rollback", &scenario).await;
     let before = parent_delegation(&stage).await.expect("the delegation");
     let old = source_servers(&stage).await;
-    let broken = local
-        .sfn
-        .create_state_machine_from_file(
-            "migration-route53zone-broken",
-            &zonehop_world::rehearsal::state_machine_file(),
-            &local.substitutions(&[
-                ("EventBusName", "default"),
-                (
-                    "CheckPropagationFunctionArn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:no-such-check-propagation",
-                ),
-            ]),
-        )
-        .await
-        .expect("the state machine is created");
+    let broken = without_check_propagation(&local, "migration-route53zone-broken").await;
     let arn = local
         .sfn
         .start_execution(
