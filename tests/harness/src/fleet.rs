@@ -17,19 +17,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use zonehop::core::change::{Action, Change};
 use zonehop::core::export::load_export;
-use zonehop::core::plan::is_apex_soa_or_ns;
 use zonehop::core::zone::{RecordSet, RrType};
-use zonehop::ports::hosted_zones::{read_zone, HostedZones};
+use zonehop::ports::hosted_zones::HostedZones;
 use zonehop::Name;
 
-use crate::dnsworld::{DnsWorld, Registry, Ttls, WorldOptions};
+use crate::dnsworld::Registry;
 use crate::faults::proxy::{FaultProxy, ProxyPlan};
 use crate::faults::rate::{rates, RateLimit};
 use crate::registrar::{registrar_access, try_register, try_set_name_servers};
 use crate::rehearsal::{
-    example_zone_file, scaled, state_machine_file, try_functions_started_behind, SetupError,
+    example_zone_file, migration_machine, scale_apex, scaled, scaled_world,
+    try_functions_started_behind, SetupError,
 };
 use crate::stepfunctions::{LocalStepFunctions, ACCOUNT, REGION};
 use crate::{records_to_seed, repo_root, route53_in, source_access, target_access, try_seed_zone};
@@ -296,29 +295,14 @@ pub async fn rehearse_fleet(
         }
     }
     say.say("· start the DNS internet over both accounts (knotd root, registries, one server set per zone; unbound, kresd)");
-    let world = DnsWorld::start(
-        WorldOptions::new(base.clone(), vec![source_access(), target_access()])
-            .registrar(registrar_access())
-            .registry(Registry::new())
-            .ttls(Ttls {
-                resolver_max: Some(options.ttl.max(1) * 5 / 2),
-                resolver_max_negative: Some(1),
-                ..Ttls::uniform(options.ttl)
-            }),
+    let world = scaled_world(
+        &base,
+        vec![source_access(), target_access()],
+        Registry::new(),
+        options.ttl,
     )
-    .await
-    .map_err(SetupError::DnsWorld)?;
-    world.settle().await.map_err(SetupError::DnsWorld)?;
-    let migration = local
-        .sfn
-        .create_state_machine_scaled(
-            "migration",
-            &state_machine_file(),
-            &local.substitutions(&[("EventBusName", "default")]),
-            4_320,
-        )
-        .await
-        .map_err(|e| SetupError::StateMachine(e.to_string()))?;
+    .await?;
+    let migration = migration_machine(&local).await?;
     let fleet = local
         .sfn
         .create_state_machine_from_file(
@@ -483,27 +467,9 @@ async fn seed(
     let id = try_seed_zone(base, &source_access(), &d.domain, &scaled(&d.records, ttl))
         .await
         .map_err(zone_error)?;
-    let zone = read_zone(source, &id)
+    scale_apex(base, &source_access(), &id, &d.domain, ttl)
         .await
-        .map_err(|e| zone_error(e.to_string()))?;
-    let apex: Vec<Change> = scaled(
-        &zone
-            .iter()
-            .filter(|r| is_apex_soa_or_ns(r, &d.domain))
-            .cloned()
-            .collect::<Vec<_>>(),
-        ttl,
-    )
-    .into_iter()
-    .map(|record| Change {
-        action: Action::Upsert,
-        record,
-    })
-    .collect();
-    source
-        .change_records(&id, &apex, "rehearsal: apex TTLs scaled")
-        .await
-        .map_err(|e| zone_error(e.to_string()))?;
+        .map_err(zone_error)?;
     let servers = source
         .get_zone(&id)
         .await

@@ -526,30 +526,8 @@ impl Stage {
             }
         }
         on_step("start the DNS internet (knotd root, registry and zone servers; unbound, kresd)");
-        let world = DnsWorld::start(
-            WorldOptions::new(base.clone(), accounts)
-                .registrar(registrar_access())
-                .registry(registry)
-                .ttls(Ttls {
-                    resolver_max: Some(scenario.ttl.max(1) * 5 / 2),
-                    resolver_max_negative: Some(1),
-                    ..Ttls::uniform(scenario.ttl)
-                }),
-        )
-        .await
-        .map_err(SetupError::DnsWorld)?;
-        world.settle().await.map_err(SetupError::DnsWorld)?;
-        let machine_arn = local
-            .sfn
-            // The operator's daily heartbeat becomes 20 s (86,400 / 4,320), as the TTLs scale.
-            .create_state_machine_scaled(
-                "migration",
-                &state_machine_file(),
-                &local.substitutions(&[("EventBusName", "default")]),
-                4_320,
-            )
-            .await
-            .map_err(|e| SetupError::StateMachine(e.to_string()))?;
+        let world = scaled_world(&base, accounts, registry, scenario.ttl).await?;
+        let machine_arn = migration_machine(local).await?;
         Ok(Stage {
             base,
             world,
@@ -742,8 +720,48 @@ impl Stage {
     }
 }
 
+/// The DNS world of a rehearsal whose TTLs are scaled to `ttl` seconds, serving the hosted
+/// zones of `accounts` and the registrations of moto's Route 53 Domains and `registry`, its
+/// resolvers caching at most 2.5 times `ttl`; started and settled.
+pub async fn scaled_world(
+    base: &SdkConfig,
+    accounts: Vec<zonehop::core::request::AccountAccess>,
+    registry: Registry,
+    ttl: u32,
+) -> Result<DnsWorld, SetupError> {
+    let world = DnsWorld::start(
+        WorldOptions::new(base.clone(), accounts)
+            .registrar(registrar_access())
+            .registry(registry)
+            .ttls(Ttls {
+                resolver_max: Some(ttl.max(1) * 5 / 2),
+                resolver_max_negative: Some(1),
+                ..Ttls::uniform(ttl)
+            }),
+    )
+    .await
+    .map_err(SetupError::DnsWorld)?;
+    world.settle().await.map_err(SetupError::DnsWorld)?;
+    Ok(world)
+}
+
+/// The migration state machine as a rehearsal creates it in moto: the deployed ASL, with the
+/// operator's daily heartbeat scaled as the TTLs are (86,400 s / 4,320 = 20 s).
+pub async fn migration_machine(local: &LocalStepFunctions) -> Result<String, SetupError> {
+    local
+        .sfn
+        .create_state_machine_scaled(
+            "migration",
+            &state_machine_file(),
+            &local.substitutions(&[("EventBusName", "default")]),
+            4_320,
+        )
+        .await
+        .map_err(|e| SetupError::StateMachine(e.to_string()))
+}
+
 /// The zone's apex SOA and NS with their TTLs capped at `ttl`, as the zone's records are.
-async fn scale_apex(
+pub(crate) async fn scale_apex(
     base: &SdkConfig,
     account: &zonehop::core::request::AccountAccess,
     zone_id: &str,
