@@ -22,7 +22,7 @@ use zonehop::Name;
 use zonehop_world::faults::proxy::{injections_json, FaultProxy, ProxyPlan, RegistrarFault};
 use zonehop_world::faults::world::{answer_again, silence, wrong_answers, WRONG_A};
 use zonehop_world::faults::{Fault, Faults};
-use zonehop_world::prober::{now_ms, Excuse, Excuses, Probing};
+use zonehop_world::prober::{now_ms, EditClock, Excuse, Excuses};
 use zonehop_world::rehearsal::{iso, Scenario, Stage};
 use zonehop_world::stepfunctions::{HistoryEvent, LocalStepFunctions};
 use zonehop_world::{route53_in, source_access, target_access};
@@ -109,6 +109,19 @@ pub fn edited_scenario(scenario: &Scenario, edits: &[Edit]) -> Scenario {
     }
 }
 
+/// The scenario as each zone holds it between its own edits and their carry: one per side
+/// that writes (the prober accepts a zone's own version of an RRset both zones wrote, until
+/// the carry replaces it).
+pub fn per_zone_scenarios(scenario: &Scenario, edits: &[Edit]) -> Vec<Scenario> {
+    [Side::Source, Side::Target]
+        .into_iter()
+        .map(|side| {
+            let own: Vec<Edit> = edits.iter().filter(|e| e.zone == side).cloned().collect();
+            edited_scenario(scenario, &own)
+        })
+        .collect()
+}
+
 /// The proxy's plan for these faults.
 pub fn proxy_plan(faults: &Faults) -> ProxyPlan {
     let mut plan = ProxyPlan {
@@ -190,6 +203,8 @@ pub struct FaultRun {
     round: Duration,
     edits: Vec<Edit>,
     edits_made_ms: Option<i64>,
+    /// Tells the prober when the edits were made and carried.
+    edit_clock: Option<EditClock>,
     /// Per edit: when it was first seen in the other zone with the winning value.
     carried_ms: Vec<Option<i64>>,
     last_carry_check: Option<std::time::Instant>,
@@ -227,6 +242,7 @@ impl FaultRun {
             round,
             edits,
             edits_made_ms: None,
+            edit_clock: None,
             carried_ms,
             last_carry_check: None,
             second: None,
@@ -241,6 +257,30 @@ impl FaultRun {
 
     pub fn set_excuses(&mut self, excuses: Excuses) {
         self.excuses = Some(excuses);
+    }
+
+    pub fn set_edit_clock(&mut self, clock: EditClock) {
+        self.edit_clock = Some(clock);
+    }
+
+    /// Notes the edits seen carried now; once all are, tells the prober when.
+    fn mark_carried(&mut self, carried: Vec<bool>) {
+        let now = now_ms();
+        for (i, yes) in carried.into_iter().enumerate() {
+            if yes && self.carried_ms[i].is_none() {
+                self.carried_ms[i] = Some(now);
+            }
+        }
+        if let Some(all) = self
+            .carried_ms
+            .iter()
+            .copied()
+            .collect::<Option<Vec<i64>>>()
+        {
+            if let (Some(clock), Some(last)) = (&self.edit_clock, all.into_iter().max()) {
+                clock.carried(last);
+            }
+        }
     }
 
     fn record(&mut self, fault: Fault) -> Option<&mut Record> {
@@ -278,7 +318,6 @@ impl FaultRun {
         local: &LocalStepFunctions,
         stage: &Stage,
         request: &Value,
-        probing: &Probing,
         target_zone: Option<&str>,
         execution_name: &str,
     ) -> Vec<String> {
@@ -339,7 +378,9 @@ impl FaultRun {
                 Ok(()) => {
                     let made = now_ms();
                     self.edits_made_ms = Some(made);
-                    probing.edits_made(made, made + round.as_millis() as i64);
+                    if let Some(clock) = &self.edit_clock {
+                        clock.made(made, made + round.as_millis() as i64);
+                    }
                     for fault in [Fault::EditSource, Fault::EditTarget, Fault::EditBoth] {
                         if self.faults.contains(fault) {
                             let written: Vec<Value> = self
@@ -475,11 +516,7 @@ impl FaultRun {
         {
             self.last_carry_check = Some(now);
             if let Ok(carried) = carried(stage, target_zone, &self.edits).await {
-                for (i, yes) in carried.into_iter().enumerate() {
-                    if yes && self.carried_ms[i].is_none() {
-                        self.carried_ms[i] = Some(now_ms());
-                    }
-                }
+                self.mark_carried(carried);
             }
         }
         lines
@@ -491,11 +528,7 @@ impl FaultRun {
             return;
         }
         if let Ok(carried) = carried(stage, target_zone, &self.edits).await {
-            for (i, yes) in carried.into_iter().enumerate() {
-                if yes && self.carried_ms[i].is_none() {
-                    self.carried_ms[i] = Some(now_ms());
-                }
-            }
+            self.mark_carried(carried);
         }
     }
 

@@ -431,12 +431,14 @@ async fn rehearse(
         scenario,
         &request,
         &faults::edited_scenario(scenario, &edits),
+        &faults::per_zone_scenarios(scenario, &edits),
     )
     .await;
     say(&format!("  {}", probing.describe()));
     let round = Duration::from_secs(request["pacing"]["maxWait"].as_u64().unwrap_or(3) + 1);
     let mut fault_run = faults::FaultRun::new(fault_list.clone(), proxy, round, edits);
     fault_run.set_excuses(probing.excuses());
+    fault_run.set_edit_clock(probing.edit_clock());
     if !fault_run.is_empty() {
         say(&format!(
             "  faults: {}",
@@ -473,7 +475,6 @@ async fn rehearse(
                 local: &local,
                 stage: &stage,
                 request: &request,
-                probing: &probing,
                 name: &name,
                 faults: &mut fault_run,
             };
@@ -637,7 +638,6 @@ struct RehearsalOperator<'a> {
     local: &'a LocalStepFunctions,
     stage: &'a Stage,
     request: &'a Value,
-    probing: &'a Probing,
     name: &'a str,
     faults: &'a mut faults::FaultRun,
 }
@@ -650,7 +650,6 @@ impl Operator for RehearsalOperator<'_> {
                 self.local,
                 self.stage,
                 self.request,
-                self.probing,
                 progress.target_zone_id.as_deref(),
                 self.name,
             )

@@ -278,6 +278,27 @@ impl Expectations {
         }
     }
 
+    /// `accepted` was served from `from_ms` until `until_ms` (a zone's own version of an
+    /// RRset until another write replaced it): acceptable in that interval and for the
+    /// TTL and the serving delay after it.
+    pub fn served_between(
+        &mut self,
+        question: &Question,
+        accepted: Accepted,
+        from_ms: i64,
+        until_ms: i64,
+    ) {
+        let Some(entry) = self.questions.get_mut(question) else {
+            return;
+        };
+        let linger = i64::from(entry.ttl.max(RESOLVER_MIN_CACHE_SECONDS)) * 1_000 + SERVE_DELAY_MS;
+        entry.windows.push(Window {
+            accepted,
+            from_ms: Some(from_ms),
+            until_ms: Some(until_ms + linger),
+        });
+    }
+
     /// Judges `question`'s answer only when the prober stops.
     pub fn defer(&mut self, question: &Question) {
         if let Some(entry) = self.questions.get_mut(question) {
@@ -987,6 +1008,51 @@ mod tests {
         // An answer is judged over its flight: sent before the end of the old window.
         assert_eq!(
             judge(e.windows(&www), &old, linger - 10, linger + 500),
+            Verdict::Correct
+        );
+    }
+
+    #[test]
+    fn a_zones_own_version_of_a_conflict_is_accepted_until_the_carry_then_not() {
+        // Both zones write the RRset at 1,000 (the source 203.0.113.3, the target
+        // 203.0.113.4, which wins); the carry makes both hold .4 at 9,000.
+        let both = q("both.example.com", RrType::A);
+        let mut e = Expectations::default();
+        e.insert(both.clone(), Accepted::Nothing, 2, true);
+        let own = a(&["203.0.113.3"]);
+        let winner = a(&["203.0.113.4"]);
+        e.begin_change(
+            &both,
+            Accepted::Exactly(data(RrType::A, &["203.0.113.4"])),
+            2,
+            1_000,
+        );
+        e.end_change(&both, 1_000, 9_000);
+        // Without the zone's own version, its answer is wrong even before the carry.
+        assert_eq!(judge(e.windows(&both), &own, 5_000, 5_000), Verdict::Wrong);
+        e.served_between(
+            &both,
+            Accepted::Exactly(data(RrType::A, &["203.0.113.3"])),
+            1_000,
+            9_000,
+        );
+        // The TTL (2 s) is below a resolver's minimum cache time (5 s).
+        let linger = 9_000 + 5_000 + SERVE_DELAY_MS;
+        assert_eq!(judge(e.windows(&both), &own, 900, 900), Verdict::Wrong);
+        assert_eq!(
+            judge(e.windows(&both), &own, 5_000, 5_000),
+            Verdict::Correct
+        );
+        assert_eq!(
+            judge(e.windows(&both), &own, linger, linger),
+            Verdict::Correct
+        );
+        assert_eq!(
+            judge(e.windows(&both), &own, linger + 1, linger + 1),
+            Verdict::Wrong
+        );
+        assert_eq!(
+            judge(e.windows(&both), &winner, linger + 1, linger + 1),
             Verdict::Correct
         );
     }

@@ -776,24 +776,69 @@ pub struct Probing {
     changes: Vec<PlannedChange>,
     resolvers: Vec<&'static str>,
     /// Changes made during the window by someone else (a fault's edits): deferred, and
-    /// judged with the times [`Probing::edits_made`] gives.
+    /// judged with the times given through [`Probing::edit_clock`].
     edits: Vec<PlannedChange>,
-    edits_made: Arc<RwLock<Option<(i64, i64)>>>,
+    /// What a zone serves of an edited RRset between the edit and its carry when the other
+    /// zone wrote it differently (a conflict): the writing zone's own version.
+    meanwhile: Vec<PlannedChange>,
+    edit_clock: EditClock,
+}
+
+/// When the edits of a rehearsal were written, and when both zones held them (carried):
+/// shared between the prober and whoever makes the edits.
+#[derive(Debug, Clone, Default)]
+pub struct EditClock(Arc<RwLock<EditTimes>>);
+
+#[derive(Debug, Clone, Copy, Default)]
+struct EditTimes {
+    made_ms: Option<i64>,
+    /// When every edit was seen in both zones with its winning value.
+    carried_ms: Option<i64>,
+    /// Used for the end of the change when no carry is ever seen (the run reports the
+    /// edits lost): soon after the write, so that nothing stale is excused.
+    fallback_settled_ms: Option<i64>,
+}
+
+impl EditClock {
+    /// The edits were written at `made_ms`; `fallback_settled_ms` ends the change if no
+    /// carry is ever reported.
+    pub fn made(&self, made_ms: i64, fallback_settled_ms: i64) {
+        if let Ok(mut t) = self.0.write() {
+            t.made_ms = Some(made_ms);
+            t.fallback_settled_ms = Some(fallback_settled_ms);
+        }
+    }
+
+    /// Every edit was in both zones, with its winning value, at `carried_ms`.
+    pub fn carried(&self, carried_ms: i64) {
+        if let Ok(mut t) = self.0.write() {
+            t.carried_ms.get_or_insert(carried_ms);
+        }
+    }
+
+    fn times(&self) -> EditTimes {
+        self.0.read().map(|t| *t).unwrap_or_default()
+    }
 }
 
 impl Probing {
     pub async fn start(resolvers: &[Resolver], scenario: &Scenario, request: &Value) -> Probing {
-        Probing::start_with_edits(resolvers, scenario, request, scenario).await
+        Probing::start_with_edits(resolvers, scenario, request, scenario, &[]).await
     }
 
-    /// [`Probing::start`] for a rehearsal in which the zone will be edited during the window
-    /// (`edited`: the scenario once the edits are made): the questions the edits change are
-    /// deferred and judged as a cutover's, by the times given to [`Probing::edits_made`].
+    /// [`Probing::start`] for a rehearsal in which the zones will be edited during the
+    /// window. `edited`: the scenario once the edits are made and carried; `per_zone`: the
+    /// scenario as each zone holds it between its own edits and the carry. The questions the
+    /// edits change are deferred and judged by the times given through
+    /// [`Probing::edit_clock`]: before the edits, the old data; from them until the carry plus
+    /// the TTL, old or new, or a zone's own version of an RRset both zones wrote; then only
+    /// the winning value.
     pub async fn start_with_edits(
         resolvers: &[Resolver],
         scenario: &Scenario,
         request: &Value,
         edited: &Scenario,
+        per_zone: &[Scenario],
     ) -> Probing {
         let mut derived = expectations_for(scenario);
         let changes = cutover_changes(scenario, request);
@@ -802,23 +847,31 @@ impl Probing {
             &derived.expectations,
             &expectations_for(edited).expectations,
         );
+        let meanwhile: Vec<PlannedChange> = per_zone
+            .iter()
+            .flat_map(|zone| {
+                planned_changes(&derived.expectations, &expectations_for(zone).expectations)
+            })
+            .filter(|m| {
+                edits
+                    .iter()
+                    .any(|e| e.question == m.question && e.after != m.after)
+            })
+            .collect();
         defer_changes(&mut derived.expectations, &edits);
         Probing {
             prober: Prober::start(resolvers, derived, Pace::default()).await,
             changes,
             resolvers: resolvers.iter().map(|r| r.name).collect(),
             edits,
-            edits_made: Arc::new(RwLock::new(None)),
+            meanwhile,
+            edit_clock: EditClock::default(),
         }
     }
 
-    /// The edits of [`Probing::start_with_edits`] were made at `made_ms` and must be answered
-    /// everywhere by `settled_ms` (one propagation round after them): before, the old data;
-    /// until `settled_ms` plus the TTL, old or new; then only new.
-    pub fn edits_made(&self, made_ms: i64, settled_ms: i64) {
-        if let Ok(mut made) = self.edits_made.write() {
-            *made = Some((made_ms, settled_ms));
-        }
+    /// Where the edits' times are given (see [`Probing::start_with_edits`]).
+    pub fn edit_clock(&self) -> EditClock {
+        self.edit_clock.clone()
     }
 
     /// The faults' excuses ([`Excuse`]).
@@ -853,11 +906,20 @@ impl Probing {
         });
         let changes = self.changes;
         let edits = self.edits;
-        let made = self.edits_made.read().ok().and_then(|m| *m);
+        let meanwhile = self.meanwhile;
+        let times = self.edit_clock.times();
+        let made = times
+            .made_ms
+            .zip(times.carried_ms.or(times.fallback_settled_ms));
         self.prober
             .stop(|e| {
                 apply_changes(e, &changes, cutover);
                 apply_changes(e, &edits, made);
+                if let (Some(from), Some(carried)) = (times.made_ms, times.carried_ms) {
+                    for m in &meanwhile {
+                        e.served_between(&m.question, m.after.clone(), from, carried);
+                    }
+                }
             })
             .await
     }
