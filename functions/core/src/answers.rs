@@ -141,6 +141,11 @@ pub fn compared_by_api(record: &RecordSet, domain: &Name, zone: &Zone) -> bool {
 
 /// What a server said about one RRset, reduced to what is compared.
 pub fn answer_set(answer: &Result<DnsAnswer, String>, question: &Question) -> Vec<String> {
+    answer_set_of(answer.as_ref().map_err(String::as_str), question)
+}
+
+/// [`answer_set`] of a borrowed answer (or why there is none).
+pub fn answer_set_of(answer: Result<&DnsAnswer, &str>, question: &Question) -> Vec<String> {
     match answer {
         Err(e) => vec![format!("no answer: {e}")],
         Ok(a) if a.rcode != "NOERROR" => vec![a.rcode.clone()],

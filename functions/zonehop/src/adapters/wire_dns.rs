@@ -1,6 +1,10 @@
 //! The DNS port on the wire: one query to one server, UDP, and TCP on truncation (hickory's
-//! protocol types; the sockets are ours, pooled).
+//! protocol types; the sockets are ours, pooled); a batch pipelined per server
+//! ([`pipeline`]).
 
+mod pipeline;
+
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +16,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use zonehop_core::name::Name;
 use zonehop_core::zone::RrType;
 
-use crate::ports::dns::{DnsAnswer, DnsClient, DnsError, DnsRecord};
+use crate::ports::dns::{Ask, DnsAnswer, DnsClient, DnsError, DnsRecord};
 
 /// Queries on the wire: UDP, and TCP on truncation.
 #[derive(Debug, Clone)]
@@ -117,7 +121,32 @@ fn to_hickory_name(name: &Name) -> Result<hickory_proto::rr::Name, String> {
     Ok(out)
 }
 
+/// A question as the pipeline sends it: id 0, RD=0, EDNS0 (see [`WireDns::request`]).
+fn encode(name: &Name, rtype: RrType) -> Result<pipeline::Encoded, String> {
+    let hickory_name = to_hickory_name(name)?;
+    let mut message = Message::new(0, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = false;
+    message.add_query(Query::query(hickory_name.clone(), record_type(rtype)));
+    let mut edns = Edns::new();
+    edns.set_max_payload(UDP_PAYLOAD);
+    message.edns = Some(edns);
+    Ok(pipeline::Encoded {
+        request: message.to_vec().map_err(|e| e.to_string())?,
+        name: hickory_name,
+        rtype: record_type(rtype),
+        first_answer: Mutex::default(),
+    })
+}
+
 impl WireDns {
+    fn limits(&self, window: usize) -> pipeline::Limits {
+        pipeline::Limits {
+            window,
+            timeout: self.timeout,
+            attempts: self.attempts,
+        }
+    }
+
     fn request(
         &self,
         name: &Name,
@@ -199,49 +228,75 @@ impl WireDns {
             timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
         })
     }
+}
 
-    async fn over_tcp(
-        &self,
-        server: SocketAddr,
-        id: u16,
-        request: &[u8],
-    ) -> Result<Message, DnsError> {
-        let io = |e: std::io::Error| DnsError::Io {
+/// One query over TCP (after a truncated UDP answer), within `timeout` × `attempts`.
+async fn over_tcp(
+    server: SocketAddr,
+    id: u16,
+    request: &[u8],
+    limits: pipeline::Limits,
+) -> Result<Message, DnsError> {
+    let io = |e: std::io::Error| DnsError::Io {
+        server,
+        message: e.to_string(),
+    };
+    let exchange = async {
+        let mut stream = TcpStream::connect(server).await.map_err(io)?;
+        let length = u16::try_from(request.len()).map_err(|_| DnsError::Malformed {
+            server,
+            message: "query too long".into(),
+        })?;
+        let mut framed = length.to_be_bytes().to_vec();
+        framed.extend_from_slice(request);
+        stream.write_all(&framed).await.map_err(io)?;
+        let mut prefix = [0u8; 2];
+        stream.read_exact(&mut prefix).await.map_err(io)?;
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+        stream.read_exact(&mut body).await.map_err(io)?;
+        Message::from_vec(&body).map_err(|e| DnsError::Malformed {
             server,
             message: e.to_string(),
-        };
-        let exchange = async {
-            let mut stream = TcpStream::connect(server).await.map_err(io)?;
-            let length = u16::try_from(request.len()).map_err(|_| DnsError::Malformed {
-                server,
-                message: "query too long".into(),
-            })?;
-            let mut framed = length.to_be_bytes().to_vec();
-            framed.extend_from_slice(request);
-            stream.write_all(&framed).await.map_err(io)?;
-            let mut prefix = [0u8; 2];
-            stream.read_exact(&mut prefix).await.map_err(io)?;
-            let mut body = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
-            stream.read_exact(&mut body).await.map_err(io)?;
-            Message::from_vec(&body).map_err(|e| DnsError::Malformed {
-                server,
-                message: e.to_string(),
-            })
-        };
-        let message = tokio::time::timeout(self.timeout * self.attempts.max(1), exchange)
-            .await
-            .map_err(|_| DnsError::Timeout {
-                server,
-                timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-            })??;
-        if message.metadata.id != id {
-            return Err(DnsError::Malformed {
-                server,
-                message: "answer to another query".into(),
-            });
-        }
-        Ok(message)
+        })
+    };
+    let message = tokio::time::timeout(limits.timeout * limits.attempts.max(1), exchange)
+        .await
+        .map_err(|_| DnsError::Timeout {
+            server,
+            timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+        })??;
+    if message.metadata.id != id {
+        return Err(DnsError::Malformed {
+            server,
+            message: "answer to another query".into(),
+        });
     }
+    Ok(message)
+}
+
+/// The port's view of an answer.
+fn answer_of(message: &Message, server: SocketAddr) -> Result<DnsAnswer, DnsError> {
+    let rcode = match message.metadata.response_code {
+        ResponseCode::NoError => "NOERROR".to_owned(),
+        ResponseCode::NXDomain => "NXDOMAIN".to_owned(),
+        ResponseCode::ServFail => "SERVFAIL".to_owned(),
+        ResponseCode::Refused => "REFUSED".to_owned(),
+        other => other.to_string().to_uppercase(),
+    };
+    Ok(DnsAnswer {
+        rcode,
+        authoritative: message.metadata.authoritative,
+        answers: message
+            .answers
+            .iter()
+            .map(|r| convert(r, server))
+            .collect::<Result<_, _>>()?,
+        authorities: message
+            .authorities
+            .iter()
+            .map(|r| convert(r, server))
+            .collect::<Result<_, _>>()?,
+    })
 }
 
 impl DnsClient for WireDns {
@@ -257,28 +312,84 @@ impl DnsClient for WireDns {
             .map_err(|message| DnsError::Malformed { server, message })?;
         let mut message = self.over_udp(server, id, &request).await?;
         if message.metadata.truncation {
-            message = self.over_tcp(server, id, &request).await?;
+            message = over_tcp(server, id, &request, self.limits(1)).await?;
         }
-        let rcode = match message.metadata.response_code {
-            ResponseCode::NoError => "NOERROR".to_owned(),
-            ResponseCode::NXDomain => "NXDOMAIN".to_owned(),
-            ResponseCode::ServFail => "SERVFAIL".to_owned(),
-            ResponseCode::Refused => "REFUSED".to_owned(),
-            other => other.to_string().to_uppercase(),
-        };
-        Ok(DnsAnswer {
-            rcode,
-            authoritative: message.metadata.authoritative,
-            answers: message
-                .answers
-                .iter()
-                .map(|r| convert(r, server))
-                .collect::<Result<_, _>>()?,
-            authorities: message
-                .authorities
-                .iter()
-                .map(|r| convert(r, server))
-                .collect::<Result<_, _>>()?,
-        })
+        answer_of(&message, server)
+    }
+
+    /// Pipelined: one socket and one task per server, the servers' tasks in parallel
+    /// ([`pipeline`]); each question encoded once.
+    async fn query_all(
+        &self,
+        asks: &[Ask<'_>],
+        in_flight: usize,
+    ) -> Vec<Result<Arc<DnsAnswer>, DnsError>> {
+        let mut results: Vec<Option<Result<Arc<DnsAnswer>, DnsError>>> = vec![None; asks.len()];
+        let mut encoded: HashMap<(&Name, RrType), Arc<pipeline::Encoded>> = HashMap::new();
+        let mut by_server: BTreeMap<SocketAddr, Vec<pipeline::Job>> = BTreeMap::new();
+        for (index, ask) in asks.iter().enumerate() {
+            let question = match encoded.get(&(ask.name, ask.rtype)) {
+                Some(q) => Arc::clone(q),
+                None => match encode(ask.name, ask.rtype) {
+                    Ok(q) => {
+                        let q = Arc::new(q);
+                        encoded.insert((ask.name, ask.rtype), Arc::clone(&q));
+                        q
+                    }
+                    Err(message) => {
+                        results[index] = Some(Err(DnsError::Malformed {
+                            server: ask.server,
+                            message,
+                        }));
+                        continue;
+                    }
+                },
+            };
+            by_server
+                .entry(ask.server)
+                .or_default()
+                .push(pipeline::Job { index, question });
+        }
+        let limits = self.limits(in_flight.max(1).div_ceil(by_server.len().max(1)));
+        let tasks: Vec<_> = by_server
+            .into_iter()
+            .map(|(server, jobs)| {
+                (
+                    server,
+                    tokio::spawn(pipeline::ask_server(server, jobs, limits)),
+                )
+            })
+            .collect();
+        for (server, task) in tasks {
+            match task.await {
+                Ok(answers) => {
+                    for (index, answer) in answers {
+                        results[index] = Some(answer);
+                    }
+                }
+                Err(e) => {
+                    for (i, ask) in asks.iter().enumerate() {
+                        if ask.server == server && results[i].is_none() {
+                            results[i] = Some(Err(DnsError::Io {
+                                server,
+                                message: format!("the query task ended: {e}"),
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .zip(asks)
+            .map(|(r, ask)| {
+                r.unwrap_or_else(|| {
+                    Err(DnsError::Io {
+                        server: ask.server,
+                        message: "not asked".into(),
+                    })
+                })
+            })
+            .collect()
     }
 }

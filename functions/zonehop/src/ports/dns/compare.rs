@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
-use zonehop_core::answers::{answer_set, Difference, Question};
+use zonehop_core::answers::{answer_set_of, Difference, Question};
 
-use crate::ports::dns::DnsClient;
+use crate::ports::dns::{Ask, DnsAnswer, DnsClient, DnsError};
 
 /// A server to ask, with the label reports use.
 #[derive(Debug, Clone)]
@@ -28,46 +28,46 @@ pub async fn compare_over_dns<D: DnsClient>(
     concurrency: usize,
 ) -> (Vec<Difference>, usize) {
     let servers: Vec<&Server> = old.iter().chain(new.iter()).collect();
-    let jobs = questions
+    // Per question, one ask per server in server order: the reference (the first old
+    // server) first. The replies come back in the same order.
+    let asks: Vec<Ask<'_>> = questions
         .iter()
-        .flat_map(|p| servers.iter().map(move |s| (p, *s)));
-    let answers: Vec<(&Question, &Server, Vec<String>)> = stream::iter(jobs)
-        .map(|(question, server)| async move {
-            let answer = dns
-                .query(server.addr, &question.name, question.rtype, false)
-                .await
-                .map_err(|e| e.to_string());
-            (question, server, answer_set(&answer, question))
+        .flat_map(|question| {
+            servers.iter().map(move |server| Ask {
+                server: server.addr,
+                name: &question.name,
+                rtype: question.rtype,
+            })
         })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    let queries = answers.len();
-    let Some(reference) = old.first() else {
+        .collect();
+    let replies = dns.query_all(&asks, concurrency.max(1)).await;
+    let queries = replies.len();
+    if old.is_empty() {
         return (Vec::new(), queries);
-    };
-    let mut by_question: std::collections::BTreeMap<&Question, Vec<(&Server, Vec<String>)>> =
-        std::collections::BTreeMap::new();
-    for (question, server, set) in answers {
-        by_question.entry(question).or_default().push((server, set));
     }
     let mut differences = Vec::new();
-    for (question, mut sets) in by_question {
-        // Report in server order, whatever order the answers came in.
-        sets.sort_by_key(|(s, _)| servers.iter().position(|x| x.label == s.label));
-        let expected = sets
-            .iter()
-            .find(|(s, _)| s.label == reference.label)
-            .map(|(_, set)| set.clone())
-            .unwrap_or_default();
-        for (server, set) in &sets {
-            if *set != expected {
+    for (question, replies) in questions.iter().zip(replies.chunks(servers.len())) {
+        let set = |reply: &Result<Arc<DnsAnswer>, DnsError>| match reply {
+            Ok(answer) => answer_set_of(Ok(answer), question),
+            Err(e) => answer_set_of(Err(&e.to_string()), question),
+        };
+        let reference = &replies[0];
+        let expected = set(reference);
+        for (server, reply) in servers.iter().zip(replies).skip(1) {
+            // The same message as the reference's (one shared answer): the same set.
+            if let (Ok(a), Ok(b)) = (reply, reference) {
+                if Arc::ptr_eq(a, b) {
+                    continue;
+                }
+            }
+            let got = set(reply);
+            if got != expected {
                 differences.push(Difference {
                     name: question.name.to_string(),
                     rtype: question.rtype.to_string(),
                     server: server.label.clone(),
                     old: expected.clone(),
-                    new: set.clone(),
+                    new: got,
                 });
             }
         }

@@ -11,6 +11,7 @@ pub mod lookup;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub use zonehop_core::answers::{DnsAnswer, DnsRecord};
 use zonehop_core::name::Name;
@@ -31,7 +32,15 @@ pub enum DnsError {
     Malformed { server: SocketAddr, message: String },
 }
 
-/// Sends one query to one server.
+/// One question to one authoritative server (RD=0), in a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub server: SocketAddr,
+    pub name: &'a Name,
+    pub rtype: RrType,
+}
+
+/// Sends queries to servers.
 pub trait DnsClient: Send + Sync {
     /// Asks `server` for `name`/`rtype`; `recursion` sets the RD bit (false for
     /// authoritative servers, true when asking a resolver).
@@ -42,4 +51,25 @@ pub trait DnsClient: Send + Sync {
         rtype: RrType,
         recursion: bool,
     ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + Send;
+
+    /// Asks every one of `asks`, at most `in_flight` at once; the answers come back in the
+    /// order asked. Answers that are the same message may be one shared `Arc` (the wire reads
+    /// a question's answer once, however many servers send it byte for byte). By default one
+    /// [`DnsClient::query`] each; the wire pipelines them (verify-zones asks every RRset of a
+    /// zone of every server).
+    fn query_all(
+        &self,
+        asks: &[Ask<'_>],
+        in_flight: usize,
+    ) -> impl Future<Output = Vec<Result<Arc<DnsAnswer>, DnsError>>> + Send {
+        use futures_util::stream::{self, StreamExt};
+        stream::iter(asks.iter().copied())
+            .map(move |a| async move {
+                self.query(a.server, a.name, a.rtype, false)
+                    .await
+                    .map(Arc::new)
+            })
+            .buffered(in_flight.max(1))
+            .collect()
+    }
 }
