@@ -121,11 +121,13 @@ fn to_hickory_name(name: &Name) -> Result<hickory_proto::rr::Name, String> {
     Ok(out)
 }
 
-/// A question as the pipeline sends it: id 0, RD=0, EDNS0 (see [`WireDns::request`]).
-fn encode(name: &Name, rtype: RrType) -> Result<pipeline::Encoded, String> {
+/// A query with id 0 (the id is written in at each send): `recursion` sets RD, and EDNS0
+/// offers 1,232 bytes (the DNS flag day 2020 size), so long TXT RRsets fit in one UDP answer
+/// instead of a truncated one and a TCP retry.
+fn encode(name: &Name, rtype: RrType, recursion: bool) -> Result<pipeline::Encoded, String> {
     let hickory_name = to_hickory_name(name)?;
     let mut message = Message::new(0, MessageType::Query, OpCode::Query);
-    message.metadata.recursion_desired = false;
+    message.metadata.recursion_desired = recursion;
     message.add_query(Query::query(hickory_name.clone(), record_type(rtype)));
     let mut edns = Edns::new();
     edns.set_max_payload(UDP_PAYLOAD);
@@ -154,15 +156,8 @@ impl WireDns {
         recursion: bool,
     ) -> Result<(u16, Vec<u8>), String> {
         let id: u16 = rand::random();
-        let mut message = Message::new(id, MessageType::Query, OpCode::Query);
-        message.metadata.recursion_desired = recursion;
-        message.add_query(Query::query(to_hickory_name(name)?, record_type(rtype)));
-        // EDNS0 with 1,232 bytes (the DNS flag day 2020 size): long TXT RRsets fit in one
-        // UDP answer instead of a truncated one and a TCP retry.
-        let mut edns = Edns::new();
-        edns.set_max_payload(UDP_PAYLOAD);
-        message.edns = Some(edns);
-        let bytes = message.to_vec().map_err(|e| e.to_string())?;
+        let mut bytes = encode(name, rtype, recursion)?.request;
+        bytes[..2].copy_from_slice(&id.to_be_bytes());
         Ok((id, bytes))
     }
 
@@ -330,7 +325,7 @@ impl DnsClient for WireDns {
         for (index, ask) in asks.iter().enumerate() {
             let question = match encoded.get(&(ask.name, ask.rtype)) {
                 Some(q) => Arc::clone(q),
-                None => match encode(ask.name, ask.rtype) {
+                None => match encode(ask.name, ask.rtype, false) {
                     Ok(q) => {
                         let q = Arc::new(q);
                         encoded.insert((ask.name, ask.rtype), Arc::clone(&q));
