@@ -50,7 +50,7 @@ test: setup lint ## Everything: fmt, clippy, unit tests, integration tests again
 bench-sync: setup ## Sync a 10,000-record zone on moto; compare with octoDNS in the same run (prints figures)
 	cargo bench -p zonehop-tests --bench sync
 
-bench-verify: setup ## Verify a 10,000-RRset zone on 2x4 knotd servers; compare with dnsperf's ceiling (prints figures)
+bench-verify: setup ## verify-zones at 1,000 and 10,000 RRsets on 2x4 knotd servers against dnsperf's ceiling on the same servers, and its API reads against a bare pager (prints figures; BENCH_SIZES=10000, BENCH_RUNS=3, BENCH_IN_FLIGHT=)
 	cargo bench -p zonehop-tests --bench verify --no-run
 	scripts/in-netns cargo bench -p zonehop-tests --bench verify --offline
 
