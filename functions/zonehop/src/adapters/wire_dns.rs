@@ -156,8 +156,8 @@ impl WireDns {
         recursion: bool,
     ) -> Result<(u16, Vec<u8>), String> {
         let id: u16 = rand::random();
-        let mut bytes = encode(name, rtype, recursion)?.request;
-        bytes[..2].copy_from_slice(&id.to_be_bytes());
+        let mut bytes = Vec::new();
+        pipeline::put_query(&mut bytes, &encode(name, rtype, recursion)?.request, id);
         Ok((id, bytes))
     }
 
@@ -218,10 +218,7 @@ impl WireDns {
                 }
             }
         }
-        Err(DnsError::Timeout {
-            server,
-            timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-        })
+        Err(self.limits(1).timed_out(server))
     }
 }
 
@@ -256,10 +253,7 @@ async fn over_tcp(
     };
     let message = tokio::time::timeout(limits.timeout * limits.attempts.max(1), exchange)
         .await
-        .map_err(|_| DnsError::Timeout {
-            server,
-            timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-        })??;
+        .map_err(|_| limits.timed_out(server))??;
     if message.metadata.id != id {
         return Err(DnsError::Malformed {
             server,

@@ -72,6 +72,16 @@ pub(super) struct Limits {
     pub attempts: u32,
 }
 
+impl Limits {
+    /// `server` did not answer within the timeout, after every attempt.
+    pub fn timed_out(&self, server: SocketAddr) -> DnsError {
+        DnsError::Timeout {
+            server,
+            timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 /// Asks `server` every job, at most `limits.window` in flight; returns each job's answer
 /// with its index (truncated answers asked again over TCP).
 pub(super) async fn ask_server(
@@ -92,7 +102,9 @@ pub(super) async fn ask_server(
     for job in std::mem::take(&mut state.truncated) {
         let question = &jobs[job].question;
         let id: u16 = rand::random();
-        let answer = super::over_tcp(server, id, &with_id(&question.request, id), limits)
+        let mut request = Vec::new();
+        put_query(&mut request, &question.request, id);
+        let answer = super::over_tcp(server, id, &request, limits)
             .await
             .and_then(|m| super::answer_of(&m, server))
             .map(Arc::new);
@@ -119,10 +131,11 @@ struct State {
     truncated: Vec<usize>,
 }
 
-fn with_id(request: &[u8], id: u16) -> Vec<u8> {
-    let mut bytes = request.to_vec();
-    bytes[..2].copy_from_slice(&id.to_be_bytes());
-    bytes
+/// Puts `request` (encoded with id 0) into `buffer` with `id` written in.
+pub(super) fn put_query(buffer: &mut Vec<u8>, request: &[u8], id: u16) {
+    buffer.clear();
+    buffer.extend_from_slice(request);
+    buffer[..2].copy_from_slice(&id.to_be_bytes());
 }
 
 /// The UDP part: fills `state` until every job is answered, truncated or given up.
@@ -165,9 +178,7 @@ async fn over_udp(
             }
             let id = next_id;
             next_id = next_id.wrapping_add(1);
-            send.clear();
-            send.extend_from_slice(&jobs[next_job].question.request);
-            send[..2].copy_from_slice(&id.to_be_bytes());
+            put_query(&mut send, &jobs[next_job].question.request, id);
             socket.send(&send).await.map_err(io)?;
             in_flight.insert(
                 id,
@@ -247,19 +258,13 @@ async fn over_udp(
                     }
                     if attempt + 1 < attempts {
                         flight.attempt += 1;
-                        send.clear();
-                        send.extend_from_slice(&jobs[flight.job].question.request);
-                        send[..2].copy_from_slice(&id.to_be_bytes());
+                        put_query(&mut send, &jobs[flight.job].question.request, id);
                         socket.send(&send).await.map_err(io)?;
                         deadlines.push_back((Instant::now() + limits.timeout, id, attempt + 1));
                     } else {
                         let job = flight.job;
                         in_flight.remove(&id);
-                        state.answered[job] = Some(Err(DnsError::Timeout {
-                            server,
-                            timeout_ms: u64::try_from(limits.timeout.as_millis())
-                                .unwrap_or(u64::MAX),
-                        }));
+                        state.answered[job] = Some(Err(limits.timed_out(server)));
                     }
                 }
             }
@@ -274,7 +279,7 @@ mod tests {
     //! (served whole over TCP) and never answers another.
 
     use std::collections::HashSet;
-    use std::net::Ipv4Addr;
+    use std::net::{Ipv4Addr, SocketAddr};
 
     use hickory_proto::op::{Message, MessageType, ResponseCode};
     use hickory_proto::rr::{rdata::A, RData, Record};
@@ -293,12 +298,7 @@ mod tests {
 
     fn answer(query: &Message, truncated: bool) -> Message {
         let question = query.queries[0].clone();
-        let label = question
-            .name()
-            .iter()
-            .next()
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .unwrap_or_default();
+        let label = first_label(query);
         let mut reply = Message::new(
             query.metadata.id,
             MessageType::Response,
@@ -328,6 +328,30 @@ mod tests {
             }
         }
         reply
+    }
+
+    /// The first label of a message's question (`q7`, `big`, `silent`).
+    fn first_label(message: &Message) -> String {
+        message.queries[0]
+            .name()
+            .iter()
+            .next()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Every name asked of every server, name by name (A records).
+    fn asks<'a>(names: &'a [Name], servers: &[SocketAddr]) -> Vec<Ask<'a>> {
+        names
+            .iter()
+            .flat_map(|name| {
+                servers.iter().map(move |&server| Ask {
+                    server,
+                    name,
+                    rtype: RrType::A,
+                })
+            })
+            .collect()
     }
 
     /// Serves UDP and TCP on one loopback port; returns the address.
@@ -375,12 +399,7 @@ mod tests {
                         let Ok(query) = Message::from_vec(&buffer[..len]) else {
                             continue;
                         };
-                        let label = query.queries[0]
-                            .name()
-                            .iter()
-                            .next()
-                            .map(|l| String::from_utf8_lossy(l).into_owned())
-                            .unwrap_or_default();
+                        let label = first_label(&query);
                         if label == "silent" {
                             continue;
                         }
@@ -411,13 +430,7 @@ mod tests {
                     let _ = udp
                         .send_to(&answer(&stray, false).to_vec().expect("encode"), from)
                         .await;
-                    let label = query.queries[0]
-                        .name()
-                        .iter()
-                        .next()
-                        .map(|l| String::from_utf8_lossy(l).into_owned())
-                        .unwrap_or_default();
-                    let reply = answer(&query, label == "big");
+                    let reply = answer(&query, first_label(&query) == "big");
                     let _ = udp.send_to(&reply.to_vec().expect("encode"), from).await;
                 }
             }
@@ -433,14 +446,7 @@ mod tests {
             .collect();
         names.push(Name::parse("big.example.com").expect("name"));
         names.push(Name::parse("silent.example.com").expect("name"));
-        let asks: Vec<Ask<'_>> = names
-            .iter()
-            .map(|name| Ask {
-                server,
-                name,
-                rtype: RrType::A,
-            })
-            .collect();
+        let asks = asks(&names, &[server]);
         let dns = WireDns::new(std::time::Duration::from_millis(300), 2);
         let answers = dns.query_all(&asks, 32).await;
         assert_eq!(answers.len(), asks.len());
@@ -469,16 +475,7 @@ mod tests {
         let names: Vec<Name> = (0..50)
             .map(|n| Name::parse(&format!("q{}.example.com", n + 200)).expect("name"))
             .collect();
-        let asks: Vec<Ask<'_>> = names
-            .iter()
-            .flat_map(|name| {
-                servers.map(|server| Ask {
-                    server,
-                    name,
-                    rtype: RrType::A,
-                })
-            })
-            .collect();
+        let asks = asks(&names, &servers);
         let dns = WireDns::new(std::time::Duration::from_millis(300), 2);
         let answers = dns.query_all(&asks, 16).await;
         for (n, pair) in answers.chunks(2).enumerate() {
@@ -501,16 +498,7 @@ mod tests {
         let names: Vec<Name> = (0..20)
             .map(|n| Name::parse(&format!("q{}.example.com", n + 500)).expect("name"))
             .collect();
-        let asks: Vec<Ask<'_>> = names
-            .iter()
-            .flat_map(|name| {
-                [good, closed].map(|server| Ask {
-                    server,
-                    name,
-                    rtype: RrType::A,
-                })
-            })
-            .collect();
+        let asks = asks(&names, &[good, closed]);
         let dns = WireDns::new(std::time::Duration::from_millis(300), 2);
         let answers = dns.query_all(&asks, 8).await;
         for (ask, reply) in asks.iter().zip(&answers) {
