@@ -116,6 +116,14 @@ pub struct Expectation {
     pub deferred: bool,
 }
 
+impl Expectation {
+    /// How long data stays acceptable after a write replaced it: the TTL (at least a
+    /// resolver's minimum cache time) and the world's serving delay.
+    fn linger_ms(&self) -> i64 {
+        i64::from(self.ttl.max(RESOLVER_MIN_CACHE_SECONDS)) * 1_000 + SERVE_DELAY_MS
+    }
+}
+
 /// What a resolver said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -269,7 +277,7 @@ impl Expectations {
         let Some(entry) = self.questions.get_mut(question) else {
             return;
         };
-        let linger = i64::from(entry.ttl.max(RESOLVER_MIN_CACHE_SECONDS)) * 1_000 + SERVE_DELAY_MS;
+        let linger = entry.linger_ms();
         for window in &mut entry.windows {
             let older = window.from_ms.is_none_or(|from| from < begun_ms);
             if older && window.until_ms.is_none() {
@@ -291,7 +299,7 @@ impl Expectations {
         let Some(entry) = self.questions.get_mut(question) else {
             return;
         };
-        let linger = i64::from(entry.ttl.max(RESOLVER_MIN_CACHE_SECONDS)) * 1_000 + SERVE_DELAY_MS;
+        let linger = entry.linger_ms();
         entry.windows.push(Window {
             accepted,
             from_ms: Some(from_ms),
