@@ -10,7 +10,6 @@ use common::*;
 use serde_json::{json, Value};
 use zonehop::core::zone::{AliasTarget, CidrRoutingConfig, RecordSet, RrType, Zone};
 use zonehop::ports::hosted_zones::HostedZone;
-use zonehop::steps::preflight::PreflightPorts;
 use zonehop::steps::preflight::{preflight, PreflightRequest};
 use zonehop::{Error, Settings};
 
@@ -939,20 +938,9 @@ async fn run(w: &World, input: Input, settings: &Settings) -> Result<(), Error> 
         Input::Json(value) => zonehop::request::parse(value)?,
         Input::Text(text) => zonehop::request::parse_str(&text)?,
     };
-    preflight(
-        PreflightPorts {
-            source: &*w.source,
-            target: &*w.target,
-            registrar: &*w.registrar,
-            dns: &w.dns,
-            executions: &w.executions,
-            ledger: &w.ledger,
-        },
-        &request,
-        settings,
-    )
-    .await
-    .map(|_| ())
+    preflight(w.preflight_ports(&*w.registrar), &request, settings)
+        .await
+        .map(|_| ())
 }
 
 #[tokio::test]

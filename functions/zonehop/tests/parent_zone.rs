@@ -13,7 +13,7 @@ use zonehop::ports::ledger::Ledger;
 use zonehop::ports::parent_zone::{ParentZone, PARENT_NS_TTL as LEDGER_ITEM};
 use zonehop::ports::registrar::Registrar;
 use zonehop::steps::lower_ns_ttl::lower_ns_ttl;
-use zonehop::steps::preflight::{preflight, PreflightPorts};
+use zonehop::steps::preflight::preflight;
 use zonehop::steps::rollback::rollback;
 use zonehop::steps::swap_nameservers::swap_nameservers;
 
@@ -144,20 +144,9 @@ async fn preflight_refuses_a_parent_that_delegates_elsewhere_whatever_the_stale_
             "executionId": EXECUTION,
         }),
     );
-    let err = preflight(
-        PreflightPorts {
-            source: &*w.source,
-            target: &*w.target,
-            registrar: &parent,
-            dns: &w.dns,
-            executions: &w.executions,
-            ledger: &w.ledger,
-        },
-        &request(body),
-        &settings(),
-    )
-    .await
-    .expect_err("refused");
+    let err = preflight(w.preflight_ports(&parent), &request(body), &settings())
+        .await
+        .expect_err("refused");
     let text = err.to_string();
     assert_eq!(err.error_type(), "MigrationBlocked", "{text}");
     assert!(text.contains("ParentDoesNotDelegate"), "{text}");
@@ -178,20 +167,9 @@ async fn preflight_reads_the_parent_zone_as_the_registration_and_times_the_lower
             "executionId": EXECUTION,
         }),
     );
-    let out = preflight(
-        PreflightPorts {
-            source: &*w.source,
-            target: &*w.target,
-            registrar: &parent,
-            dns: &w.dns,
-            executions: &w.executions,
-            ledger: &w.ledger,
-        },
-        &request(body),
-        &settings(),
-    )
-    .await
-    .expect("passes");
+    let out = preflight(w.preflight_ports(&parent), &request(body), &settings())
+        .await
+        .expect("passes");
     assert_eq!(out.registration, sorted(w.source_zone.name_servers.clone()));
     let window = out
         .timeline

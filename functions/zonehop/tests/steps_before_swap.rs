@@ -16,7 +16,6 @@ use zonehop::steps::create_zone::{create_zone, CreateZoneOutput};
 use zonehop::steps::delegate_subdomain::delegate_subdomain;
 use zonehop::steps::lower_ns_ttl::lower_ns_ttl;
 use zonehop::steps::preflight::preflight;
-use zonehop::steps::preflight::PreflightPorts;
 use zonehop::steps::sync_records::{sync_records, SyncOutput};
 use zonehop::steps::verify_zones::verify_zones;
 
@@ -38,14 +37,7 @@ async fn run_preflight(
     body: serde_json::Value,
 ) -> Result<zonehop::steps::preflight::PreflightOutput, zonehop::Error> {
     preflight(
-        PreflightPorts {
-            source: &*w.source,
-            target: &*w.target,
-            registrar: &*w.registrar,
-            dns: &w.dns,
-            executions: &w.executions,
-            ledger: &w.ledger,
-        },
+        w.preflight_ports(&*w.registrar),
         &request(body),
         &settings(),
     )

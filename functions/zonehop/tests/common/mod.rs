@@ -132,6 +132,32 @@ pub fn example_records() -> Vec<RecordSet> {
     ]
 }
 
+/// Preflight's ports on a [`World`], with a registration of the test's choice.
+pub type WorldPreflightPorts<'a, G> = zonehop::steps::preflight::PreflightPorts<
+    'a,
+    MemoryZones,
+    MemoryZones,
+    G,
+    ScriptedDns,
+    MemoryExecutions,
+    MemoryLedger,
+>;
+
+impl World {
+    /// Preflight's ports on this world, with `registrar` as the registration (the world's
+    /// own `MemoryRegistrar`, or a parent zone).
+    pub fn preflight_ports<'a, G>(&'a self, registrar: &'a G) -> WorldPreflightPorts<'a, G> {
+        zonehop::steps::preflight::PreflightPorts {
+            source: &*self.source,
+            target: &*self.target,
+            registrar,
+            dns: &self.dns,
+            executions: &self.executions,
+            ledger: &self.ledger,
+        }
+    }
+}
+
 impl World {
     /// example.com in the source account with [`example_records`], registered with its
     /// servers; the target account empty.
