@@ -75,11 +75,22 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
     let target_id = bare_zone_id(request.target.required_id("target")?).to_owned();
     let resolver = resolver_for(request.resolver.as_deref(), settings.resolver)?;
 
-    // Both zones at once: the reads take as long as the larger zone's pages, not the sum.
+    // The two accounts at once: the reads take as long as the larger zone's pages, not the
+    // sum. Within an account one call at a time, so a fleet's per-account pace holds.
     let api_started = std::time::Instant::now();
     let ((source_zone, source_records), (target_zone, target_records)) = tokio::try_join!(
-        async { tokio::try_join!(source.get_zone(&source_id), read_zone(source, &source_id)) },
-        async { tokio::try_join!(target.get_zone(&target_id), read_zone(target, &target_id)) },
+        async {
+            Ok::<_, Error>((
+                source.get_zone(&source_id).await?,
+                read_zone(source, &source_id).await?,
+            ))
+        },
+        async {
+            Ok::<_, Error>((
+                target.get_zone(&target_id).await?,
+                read_zone(target, &target_id).await?,
+            ))
+        },
     )?;
     let api_millis = u64::try_from(api_started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
