@@ -892,7 +892,8 @@ impl EditClock {
 /// question answers its old data until the edit, old or new until it is carried plus the
 /// TTL and the serving delay, then only the new (for a deletion: nothing). `meanwhile`: a
 /// zone's own version of an RRset both zones wrote differently, accepted from the edit until
-/// the carry (plus the same linger). An edit never made changes nothing.
+/// the carry (plus the same linger). An edit never carried ends at its fallback (soon after
+/// the write: the run reports it lost); an edit never made changes nothing.
 pub fn apply_edit_times(
     expectations: &mut Expectations,
     edits: &[PlannedChange],
@@ -909,9 +910,8 @@ pub fn apply_edit_times(
         }
     }
     for m in meanwhile {
-        let time = times.of(&m.question);
-        if let (Some(from), Some(carried)) = (time.made_ms, time.carried_ms) {
-            expectations.served_between(&m.question, m.after.clone(), from, carried);
+        if let Some((from, settled)) = times.of(&m.question).span() {
+            expectations.served_between(&m.question, m.after.clone(), from, settled);
         }
     }
 }
