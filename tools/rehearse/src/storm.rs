@@ -159,6 +159,7 @@ fn candidates(scenario: &Scenario, request: Option<&Value>) -> Vec<RecordSet> {
         .filter_map(|r| r["name"].as_str().and_then(|n| Name::parse(n).ok()))
         .collect();
     let canary = domain.prepend("_zonehop").ok();
+    let wildcard_parents = wildcard_parents(&scenario.records);
     let mut out: Vec<RecordSet> = scenario
         .records
         .iter()
@@ -175,6 +176,7 @@ fn candidates(scenario: &Scenario, request: Option<&Value>) -> Vec<RecordSet> {
                 && !cuts.iter().any(|c| r.name.is_at_or_below(c))
                 && !alias_targets.contains(&&r.name)
                 && !cutover.contains(&r.name)
+                && !wildcard_parents.contains(&r.name.raw_labels()[1..].to_vec())
         })
         .cloned()
         .collect();
@@ -183,9 +185,23 @@ fn candidates(scenario: &Scenario, request: Option<&Value>) -> Vec<RecordSet> {
     out
 }
 
+/// The names a wildcard of `records` stands under (`*.x.example.com`: `x.example.com`), as
+/// labels: a name deleted there would be answered by the wildcard.
+fn wildcard_parents(records: &[RecordSet]) -> Vec<Vec<Vec<u8>>> {
+    records
+        .iter()
+        .map(|r| r.name.raw_labels())
+        .filter(|labels| labels.first().is_some_and(|l| l.as_slice() == b"*"))
+        .map(|labels| labels[1..].to_vec())
+        .collect()
+}
+
 /// Hands out names and values no RRset of the zone holds.
 struct Values<'a> {
     domain: &'a Name,
+    /// Where new names go: the domain, or a name of the storm's own below it when the domain
+    /// has a wildcard (which would answer a name before it is created).
+    parent: Name,
     taken: Vec<Name>,
     n: u32,
     ttl: i64,
@@ -196,9 +212,9 @@ impl Values<'_> {
         let mut i = 0;
         loop {
             let text = if i == 0 {
-                format!("{label}.{}", self.domain.as_str())
+                format!("{label}.{}", self.parent.as_str())
             } else {
-                format!("{label}-{i}.{}", self.domain.as_str())
+                format!("{label}-{i}.{}", self.parent.as_str())
             };
             let name = Name::parse(&text).unwrap_or_else(|_| self.domain.clone());
             if !self.taken.iter().any(|t| t.is_at_or_below(&name)) {
@@ -232,15 +248,22 @@ impl Values<'_> {
 pub fn plan(scenario: &Scenario, request: Option<&Value>) -> StormPlan {
     let mut values = Values {
         domain: &scenario.domain,
+        parent: scenario.domain.clone(),
         taken: scenario.records.iter().map(|r| r.name.clone()).collect(),
         n: 0,
         ttl: i64::from(scenario.ttl),
     };
-    let mut existing = scaled(&candidates(scenario, request), scenario.ttl);
     let mut fodder = Vec::new();
+    if wildcard_parents(&scenario.records).contains(&scenario.domain.raw_labels()) {
+        // Names below an existing one are not the apex wildcard's.
+        let anchor = values.name("zonehop-storm");
+        fodder.push(values.record(anchor.clone(), RrType::TXT, "anchor"));
+        values.parent = anchor;
+    }
+    let mut existing = scaled(&candidates(scenario, request), scenario.ttl);
     let types = [RrType::A, RrType::TXT, RrType::CNAME];
     while existing.len() < EXISTING_NEEDED {
-        let i = fodder.len();
+        let i = existing.len();
         let name = values.name(&format!("storm-{i}"));
         let record = values.record(name, types[i % types.len()], "fodder");
         fodder.push(record.clone());
@@ -807,6 +830,36 @@ mod tests {
         assert_eq!(source_change.kind, Kind::Change);
         assert_eq!(held(&per_zone[0]), Some(source_change.record.clone()));
         assert_eq!(held(&per_zone[1]), None);
+    }
+
+    #[test]
+    fn under_an_apex_wildcard_the_storm_writes_below_a_name_of_its_own_and_leaves_covered_names() {
+        let mut scenario = Scenario::example();
+        let n = |s: &str| Name::parse(s).expect("name");
+        for (name, value) in [
+            ("*.example.com", "192.0.2.9"),
+            ("*.api.example.com", "192.0.2.8"),
+        ] {
+            scenario
+                .records
+                .push(RecordSet::simple(n(name), RrType::A, 2, &[value]));
+        }
+        let plan = plan(&scenario, None);
+        let anchor = n("zonehop-storm.example.com");
+        assert!(plan.fodder.iter().any(|r| r.name == anchor));
+        let mail = n("mail.example.com");
+        for e in &plan.edits {
+            let existing = scenario.records.iter().any(|r| r.key() == e.record.key());
+            assert!(
+                existing || e.record.name.is_at_or_below(&anchor),
+                "{} is the apex wildcard's before it is created",
+                e.record.name
+            );
+            assert_ne!(
+                e.record.name, mail,
+                "mail.example.com is answered by *.example.com once deleted"
+            );
+        }
     }
 
     #[test]
