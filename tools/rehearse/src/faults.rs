@@ -315,8 +315,11 @@ impl FaultRun {
     }
 
     /// The storm's summary lines (none without `edit-storm`).
-    pub fn storm_lines(&self) -> Vec<String> {
-        self.storm.as_ref().map(Storm::lines).unwrap_or_default()
+    pub fn storm_lines(&self, observed: &Value) -> Vec<String> {
+        self.storm
+            .as_ref()
+            .map(|s| s.lines(observed))
+            .unwrap_or_default()
     }
 
     fn storm_injected(&mut self) {

@@ -644,7 +644,7 @@ async fn rehearse(
         for line in fault_lines(&report["faults"]) {
             say(&line);
         }
-        for line in fault_run.storm_lines() {
+        for line in fault_run.storm_lines(&report["observed"]) {
             say(&line);
         }
     }

@@ -656,8 +656,9 @@ impl Storm {
         json!(phases)
     }
 
-    /// One line per phase for the rehearsal's summary.
-    pub fn lines(&self) -> Vec<String> {
+    /// One line per phase for the rehearsal's summary, then where the prober's wrong
+    /// answers fell (`observed`: the report's).
+    pub fn lines(&self, observed: &Value) -> Vec<String> {
         let mut lines = Vec::new();
         for p in self.per_phase().as_array().into_iter().flatten() {
             let side =
@@ -669,6 +670,35 @@ impl Storm {
                 side("target")
             ));
         }
+        let entries = self.entries();
+        let (mut lost, mut kept, mut other) = (0, 0, 0);
+        for (question, n) in observed["problemsByQuestion"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let n = n.as_u64().unwrap_or(0);
+            let edited: Vec<&Value> = entries
+                .iter()
+                .filter(|e| {
+                    format!(
+                        "{} {}",
+                        e["name"].as_str().unwrap_or(""),
+                        e["type"].as_str().unwrap_or("")
+                    ) == *question
+                })
+                .collect();
+            if edited.is_empty() {
+                other += n;
+            } else if edited.iter().any(|e| e["asRequired"] != true) {
+                lost += n;
+            } else {
+                kept += n;
+            }
+        }
+        lines.push(format!(
+            "  edit-storm wrong answers: {lost} on RRsets not as required, {kept} on other edited RRsets, {other} elsewhere"
+        ));
         lines
     }
 }

@@ -187,6 +187,8 @@ pub struct Observed {
     /// The fewest and the most times one resolver was asked one question.
     pub asks_per_question: (u64, u64),
     pub pace: Pace,
+    /// Every answer that was not correct (and not excused), counted by question.
+    pub problems_by_question: BTreeMap<Question, u64>,
 }
 
 impl Observed {
@@ -263,6 +265,11 @@ impl Observed {
         });
         value["perResolver"] = json!(per_resolver);
         value["firstProblems"] = json!(problems);
+        value["problemsByQuestion"] = json!(self
+            .problems_by_question
+            .iter()
+            .map(|(q, n)| (q.to_string(), *n))
+            .collect::<BTreeMap<String, u64>>());
         value
     }
 }
@@ -378,6 +385,8 @@ struct ResolverLog {
     hit_time_cap: bool,
     /// How many times each question was asked.
     asked: BTreeMap<Question, u64>,
+    /// Answers not correct (nor excused), by question.
+    problems_by_question: BTreeMap<Question, u64>,
 }
 
 impl ResolverLog {
@@ -396,6 +405,12 @@ impl ResolverLog {
             });
         self.tally.count(verdict, excused);
         *self.asked.entry(held.question.clone()).or_default() += 1;
+        if verdict != Verdict::Correct && !excused {
+            *self
+                .problems_by_question
+                .entry(held.question.clone())
+                .or_default() += 1;
+        }
         if verdict != Verdict::Correct && !excused && self.problems.len() < FIRST_PROBLEMS {
             self.problems.push(Problem {
                 resolver: resolver.to_owned(),
@@ -557,6 +572,9 @@ impl Prober {
             observed.total.add(&log.tally);
             observed.hit_time_cap |= log.hit_time_cap;
             observed.per_resolver.insert(name, log.tally);
+            for (question, n) in log.problems_by_question {
+                *observed.problems_by_question.entry(question).or_default() += n;
+            }
             problems.extend(log.problems);
         }
         problems.sort_by_key(|p| p.at_ms);
