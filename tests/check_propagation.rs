@@ -152,6 +152,9 @@ async fn safe_is_declared_at_the_ttl_bound_once_the_parent_and_every_resolver_mo
         resolver: Some(resolvers[0].clone()),
         pacing: Some(pacing),
         state: None,
+        keep_in_source: Vec::new(),
+        health_checks: Default::default(),
+        carry: None,
     };
     let round = |request: PropagationRequest| {
         let (source, target) = (source.clone(), target.clone());

@@ -48,6 +48,8 @@ async fn setup() -> Setup {
         zones: BothZones {
             execution_id: None,
             registrar: Default::default(),
+            keep_in_source: Vec::new(),
+            health_checks: Default::default(),
             domain: "example.com".into(),
             source: ZoneRef {
                 hosted_zone_id: Some(source_id),
@@ -181,9 +183,19 @@ async fn finalize_restores_the_ns_ttl_removes_the_canaries_and_never_deletes_the
     )
     .await
     .expect("lowered");
-    let out = finalize(&s.source, &s.target, NO_PARENT, &s.zones, &settings)
-        .await
-        .expect("finalized");
+    let out = finalize(
+        &s.source,
+        &s.target,
+        NO_PARENT,
+        (
+            &zonehop::adapters::dynamodb::NoLedger,
+            &zonehop::ports::clock::SystemClock,
+        ),
+        &s.zones,
+        &settings,
+    )
+    .await
+    .expect("finalized");
     assert_eq!(out.canaries_removed, 1);
     assert!(out
         .decommission_checklist
@@ -200,8 +212,18 @@ async fn finalize_restores_the_ns_ttl_removes_the_canaries_and_never_deletes_the
         source.iter().any(|r| r.name == n("www.example.com")),
         "the old zone keeps its records"
     );
-    let again = finalize(&s.source, &s.target, NO_PARENT, &s.zones, &settings)
-        .await
-        .expect("re-run");
+    let again = finalize(
+        &s.source,
+        &s.target,
+        NO_PARENT,
+        (
+            &zonehop::adapters::dynamodb::NoLedger,
+            &zonehop::ports::clock::SystemClock,
+        ),
+        &s.zones,
+        &settings,
+    )
+    .await
+    .expect("re-run");
     assert_eq!(again.canaries_removed, 0);
 }

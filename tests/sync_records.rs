@@ -155,6 +155,8 @@ async fn a_2000_record_zone_with_every_type_and_policy_is_copied_exactly_and_a_r
     let again = sync_records(
         &source,
         &counted_target,
+        &zonehop::adapters::dynamodb::NoLedger,
+        &zonehop::ports::clock::SystemClock,
         &request(&world),
         &Settings::default(),
     )

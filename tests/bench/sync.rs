@@ -40,9 +40,16 @@ async fn main() {
     let source = Counting::new(route53_in(&base, &source_access()).await);
     let target = Counting::new(route53_in(&base, &target_access()).await);
     let started = Instant::now();
-    let out = sync_records(&source, &target, &request, &Settings::default())
-        .await
-        .expect("zonehop sync");
+    let out = sync_records(
+        &source,
+        &target,
+        &zonehop::adapters::dynamodb::NoLedger,
+        &zonehop::ports::clock::SystemClock,
+        &request,
+        &Settings::default(),
+    )
+    .await
+    .expect("zonehop sync");
     let wall = started.elapsed().as_secs_f64();
     let limits = BatchLimits::ROUTE53;
     let batches = target.batches.lock().map(|b| b.clone()).unwrap_or_default();
@@ -58,9 +65,16 @@ async fn main() {
 
     let rerun_source = Counting::new(route53_in(&base, &source_access()).await);
     let rerun_target = Counting::new(route53_in(&base, &target_access()).await);
-    sync_records(&rerun_source, &rerun_target, &request, &Settings::default())
-        .await
-        .expect("zonehop re-run");
+    sync_records(
+        &rerun_source,
+        &rerun_target,
+        &zonehop::adapters::dynamodb::NoLedger,
+        &zonehop::ports::clock::SystemClock,
+        &request,
+        &Settings::default(),
+    )
+    .await
+    .expect("zonehop re-run");
 
     println!();
     println!("zonehop");

@@ -112,9 +112,16 @@ async fn main() {
         let source_id = seed_zone(&base, &source_access(), &domain, &records).await;
         let target_id = seed_zone(&base, &target_access(), &domain, &[]).await;
         let sync = zonehop_world::sync_request(domain.as_str(), &source_id, &target_id);
-        sync_records(&source, &target, &sync, &Settings::default())
-            .await
-            .expect("sync");
+        sync_records(
+            &source,
+            &target,
+            &zonehop::adapters::dynamodb::NoLedger,
+            &zonehop::ports::clock::SystemClock,
+            &sync,
+            &Settings::default(),
+        )
+        .await
+        .expect("sync");
         sizes.push(Size {
             domain,
             records,

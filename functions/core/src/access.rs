@@ -130,10 +130,14 @@ impl Work {
             Work::LowerNsTtl | Work::Rollback => Some(&["NS"]),
             // And a DS the parent zone may hold, removed in the same change as the NS.
             Work::SwapNameservers => Some(&["NS", "DS"]),
-            // The apex NS TTL back up, and the canaries removed.
-            Work::Finalize => Some(&["NS", "TXT"]),
             Work::CreateZone | Work::VerifyZones | Work::CheckPropagation => Some(&[]),
-            Work::DelegateSubdomain | Work::SyncRecords | Work::CarryEdits | Work::Cutover => None,
+            // finalize's last carry copies any edit (besides the apex NS TTL and the
+            // canaries it removes).
+            Work::DelegateSubdomain
+            | Work::SyncRecords
+            | Work::CarryEdits
+            | Work::Cutover
+            | Work::Finalize => None,
         }
     }
 
@@ -146,7 +150,6 @@ impl Work {
         match self {
             Work::Preflight => vec![canary],
             Work::LowerNsTtl | Work::SwapNameservers | Work::Rollback => vec![apex],
-            Work::Finalize => vec![apex, canary],
             _ => vec![apex.clone(), format!("*.{apex}")],
         }
     }

@@ -186,6 +186,30 @@ pub fn plan_drift(sides: &Sides<'_>, baseline: &Baseline, apex: &Name) -> DriftP
     plan
 }
 
+/// The record sets on which the two zones differ now (in the target's form, each side's
+/// own records aside): edits that are not carried yet. A difference between the old and the
+/// new servers on one of these is explained by an edit, not by a server.
+pub fn differing_keys(sides: &Sides<'_>, apex: &Name) -> Vec<RecordKey> {
+    let own = own_records(apex);
+    let mut keys: Vec<RecordKey> = sides
+        .source_as_target
+        .iter()
+        .chain(sides.target.iter())
+        .map(RecordSet::key)
+        .filter(|k| !own(k))
+        .filter(
+            |k| match (sides.source_as_target.get(k), sides.target.get(k)) {
+                (Some(s), Some(t)) => !s.same_content(t),
+                (None, None) => false,
+                _ => true,
+            },
+        )
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 /// Makes `into` hold `wanted` (already in `into`'s form) under `key`.
 fn carry(changes: &mut Vec<Change>, key: &RecordKey, wanted: Option<&RecordSet>, into: &Zone) {
     match (wanted, into.get(key)) {
@@ -339,6 +363,44 @@ mod tests {
         let plan = round(&source, &target, &Baseline::default());
         assert!(
             plan.to_source.is_empty() && plan.to_target.is_empty() && plan.conflicts.is_empty()
+        );
+    }
+
+    #[test]
+    fn the_keys_the_zones_differ_on_are_the_edits_not_yet_carried() {
+        let source = zone(&[
+            a("www.example.com", "192.0.2.1"),
+            a("old.example.com", "192.0.2.2"),
+            a("same.example.com", "192.0.2.3"),
+        ]);
+        let target = zone(&[
+            a("www.example.com", "192.0.2.9"),
+            a("new.example.com", "192.0.2.4"),
+            a("same.example.com", "192.0.2.3"),
+            RecordSet::simple(
+                n("_zonehop.example.com"),
+                RrType::TXT,
+                60,
+                &["\"side=new\""],
+            ),
+        ]);
+        let sides = Sides {
+            source: &source,
+            source_as_target: &source,
+            target: &target,
+            target_as_source: &target,
+        };
+        let keys: Vec<String> = differing_keys(&sides, &n("example.com"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "new.example.com. A",
+                "old.example.com. A",
+                "www.example.com. A"
+            ]
         );
     }
 

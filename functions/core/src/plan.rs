@@ -31,6 +31,12 @@ pub enum HealthCheckPolicy {
     Drop,
 }
 
+impl HealthCheckPolicy {
+    pub fn is_default(&self) -> bool {
+        *self == HealthCheckPolicy::default()
+    }
+}
+
 /// Why a record cannot move as is. Each one stops the sync before any write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -381,6 +381,15 @@ pub struct BothZones {
     /// NS TTL when `registrar.lowerNsTtl` asks for it.
     #[serde(default, skip_serializing_if = "RegistrarRef::is_default")]
     pub registrar: RegistrarRef,
+    /// What stays behind and what happens to health checks: finalize's last carry reads
+    /// the zones as sync-records does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep_in_source: Vec<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "crate::plan::HealthCheckPolicy::is_default"
+    )]
+    pub health_checks: crate::plan::HealthCheckPolicy,
     /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,

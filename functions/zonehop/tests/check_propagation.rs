@@ -526,3 +526,123 @@ async fn invariant_4_safe_waits_while_a_new_server_is_under_suspicion() {
         .expect_err("confirmed");
     assert_eq!(err.error_type(), "NewServersWrong");
 }
+
+// ------------------------------------------------- edits not yet carried (issue #20)
+
+/// Every parent server and probe resolver on the new side, and the clock at the bound.
+async fn at_the_bound(win: &Window) -> PropagationOutput {
+    for parent in World::parent_addresses() {
+        win.parent_says(parent, true);
+    }
+    for probe in PROBES {
+        win.probe_says(probe, "new");
+    }
+    let first = win.round(None).await.expect("first round");
+    win.w.clock.advance(BOUND);
+    first
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_edit_in_the_new_zone_not_yet_carried_is_not_a_lying_server() {
+    let win = window();
+    // Created in the new zone by a deploy pipeline; carry-edits has not copied it yet, so
+    // the new servers answer it and the old ones do not, round after round.
+    win.w
+        .target
+        .put_records(&win.target_id, [a("www.example.com", 60, &["192.0.2.99"])])
+        .expect("edit");
+    let mut state = None;
+    for _ in 0..3 {
+        let out = win.round(state).await.expect("an edit is not a lie");
+        assert!(out.new_servers_differ.is_empty(), "{out:?}");
+        assert_eq!(out.explained_by_edits, ["www.example.com. A"], "{out:?}");
+        assert_eq!(out.edits_pending, 1);
+        assert_eq!(out.edits_pending_sample, ["www.example.com. A"]);
+        win.w.clock.advance(out.next_wait_seconds);
+        state = Some(out.state);
+    }
+    // The same wrong answer with both zones agreeing through the API is a lie, as before.
+    win.w
+        .source
+        .put_records(
+            win.w.source_id(),
+            [a("www.example.com", 60, &["192.0.2.99"])],
+        )
+        .expect("carried");
+    new_server_lies(&win, true);
+    let suspect = win.round(state).await.expect("a suspicion");
+    assert_eq!(suspect.new_servers_differ, ["www.example.com. A"]);
+    assert_eq!(suspect.edits_pending, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_4_safe_waits_while_an_edit_is_not_carried() {
+    let win = window();
+    let first = at_the_bound(&win).await;
+    win.w
+        .source
+        .put_records(
+            win.w.source_id(),
+            [a("late.example.com", 60, &["192.0.2.77"])],
+        )
+        .expect("an edit in the old zone");
+    let held = win.round(Some(first.state)).await.expect("a round");
+    assert!(!held.safe, "{held:?}");
+    assert_eq!(held.next_wait_seconds, 30, "the next round comes soon");
+    assert!(
+        held.warnings.iter().any(|w| w.contains("not carried yet")),
+        "{:?}",
+        held.warnings
+    );
+    // Carried: safe.
+    win.w
+        .target
+        .put_records(&win.target_id, [a("late.example.com", 60, &["192.0.2.77"])])
+        .expect("carried");
+    win.w.clock.advance(held.next_wait_seconds);
+    let safe = win.round(Some(held.state)).await.expect("a round");
+    assert!(safe.safe, "{safe:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_4_safe_waits_for_a_round_whose_carry_did_not_read_both_zones() {
+    let win = window();
+    let first = at_the_bound(&win).await;
+    let with_carry = |carry: serde_json::Value, state: RoundState| {
+        let mut request = win.request(Some(state));
+        request.carry = Some(carry);
+        request
+    };
+    for (carry, wait) in [
+        (json!({ "toTarget": 0, "skippedForSeconds": 45 }), 45),
+        (json!({ "toTarget": 0, "skippedForSeconds": 5 }), 30),
+        (json!({ "Error": "Throttled", "Cause": "..." }), 30),
+    ] {
+        let out = check_propagation(
+            &*win.w.source,
+            &*win.w.target,
+            &win.w.dns,
+            &win.w.clock,
+            &with_carry(carry.clone(), first.state.clone()),
+            &settings(),
+        )
+        .await
+        .expect("a round");
+        assert!(!out.safe, "{carry}: {out:?}");
+        assert_eq!(out.next_wait_seconds, wait, "{carry}");
+    }
+    let read = check_propagation(
+        &*win.w.source,
+        &*win.w.target,
+        &win.w.dns,
+        &win.w.clock,
+        &with_carry(
+            json!({ "toTarget": 0, "skippedForSeconds": 0 }),
+            first.state.clone(),
+        ),
+        &settings(),
+    )
+    .await
+    .expect("a round");
+    assert!(read.safe, "{read:?}");
+}

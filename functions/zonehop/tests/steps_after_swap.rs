@@ -48,6 +48,8 @@ async fn synced() -> (World, String) {
     sync_records(
         &*w.source,
         &*w.target,
+        &w.ledger,
+        &w.clock,
         &request(json!({
             "domain": "example.com",
             "source": { "hostedZoneId": w.source_id() },
@@ -294,6 +296,7 @@ async fn finalize_restores_the_ns_ttl_and_removes_both_canaries() {
         &*w.source,
         &*w.target,
         NO_PARENT,
+        (&w.ledger, &w.clock),
         &request(final_body(&w, &target)),
         &settings(),
     )
@@ -325,6 +328,7 @@ async fn invariant_3_finalize_run_again_writes_nothing() {
         &*w.source,
         &*w.target,
         NO_PARENT,
+        (&w.ledger, &w.clock),
         &request(final_body(&w, &target)),
         &settings(),
     )
@@ -335,6 +339,7 @@ async fn invariant_3_finalize_run_again_writes_nothing() {
         &*w.source,
         &*w.target,
         NO_PARENT,
+        (&w.ledger, &w.clock),
         &request(final_body(&w, &target)),
         &settings(),
     )
@@ -353,6 +358,7 @@ async fn finalize_denied_is_named_and_not_retried() {
         &*w.source,
         &*w.target,
         NO_PARENT,
+        (&w.ledger, &w.clock),
         &request(final_body(&w, &target)),
         &settings(),
     )

@@ -68,6 +68,8 @@ async fn sync(w: &World, target_id: &str, keep: &[&str]) -> Result<SyncOutput, z
     sync_records(
         &*w.source,
         &*w.target,
+        &w.ledger,
+        &w.clock,
         &request(sync_body(w, target_id, keep, false)),
         &settings(),
     )
@@ -512,6 +514,8 @@ async fn sync_records_stops_before_overwriting_an_adopted_zones_records() {
     let err = sync_records(
         &*w.source,
         &*w.target,
+        &w.ledger,
+        &w.clock,
         &request(sync_body(&w, &adopted.id, &[], true)),
         &settings(),
     )

@@ -150,6 +150,10 @@ impl Ledger for NoLedger {
     async fn write(&self, _: &Name, _: &str, _: &Value) -> Result<(), Error> {
         Ok(())
     }
+
+    fn remembers(&self) -> bool {
+        false
+    }
 }
 
 /// The deployment's ledger: its table when `ZONEHOP_LEDGER_TABLE` is set, else [`NoLedger`].
@@ -193,5 +197,9 @@ impl Ledger for ConfiguredLedger {
             ConfiguredLedger::Table(l) => l.write(domain, item, value).await,
             ConfiguredLedger::None(l) => l.write(domain, item, value).await,
         }
+    }
+
+    fn remembers(&self) -> bool {
+        matches!(self, ConfiguredLedger::Table(_))
     }
 }

@@ -42,6 +42,12 @@ pub trait Ledger: Send + Sync {
         item: &str,
     ) -> impl Future<Output = Result<Option<Value>, Error>> + Send;
 
+    /// False for a ledger that keeps nothing (a deployment without a table): no baseline
+    /// found there means nothing, rather than "none was ever saved".
+    fn remembers(&self) -> bool {
+        true
+    }
+
     /// Stores `value` under `item`, replacing what was there.
     fn write(
         &self,
@@ -63,12 +69,40 @@ pub async fn lock_holder<L: Ledger>(ledger: &L, domain: &Name) -> Result<Option<
 /// DynamoDB's 400 KB item limit.
 const BASELINE_CHUNK: usize = 10_000;
 
-/// The baseline of the last round, if one was saved.
+/// The two zones a baseline is about: a baseline saved for another pair (an earlier
+/// migration of the same domain) is none for this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZonePair<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+}
+
+impl ZonePair<'_> {
+    fn holds(&self, header: &Value) -> bool {
+        header["source"].as_str() == Some(self.source)
+            && header["target"].as_str() == Some(self.target)
+    }
+}
+
+/// The header of the baseline saved for `zones`, if any.
+async fn baseline_header<L: Ledger>(
+    ledger: &L,
+    domain: &Name,
+    zones: ZonePair<'_>,
+) -> Result<Option<Value>, Error> {
+    Ok(ledger
+        .read(domain, "baseline")
+        .await?
+        .filter(|header| zones.holds(header)))
+}
+
+/// The baseline last saved for these zones, if one was.
 pub async fn load_baseline<L: Ledger>(
     ledger: &L,
     domain: &Name,
+    zones: ZonePair<'_>,
 ) -> Result<Option<Baseline>, Error> {
-    let Some(header) = ledger.read(domain, "baseline").await? else {
+    let Some(header) = baseline_header(ledger, domain, zones).await? else {
         return Ok(None);
     };
     let generation = header["generation"].as_u64().unwrap_or(0);
@@ -91,6 +125,7 @@ pub async fn load_baseline<L: Ledger>(
 pub async fn save_baseline<L: Ledger>(
     ledger: &L,
     domain: &Name,
+    zones: ZonePair<'_>,
     baseline: &Baseline,
     saved_at: i64,
 ) -> Result<(), Error> {
@@ -114,17 +149,20 @@ pub async fn save_baseline<L: Ledger>(
                 "chunks": chunks.len(),
                 "recordSets": baseline.0.len(),
                 "savedAt": saved_at,
+                "source": zones.source,
+                "target": zones.target,
             }),
         )
         .await
 }
 
-/// When the last baseline was saved, and of how many record sets.
+/// When the last baseline of these zones was saved, and of how many record sets.
 pub async fn baseline_saved<L: Ledger>(
     ledger: &L,
     domain: &Name,
+    zones: ZonePair<'_>,
 ) -> Result<Option<(i64, u64)>, Error> {
-    Ok(ledger.read(domain, "baseline").await?.map(|header| {
+    Ok(baseline_header(ledger, domain, zones).await?.map(|header| {
         (
             header["savedAt"].as_i64().unwrap_or(0),
             header["recordSets"].as_u64().unwrap_or(0),

@@ -7,16 +7,15 @@
 //! (`zonehop_core::drift`).
 
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
-use zonehop_core::change::Change;
-use zonehop_core::drift::{plan_drift, Conflict, Sides};
-use zonehop_core::plan::{plan_sync, HealthCheckPolicy, PlanInput, SyncPlan};
+use zonehop_core::drift::Conflict;
+use zonehop_core::plan::HealthCheckPolicy;
 use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
-use zonehop_core::zone::{bare_zone_id, Zone};
+use zonehop_core::zone::bare_zone_id;
 
 use crate::error::Error;
+use crate::ports::carry::{carry_between, copied, CarryScope};
 use crate::ports::clock::Clock;
-use crate::ports::hosted_zones::{apply_batches, check_is_public_zone_of, read_zone, HostedZones};
+use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, HostedZones};
 use crate::ports::ledger::{baseline_saved, load_baseline, save_baseline, Ledger};
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
@@ -65,9 +64,10 @@ pub struct CarryOutput {
     pub conflict_count: usize,
     /// The first conflicts with both versions (at most 10).
     pub conflicts: Vec<Conflict>,
-    /// True when the ledger held no baseline yet (the first round after the swap): a
-    /// record set on one side only counts as written there, and one that differs is a
-    /// conflict.
+    /// True when the ledger held no baseline for these zones (a deployment without a ledger,
+    /// or a baseline saved before this version): a record set on one side only counts as
+    /// written there, and one that differs is a conflict. sync-records saves the baseline
+    /// from its first pass on, so a migration's first round has one.
     pub first_round: bool,
     pub record_sets: usize,
     pub retries: u32,
@@ -110,8 +110,15 @@ pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
             "source and target are the same zone {source_id}"
         )));
     }
+    let scope = CarryScope {
+        domain: &domain,
+        keep_in_source: &keep,
+        health_checks: request.health_checks,
+        source_id: &source_id,
+        target_id: &target_id,
+    };
     let now = clock.now_epoch();
-    if let Some((saved_at, record_sets)) = baseline_saved(ledger, &domain).await? {
+    if let Some((saved_at, record_sets)) = baseline_saved(ledger, &domain, scope.zones()).await? {
         let wait = min_interval_seconds(record_sets, settings.carry_budget_share);
         if now - saved_at < wait {
             return Ok(CarryOutput {
@@ -123,122 +130,32 @@ pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
     }
     check_is_public_zone_of(&source.get_zone(&source_id).await?, &domain)?;
     check_is_public_zone_of(&target.get_zone(&target_id).await?, &domain)?;
-    let source_records = read_zone(source, &source_id).await?;
-    let target_records = read_zone(target, &target_id).await?;
-
-    // Each zone in the other's form: what sync-records would write from it.
-    let as_other = |from: &Zone, from_id: &str, to_id: &str| {
-        plan_sync(
-            &PlanInput {
-                apex: &domain,
-                source_zone_id: from_id,
-                target_zone_id: to_id,
-                keep_in_source: &keep,
-                health_checks: request.health_checks,
-                extra_records: &[],
-                limits: settings.limits,
-            },
-            from,
-            &Zone::default(),
-        )
-        .desired
-    };
-    let source_as_target = as_other(&source_records, &source_id, &target_id);
-    let target_as_source = as_other(&target_records, &target_id, &source_id);
-
-    let baseline = load_baseline(ledger, &domain).await?;
-    let first_round = baseline.is_none();
-    let plan = plan_drift(
-        &Sides {
-            source: &source_records,
-            source_as_target: &source_as_target,
-            target: &target_records,
-            target_as_source: &target_as_source,
-        },
-        &baseline.unwrap_or_default(),
-        &domain,
+    let forms = scope.forms(
+        read_zone(source, &source_id).await?,
+        read_zone(target, &target_id).await?,
+        settings.limits,
     );
-    for conflict in &plan.conflicts {
-        warn!(
-            record = %conflict.record,
-            source = %serde_json::to_string(&conflict.source).unwrap_or_default(),
-            target = %serde_json::to_string(&conflict.target).unwrap_or_default(),
-            "conflict: the record set changed differently in both zones; the new side's version wins"
-        );
-    }
-    let describe = |c: &Change| format!("{:?} {}", c.action, c.record.key());
-    for change in &plan.to_target {
-        info!(change = %describe(change), "carried from the old zone to the new");
-    }
-    for change in &plan.to_source {
-        info!(change = %describe(change), "carried from the new zone to the old");
-    }
-    apply(target, &target_id, &domain, &plan.to_target, settings).await?;
-    apply(source, &source_id, &domain, &plan.to_source, settings).await?;
-    save_baseline(ledger, &domain, &plan.after, now).await?;
-    let record_sets = plan.after.0.len();
-    Ok(CarryOutput {
-        to_target: plan.to_target.len(),
-        to_source: plan.to_source.len(),
-        copied: plan
-            .to_target
-            .iter()
-            .map(|c| format!("{} (old to new)", describe(c)))
-            .chain(
-                plan.to_source
-                    .iter()
-                    .map(|c| format!("{} (new to old)", describe(c))),
-            )
-            .take(SHOWN)
-            .collect(),
-        conflict_count: plan.conflicts.len(),
-        conflicts: plan.conflicts.into_iter().take(SHOWN).collect(),
-        first_round,
-        record_sets,
-        retries: stats.retried(),
-        skipped_for_seconds: 0,
-    })
-}
-
-/// Applies `changes` to one zone: deletes first (aliases before what they point at), then
-/// the upserts (plain records before the aliases that may point at them).
-async fn apply<R: HostedZones>(
-    zones: &R,
-    zone_id: &str,
-    domain: &zonehop_core::Name,
-    changes: &[Change],
-    settings: &Settings,
-) -> Result<(), Error> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let phase = |delete: bool, alias: bool| -> Vec<Change> {
-        changes
-            .iter()
-            .filter(|c| (c.action == zonehop_core::change::Action::Delete) == delete)
-            .filter(|c| c.record.alias_target.is_some() == alias)
-            .cloned()
-            .collect()
-    };
-    let plan = SyncPlan {
-        phases: vec![
-            phase(true, true),
-            phase(true, false),
-            phase(false, false),
-            phase(false, true),
-        ]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect(),
-        ..SyncPlan::default()
-    };
-    apply_batches(
-        zones,
-        zone_id,
-        domain,
-        &plan.batches(settings.limits),
+    let baseline = load_baseline(ledger, &domain, scope.zones()).await?;
+    let first_round = baseline.is_none();
+    let plan = carry_between(
+        source,
+        target,
+        &scope,
+        &forms,
+        &baseline.unwrap_or_default(),
         settings,
     )
     .await?;
-    Ok(())
+    save_baseline(ledger, &domain, scope.zones(), &plan.after, now).await?;
+    Ok(CarryOutput {
+        to_target: plan.to_target.len(),
+        to_source: plan.to_source.len(),
+        copied: copied(&plan, SHOWN),
+        conflict_count: plan.conflicts.len(),
+        record_sets: plan.after.0.len(),
+        conflicts: plan.conflicts.into_iter().take(SHOWN).collect(),
+        first_round,
+        retries: stats.retried(),
+        skipped_for_seconds: 0,
+    })
 }

@@ -23,10 +23,11 @@
 //! [`MAX_PARENT_ADDRESSES`]); only a first round without them fails (`DnsLookupFailed`).
 //! The time of the round comes from the [`Clock`] port.
 
+use crate::ports::carry::CarryScope;
 use crate::ports::clock::Clock;
 use crate::ports::dns::lookup::parent_addresses;
 use crate::settings::Settings;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use zonehop_core::request::ProbeConfig;
 
@@ -43,11 +44,13 @@ use std::time::Duration;
 use zonehop_core::answers::{questions, Difference, Question};
 use zonehop_core::canary::{side_of, Side, CANARY_LABEL};
 use zonehop_core::name::Name;
+use zonehop_core::plan::HealthCheckPolicy;
 use zonehop_core::propagation::{
     delegation_seen, judge, left_out_after, track_resolver, Evidence, LoopState, Pacing,
     ResolverTrack, Seen,
 };
-use zonehop_core::request::{parse_domain, ZoneRef};
+use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
+use zonehop_core::zone::RecordKey;
 use zonehop_core::zone::Zone;
 use zonehop_core::zone::{bare_zone_id, RrType};
 
@@ -83,6 +86,17 @@ pub struct PropagationRequest {
     /// What the previous round returned as `state` (absent on the first round).
     #[serde(default)]
     pub state: Option<RoundState>,
+    /// What stays behind and what happens to health checks: the zones are compared through
+    /// the API as sync-records reads them.
+    #[serde(default)]
+    pub keep_in_source: Vec<String>,
+    #[serde(default)]
+    pub health_checks: HealthCheckPolicy,
+    /// This round's carry-edits result (`$.carry`: its output, or the error it failed with).
+    /// A carry that was skipped or failed defers "safe" (absent: not known, as when the
+    /// function is invoked alone).
+    #[serde(default)]
+    pub carry: Option<serde_json::Value>,
     /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
@@ -210,7 +224,57 @@ pub struct PropagationOutput {
     pub new_servers_checked: usize,
     #[serde(default)]
     pub new_servers_differ: Vec<String>,
+    /// Record sets on which the zones differ through the API this round: edits not carried
+    /// yet. "Safe" waits until none is left; a DNS difference on one of them is the edit's,
+    /// not a lying server's.
+    #[serde(default)]
+    pub edits_pending: usize,
+    /// The first of them (at most [`VERIFY_SAMPLE`]).
+    #[serde(default)]
+    pub edits_pending_sample: Vec<String>,
+    /// Questions a new server answered unlike the old ones this round that an edit not yet
+    /// carried explains (not counted toward `NewServersWrong`).
+    #[serde(default)]
+    pub explained_by_edits: Vec<String>,
     pub state: RoundState,
+}
+
+/// Why this round may not declare "safe" whatever the delegation says: an edit known and
+/// not yet carried (the zones differ through the API), or a carry that did not read both
+/// zones this round (skipped by its request budget, or failed). The wait until the next
+/// round, at least `min_wait`.
+fn uncarried_edits(
+    pending: usize,
+    carry: Option<&serde_json::Value>,
+    min_wait: i64,
+) -> Option<(String, i64)> {
+    if pending > 0 {
+        return Some((
+            format!("{pending} record set(s) differ between the zones and are not carried yet"),
+            min_wait,
+        ));
+    }
+    let carry = carry?;
+    if carry.get("Error").is_some() || carry.get("error").is_some() {
+        return Some((
+            format!(
+                "this round's carry-edits failed ({})",
+                carry
+                    .get("Error")
+                    .or_else(|| carry.get("error"))
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("unknown error")
+            ),
+            min_wait,
+        ));
+    }
+    match carry.get("skippedForSeconds").and_then(|s| s.as_i64()) {
+        Some(skipped) if skipped > 0 => Some((
+            format!("this round's carry-edits read nothing (its request budget; {skipped} s until it may)"),
+            skipped.max(min_wait),
+        )),
+        _ => None,
+    }
 }
 
 /// A round's metrics as one line of CloudWatch's embedded metric format (dimension `Domain`).
@@ -396,17 +460,31 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         }
     }
 
+    // Edits not carried yet: the record sets the zones differ on through the API.
+    let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
+    let scope = CarryScope {
+        domain: &domain,
+        keep_in_source: &keep,
+        health_checks: request.health_checks,
+        source_id: &source_id,
+        target_id: &target_id,
+    };
+    let forms = scope.forms(old, read_zone(target, &target_id).await?, settings.limits);
+    let pending = scope.differing(&forms);
+    let old = &forms.source;
+
     // The new servers, against the old, on a rotating sample (invariant 1 through the window).
-    let (new_servers_checked, new_servers_differ) = reverify_new_servers(
+    let reverified = reverify_new_servers(
         dns,
         resolver,
-        (&source.get_zone(&source_id).await?, &old),
-        (&target_zone, &read_zone(target, &target_id).await?),
-        &domain,
+        (&source.get_zone(&source_id).await?, old),
+        (&target_zone, &forms.target),
+        (&domain, &explained_set(&pending)),
         &mut state,
         settings,
     )
     .await?;
+    let (new_servers_checked, new_servers_differ) = (reverified.checked, reverified.differ);
 
     // The canary, through every probe resolver.
     let canary = domain
@@ -494,6 +572,17 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
             new_servers_differ.join(", ")
         ));
     }
+    if let Some((why, wait)) =
+        uncarried_edits(pending.len(), request.carry.as_ref(), pacing.min_wait)
+    {
+        if verdict.safe {
+            verdict.safe = false;
+            verdict.next_wait_seconds = wait;
+            warnings.push(format!(
+                "safe is deferred: {why}; no edit may be left behind in the old zone"
+            ));
+        }
+    }
     let rollback_at = check_parent_deadline(
         &state.judge,
         now,
@@ -531,8 +620,41 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         rollback_at,
         new_servers_checked,
         new_servers_differ,
+        edits_pending: pending.len(),
+        edits_pending_sample: pending
+            .iter()
+            .take(VERIFY_SAMPLE)
+            .map(ToString::to_string)
+            .collect(),
+        explained_by_edits: reverified.explained,
         state,
     })
+}
+
+/// A question's label as the re-verification writes it: `www.example.com. A`.
+fn question_label(name: &str, rtype: &str) -> String {
+    format!(
+        "{}. {rtype}",
+        name.trim_end_matches('.').to_ascii_lowercase()
+    )
+}
+
+/// The questions an edit not yet carried explains.
+fn explained_set(pending: &[RecordKey]) -> BTreeSet<String> {
+    pending
+        .iter()
+        .map(|k| question_label(k.name.as_str(), k.rtype.as_str()))
+        .collect()
+}
+
+/// What the re-verification of the new servers found this round.
+#[derive(Debug, Default)]
+struct Reverified {
+    checked: usize,
+    /// Questions a new server answered unlike the old ones, that no edit explains.
+    differ: Vec<String>,
+    /// Those an edit not yet carried explains.
+    explained: Vec<String>,
 }
 
 /// Asks every old and new server [`VERIFY_SAMPLE`] questions (last round's suspects first,
@@ -544,13 +666,13 @@ async fn reverify_new_servers<D: DnsClient>(
     resolver: SocketAddr,
     (source_zone, source_records): (&HostedZone, &Zone),
     (target_zone, target_records): (&HostedZone, &Zone),
-    domain: &Name,
+    (domain, explained): (&Name, &BTreeSet<String>),
     state: &mut RoundState,
     settings: &Settings,
-) -> Result<(usize, Vec<String>), Error> {
+) -> Result<Reverified, Error> {
     let (all, _) = questions(domain, &[], source_records, target_records);
     if all.is_empty() {
-        return Ok((0, Vec::new()));
+        return Ok(Reverified::default());
     }
     let label = |q: &Question| format!("{} {}", q.name, q.rtype);
     let mut sample: Vec<Question> = all
@@ -576,7 +698,7 @@ async fn reverify_new_servers<D: DnsClient>(
         server_addresses(dns, resolver, target_zone, "new", port).await,
     ) else {
         // The servers' addresses could not be found this round: unknown, not wrong.
-        return Ok((0, Vec::new()));
+        return Ok(Reverified::default());
     };
     let (differences, _) = compare_until_settled(
         dns,
@@ -588,13 +710,19 @@ async fn reverify_new_servers<D: DnsClient>(
     )
     .await;
     // Only a new server's answer counts (an old server that differs from the reference is
-    // not the new side's fault), and a silent one is unknown.
-    let wrong: Vec<&Difference> = differences
+    // not the new side's fault), a silent one is unknown, and one that an edit not yet
+    // carried explains (the zones differ there through the API) is the edit's.
+    let (wrong, edited): (Vec<&Difference>, Vec<&Difference>) = differences
         .iter()
         .filter(|d| {
             d.server.starts_with("new ") && !d.new.iter().any(|v| v.starts_with("no answer"))
         })
+        .partition(|d| !explained.contains(&question_label(&d.name, &d.rtype)));
+    let mut explained_now: Vec<String> = edited
+        .iter()
+        .map(|d| question_label(&d.name, &d.rtype))
         .collect();
+    explained_now.dedup();
     let mut keys: Vec<String> = wrong
         .iter()
         .map(|d| format!("{}. {}", d.name.trim_end_matches('.'), d.rtype))
@@ -618,7 +746,11 @@ async fn reverify_new_servers<D: DnsClient>(
     }
     keys.truncate(VERIFY_SAMPLE);
     state.verify_suspects = keys.clone();
-    Ok((sample.len(), keys))
+    Ok(Reverified {
+        checked: sample.len(),
+        differ: keys,
+        explained: explained_now,
+    })
 }
 
 /// The parent must switch within [`PARENT_SWITCH_DEADLINE`] of the first round; past half of

@@ -49,6 +49,8 @@ impl From<CutoverFields> for CutoverRequest {
                 target: fields.target,
                 ns_ttl: fields.ns_ttl,
                 registrar: Default::default(),
+                keep_in_source: Vec::new(),
+                health_checks: Default::default(),
             },
             records: fields.records,
         }

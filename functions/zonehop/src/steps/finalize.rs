@@ -1,18 +1,23 @@
-//! finalize (DESIGN step 10): restore the apex NS TTL, remove the canaries, hand over the
-//! decommission checklist. The old zone is never deleted by zonehop.
+//! finalize (DESIGN step 10): carry the last edits, restore the apex NS TTL, remove the
+//! canaries, hand over the decommission checklist. The old zone is never deleted by zonehop.
 use crate::error::Error;
+use crate::ports::carry::{carry_between, CarryScope, CarrySummary};
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::change_and_wait;
 use crate::ports::hosted_zones::read_zone;
 use crate::ports::hosted_zones::set_apex_ns_ttl;
 use crate::ports::hosted_zones::HostedZones;
+use crate::ports::ledger::{load_baseline, save_baseline, Ledger};
 use crate::ports::parent_zone::ParentZone;
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
 use zonehop_core::canary::CANARY_LABEL;
 use zonehop_core::change::Action;
 use zonehop_core::change::Change;
 use zonehop_core::name::Name;
+use zonehop_core::request::parse_keep_in_source;
 use zonehop_core::request::BothZones;
 use zonehop_core::zone::RrType;
 
@@ -26,6 +31,13 @@ pub struct FinalizeOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_ns_ttl: Option<i64>,
     pub canaries_removed: usize,
+    /// The last carry: what was edited in either zone since the last round of the window
+    /// (after "safe" included) and copied to the other.
+    pub carry: CarrySummary,
+    /// When the last carry read the zones (epoch seconds): an edit made in the old zone
+    /// after this moment is no longer carried to the new one. `None` when no baseline was
+    /// found (a deployment without a ledger), so nothing was carried.
+    pub carried_until: Option<i64>,
     /// What the operator does next; zonehop never deletes the old zone.
     pub decommission_checklist: Vec<String>,
 }
@@ -62,12 +74,53 @@ async fn remove_canary<R: HostedZones>(
     Ok(true)
 }
 
-/// Step 10: apex NS TTLs to `nsTtl.after` (and the parent's delegation TTL, where
-/// lower-ns-ttl lowered it in a `route53zone` parent), canaries removed, the checklist.
-pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones>(
+/// The last carry: both zones read once more and what either side edited since the last
+/// round copied to the other (the window's rule: the new side wins a conflict). Returns
+/// what it carried and when it read the zones; nothing without a baseline.
+async fn last_carry<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
+    source: &S,
+    target: &T,
+    (ledger, clock): (&L, &C),
+    scope: &CarryScope<'_>,
+    settings: &Settings,
+) -> Result<(CarrySummary, Option<i64>), Error> {
+    let Some(baseline) = load_baseline(ledger, scope.domain, scope.zones()).await? else {
+        warn!("no baseline in the ledger for these zones: the last carry is skipped");
+        return Ok((CarrySummary::default(), None));
+    };
+    let read_at = clock.now_epoch();
+    let forms = scope.forms(
+        read_zone(source, scope.source_id).await?,
+        read_zone(target, scope.target_id).await?,
+        settings.limits,
+    );
+    let plan = carry_between(source, target, scope, &forms, &baseline, settings).await?;
+    save_baseline(ledger, scope.domain, scope.zones(), &plan.after, read_at).await?;
+    info!(
+        carried_until = read_at,
+        "the last carry is done: an edit in the old zone from now on stays there"
+    );
+    Ok((CarrySummary::of(&plan, SHOWN), Some(read_at)))
+}
+
+/// ISO 8601 (UTC) of seconds since the epoch.
+fn iso_utc(seconds: i64) -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    DateTime::from_secs(seconds)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| seconds.to_string())
+}
+
+/// How many copies and conflicts of the last carry the output names.
+const SHOWN: usize = 10;
+
+/// Step 10: the last carry, apex NS TTLs to `nsTtl.after` (and the parent's delegation TTL,
+/// where lower-ns-ttl lowered it in a `route53zone` parent), canaries removed, the checklist.
+pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones, L: Ledger, C: Clock>(
     source: &S,
     target: &T,
     parent: Option<&ParentZone<P>>,
+    memory: (&L, &C),
     request: &BothZones,
     settings: &Settings,
 ) -> Result<FinalizeOutput, Error> {
@@ -75,6 +128,15 @@ pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones>(
     let source = &Retrying::new(source, settings.retry, &stats);
     let target = &Retrying::new(target, settings.retry, &stats);
     let (domain, source_id, target_id) = request.validated()?;
+    let keep = parse_keep_in_source(&domain, &request.keep_in_source)?;
+    let scope = CarryScope {
+        domain: &domain,
+        keep_in_source: &keep,
+        health_checks: request.health_checks,
+        source_id: &source_id,
+        target_id: &target_id,
+    };
+    let (carry, carried_until) = last_carry(source, target, memory, &scope, settings).await?;
     let ttl = request.ns_ttl.after;
     set_apex_ns_ttl(target, &target_id, &domain, ttl, settings).await?;
     set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
@@ -91,7 +153,13 @@ pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones>(
         ns_ttl: ttl,
         parent_ns_ttl,
         canaries_removed: removed,
+        carry,
+        carried_until,
         decommission_checklist: vec![
+            match carried_until {
+                Some(at) => format!("From {} (epoch {at}) an edit in the old zone {source_id} is no longer carried to {target_id}: write only to {target_id} from then on.", iso_utc(at)),
+                None => format!("No ledger baseline was found, so no last carry was made: compare {source_id} with {target_id} and write only to {target_id}."),
+            },
             format!("Keep the old zone {source_id} unchanged for at least 48 hours more; zonehop never deletes it."),
             format!("Publish any record change in both zones ({source_id} and {target_id}) until the old zone is deleted."),
             format!("Re-create the health checks and traffic policies of the old account in the new one if any records used them."),

@@ -9,12 +9,19 @@ use crate::settings::Settings;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeSet;
+
 use crate::error::Error;
+use crate::ports::carry::{apply_carry, plan_carry, with_changes, CarryScope, CarrySummary};
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, HostedZones};
+use crate::ports::ledger::{load_baseline, save_baseline, Ledger};
 use crate::ports::retry::{RetryStats, Retrying};
 use zonehop_core::change::Action;
+use zonehop_core::drift::{own_records, Baseline};
 use zonehop_core::plan::{plan_sync, HealthCheckPolicy, PlanInput, SyncPlan, Warning};
 use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneFields, ZoneRef};
+use zonehop_core::zone::RecordKey;
 use zonehop_core::zone::{bare_zone_id, RecordSet};
 
 /// The target side of the request, as sync-records reads it. Deserialized through
@@ -91,12 +98,23 @@ pub struct SyncOutput {
     pub warnings: Vec<Warning>,
     /// The first changes, as text (all of them are in the logs).
     pub sample: Vec<String>,
+    /// What was carried between the zones before the sync: edits made in either zone since
+    /// zonehop last wrote to them.
+    #[serde(default)]
+    pub carry: CarrySummary,
 }
 
-/// Syncs `source` into `target` (clients already acting in each account).
-pub async fn sync_records<S: HostedZones, T: HostedZones>(
+/// How many copies and conflicts of the carry the output names.
+const CARRY_SHOWN: usize = 10;
+
+/// Syncs `source` into `target` (clients already acting in each account), carrying first
+/// what was edited in either zone since zonehop last wrote to them (the ledger's baseline),
+/// and saving the new baseline.
+pub async fn sync_records<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
     source: &S,
     target: &T,
+    ledger: &L,
+    clock: &C,
     request: &SyncRequest,
     settings: &Settings,
 ) -> Result<SyncOutput, Error> {
@@ -128,8 +146,31 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
     let target_zone = target.get_zone(&target_id).await?;
     check_is_public_zone_of(&target_zone, &domain)?;
 
-    let source_records = read_zone(source, &source_id).await?;
-    let target_records = read_zone(target, &target_id).await?;
+    let scope = CarryScope {
+        domain: &domain,
+        keep_in_source: &keep,
+        health_checks: request.health_checks,
+        source_id: &source_id,
+        target_id: &target_id,
+    };
+    let now = clock.now_epoch();
+    let mut source_records = read_zone(source, &source_id).await?;
+    let mut target_records = read_zone(target, &target_id).await?;
+    // Edits made in either zone since zonehop last wrote to them are carried: the new
+    // zone's (a creation, change or deletion, and a conflict's winner) into the old zone
+    // first, so that the sync does not undo them; the old zone's then reach the new one
+    // through the sync itself, in its order (alias targets before their aliases).
+    let mut carried = None;
+    if !request.dry_run {
+        if let Some(baseline) = baseline_for(ledger, &scope, request.target.adopted).await? {
+            let forms = scope.forms(source_records, target_records, settings.limits);
+            let plan = plan_carry(&scope, &forms, &baseline);
+            apply_carry(source, &source_id, &domain, &plan.to_source, settings).await?;
+            source_records = with_changes(forms.source, &plan.to_source);
+            target_records = forms.target;
+            carried = Some(plan);
+        }
+    }
     let input = PlanInput {
         apex: &domain,
         source_zone_id: &source_id,
@@ -163,11 +204,16 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
             .take(SHOWN)
             .map(|c| format!("{:?} {}", c.action, c.record.key()))
             .collect(),
+        carry: carried
+            .as_ref()
+            .map(|p| CarrySummary::of(p, CARRY_SHOWN))
+            .unwrap_or_default(),
     };
     if request.dry_run {
         return Ok(output);
     }
-    if request.target.adopted && plan.overwrites.len() > request.max_overwrites {
+    if carried.is_none() && request.target.adopted && plan.overwrites.len() > request.max_overwrites
+    {
         return Err(Error::OverwriteLimitExceeded {
             zone_id: target_id,
             limit: request.max_overwrites,
@@ -175,26 +221,50 @@ pub async fn sync_records<S: HostedZones, T: HostedZones>(
         });
     }
 
-    if batches.is_empty() {
-        // Nothing to write: the plan was made from the target as it is.
-        output.in_sync = true;
-        output.retries = stats.retried();
-        return Ok(output);
+    if !batches.is_empty() {
+        apply_batches(target, &target_id, &domain, &batches, settings).await?;
+        // Prove it: the target, read again, needs no further change (a record set edited
+        // by someone else meanwhile, which this pass did not write, is the next carry's).
+        let after = read_zone(target, &target_id).await?;
+        let written: BTreeSet<RecordKey> = plan.changes().map(|c| c.record.key()).collect();
+        let mut check = plan_sync(&input, &source_records, &after);
+        if carried.is_some() {
+            for phase in &mut check.phases {
+                phase.retain(|c| written.contains(&c.record.key()));
+            }
+        }
+        if !check.is_empty() {
+            return Err(Error::TargetDiverged {
+                zone_id: target_id,
+                differences: describe(&check),
+            });
+        }
     }
-    apply_batches(target, &target_id, &domain, &batches, settings).await?;
-
-    // Prove it: the target, read again, needs no further change.
-    let after = read_zone(target, &target_id).await?;
-    let check = plan_sync(&input, &source_records, &after);
-    if !check.is_empty() {
-        return Err(Error::TargetDiverged {
-            zone_id: target_id,
-            differences: describe(&check),
-        });
-    }
+    // What both zones hold now, less each side's own records: the next carry's baseline.
+    let agreed = match carried {
+        Some(plan) => plan.after,
+        None => Baseline::of(&plan.desired, &own_records(&domain)),
+    };
+    save_baseline(ledger, &domain, scope.zones(), &agreed, now).await?;
     output.in_sync = true;
     output.retries = stats.retried();
     Ok(output)
+}
+
+/// The baseline the sync carries against: the one saved for these zones; or, for a zone
+/// this migration created (not adopted) for which none was ever saved, an empty one: what is
+/// in it besides zonehop's own records was written there, and is carried to the old zone.
+/// An adopted zone without one is synced as before, within `maxOverwrites`; so is any zone
+/// when the ledger keeps nothing (no table).
+async fn baseline_for<L: Ledger>(
+    ledger: &L,
+    scope: &CarryScope<'_>,
+    adopted: bool,
+) -> Result<Option<Baseline>, Error> {
+    if let Some(saved) = load_baseline(ledger, scope.domain, scope.zones()).await? {
+        return Ok(Some(saved));
+    }
+    Ok((!adopted && ledger.remembers()).then(Baseline::default))
 }
 
 fn describe(plan: &SyncPlan) -> Vec<String> {
