@@ -575,11 +575,13 @@ impl Storm {
     }
 
     /// The edits that are not in the final target zone as required (`name type (phase,
-    /// zone, kind)`), a write that failed included; none when nothing was made.
+    /// zone, kind)`), and those whose write failed; none of a phase never reached.
     pub fn lost(&self) -> Vec<String> {
         self.entries()
             .into_iter()
-            .filter(|e| e["made"] == true && e["asRequired"] != true)
+            .filter(|e| {
+                (e["made"] == true && e["asRequired"] != true) || !e["writeError"].is_null()
+            })
             .map(|e| {
                 format!(
                     "{} {} ({}, {} zone, {})",
@@ -890,6 +892,66 @@ mod tests {
                 "mail.example.com is answered by *.example.com once deleted"
             );
         }
+    }
+
+    #[test]
+    fn an_edit_not_in_the_final_target_or_never_written_is_lost_one_of_a_phase_never_reached_not() {
+        let scenario = Scenario::example();
+        let mut storm = Storm::new(
+            plan(&scenario, None),
+            EditClock::default(),
+            std::time::Duration::from_secs(4),
+        );
+        storm.made_ms.insert(Phase::BeforeFirstSync, 1_000);
+        let first = storm
+            .plan
+            .edits
+            .iter()
+            .position(|e| e.phase == Phase::BeforeFirstSync)
+            .expect("an edit");
+        storm.failed.insert(first, "refused".into());
+        // The target ends with what the first phase's edits must leave, but for one.
+        let seeded = storm.plan.seeded(&scenario);
+        let phase_one: Vec<&StormEdit> = storm
+            .plan
+            .edits
+            .iter()
+            .filter(|e| e.phase == Phase::BeforeFirstSync)
+            .collect();
+        let ended = apply(&seeded, &phase_one);
+        let missing = phase_one
+            .iter()
+            .find(|e| e.kind == Kind::Create && e.side == Side::Target && !e.conflict)
+            .expect("the target's create");
+        let target = Zone::new(
+            ended
+                .records
+                .iter()
+                .filter(|r| r.key() != missing.record.key())
+                .cloned(),
+        );
+        storm.ended = Some((Zone::new(ended.records.clone()), target));
+        let mut lost = storm.lost();
+        lost.sort();
+        let mut want = vec![
+            format!(
+                "{} {} (before-first-sync, {} zone, {})",
+                storm.plan.edits[first].record.name,
+                storm.plan.edits[first].record.rtype,
+                storm.plan.edits[first].side.name(),
+                storm.plan.edits[first].kind.name()
+            ),
+            format!(
+                "{} TXT (before-first-sync, target zone, create)",
+                missing.record.name
+            ),
+        ];
+        want.sort();
+        assert_eq!(lost, want);
+        let per_phase = storm.per_phase();
+        assert_eq!(per_phase[0]["target"]["made"], 2);
+        assert_eq!(per_phase[0]["target"]["asRequired"], 1);
+        assert_eq!(per_phase[1]["source"]["made"], 0, "never reached");
     }
 
     #[test]
