@@ -145,6 +145,44 @@ fn invariant_7_after_safe_no_path_leads_to_rollback() {
     assert!(reachable(&definition, "Swap Nameservers").contains("Rollback"));
 }
 
+/// Issue #21: once the parent is seen delegating to the new servers, only proof that they
+/// answer wrongly (NewServersWrong; ParentDidNotSwitch is the proof that it never did) rolls
+/// back; the round cap and any other error of the window end with the registration on the
+/// new side.
+#[test]
+fn after_the_parent_switched_only_a_lying_new_server_rolls_back() {
+    let definition = definition();
+    let states = &definition["States"];
+    for catcher in states["Check Propagation"]["Catch"]
+        .as_array()
+        .expect("catchers")
+    {
+        if catcher["Next"] == "Announce Rolling Back" {
+            for error in catcher["ErrorEquals"].as_array().expect("errors") {
+                assert!(
+                    error == "NewServersWrong" || error == "ParentDidNotSwitch",
+                    "check-propagation's {error} goes straight to the rollback"
+                );
+            }
+        } else {
+            assert_eq!(catcher["Next"], "Parent Switched?", "{catcher}");
+        }
+    }
+    assert_eq!(
+        states["Propagation Did Not Converge"]["Next"],
+        "Parent Switched?"
+    );
+    let choice = &states["Parent Switched?"];
+    assert_eq!(choice["Default"], "Announce Rolling Back");
+    assert_eq!(
+        choice["Choices"][0]["Next"], "Announce Failed After Switch",
+        "{choice}"
+    );
+    let after_switch = reachable(&definition, "Announce Failed After Switch");
+    assert!(after_switch.contains("Failed After Switch"));
+    assert!(!after_switch.contains("Rollback"), "{after_switch:?}");
+}
+
 /// A Lambda that times out or runs out of memory fails as `Lambda.Unknown`; every function is
 /// idempotent (invariant 3), so the state machine retries it like Lambda's own service errors.
 #[test]
@@ -188,6 +226,7 @@ fn every_failure_route_also_catches_the_terminal_errors() {
                     "Announce Failed",
                     "Announce Rolling Back",
                     "Announce Failed After Safe",
+                    "Parent Switched?",
                 ]
                 .contains(next)
             })

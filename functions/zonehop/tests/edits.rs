@@ -36,7 +36,7 @@ enum Side {
 /// One edit: the record set to write, or the key to delete.
 #[derive(Debug, Clone)]
 enum Edit {
-    Put(Side, RecordSet),
+    Put(Side, Box<RecordSet>),
     Delete(Side, RecordKey),
 }
 
@@ -78,7 +78,7 @@ impl Migration {
         match edit {
             Edit::Put(side, record) => {
                 let (zones, id) = zone(*side);
-                zones.put_records(&id, [record.clone()]).expect("edit");
+                zones.put_records(&id, [(**record).clone()]).expect("edit");
             }
             Edit::Delete(side, key) => {
                 let (zones, id) = zone(*side);
@@ -178,7 +178,7 @@ fn expected(mut records: Vec<RecordSet>, edits: &[Edit]) -> Vec<RecordSet> {
         match edit {
             Edit::Put(_, record) => {
                 records.retain(|r| r.key() != record.key());
-                records.push(record.clone());
+                records.push((**record).clone());
             }
             Edit::Delete(_, key) => records.retain(|r| r.key() != *key),
         }
@@ -199,25 +199,25 @@ fn key(name: &str, rtype: RrType) -> RecordKey {
 fn edits_of(side: Side, phase: usize) -> Vec<Edit> {
     match side {
         Side::Source => vec![
-            Edit::Put(side, a("s-new.example.com", 60, &["192.0.2.101"])),
-            Edit::Put(side, a("www.example.com", 60, &["192.0.2.111"])),
+            Edit::Put(side, Box::new(a("s-new.example.com", 60, &["192.0.2.101"]))),
+            Edit::Put(side, Box::new(a("www.example.com", 60, &["192.0.2.111"]))),
             Edit::Delete(side, key("mail.example.com", RrType::A)),
         ],
         Side::Target if phase == 0 => vec![
-            Edit::Put(side, a("t-new.example.com", 60, &["192.0.2.102"])),
+            Edit::Put(side, Box::new(a("t-new.example.com", 60, &["192.0.2.102"]))),
             Edit::Put(
                 side,
-                rr(
+                Box::new(rr(
                     "_acme-challenge.example.com",
                     RrType::TXT,
                     60,
                     &["\"t0k3n\""],
-                ),
+                )),
             ),
         ],
         Side::Target => vec![
-            Edit::Put(side, a("t-new.example.com", 60, &["192.0.2.102"])),
-            Edit::Put(side, a("example.com", 300, &["192.0.2.110"])),
+            Edit::Put(side, Box::new(a("t-new.example.com", 60, &["192.0.2.102"]))),
+            Edit::Put(side, Box::new(a("example.com", 300, &["192.0.2.110"]))),
             Edit::Delete(side, key("example.com", RrType::TXT)),
         ],
     }
@@ -225,7 +225,7 @@ fn edits_of(side: Side, phase: usize) -> Vec<Edit> {
 
 #[tokio::test(start_paused = true)]
 async fn every_edit_of_either_side_at_every_phase_ends_in_both_zones_as_made() {
-    for phase in 0..STEPS.len() {
+    for (phase, step) in STEPS.iter().enumerate() {
         for sides in [
             vec![Side::Source],
             vec![Side::Target],
@@ -234,7 +234,7 @@ async fn every_edit_of_either_side_at_every_phase_ends_in_both_zones_as_made() {
             let edits: Vec<Edit> = sides.iter().flat_map(|s| edits_of(*s, phase)).collect();
             let m = Migration::run(&edits, phase).await;
             let want = expected(example_records(), &edits);
-            let context = format!("edits of {sides:?} before {}", STEPS[phase]);
+            let context = format!("edits of {sides:?} before {step}");
             assert_eq!(m.records(Side::Target), want, "new zone, {context}");
             assert_eq!(m.records(Side::Source), want, "old zone, {context}");
         }
@@ -244,15 +244,27 @@ async fn every_edit_of_either_side_at_every_phase_ends_in_both_zones_as_made() {
 #[tokio::test(start_paused = true)]
 async fn a_record_set_edited_differently_on_both_sides_ends_as_the_new_side_made_it() {
     // From the first pass on, both zones hold www, mail and the apex A.
-    for phase in 1..STEPS.len() {
+    for (phase, step) in STEPS.iter().enumerate().skip(1) {
         let source = [
-            Edit::Put(Side::Source, a("www.example.com", 60, &["192.0.2.121"])),
+            Edit::Put(
+                Side::Source,
+                Box::new(a("www.example.com", 60, &["192.0.2.121"])),
+            ),
             Edit::Delete(Side::Source, key("mail.example.com", RrType::A)),
-            Edit::Put(Side::Source, a("example.com", 300, &["192.0.2.124"])),
+            Edit::Put(
+                Side::Source,
+                Box::new(a("example.com", 300, &["192.0.2.124"])),
+            ),
         ];
         let target = [
-            Edit::Put(Side::Target, a("www.example.com", 60, &["192.0.2.122"])),
-            Edit::Put(Side::Target, a("mail.example.com", 300, &["192.0.2.123"])),
+            Edit::Put(
+                Side::Target,
+                Box::new(a("www.example.com", 60, &["192.0.2.122"])),
+            ),
+            Edit::Put(
+                Side::Target,
+                Box::new(a("mail.example.com", 300, &["192.0.2.123"])),
+            ),
             Edit::Delete(Side::Target, key("example.com", RrType::A)),
         ];
         let edits: Vec<Edit> = source.iter().chain(target.iter()).cloned().collect();
@@ -264,7 +276,7 @@ async fn a_record_set_edited_differently_on_both_sides_ends_as_the_new_side_made
         assert!(!want
             .iter()
             .any(|r| r.key() == key("example.com", RrType::A)));
-        let context = format!("conflicts before {}", STEPS[phase]);
+        let context = format!("conflicts before {step}");
         assert_eq!(m.records(Side::Target), want, "new zone, {context}");
         assert_eq!(m.records(Side::Source), want, "old zone, {context}");
         // The step that met them reports each conflict with both versions.
@@ -302,7 +314,7 @@ async fn a_second_sync_pass_keeps_what_was_created_in_the_new_zone_meanwhile() {
     // exactly, deleting what had been created in the new zone since the first.
     let edits = [Edit::Put(
         Side::Target,
-        a("fresh.example.com", 60, &["192.0.2.150"]),
+        Box::new(a("fresh.example.com", 60, &["192.0.2.150"])),
     )];
     let m = Migration::run(&edits, 1).await;
     assert_eq!(m.syncs[1].carry.to_source, 1, "{:?}", m.syncs[1]);

@@ -184,18 +184,56 @@ async fn a_slow_registrar_hands_back_a_retryable_pending_and_the_retry_converges
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failed_registrar_operation_is_never_issued_again() {
+async fn a_failed_registrar_operation_is_never_polled_again_the_next_run_sends_a_new_update() {
+    // Issue #21: the ledger's failed operation used to be polled again by every later run
+    // for 30 days, each reporting the same failure without sending an update.
     let (w, target) = synced().await;
     w.registrar.fail_next_operations(1);
     let err = swap(&w, &target, "route53domains")
         .await
         .expect_err("failed");
     assert_eq!(err.error_type(), "RegistrarOperationFailed");
+    assert_eq!(w.registrar.count(RegistrarOp::UpdateDomainNameservers), 1);
+    // The cause fixed, the same request again: a new update, and the registration moves.
     let again = swap(&w, &target, "route53domains")
         .await
-        .expect_err("still failed");
-    assert_eq!(again.error_type(), "RegistrarOperationFailed");
-    assert_eq!(w.registrar.count(RegistrarOp::UpdateDomainNameservers), 1);
+        .expect("a new update");
+    assert_eq!(w.registrar.count(RegistrarOp::UpdateDomainNameservers), 2);
+    assert_ne!(again.operation_id.as_deref(), Some("op-00000001"));
+    assert_eq!(
+        w.registrar.servers_of(&w.domain),
+        Some(target_servers(&w, &target))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_rollback_the_next_swap_sends_a_new_update() {
+    // Issue #21: the next swap used to poll the first swap's SUCCESSFUL operation, report
+    // the swap done and leave the registration on the old servers.
+    let (w, target) = synced().await;
+    let first = swap(&w, &target, "route53domains").await.expect("swapped");
+    rollback(
+        &*w.source,
+        &*w.registrar,
+        NO_PARENT,
+        &w.ledger,
+        &request(rollback_body(&w, "route53domains")),
+        &settings(),
+    )
+    .await
+    .expect("rolled back");
+    let old = canonical_servers(&w.source_zone.name_servers);
+    assert_eq!(w.registrar.servers_of(&w.domain), Some(old));
+    let second = swap(&w, &target, "route53domains")
+        .await
+        .expect("swapped again");
+    assert!(second.registration_changed, "{second:?}");
+    assert_ne!(second.operation_id, first.operation_id);
+    assert_eq!(
+        w.registrar.servers_of(&w.domain),
+        Some(target_servers(&w, &target))
+    );
+    assert_eq!(w.registrar.count(RegistrarOp::UpdateDomainNameservers), 3);
 }
 
 #[tokio::test(start_paused = true)]

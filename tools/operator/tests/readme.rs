@@ -58,3 +58,60 @@ fn the_readmes_mermaid_diagram_is_generated_from_the_asl() {
         "the README's diagram differs from the ASL; replace the ```mermaid block with:\n{expected}"
     );
 }
+
+/// The README's deploy step names the template's parameters as they are: every parameter it
+/// names exists in infra/template.yaml, and every parameter without a default is named.
+#[test]
+fn the_readmes_deploy_parameters_are_the_templates() {
+    let template = repo_file("infra/template.yaml");
+    let section = template
+        .split("\nParameters:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nConditions:").next())
+        .expect("a Parameters section");
+    // Each parameter: its name at two spaces, its properties at four.
+    let mut parameters: Vec<(String, bool)> = Vec::new();
+    for line in section.lines() {
+        if let Some(name) = line
+            .strip_prefix("  ")
+            .filter(|l| !l.starts_with(' '))
+            .and_then(|l| l.strip_suffix(':'))
+        {
+            parameters.push((name.to_owned(), false));
+        } else if line.trim_start().starts_with("Default:") {
+            if let Some(last) = parameters.last_mut() {
+                last.1 = true;
+            }
+        }
+    }
+    assert!(parameters.len() >= 8, "{parameters:?}");
+    let readme = repo_file("README.md");
+    let deploy = readme
+        .split("`make deploy`")
+        .nth(1)
+        .and_then(|rest| rest.split("The\n   outputs").next())
+        .expect("the README's make deploy step");
+    let named: Vec<&str> = deploy
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && w.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+        .collect();
+    for name in &named {
+        assert!(
+            parameters.iter().any(|(p, _)| p == name),
+            "the README names `{name}`, which infra/template.yaml does not have"
+        );
+    }
+    for (parameter, has_default) in &parameters {
+        if !has_default {
+            assert!(
+                named.contains(&parameter.as_str()),
+                "`{parameter}` is required by the template and the README's deploy step does not name it"
+            );
+        }
+    }
+}

@@ -36,8 +36,10 @@ pub trait Registrar: Send + Sync {
 /// Points the registration at `servers` unless it already does; waits for the operation.
 /// The operation's id is written to the ledger (item `registrar#<purpose>`) as soon as the
 /// update is accepted: a re-run (a retry after a timeout, a new execution) polls that
-/// operation while it runs instead of sending a second update. A failed one is reported
-/// once and marked so; the next run may send a new update.
+/// operation while it is still running (SUBMITTED or IN_PROGRESS) and was sent for the same
+/// servers, instead of sending a second update. Any other recorded operation (one that
+/// failed, or one that succeeded and was undone since, as by a rollback) is never polled
+/// again: the registration does not name `servers`, so a new update is sent.
 pub async fn point_registration<G: Registrar, L: Ledger>(
     registrar: &G,
     ledger: &L,
@@ -60,16 +62,30 @@ pub async fn point_registration<G: Registrar, L: Ledger>(
                 .collect();
             canonical_servers(&listed) == wanted
         });
+        let failed = doc["failed"].as_bool().unwrap_or(false);
         doc["operationId"]
             .as_str()
-            .filter(|_| same)
+            .filter(|_| same && !failed)
             .map(str::to_owned)
     });
-    let operation = match recorded {
+    let running = match recorded {
         Some(operation) => {
-            tracing::info!(%operation, "polling the registrar operation an earlier run started");
-            operation
+            let status = registrar.operation_status(&operation).await?;
+            if matches!(status.as_str(), "SUBMITTED" | "IN_PROGRESS") {
+                tracing::info!(%operation, "polling the registrar operation an earlier run started");
+                Some(operation)
+            } else if status == "SUCCESSFUL" && registrar.name_servers(domain).await? == wanted {
+                // It completed since the registration was read above.
+                return Ok((before, Some(operation)));
+            } else {
+                tracing::info!(%operation, %status, "an earlier run's registrar operation is over and the registration does not name the servers: sending a new update");
+                None
+            }
         }
+        None => None,
+    };
+    let operation = match running {
+        Some(operation) => operation,
         None => {
             let operation = registrar.update_name_servers(domain, servers).await?;
             ledger
