@@ -27,6 +27,8 @@ use zonehop_world::rehearsal::{iso, Scenario, Stage};
 use zonehop_world::stepfunctions::{HistoryEvent, LocalStepFunctions};
 use zonehop_world::{route53_in, source_access, target_access};
 
+use crate::storm::Storm;
+
 /// How long `registrar-slow` keeps the operation IN_PROGRESS.
 pub const REGISTRAR_SLOW: Duration = Duration::from_secs(8);
 /// How long after a silence a resolver's timeouts and SERVFAILs are still the fault's (its
@@ -51,7 +53,7 @@ pub enum Side {
 }
 
 impl Side {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Side::Source => "source",
             Side::Target => "target",
@@ -139,6 +141,12 @@ pub fn proxy_plan(faults: &Faults) -> ProxyPlan {
     if faults.contains(Fault::CleanupFails) {
         plan.deny.push("finalize".into());
     }
+    if faults.contains(Fault::EditStorm) {
+        plan.gates = crate::storm::GATED
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
+    }
     if faults.contains(Fault::RegistrarSlow) {
         plan.registrar = Some(RegistrarFault::Slow(REGISTRAR_SLOW));
     } else if faults.contains(Fault::RegistrarFails) {
@@ -160,6 +168,7 @@ fn mechanism(fault: Fault) -> String {
         Fault::RegistrarFails => "the fault proxy answers UpdateDomainNameservers with an operation that ends FAILED (never applied)".into(),
         Fault::OperatorSilent => "manual registrar; the rehearsal does not play the operator".into(),
         Fault::EditSource | Fault::EditTarget | Fault::EditBoth => "records created through the Route 53 API at the first Check Propagation after the swap".into(),
+        Fault::EditStorm => "records created, changed and deleted in both zones through the Route 53 API at each phase (before the first sync, between the syncs, before the swap, in the window, after \"safe\"), read from the history; the fault proxy holds sync-records, swap-nameservers, carry-edits and finalize until their phase's edits are written".into(),
         Fault::CleanupFails => "the fault proxy answers every Route 53 call of finalize with 403 AccessDenied".into(),
         Fault::NewSideWrong => format!("the target zone's first name server answers {WRONG_A} for its A records (a tampered copy) from the first round after the swap"),
         Fault::SecondExecution => "a second execution with the same request started at the first Check Propagation after the swap".into(),
@@ -211,6 +220,10 @@ pub struct FaultRun {
     second: Option<String>,
     operator_asked_ms: Option<i64>,
     errors: Vec<String>,
+    /// `edit-storm`.
+    storm: Option<Storm>,
+    /// The target zone, once the execution has made it known.
+    target_zone: Option<String>,
 }
 
 impl FaultRun {
@@ -248,6 +261,71 @@ impl FaultRun {
             second: None,
             operator_asked_ms: None,
             errors: Vec::new(),
+            storm: None,
+            target_zone: None,
+        }
+    }
+
+    pub fn set_storm(&mut self, storm: Storm) {
+        self.storm = Some(storm);
+    }
+
+    /// `edit-storm`: on a task of a gated function, writes the edits of the phase it ends
+    /// (when still to write), then lets its invoke through the proxy.
+    async fn storm_task(
+        &mut self,
+        function: &str,
+        stage: &Stage,
+        target_zone: Option<&str>,
+    ) -> Vec<String> {
+        let Some(storm) = &mut self.storm else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        if let Some(phase) = storm.due(function) {
+            lines.push(storm.write(phase, stage, target_zone).await);
+            self.storm_injected();
+        }
+        if crate::storm::GATED.contains(&function) {
+            let released = self.proxy.as_ref().is_some_and(|p| p.release(function));
+            if !released {
+                self.errors
+                    .push(format!("edit-storm: {function} is not gated by the proxy"));
+            }
+        }
+        lines
+    }
+
+    /// `edit-storm` on the manual path: the operator is asked to swap, so the edits before
+    /// the swap are written now, before the rehearsal plays the operator.
+    pub async fn before_operator_swaps(&mut self, stage: &Stage) -> Vec<String> {
+        let target_zone = self.target_zone.clone();
+        let target_zone = target_zone.as_deref();
+        let Some(storm) = &mut self.storm else {
+            return Vec::new();
+        };
+        if storm.made(crate::storm::Phase::BeforeSwap) {
+            return Vec::new();
+        }
+        let line = storm
+            .write(crate::storm::Phase::BeforeSwap, stage, target_zone)
+            .await;
+        self.storm_injected();
+        vec![line]
+    }
+
+    /// The storm's summary lines (none without `edit-storm`).
+    pub fn storm_lines(&self, observed: &Value) -> Vec<String> {
+        self.storm
+            .as_ref()
+            .map(|s| s.lines(observed))
+            .unwrap_or_default()
+    }
+
+    fn storm_injected(&mut self) {
+        let now = now_ms();
+        if let Some(r) = self.record(Fault::EditStorm) {
+            r.injected_ms.get_or_insert(now);
         }
     }
 
@@ -322,11 +400,20 @@ impl FaultRun {
         execution_name: &str,
     ) -> Vec<String> {
         let mut lines = Vec::new();
+        if let Some(zone) = target_zone {
+            self.target_zone = Some(zone.to_owned());
+        }
         if event.event_type == "TaskScheduled" {
             self.last_scheduled = event
                 .parameters()
                 .and_then(|p| p["FunctionName"].as_str().map(str::to_owned))
                 .and_then(|arn| arn.rsplit(':').next().map(str::to_owned));
+            if let Some(function) = self.last_scheduled.clone() {
+                lines.extend(self.storm_task(&function, stage, target_zone).await);
+            }
+        }
+        if let (Some(storm), Some(state)) = (&mut self.storm, event.state_entered()) {
+            storm.entered(state);
         }
         if matches!(
             event.event_type.as_str(),
@@ -508,6 +595,9 @@ impl FaultRun {
             }
         }
         self.silenced = still;
+        if let Some(storm) = &mut self.storm {
+            storm.tick(stage, target_zone).await;
+        }
         if self.edits_made_ms.is_some()
             && self.carried_ms.iter().any(Option::is_none)
             && self
@@ -524,6 +614,9 @@ impl FaultRun {
 
     /// Looks once more whether every edit reached both zones (after the execution ended).
     pub async fn check_carried(&mut self, stage: &Stage, target_zone: Option<&str>) {
+        if let Some(storm) = &mut self.storm {
+            storm.finish(stage, target_zone).await;
+        }
         if self.edits_made_ms.is_none() || self.carried_ms.iter().all(Option::is_some) {
             return;
         }
@@ -535,6 +628,9 @@ impl FaultRun {
     /// The edits written during the window that are not in both zones (with the winning
     /// value) by now: `name (zone)`.
     pub fn edits_lost(&self) -> Vec<String> {
+        if let Some(storm) = &self.storm {
+            return storm.lost();
+        }
         if self.edits_made_ms.is_none() {
             return Vec::new();
         }
@@ -782,6 +878,13 @@ impl FaultRun {
                         }))
                         .collect::<Vec<_>>());
                 }
+                Fault::EditStorm => {
+                    if let Some(storm) = &self.storm {
+                        entry["perPhase"] = storm.per_phase();
+                        entry["edits"] = json!(storm.entries());
+                        entry["lost"] = json!(storm.lost());
+                    }
+                }
                 Fault::SecondExecution => {
                     if let Some(arn) = &self.second {
                         entry["second"] = match local
@@ -811,7 +914,7 @@ fn ms(e: &HistoryEvent) -> i64 {
     e.timestamp.to_millis().unwrap_or(0)
 }
 
-fn iso_ms(ms: i64) -> String {
+pub(crate) fn iso_ms(ms: i64) -> String {
     iso(aws_smithy_types::DateTime::from_millis(ms))
 }
 

@@ -36,6 +36,7 @@
 //! up (one line: what failed, what to do).
 
 mod faults;
+mod storm;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -270,6 +271,25 @@ async fn main() -> ExitCode {
         eprintln!("rehearse: FAULTS=registrar-slow and registrar-fails are Route 53 Domains' operation: not with the manual registrar");
         return ExitCode::from(2);
     }
+    // edit-storm: the records it changes and deletes are the zone's own, and those it adds
+    // to the zone before it is loaded when the zone has too few.
+    let storm_plan = args
+        .faults
+        .contains(Fault::EditStorm)
+        .then(|| storm::plan(&scenario, user_request.as_ref()));
+    let scenario = match &storm_plan {
+        Some(plan) => {
+            if !plan.fodder.is_empty() {
+                say(&format!(
+                    "edit-storm: {} record set(s) added to the zone for the storm to change and delete (storm-N.{})",
+                    plan.fodder.len(),
+                    scenario.domain.as_str().trim_end_matches('.')
+                ));
+            }
+            plan.seeded(&scenario)
+        }
+        None => scenario,
+    };
     let report_dir = std::env::var_os("REPORT_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| zonehop_world::repo_root().join("target/rehearsal"));
@@ -298,20 +318,27 @@ async fn main() -> ExitCode {
     }
 
     let started = Instant::now();
-    let (outcome, setup_failed) =
-        match rehearse(&scenario, &report_dir, user_request.as_ref(), &args.faults).await {
-            Ok(outcome) => (outcome, false),
-            Err(e) => {
-                eprintln!("rehearse: setup failed: {e}");
-                let error = json!({ "errorType": "RehearsalSetupFailed", "cause": e.to_string() });
-                let outcome = Outcome {
-                    status: "FAILED",
-                    report: json!({}),
-                    error,
-                };
-                (outcome, true)
-            }
-        };
+    let (outcome, setup_failed) = match rehearse(
+        &scenario,
+        &report_dir,
+        user_request.as_ref(),
+        &args.faults,
+        storm_plan,
+    )
+    .await
+    {
+        Ok(outcome) => (outcome, false),
+        Err(e) => {
+            eprintln!("rehearse: setup failed: {e}");
+            let error = json!({ "errorType": "RehearsalSetupFailed", "cause": e.to_string() });
+            let outcome = Outcome {
+                status: "FAILED",
+                report: json!({}),
+                error,
+            };
+            (outcome, true)
+        }
+    };
     let mut report = outcome.report;
     report["status"] = json!(outcome.status);
     report["error"] = outcome.error;
@@ -367,6 +394,7 @@ async fn rehearse(
     report_dir: &Path,
     user_request: Option<&Value>,
     fault_list: &Faults,
+    storm_plan: Option<storm::StormPlan>,
 ) -> Result<Outcome, SetupError> {
     let log = report_dir.join("functions.log");
     say(&format!(
@@ -426,12 +454,19 @@ async fn rehearse(
     // Invariant 6, observed: every resolver is asked for the zone's names from before the
     // first write until the execution has ended (tests/src/prober).
     let edits = faults::edits(fault_list, &stage.domain, scenario.ttl);
+    let (edited, per_zone) = match &storm_plan {
+        Some(plan) => (plan.edited(scenario), plan.per_zone(scenario)),
+        None => (
+            faults::edited_scenario(scenario, &edits),
+            faults::per_zone_scenarios(scenario, &edits),
+        ),
+    };
     let probing = Probing::start_with_edits(
         &stage.world.resolvers(),
         scenario,
         &request,
-        &faults::edited_scenario(scenario, &edits),
-        &faults::per_zone_scenarios(scenario, &edits),
+        &edited,
+        &per_zone,
     )
     .await;
     say(&format!("  {}", probing.describe()));
@@ -439,6 +474,13 @@ async fn rehearse(
     let mut fault_run = faults::FaultRun::new(fault_list.clone(), proxy, round, edits);
     fault_run.set_excuses(probing.excuses());
     fault_run.set_edit_clock(probing.edit_clock());
+    if let Some(plan) = storm_plan {
+        say(&format!(
+            "  edit-storm: {} edits planned over 5 phases",
+            plan.edits.len()
+        ));
+        fault_run.set_storm(storm::Storm::new(plan, probing.edit_clock(), round));
+    }
     if !fault_run.is_empty() {
         say(&format!(
             "  faults: {}",
@@ -498,6 +540,11 @@ async fn rehearse(
             message: e.to_string(),
         }),
     };
+    // Where each edit ended, read before the prober stops, so that a carry made by the
+    // last function is known to it.
+    fault_run
+        .check_carried(&stage, progress.target_zone_id.as_deref())
+        .await;
     // The prober stops before any silenced server answers again (what it queued meanwhile
     // would be answered late and stale).
     let observed = probing.stop(&progress.phases).await;
@@ -597,19 +644,32 @@ async fn rehearse(
         for line in fault_lines(&report["faults"]) {
             say(&line);
         }
+        for line in fault_run.storm_lines(&report["observed"]) {
+            say(&line);
+        }
     }
-    let (status, error) = observed.verdict(status, error);
-    // Nothing written in either zone during the window is lost (issue #10 point 5).
+    // Nothing written in either zone is lost (issue #10 point 5, issue #20): a lost edit is
+    // the failure, whatever wrong answers it also caused.
     let lost = fault_run.edits_lost();
     let (status, error) = if status == "SUCCEEDED" && !lost.is_empty() {
-        let error = json!({
-            "errorType": "EditsLost",
-            "cause": format!("the migration SUCCEEDED but these edits made during the window are not in both zones: {}", lost.join(", ")),
-            "rolledBack": false,
-        });
+        let cause = if fault_list.contains(Fault::EditStorm) {
+            format!(
+                "the migration SUCCEEDED but {} edit(s) are not in the final target zone as made (a conflict: the target's version): {}{}",
+                lost.len(),
+                lost.join(", "),
+                if observed.failed() {
+                    format!("; and {}", observed.summary_line())
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            format!("the migration SUCCEEDED but these edits made during the window are not in both zones: {}", lost.join(", "))
+        };
+        let error = json!({ "errorType": "EditsLost", "cause": cause, "rolledBack": false });
         ("FAILED", error)
     } else {
-        (status, error)
+        observed.verdict(status, error)
     };
     for line in report::summary_lines(&report) {
         view.say(&line);
@@ -663,8 +723,10 @@ impl Operator for RehearsalOperator<'_> {
     }
 
     async fn asked(&mut self, sfn: &Sfn, request: &Value) -> Result<Vec<String>, OperatorError> {
+        let mut lines = self.faults.before_operator_swaps(self.stage).await;
         if !self.faults.operator_answers() {
-            return Ok(vec!["  ⚡ operator-silent: nobody answers".to_owned()]);
+            lines.push("  ⚡ operator-silent: nobody answers".to_owned());
+            return Ok(lines);
         }
         let servers: Vec<String> = request["nameServers"]
             .as_array()
@@ -676,18 +738,20 @@ impl Operator for RehearsalOperator<'_> {
         match self.stage.operator_sets_name_servers(&servers).await {
             Ok(()) => {
                 sfn.send_task_success(token, &json!(true)).await?;
-                Ok(vec![
+                lines.push(
                     "  (the rehearsal plays the operator: the registration now names them; resumed)"
                         .to_owned(),
-                ])
+                );
+                Ok(lines)
             }
             Err(e) => {
                 // As an operator whose registrar refused: the execution is told, and ends.
                 sfn.send_task_failure(token, "RegistrarOperationFailed", &e)
                     .await?;
-                Ok(vec![format!(
+                lines.push(format!(
                     "  ✗ the rehearsal's operator could not set them: {e}"
-                )])
+                ));
+                Ok(lines)
             }
         }
     }

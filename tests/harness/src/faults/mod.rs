@@ -45,6 +45,10 @@ pub enum Fault {
     EditTarget,
     /// Records are created in both zones during the window, one RRset in both, differently.
     EditBoth,
+    /// Records created, changed and deleted in both zones at every phase of the migration
+    /// (before the first sync, between the syncs, before the swap, in the window, after
+    /// "safe"), a few RRsets on both sides differently.
+    EditStorm,
     /// Every Route 53 call of finalize is refused (AccessDenied), after "safe".
     CleanupFails,
     /// A server of the target zone answers a wrong value from the first round after the swap.
@@ -54,7 +58,7 @@ pub enum Fault {
 }
 
 /// Every fault name, as FAULTS spells it (`api-faults` takes `=N`).
-pub const FAULT_NAMES: [&str; 15] = [
+pub const FAULT_NAMES: [&str; 16] = [
     "resolver-outage",
     "probe-dead",
     "parent-timeout",
@@ -67,6 +71,7 @@ pub const FAULT_NAMES: [&str; 15] = [
     "edit-source",
     "edit-target",
     "edit-both",
+    "edit-storm",
     "cleanup-fails",
     "new-side-wrong",
     "second-execution",
@@ -76,7 +81,7 @@ pub const FAULT_NAMES: [&str; 15] = [
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaultError {
-    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, cleanup-fails, new-side-wrong, second-execution)")]
+    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong, second-execution)")]
     Unknown(String),
     #[error("api-faults={0}: N is a percentage, a whole number from 1 to 100")]
     BadPercent(String),
@@ -114,6 +119,7 @@ impl Fault {
             Fault::EditSource => "edit-source",
             Fault::EditTarget => "edit-target",
             Fault::EditBoth => "edit-both",
+            Fault::EditStorm => "edit-storm",
             Fault::CleanupFails => "cleanup-fails",
             Fault::NewSideWrong => "new-side-wrong",
             Fault::SecondExecution => "second-execution",
@@ -134,6 +140,9 @@ impl Fault {
             }
             Fault::EditSource | Fault::EditTarget | Fault::EditBoth => {
                 "SUCCEEDED, the edits carried to the other zone (on a conflict the target's version wins)"
+            }
+            Fault::EditStorm => {
+                "SUCCEEDED, every edit of every phase in the final target zone as made (on a conflict the target's version), and no resolver answer that is neither an edited RRset's old nor new value"
             }
             _ => "SUCCEEDED, both zones as in a fault-free run",
         }
@@ -161,6 +170,7 @@ impl Fault {
             "edit-source" => Fault::EditSource,
             "edit-target" => Fault::EditTarget,
             "edit-both" => Fault::EditBoth,
+            "edit-storm" => Fault::EditStorm,
             "cleanup-fails" => Fault::CleanupFails,
             "new-side-wrong" => Fault::NewSideWrong,
             "second-execution" => Fault::SecondExecution,
@@ -219,6 +229,15 @@ impl Faults {
                 "operator-silent is the manual registrar's, registrar-* Route 53 Domains'",
             ));
         }
+        if has(Fault::EditStorm)
+            && (has(Fault::EditSource) || has(Fault::EditTarget) || has(Fault::EditBoth))
+        {
+            return Err(FaultError::Conflict(
+                "edit-storm".into(),
+                "edit-source/edit-target/edit-both".into(),
+                "the storm makes those edits too, at every phase",
+            ));
+        }
         Ok(Faults(faults))
     }
 
@@ -253,6 +272,7 @@ impl Faults {
                     | Fault::RegistrarSlow
                     | Fault::RegistrarFails
                     | Fault::CleanupFails
+                    | Fault::EditStorm
             )
         })
     }
@@ -271,7 +291,8 @@ mod tests {
             .collect::<Vec<_>>()
             .join(",")
             .replace("registrar-fails,", "")
-            .replace("operator-silent,", "");
+            .replace("operator-silent,", "")
+            .replace("edit-storm,", "");
         let faults = Faults::parse(&list).expect("every name");
         let printed: Vec<String> = faults.iter().map(|f| f.name()).collect();
         assert_eq!(printed.join(","), list);
@@ -309,6 +330,15 @@ mod tests {
             Faults::parse("registrar-slow,registrar-fails"),
             Err(FaultError::Conflict(..))
         ));
+        assert!(matches!(
+            Faults::parse("edit-storm,edit-both"),
+            Err(FaultError::Conflict(..))
+        ));
+        let storm = Faults::parse("edit-storm").expect("edit-storm alone");
+        assert!(
+            storm.need_proxy(),
+            "its phases are held by the proxy's gates"
+        );
         let unknown = Faults::parse("nope").expect_err("unknown").to_string();
         assert!(unknown.contains("resolver-outage"), "{unknown}");
     }

@@ -30,6 +30,13 @@
 //!   UpdateDomainNameservers while it is in progress is refused (`DuplicateRequest`), as
 //!   Route 53 Domains does.
 //!
+//! - gates (`edit-storm`): every Lambda invoke of a gated function (moto's, on its way to
+//!   `cargo lambda watch`) waits for a permit, which the rehearsal gives once it has seen
+//!   the task in the execution's history and done what that moment calls for (the storm's
+//!   edits of a phase): so a function cannot read the zones before the edits of its phase
+//!   are written, whatever the timing ([`FaultProxy::release`]). A permit not given within
+//!   [`GATE_PATIENCE`] lets the invoke through and is logged (`gate timed out`).
+//!
 //! - rate (`rehearse-fleet`): every Route 53 call is timed and put to the account that signed
 //!   it, and with a limit set ([`FaultProxy::limit_route53_rate`]) refused with Route 53's
 //!   `Throttling` once that account's token bucket is empty (`super::rate`).
@@ -63,7 +70,12 @@ pub struct ProxyPlan {
     /// Function binaries whose every Route 53 call is refused (AccessDenied).
     pub deny: Vec<String>,
     pub registrar: Option<RegistrarFault>,
+    /// Function binaries whose every invoke waits for a permit ([`FaultProxy::release`]).
+    pub gates: Vec<String>,
 }
+
+/// The longest a gated invoke waits for its permit before it is let through anyway.
+pub const GATE_PATIENCE: Duration = Duration::from_secs(120);
 
 /// What becomes of the registrar's first UpdateDomainNameservers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +177,8 @@ struct State {
     respawning: tokio::sync::Mutex<usize>,
     /// Route 53 calls per account, and the emulated rate limit.
     meter: Mutex<super::rate::Meter>,
+    /// Per gated function, the permits its invokes wait for.
+    gates: BTreeMap<String, Arc<tokio::sync::Semaphore>>,
 }
 
 /// A running fault proxy; stops on drop.
@@ -190,8 +204,14 @@ impl FaultProxy {
             .local_addr()
             .map_err(|e| ProxyError(e.to_string()))?
             .port();
+        let gates = plan
+            .gates
+            .iter()
+            .map(|f| (f.clone(), Arc::new(tokio::sync::Semaphore::new(0))))
+            .collect();
         let state = Arc::new(State {
             upstream,
+            gates,
             rng: Mutex::new(StdRng::seed_from_u64(plan.seed)),
             plan,
             counts: Mutex::new(ProxyCounts::default()),
@@ -257,6 +277,18 @@ impl FaultProxy {
             .lock()
             .map(|m| m.calls())
             .unwrap_or_default()
+    }
+
+    /// Lets one invoke of the gated `function` through (the one waiting, or the next).
+    /// Returns false when `function` is not gated.
+    pub fn release(&self, function: &str) -> bool {
+        match self.state.gates.get(function) {
+            Some(gate) => {
+                gate.add_permits(1);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn injections(&self) -> Vec<Injection> {
@@ -682,6 +714,12 @@ async fn invoke(
     request: &Request,
     function: &str,
 ) -> std::io::Result<()> {
+    if let Some(gate) = state.gates.get(function) {
+        match tokio::time::timeout(GATE_PATIENCE, gate.acquire()).await {
+            Ok(Ok(permit)) => permit.forget(),
+            _ => state.note(&format!("gate timed out: {function} let through"), request),
+        }
+    }
     let upstream = state.lambda_upstream.load(Ordering::SeqCst);
     let mut killed = state.killed.subscribe();
     let before = killed.borrow().iter().filter(|k| *k == function).count();
@@ -1063,5 +1101,48 @@ mod tests {
         assert!(detail.contains(r#""Status":"FAILED""#), "{detail}");
         assert!(detail.contains("example.com"), "{detail}");
         assert_eq!(proxy.counts().registrar_failed, 1);
+    }
+
+    #[tokio::test]
+    async fn a_gated_functions_invoke_waits_for_its_permit_and_others_pass() {
+        let upstream = upstream_echo().await;
+        let proxy = FaultProxy::start(
+            upstream,
+            ProxyPlan {
+                gates: vec!["sync-records".into()],
+                ..ProxyPlan::default()
+            },
+        )
+        .await
+        .expect("proxy");
+        proxy.set_lambda_upstream(upstream);
+        let free = call(
+            proxy.port,
+            "POST /2015-03-31/functions/verify-zones/invocations HTTP/1.1",
+            "{}",
+        )
+        .await;
+        assert!(free.starts_with("HTTP/1.1 200"), "{free}");
+        let port = proxy.port;
+        let mut held = tokio::spawn(async move {
+            call(
+                port,
+                "POST /2015-03-31/functions/sync-records/invocations HTTP/1.1",
+                "{}",
+            )
+            .await
+        });
+        let early = tokio::time::timeout(Duration::from_millis(500), &mut held).await;
+        assert!(early.is_err(), "answered without a permit: {early:?}");
+        assert!(proxy.release("sync-records"));
+        assert!(!proxy.release("finalize"), "not gated");
+        let out = tokio::time::timeout(Duration::from_secs(10), held)
+            .await
+            .expect("answered once released")
+            .expect("task");
+        assert!(
+            out.ends_with("POST /2015-03-31/functions/sync-records/invocations 2"),
+            "{out}"
+        );
     }
 }

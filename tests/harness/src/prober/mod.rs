@@ -187,6 +187,8 @@ pub struct Observed {
     /// The fewest and the most times one resolver was asked one question.
     pub asks_per_question: (u64, u64),
     pub pace: Pace,
+    /// Every answer that was not correct (and not excused), counted by question.
+    pub problems_by_question: BTreeMap<Question, u64>,
 }
 
 impl Observed {
@@ -263,6 +265,11 @@ impl Observed {
         });
         value["perResolver"] = json!(per_resolver);
         value["firstProblems"] = json!(problems);
+        value["problemsByQuestion"] = json!(self
+            .problems_by_question
+            .iter()
+            .map(|(q, n)| (q.to_string(), *n))
+            .collect::<BTreeMap<String, u64>>());
         value
     }
 }
@@ -378,6 +385,8 @@ struct ResolverLog {
     hit_time_cap: bool,
     /// How many times each question was asked.
     asked: BTreeMap<Question, u64>,
+    /// Answers not correct (nor excused), by question.
+    problems_by_question: BTreeMap<Question, u64>,
 }
 
 impl ResolverLog {
@@ -396,6 +405,12 @@ impl ResolverLog {
             });
         self.tally.count(verdict, excused);
         *self.asked.entry(held.question.clone()).or_default() += 1;
+        if verdict != Verdict::Correct && !excused {
+            *self
+                .problems_by_question
+                .entry(held.question.clone())
+                .or_default() += 1;
+        }
         if verdict != Verdict::Correct && !excused && self.problems.len() < FIRST_PROBLEMS {
             self.problems.push(Problem {
                 resolver: resolver.to_owned(),
@@ -557,6 +572,9 @@ impl Prober {
             observed.total.add(&log.tally);
             observed.hit_time_cap |= log.hit_time_cap;
             observed.per_resolver.insert(name, log.tally);
+            for (question, n) in log.problems_by_question {
+                *observed.problems_by_question.entry(question).or_default() += n;
+            }
             problems.extend(log.problems);
         }
         problems.sort_by_key(|p| p.at_ms);
@@ -767,6 +785,28 @@ pub fn apply_changes(
     }
 }
 
+/// What edits change, from the expectations before them: the changes to the scenario once
+/// every edit is made and carried (`edited`), and the versions a zone serves meanwhile of an
+/// RRset the other zone wrote differently (from `per_zone`: the scenario as each zone holds
+/// it with only its own edits).
+pub fn edit_changes(
+    before: &Expectations,
+    edited: &Scenario,
+    per_zone: &[Scenario],
+) -> (Vec<PlannedChange>, Vec<PlannedChange>) {
+    let edits = planned_changes(before, &expectations_for(edited).expectations);
+    let meanwhile: Vec<PlannedChange> = per_zone
+        .iter()
+        .flat_map(|zone| planned_changes(before, &expectations_for(zone).expectations))
+        .filter(|m| {
+            edits
+                .iter()
+                .any(|e| e.question == m.question && e.after != m.after)
+        })
+        .collect();
+    (edits, meanwhile)
+}
+
 /// The prober as a rehearsal runs it: started before the execution's first write, stopped
 /// once the execution has ended (before the world is torn down), with the request's
 /// cutover judged by the cutover phase's times.
@@ -785,18 +825,44 @@ pub struct Probing {
 }
 
 /// When the edits of a rehearsal were written, and when both zones held them (carried):
-/// shared between the prober and whoever makes the edits.
+/// shared between the prober and whoever makes the edits. Either for all the edits at once
+/// ([`EditClock::made`], [`EditClock::carried`]: the edit faults, written at one moment), or
+/// per question ([`EditClock::made_at`], [`EditClock::carried_at`]: the edit storm, whose
+/// RRsets are written at different phases and carried at different times); a question's
+/// own times win over the shared ones.
 #[derive(Debug, Clone, Default)]
 pub struct EditClock(Arc<RwLock<EditTimes>>);
 
-#[derive(Debug, Clone, Copy, Default)]
-struct EditTimes {
-    made_ms: Option<i64>,
-    /// When every edit was seen in both zones with its winning value.
-    carried_ms: Option<i64>,
+/// One edit's (or every edit's) times, milliseconds since the epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EditTime {
+    pub made_ms: Option<i64>,
+    /// When both zones held the edit with its winning value.
+    pub carried_ms: Option<i64>,
     /// Used for the end of the change when no carry is ever seen (the run reports the
     /// edits lost): soon after the write, so that nothing stale is excused.
-    fallback_settled_ms: Option<i64>,
+    pub fallback_settled_ms: Option<i64>,
+}
+
+impl EditTime {
+    /// When the change began and when it was done in both zones (the fallback if never).
+    fn span(&self) -> Option<(i64, i64)> {
+        self.made_ms
+            .zip(self.carried_ms.or(self.fallback_settled_ms))
+    }
+}
+
+/// Every edit's times: the shared ones, and those of single questions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EditTimes {
+    pub all: EditTime,
+    pub per_question: BTreeMap<Question, EditTime>,
+}
+
+impl EditTimes {
+    fn of(&self, question: &Question) -> EditTime {
+        self.per_question.get(question).copied().unwrap_or(self.all)
+    }
 }
 
 impl EditClock {
@@ -804,20 +870,67 @@ impl EditClock {
     /// carry is ever reported.
     pub fn made(&self, made_ms: i64, fallback_settled_ms: i64) {
         if let Ok(mut t) = self.0.write() {
-            t.made_ms = Some(made_ms);
-            t.fallback_settled_ms = Some(fallback_settled_ms);
+            t.all.made_ms = Some(made_ms);
+            t.all.fallback_settled_ms = Some(fallback_settled_ms);
         }
     }
 
     /// Every edit was in both zones, with its winning value, at `carried_ms`.
     pub fn carried(&self, carried_ms: i64) {
         if let Ok(mut t) = self.0.write() {
-            t.carried_ms.get_or_insert(carried_ms);
+            t.all.carried_ms.get_or_insert(carried_ms);
         }
     }
 
-    fn times(&self) -> EditTimes {
-        self.0.read().map(|t| *t).unwrap_or_default()
+    /// The edit of `question`'s RRset was written at `made_ms` (the first write of it, when
+    /// both zones write it).
+    pub fn made_at(&self, question: Question, made_ms: i64, fallback_settled_ms: i64) {
+        if let Ok(mut t) = self.0.write() {
+            let time = t.per_question.entry(question).or_default();
+            time.made_ms.get_or_insert(made_ms);
+            time.fallback_settled_ms.get_or_insert(fallback_settled_ms);
+        }
+    }
+
+    /// Both zones held `question`'s RRset as it must end at `carried_ms`.
+    pub fn carried_at(&self, question: &Question, carried_ms: i64) {
+        if let Ok(mut t) = self.0.write() {
+            if let Some(time) = t.per_question.get_mut(question) {
+                time.carried_ms.get_or_insert(carried_ms);
+            }
+        }
+    }
+
+    pub fn times(&self) -> EditTimes {
+        self.0.read().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+/// Applies the edits' times to the expectations (when the prober stops): each edited
+/// question answers its old data until the edit, old or new until it is carried plus the
+/// TTL and the serving delay, then only the new (for a deletion: nothing). `meanwhile`: a
+/// zone's own version of an RRset both zones wrote differently, accepted from the edit until
+/// the carry (plus the same linger). An edit never carried ends at its fallback (soon after
+/// the write: the run reports it lost); an edit never made changes nothing.
+pub fn apply_edit_times(
+    expectations: &mut Expectations,
+    edits: &[PlannedChange],
+    meanwhile: &[PlannedChange],
+    times: &EditTimes,
+) {
+    for edit in edits {
+        if let Some((made, settled)) = times.of(&edit.question).span() {
+            apply_changes(
+                expectations,
+                std::slice::from_ref(edit),
+                Some((made, settled)),
+            );
+        }
+    }
+    for m in meanwhile {
+        if let Some((from, settled)) = times.of(&m.question).span() {
+            expectations.served_between(&m.question, m.after.clone(), from, settled);
+        }
     }
 }
 
@@ -843,21 +956,7 @@ impl Probing {
         let mut derived = expectations_for(scenario);
         let changes = cutover_changes(scenario, request);
         defer_changes(&mut derived.expectations, &changes);
-        let edits = planned_changes(
-            &derived.expectations,
-            &expectations_for(edited).expectations,
-        );
-        let meanwhile: Vec<PlannedChange> = per_zone
-            .iter()
-            .flat_map(|zone| {
-                planned_changes(&derived.expectations, &expectations_for(zone).expectations)
-            })
-            .filter(|m| {
-                edits
-                    .iter()
-                    .any(|e| e.question == m.question && e.after != m.after)
-            })
-            .collect();
+        let (edits, meanwhile) = edit_changes(&derived.expectations, edited, per_zone);
         defer_changes(&mut derived.expectations, &edits);
         Probing {
             prober: Prober::start(resolvers, derived, Pace::default()).await,
@@ -908,18 +1007,10 @@ impl Probing {
         let edits = self.edits;
         let meanwhile = self.meanwhile;
         let times = self.edit_clock.times();
-        let made = times
-            .made_ms
-            .zip(times.carried_ms.or(times.fallback_settled_ms));
         self.prober
             .stop(|e| {
                 apply_changes(e, &changes, cutover);
-                apply_changes(e, &edits, made);
-                if let (Some(from), Some(carried)) = (times.made_ms, times.carried_ms) {
-                    for m in &meanwhile {
-                        e.served_between(&m.question, m.after.clone(), from, carried);
-                    }
-                }
+                apply_edit_times(e, &edits, &meanwhile, &times);
             })
             .await
     }
@@ -1199,5 +1290,235 @@ mod tests {
         assert_eq!(judged(new, &nx, at(started - 1)), Verdict::Correct);
         assert_eq!(judged(new, &a("9"), at(ended)), Verdict::Correct);
         assert_eq!(judged(new, &nx, at(ended + 7_000)), Verdict::NxDomain);
+    }
+
+    /// The example zone with `api` A changed in the source, `mail` A deleted in the target,
+    /// and `_dmarc` TXT changed in the source but deleted in the target (a conflict the
+    /// target's deletion wins); each edited question's times given on its own.
+    fn stormed() -> (Expectations, [Question; 3]) {
+        let base = Scenario::example();
+        let n = |s: &str| Name::parse(s).expect("name");
+        let api = RecordSet::simple(n("api.example.com"), RrType::A, 2, &["192.0.2.77"]);
+        let dmarc = RecordSet::simple(n("_dmarc.example.com"), RrType::TXT, 2, &["\"x\""]);
+        let with = |records: Vec<RecordSet>, deleted: &[&str]| {
+            let mut all: Vec<RecordSet> = base
+                .records
+                .iter()
+                .filter(|r| {
+                    !records.iter().any(|x| x.key() == r.key())
+                        && !deleted.iter().any(|d| r.name == n(d))
+                })
+                .cloned()
+                .collect();
+            all.extend(records);
+            Scenario {
+                records: all,
+                ..base.clone()
+            }
+        };
+        let edited = with(
+            vec![api.clone()],
+            &["mail.example.com", "_dmarc.example.com"],
+        );
+        let source = with(vec![api, dmarc], &[]);
+        let target = with(vec![], &["mail.example.com", "_dmarc.example.com"]);
+        let mut e = expectations_for(&base).expectations;
+        let (edits, meanwhile) = edit_changes(&e, &edited, &[source, target]);
+        let mut changed: Vec<String> = edits.iter().map(|c| c.question.to_string()).collect();
+        changed.sort();
+        assert_eq!(
+            changed,
+            [
+                "_dmarc.example.com. TXT",
+                "api.example.com. A",
+                "mail.example.com. A"
+            ]
+        );
+        assert_eq!(
+            meanwhile.len(),
+            1,
+            "the source's version of _dmarc: {meanwhile:?}"
+        );
+        defer_changes(&mut e, &edits);
+        let q = |name: &str, rtype| Question {
+            name: n(name),
+            rtype,
+        };
+        let questions = [
+            q("api.example.com", RrType::A),
+            q("mail.example.com", RrType::A),
+            q("_dmarc.example.com", RrType::TXT),
+        ];
+        let clock = EditClock::default();
+        // api at 10 s, carried at 12 s; mail at 20 s, carried at 21 s; _dmarc at 30 s,
+        // carried at 33 s.
+        for (question, made, carried) in [
+            (&questions[0], 10_000, 12_000),
+            (&questions[1], 20_000, 21_000),
+            (&questions[2], 30_000, 33_000),
+        ] {
+            clock.made_at(question.clone(), made, made + 4_000);
+            clock.carried_at(question, carried);
+        }
+        apply_edit_times(&mut e, &edits, &meanwhile, &clock.times());
+        (e, questions)
+    }
+
+    fn answer(rcode: ResponseCode, lines: &[&str]) -> Answer {
+        let data = lines
+            .iter()
+            .map(|l| expectations::parse_zone_line(l).expect("line").3)
+            .collect();
+        Answer::Reply { rcode, data }
+    }
+
+    /// A change's TTL (2 s) is below a resolver's minimum cache (5 s): old data lingers
+    /// 5 s and the serving delay after the carry.
+    const LINGER: i64 = 5_000 + expectations::SERVE_DELAY_MS;
+
+    #[test]
+    fn a_changed_rrset_answers_old_or_new_until_its_carry_lingers_out_then_only_new() {
+        let (e, [api, ..]) = stormed();
+        let old = answer(
+            ResponseCode::NoError,
+            &[
+                "api.example.com. 2 IN A 203.0.113.20",
+                "api.example.com. 2 IN A 203.0.113.21",
+            ],
+        );
+        let new = answer(
+            ResponseCode::NoError,
+            &["api.example.com. 2 IN A 192.0.2.77"],
+        );
+        let other = answer(
+            ResponseCode::NoError,
+            &["api.example.com. 2 IN A 192.0.2.78"],
+        );
+        let judged = |a: &Answer, t: i64| judge(e.windows(&api), a, t, t);
+        assert_eq!(judged(&old, 9_999), Verdict::Correct);
+        assert_eq!(judged(&new, 9_999), Verdict::Wrong, "new before the edit");
+        assert_eq!(judged(&new, 10_000), Verdict::Correct);
+        assert_eq!(judged(&old, 12_000 + LINGER), Verdict::Correct);
+        assert_eq!(
+            judged(&old, 12_001 + LINGER),
+            Verdict::Wrong,
+            "old after the carry"
+        );
+        assert_eq!(judged(&new, 100_000), Verdict::Correct);
+        assert_eq!(
+            judged(&other, 11_000),
+            Verdict::Wrong,
+            "neither old nor new"
+        );
+    }
+
+    #[test]
+    fn a_deleted_rrset_answers_old_or_nothing_until_its_carry_lingers_out_then_nothing() {
+        let (e, [_, mail, _]) = stormed();
+        let old = answer(
+            ResponseCode::NoError,
+            &["mail.example.com. 2 IN A 203.0.113.25"],
+        );
+        let nx = answer(ResponseCode::NXDomain, &[]);
+        let nodata = answer(ResponseCode::NoError, &[]);
+        let judged = |a: &Answer, t: i64| judge(e.windows(&mail), a, t, t);
+        assert_eq!(
+            judged(&nx, 19_999),
+            Verdict::NxDomain,
+            "gone before the delete"
+        );
+        assert_eq!(judged(&old, 19_999), Verdict::Correct);
+        assert_eq!(judged(&nx, 20_000), Verdict::Correct);
+        assert_eq!(judged(&nodata, 20_500), Verdict::Correct);
+        assert_eq!(judged(&old, 21_000 + LINGER), Verdict::Correct);
+        assert_eq!(
+            judged(&old, 21_001 + LINGER),
+            Verdict::Wrong,
+            "old after the carry"
+        );
+        assert_eq!(judged(&nx, 100_000), Verdict::Correct);
+    }
+
+    #[test]
+    fn a_change_against_a_deletion_accepts_the_losing_version_only_until_the_carry() {
+        let (e, [_, _, dmarc]) = stormed();
+        let old = answer(
+            ResponseCode::NoError,
+            &["_dmarc.example.com. 2 IN TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc@example.com\""],
+        );
+        let source = answer(
+            ResponseCode::NoError,
+            &["_dmarc.example.com. 2 IN TXT \"x\""],
+        );
+        let nx = answer(ResponseCode::NXDomain, &[]);
+        let judged = |a: &Answer, t: i64| judge(e.windows(&dmarc), a, t, t);
+        assert_eq!(judged(&source, 29_999), Verdict::Wrong);
+        assert_eq!(judged(&source, 31_000), Verdict::Correct);
+        assert_eq!(judged(&old, 33_000 + LINGER), Verdict::Correct);
+        assert_eq!(judged(&source, 33_000 + LINGER), Verdict::Correct);
+        assert_eq!(
+            judged(&source, 33_001 + LINGER),
+            Verdict::Wrong,
+            "the loser after the carry"
+        );
+        assert_eq!(judged(&old, 33_001 + LINGER), Verdict::Wrong);
+        assert_eq!(
+            judged(&nx, 33_001 + LINGER),
+            Verdict::Correct,
+            "the target's deletion won"
+        );
+    }
+
+    #[test]
+    fn an_edit_never_carried_is_old_or_new_only_until_its_fallback_and_one_never_made_is_old() {
+        let base = Scenario::example();
+        let n = |s: &str| Name::parse(s).expect("name");
+        let www = Question {
+            name: n("mail.example.com"),
+            rtype: RrType::A,
+        };
+        let edited = Scenario {
+            records: base
+                .records
+                .iter()
+                .filter(|r| r.name != www.name)
+                .cloned()
+                .collect(),
+            ..base.clone()
+        };
+        let mut e = expectations_for(&base).expectations;
+        let (edits, meanwhile) = edit_changes(&e, &edited, &[]);
+        defer_changes(&mut e, &edits);
+        let mut never = e.clone();
+        let clock = EditClock::default();
+        clock.made_at(www.clone(), 1_000, 2_000);
+        apply_edit_times(&mut e, &edits, &meanwhile, &clock.times());
+        let old = answer(
+            ResponseCode::NoError,
+            &["mail.example.com. 2 IN A 203.0.113.25"],
+        );
+        let nx = answer(ResponseCode::NXDomain, &[]);
+        assert_eq!(
+            judge(e.windows(&www), &old, 2_000 + LINGER, 2_000 + LINGER),
+            Verdict::Correct
+        );
+        assert_eq!(
+            judge(e.windows(&www), &old, 2_001 + LINGER, 2_001 + LINGER),
+            Verdict::Wrong
+        );
+        apply_edit_times(
+            &mut never,
+            &edits,
+            &meanwhile,
+            &EditClock::default().times(),
+        );
+        assert_eq!(
+            judge(never.windows(&www), &nx, 5_000, 5_000),
+            Verdict::NxDomain
+        );
+        assert_eq!(
+            judge(never.windows(&www), &old, 90_000, 90_000),
+            Verdict::Correct
+        );
     }
 }
