@@ -529,7 +529,15 @@ async fn check_records<S: HostedZones>(
             ),
         );
     }
-    for record in &checked.cutover {
+    check_cutover_beside_source(&checked.cutover, records, findings);
+    Ok(plan)
+}
+
+/// Cutover records Route 53 would refuse beside what the source zone holds (and the
+/// target, a copy of it, will): a CNAME where other records are, other records where a
+/// CNAME is, a simple set where a routing-policy set of the same name and type is.
+fn check_cutover_beside_source(cutover: &[RecordSet], records: &Zone, findings: &mut Findings) {
+    for record in cutover {
         let beside = |cname: bool| {
             records.iter().any(|r| {
                 r.name == record.name
@@ -573,7 +581,6 @@ async fn check_records<S: HostedZones>(
             );
         }
     }
-    Ok(plan)
 }
 
 /// The live delegation and any DS, from the parent's own servers: the servers it names
