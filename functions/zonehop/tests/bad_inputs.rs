@@ -1206,6 +1206,30 @@ fn issue_23_inputs() -> Vec<Said> {
             )),
         },
         Said {
+            name: "cutover of a name below a delegation to other servers",
+            world: |w| {
+                put(
+                    w,
+                    vec![rr(
+                        "corp.example.com",
+                        RrType::NS,
+                        300,
+                        &["ns1.example.net."],
+                    )],
+                )
+            },
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "vpn.corp.example.com", "type": "A", "values": ["192.0.2.60"]}),
+                ))
+            },
+            expected: Some((
+                "MigrationBlocked",
+                "which the source zone delegates to other servers: resolvers ask those servers",
+            )),
+        },
+        Said {
             name: "650 bad cutover values: a cause Step Functions keeps",
             world: same,
             request: |_, v| {

@@ -727,7 +727,7 @@ fn supply(entry: &mut Value, local: &Value, fields: &[&str], key: &str, notes: &
         return;
     };
     for field in fields {
-        let before = object.get(*field).cloned();
+        let before = object.get(*field).filter(|v| !v.is_null()).cloned();
         match local.get(*field) {
             Some(value) if !value.is_null() => {
                 object.insert((*field).to_owned(), value.clone());
@@ -736,7 +736,7 @@ fn supply(entry: &mut Value, local: &Value, fields: &[&str], key: &str, notes: &
                 object.remove(*field);
             }
         }
-        let after = object.get(*field).cloned();
+        let after = object.get(*field).filter(|v| !v.is_null()).cloned();
         if before != after {
             notes.push(json!({
                 "field": format!("{key}.{field}"),

@@ -441,9 +441,14 @@ fn start_refuses_a_bad_request_with_its_named_error_and_sends_nothing() {
         .to_string()
         .replacen('{', "{\"dryRun\": true, \"dryRun\": false, ", 1);
     cases.push(("dryRun twice", twice, "`dryRun` is given twice"));
-    cases.push(("byte-order mark", format!("\u{feff}{good}"), "byte-order mark"));
+    cases.push((
+        "byte-order mark",
+        format!("\u{feff}{good}"),
+        "byte-order mark",
+    ));
     let mut bad = good.clone();
-    bad["cutover"] = json!({"records": [{"name": "example.com", "type": "TXT", "values": ["v=spf1 -all"]}]});
+    bad["cutover"] =
+        json!({"records": [{"name": "example.com", "type": "TXT", "values": ["v=spf1 -all"]}]});
     cases.push(("unquoted TXT", bad.to_string(), "outside quotation marks"));
     for (case, request, names) in &cases {
         let file = temp(&format!("bad-{}.json", case.replace(' ', "-")));

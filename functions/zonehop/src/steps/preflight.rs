@@ -529,15 +529,33 @@ async fn check_records<S: HostedZones>(
             ),
         );
     }
-    check_cutover_beside_source(&checked.cutover, records, findings);
+    check_cutover_beside_source(domain, &checked.cutover, records, findings);
     Ok(plan)
 }
 
 /// Cutover records Route 53 would refuse beside what the source zone holds (and the
 /// target, a copy of it, will): a CNAME where other records are, other records where a
-/// CNAME is, a simple set where a routing-policy set of the same name and type is.
-fn check_cutover_beside_source(cutover: &[RecordSet], records: &Zone, findings: &mut Findings) {
+/// CNAME is, a simple set where a routing-policy set of the same name and type is; and a
+/// record at or below a delegation to other servers, which would never be answered.
+fn check_cutover_beside_source(
+    domain: &Name,
+    cutover: &[RecordSet],
+    records: &Zone,
+    findings: &mut Findings,
+) {
     for record in cutover {
+        if let Some(cut) = records.iter().find(|r| {
+            r.rtype == RrType::NS && r.name != *domain && record.name.is_at_or_below(&r.name)
+        }) {
+            findings.block(
+                BlockReason::CutoverConflict,
+                &record.key().to_string(),
+                format!(
+                    "{} is at or below {}, which the source zone delegates to other servers: resolvers ask those servers, so the record would never be answered; change it in the delegated zone, or remove it from cutover.records",
+                    record.name, cut.name
+                ),
+            );
+        }
         let beside = |cname: bool| {
             records.iter().any(|r| {
                 r.name == record.name
