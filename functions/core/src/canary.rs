@@ -61,8 +61,44 @@ pub fn canary_execution(canary: &RecordSet) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// True when `execution` can name a Step Functions execution (`arn:PARTITION:states:
+/// REGION:ACCOUNT:execution:MACHINE:NAME`), or is not an ARN at all (the label a function
+/// run by hand writes). Anything else in a canary cannot be looked up.
+pub fn is_readable_execution(execution: &str) -> bool {
+    if !execution.starts_with("arn:") {
+        return !execution.trim().is_empty() && !execution.contains(char::is_whitespace);
+    }
+    let parts: Vec<&str> = execution.split(':').collect();
+    parts.len() == 8
+        && parts[1].starts_with("aws")
+        && parts[2] == "states"
+        && !parts[3].is_empty()
+        && !parts[4].is_empty()
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "execution"
+        && !parts[6].is_empty()
+        && !parts[7].is_empty()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_execution_is_readable_when_it_is_an_execution_arn_or_no_arn() {
+        use super::is_readable_execution as ok;
+        assert!(ok(
+            "arn:aws:states:us-east-1:123456789012:execution:zonehop:run-1"
+        ));
+        assert!(ok("direct-invocation"));
+        for bad in [
+            "arn:aws:states:us-east-1:x:execution:m:r",
+            "arn:garbage",
+            "",
+            "a b",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

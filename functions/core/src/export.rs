@@ -13,6 +13,17 @@ use crate::zone::{validate_value, RecordKey, RecordSet, Zone};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExportError {
+    /// A key given twice in one object, or a byte-order mark before the text.
+    #[error("the export is refused: {0}")]
+    Strict(String),
+    /// One page of a listing that continues (`IsTruncated`, `NextRecordName`): the rest of
+    /// the zone is missing.
+    #[error("the export is one page of a longer listing ({next}): the rest of the zone is missing. Export the whole zone with `aws route53 list-resource-record-sets --hosted-zone-id ZONE_ID` without --max-items (the CLI follows every page itself)")]
+    Truncated { next: String },
+    /// Record sets Route 53 could never hold (`crate::validate`): the first problems and
+    /// the count.
+    #[error("the export holds what Route 53 refuses: {0}")]
+    NotAsRoute53Holds(String),
     /// The text is not JSON, or not of the export's shape.
     #[error("not a list-resource-record-sets export: {0}")]
     Malformed(String),
@@ -53,18 +64,33 @@ struct Export<T> {
 /// would refuse (the emulator accepts it): a record set given twice, a negative TTL, a
 /// record set without values or alias target, a value invalid for its type.
 pub fn load_export(json: &str) -> Result<Zone, ExportError> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| ExportError::Malformed(e.to_string()))?;
+    let value = crate::json::parse_strict(json).map_err(|e| match e {
+        crate::json::StrictJsonError::DuplicateKey { .. }
+        | crate::json::StrictJsonError::ByteOrderMark => ExportError::Strict(e.to_string()),
+        other => ExportError::Malformed(other.to_string()),
+    })?;
     let items = match value {
         serde_json::Value::Array(items) => items,
-        serde_json::Value::Object(mut object) => match object.remove("ResourceRecordSets") {
-            Some(serde_json::Value::Array(items)) => items,
-            _ => {
-                return Err(ExportError::Malformed(
-                    "no `ResourceRecordSets` array in the object".to_owned(),
-                ))
+        serde_json::Value::Object(mut object) => {
+            // One page of a listing that continues: `--max-items`, or a page of the API.
+            let truncated = object.get("IsTruncated") == Some(&serde_json::Value::Bool(true));
+            let next = ["NextRecordName", "NextToken"]
+                .into_iter()
+                .find_map(|key| object.get(key).map(|v| format!("{key} {v}")));
+            if truncated || next.is_some() {
+                return Err(ExportError::Truncated {
+                    next: next.unwrap_or_else(|| "IsTruncated true".to_owned()),
+                });
             }
-        },
+            match object.remove("ResourceRecordSets") {
+                Some(serde_json::Value::Array(items)) => items,
+                _ => {
+                    return Err(ExportError::Malformed(
+                        "no `ResourceRecordSets` array in the object".to_owned(),
+                    ))
+                }
+            }
+        }
         _ => {
             return Err(ExportError::Malformed(
                 "expected an object or an array".to_owned(),
@@ -111,6 +137,22 @@ fn check_record(index: usize, record: &RecordSet) -> Result<(), ExportError> {
         })?;
     }
     Ok(())
+}
+
+/// Checks a loaded export as the zone of `apex`, as Route 53 would hold it
+/// ([`crate::validate::problems`]): every record set's TTL (0..2147483647), values and
+/// their count, no NS at a wildcard, a CNAME alone at its name and not at the apex, no SOA
+/// below the apex. Every problem is found; the message lists the first ones and the count.
+pub fn check_export(zone: &Zone, apex: &crate::name::Name) -> Result<(), ExportError> {
+    let sets: Vec<&crate::zone::RecordSet> = zone.iter().collect();
+    let problems = crate::validate::problems(apex, &sets);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ExportError::NotAsRoute53Holds(crate::validate::summarize(
+            &problems,
+        )))
+    }
 }
 
 /// Writes a zone as the CLI would print it, in Route 53's listing order.
@@ -221,6 +263,54 @@ mod tests {
             load_export(bad_name),
             Err(ExportError::BadRecord { index: 0, .. })
         ));
+    }
+
+    #[test]
+    fn an_export_route53_could_never_hold_is_refused_listing_every_problem() {
+        let apex = Name::parse("example.com").expect("name");
+        assert!(check_export(&load_export(EVERY_KIND).expect("loads"), &apex).is_ok());
+        let export = r#"[
+            {"Name":"www.example.com.","Type":"CNAME","TTL":60,"ResourceRecords":[{"Value":"lb.example.net."}]},
+            {"Name":"www.example.com.","Type":"AAAA","TTL":60,"ResourceRecords":[{"Value":"2001:db8::1"}]},
+            {"Name":"\\052.example.com.","Type":"NS","TTL":60,"ResourceRecords":[{"Value":"ns1.example.net."}]},
+            {"Name":"big.example.com.","Type":"A","TTL":2147483648,"ResourceRecords":[{"Value":"192.0.2.1"}]}
+        ]"#;
+        let zone = load_export(export).expect("each record set alone loads");
+        let message = check_export(&zone, &apex).expect_err("refused").to_string();
+        for expected in ["a CNAME beside AAAA", "wildcard", "TTL 2147483648"] {
+            assert!(message.contains(expected), "{expected} in {message}");
+        }
+    }
+
+    #[test]
+    fn a_truncated_page_a_duplicate_key_or_a_bom_is_refused_by_name() {
+        let page = r#"{"ResourceRecordSets": [], "IsTruncated": true, "NextRecordName": "m.example.com.", "MaxItems": "100"}"#;
+        let message = load_export(page).expect_err("one page").to_string();
+        assert!(message.contains("NextRecordName"), "{message}");
+        assert!(message.contains("without --max-items"), "{message}");
+        let twice = r#"[{"Name":"a.example.com.","Type":"A","TTL":60,"TTL":30,"ResourceRecords":[{"Value":"192.0.2.1"}]}]"#;
+        let message = load_export(twice).expect_err("twice").to_string();
+        assert!(message.contains("`TTL` is given twice"), "{message}");
+        let bom = format!("\u{feff}{EVERY_KIND}");
+        let message = load_export(&bom).expect_err("BOM").to_string();
+        assert!(message.contains("byte-order mark"), "{message}");
+    }
+
+    #[test]
+    fn values_route53_refuses_in_an_export_are_refused() {
+        for (rtype, value) in [
+            ("TXT", "no quotes"),
+            ("TXT", &*format!("\\\"{}\\\"", "a".repeat(300))),
+            ("CAA", "0 issue \\\"amazon.com"),
+        ] {
+            let r = one(&format!(
+                r#"{{"Name":"a.example.com.","Type":"{rtype}","TTL":60,"ResourceRecords":[{{"Value":"{value}"}}]}}"#
+            ));
+            assert!(
+                matches!(r, Err(ExportError::InvalidValue { .. })),
+                "{rtype} {value:?}: {r:?}"
+            );
+        }
     }
 
     fn one(json_record: &str) -> Result<Zone, ExportError> {

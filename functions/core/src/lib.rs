@@ -10,7 +10,8 @@
 //! - [`propagation`]: the "safe to retire the old side" verdict and the adaptive wait;
 //! - [`request`]: the migration request and its checks; [`canary`]: the canary and lock;
 //! - [`answers`]: DNS answers and their comparison; [`delegation`]: name-server sets;
-//! - [`backoff`]: how long to wait before a retry.
+//! - [`backoff`]: how long to wait before a retry; [`validate`]: record sets checked as
+//!   Route 53 checks them.
 
 pub mod access;
 pub mod answers;
@@ -21,10 +22,12 @@ pub mod change;
 pub mod delegation;
 pub mod drift;
 pub mod export;
+pub mod json;
 pub mod name;
 pub mod plan;
 pub mod propagation;
 pub mod request;
+pub mod validate;
 pub mod zone;
 
 pub use name::Name;

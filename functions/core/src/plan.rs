@@ -99,6 +99,10 @@ pub enum BlockReason {
     /// or names other servers than the source zone's. The parent zone is the registration
     /// itself, so no `staleSourceReason` can accept it.
     ParentDoesNotDelegate,
+    /// The source holds a canary (`_zonehop.<domain>` TXT) that names no execution zonehop
+    /// can look up (no `execution=`, or not an execution ARN): whether a migration runs
+    /// cannot be told, so the lock is neither honoured nor taken over.
+    CanaryUnreadable,
 }
 
 /// A record that cannot move as is, and why.
@@ -402,6 +406,36 @@ pub fn kept_name_blockers(source: &Zone, keep: &[Name]) -> Vec<Blocker> {
                 reason: BlockReason::KeptNameEmpty,
                 record: kept.to_string(),
                 detail: format!("no record at or below {kept}: there is nothing to keep behind; remove it from keepInSource (or check its spelling)"),
+            });
+        }
+    }
+    blockers
+}
+
+/// Kept names at or below a delegation to other servers: an NS set of the source below
+/// the apex `apex` at a name that is not itself kept. The source zone does not answer
+/// there (the delegated servers do), so a child zone made for the kept name would never
+/// be reached, and verify-zones would fail after create-zone and delegate-subdomain wrote.
+/// (A kept name that holds the NS itself is [`BlockReason::KeptNameAlreadyDelegated`] in
+/// [`kept_name_blockers`].)
+pub fn kept_below_delegations(source: &Zone, apex: &Name, keep: &[Name]) -> Vec<Blocker> {
+    let mut blockers = Vec::new();
+    for kept in keep {
+        for cut in source.iter().filter(|r| {
+            r.rtype == RrType::NS
+                && r.name != *apex
+                && r.name != *kept
+                && !keep.contains(&r.name)
+                && kept.is_below(&r.name)
+        }) {
+            blockers.push(Blocker {
+                reason: BlockReason::KeptNameAlreadyDelegated,
+                record: format!("{kept}"),
+                detail: format!(
+                    "{kept} is below {}, which the source zone delegates to other servers ({}): the source does not answer there, so a zone kept for {kept} would never be reached; keep the delegated name itself, or remove {kept} from keepInSource",
+                    cut.name,
+                    cut.values().collect::<Vec<_>>().join(", ")
+                ),
             });
         }
     }

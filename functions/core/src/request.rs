@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::name::Name;
-use crate::zone::{bare_zone_id, validate_value, RecordSet, RrType};
+use crate::validate;
+use crate::zone::{bare_zone_id, RecordSet, RrType};
 
 /// A request that cannot run: what is wrong with it, naming the field. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -426,84 +427,51 @@ fn default_cutover_ttl() -> i64 {
 }
 
 /// Checks `cutover.records` and returns them as record sets. Refuses what Route 53 would
-/// refuse when cutover writes them: names outside the domain, types that cannot be cut
-/// over (the apex SOA and NS), no values, a TTL outside 0..2147483647, a value invalid for
-/// its type ([`validate_value`]), a CNAME at the apex, and a CNAME beside other records of
-/// the same name among them. Every problem is listed, not only the first.
+/// refuse when cutover writes them, with the rules of [`crate::validate`]: names outside
+/// the domain, a type Route 53 does not serve, an SOA or NS anywhere (the target's apex
+/// SOA and NS are its own; an NS below the apex would delegate a name in the middle of the
+/// move), no values, a TTL outside 0..2147483647, a value invalid for its type (TXT
+/// quoting and 255-character strings, CAA, MX, SRV, NAPTR fields...), a CNAME at the apex
+/// or beside other records of its name among them, a record given twice. Every problem is
+/// found; the message lists the first [`crate::validate::LISTED`] and the count.
 pub fn cutover_records(
     domain: &Name,
     records: &[CutoverRecord],
 ) -> Result<Vec<RecordSet>, InvalidRequest> {
+    cutover_problems(domain, records)
+        .map_err(|problems| InvalidRequest(validate::summarize(&problems)))
+}
+
+/// [`cutover_records`] with every problem, one string each, for a caller that lists them
+/// with others (preflight).
+pub fn cutover_problems(
+    domain: &Name,
+    records: &[CutoverRecord],
+) -> Result<Vec<RecordSet>, Vec<String>> {
     if records.is_empty() {
-        return Err(InvalidRequest("cutover.records is empty".into()));
+        return Err(vec!["cutover.records is empty".into()]);
     }
     let mut problems: Vec<String> = Vec::new();
     let mut sets: Vec<RecordSet> = Vec::new();
     for (index, r) in records.iter().enumerate() {
         let field = format!("cutover.records[{index}]");
-        if !r.name.is_ascii() {
-            problems.push(format!(
-                "{field}.name `{}` is not ASCII: give its IDNA form (xn--...)",
-                r.name
-            ));
-            continue;
-        }
-        let name = match Name::parse(&r.name) {
-            Ok(name) => name,
-            Err(e) => {
-                problems.push(format!("{field}.name: {e}"));
-                continue;
+        match cutover_record(domain, r) {
+            Ok(set) => {
+                problems.extend(
+                    validate::record_set_problems(&set)
+                        .into_iter()
+                        .map(|p| format!("{field} {p}")),
+                );
+                sets.push(set);
             }
-        };
-        if !name.is_at_or_below(domain) {
-            problems.push(format!("{field}: {name} is not in {domain}"));
-            continue;
-        }
-        let Some(rtype) = RrType::parse(&r.rtype)
-            .filter(|t| !matches!(t, RrType::SOA | RrType::NS) || name != *domain)
-        else {
-            problems.push(format!(
-                "{field}: type `{}` cannot be cut over (a type Route 53 serves; not the apex SOA or NS)",
-                r.rtype
-            ));
-            continue;
-        };
-        if rtype == RrType::CNAME && name == *domain {
-            problems.push(format!(
-                "{field}: a CNAME at the apex {domain} (the apex holds SOA and NS; Route 53 refuses it)"
-            ));
-        }
-        if r.values.is_empty() {
-            problems.push(format!("{field} {name} {rtype}: no values"));
-        }
-        if rtype == RrType::CNAME && r.values.len() > 1 {
-            problems.push(format!("{field} {name} CNAME: a CNAME holds one value"));
-        }
-        if !(0..=2_147_483_647).contains(&r.ttl) {
-            problems.push(format!(
-                "{field} {name} {rtype}: ttl {} is outside 0..2147483647",
-                r.ttl
-            ));
-        }
-        for (i, value) in r.values.iter().enumerate() {
-            if let Err(e) = validate_value(rtype, value) {
-                problems.push(format!("{field}.values[{i}]: {e}"));
-            }
-        }
-        let values: Vec<&str> = r.values.iter().map(String::as_str).collect();
-        sets.push(RecordSet::simple(name, rtype, r.ttl, &values));
-    }
-    for cname in sets.iter().filter(|s| s.rtype == RrType::CNAME) {
-        if sets
-            .iter()
-            .any(|other| other.name == cname.name && other.rtype != RrType::CNAME)
-        {
-            problems.push(format!(
-                "cutover.records: a CNAME at {} beside other records of that name (a CNAME must be alone at its name)",
-                cname.name
-            ));
+            Err(problem) => problems.push(format!("{field}{problem}")),
         }
     }
+    problems.extend(
+        validate::zone_problems(domain, &sets)
+            .into_iter()
+            .map(|p| format!("cutover.records: {p}")),
+    );
     let mut seen = std::collections::BTreeSet::new();
     for set in &sets {
         if !seen.insert(set.key()) {
@@ -514,8 +482,33 @@ pub fn cutover_records(
         Ok(sets)
     } else {
         problems.dedup();
-        Err(InvalidRequest(problems.join("; ")))
+        Err(problems)
     }
+}
+
+/// One cutover record as a record set, or what makes it no record of the domain (the
+/// problem follows the field's name).
+fn cutover_record(domain: &Name, r: &CutoverRecord) -> Result<RecordSet, String> {
+    if !r.name.is_ascii() {
+        return Err(".name is not ASCII: give its IDNA form (xn--...)".into());
+    }
+    let name = Name::parse(&r.name).map_err(|e| format!(".name: {e}"))?;
+    if !name.is_at_or_below(domain) {
+        return Err(format!(": {name} is not in {domain}"));
+    }
+    let rtype = RrType::parse(&r.rtype).ok_or_else(|| {
+        format!(
+            ": type `{}` cannot be cut over (not a type Route 53 serves)",
+            r.rtype.chars().take(16).collect::<String>()
+        )
+    })?;
+    if matches!(rtype, RrType::SOA | RrType::NS) {
+        return Err(format!(
+            ": type `{rtype}` cannot be cut over (the target's apex SOA and NS are its own; an SOA exists only at the apex, and an NS below it would delegate {name} in the middle of the move)"
+        ));
+    }
+    let values: Vec<&str> = r.values.iter().map(String::as_str).collect();
+    Ok(RecordSet::simple(name, rtype, r.ttl, &values))
 }
 
 /// The probe resolvers of the request.
@@ -607,12 +600,12 @@ mod tests {
             record("mx.example.com", "MX", &["mail.example.com."]),
         ]);
         for expected in [
-            "cutover.records[0].values[0]: not an IPv4 address",
-            "cutover.records[1].values[0]: not an IPv6 address",
-            "cutover.records[2]: a CNAME at the apex",
+            "cutover.records[0] www.example.com. A, value #0: not an IPv4 address",
+            "cutover.records[1] v6.example.com. AAAA, value #0: not an IPv6 address",
+            "example.com. CNAME: a CNAME at the apex",
             "cutover.records[3]: www.example.org. is not in example.com.",
             "cutover.records[4]: type `LOC` cannot be cut over",
-            "cutover.records[5].values[0]: not a valid MX value",
+            "cutover.records[5] mx.example.com. MX, value #0: not a valid MX value",
         ] {
             assert!(message.contains(expected), "{expected} in {message}");
         }
@@ -624,7 +617,45 @@ mod tests {
             record("www.example.com", "CNAME", &["lb.example.net."]),
             record("www.example.com", "TXT", &["\"x\""]),
         ]);
-        assert!(message.contains("beside other records"), "{message}");
+        assert!(message.contains("a CNAME beside TXT"), "{message}");
+    }
+
+    #[test]
+    fn cutover_records_are_checked_as_route53_checks_them() {
+        let mut over = record("big.example.com", "A", &["192.0.2.1"]);
+        over.ttl = 2_147_483_648;
+        let message = cutover_error(&[
+            record("t.example.com", "TXT", &["no quotes"]),
+            record(
+                "long.example.com",
+                "TXT",
+                &[&format!("\"{}\"", "a".repeat(300))],
+            ),
+            record("caa.example.com", "CAA", &["0 issue \"amazon.com"]),
+            record("sub.example.com", "SOA", &["a. b. 1 2 3 4 5"]),
+            record("sub.example.com", "NS", &["ns1.example.net."]),
+            over,
+        ]);
+        for expected in [
+            "cutover.records[0] t.example.com. TXT, value #0: TXT text",
+            "outside quotation marks",
+            "string #1 is 300 characters, over the 255",
+            "cutover.records[2] caa.example.com. CAA, value #0: a quotation mark is not closed",
+            "cutover.records[3]: type `SOA` cannot be cut over",
+            "cutover.records[4]: type `NS` cannot be cut over",
+            "TTL 2147483648 is outside 0..=2147483647",
+        ] {
+            assert!(message.contains(expected), "{expected} in {message}");
+        }
+    }
+
+    #[test]
+    fn hundreds_of_bad_cutover_values_give_a_cause_step_functions_keeps() {
+        let values: Vec<String> = (0..650).map(|i| format!("not-an-address-{i}")).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let message = cutover_error(&[record("many.example.com", "A", &refs)]);
+        assert!(message.len() < 32_768, "{} characters", message.len());
+        assert!(message.contains("651 problems in all"), "{message}");
     }
 
     #[test]

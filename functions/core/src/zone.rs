@@ -317,76 +317,10 @@ impl RecordSet {
 }
 
 /// Checks that `value` is a value Route 53 accepts for a record of type `rtype` (in its
-/// own presentation format): an IPv4 address for A, IPv6 for AAAA, a name for CNAME, NS
-/// and PTR, the right fields for MX, SRV, CAA, DS, SOA, SSHFP, TLSA, NAPTR, SVCB and
-/// HTTPS, a non-empty text for TXT and SPF. The error says what is wrong, without
-/// repeating the value.
+/// own presentation format): [`crate::validate::check_value`], which cites the Route 53
+/// documentation for each type. The error says what is wrong, without repeating the value.
 pub fn validate_value(rtype: RrType, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() {
-        return Err(format!("an empty {rtype} value"));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(format!("a {rtype} value with a control character"));
-    }
-    let fields: Vec<&str> = value.split_whitespace().collect();
-    let number = |s: &str, max: u32| s.parse::<u32>().is_ok_and(|n| n <= max);
-    let name = |s: &str| Name::parse(s).is_ok();
-    // MX, SRV, SVCB, HTTPS and NAPTR may name the root: "no service" or "this name".
-    let target = |s: &str| s == "." || name(s);
-    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
-    let ok = match rtype {
-        RrType::A => value.parse::<std::net::Ipv4Addr>().is_ok(),
-        RrType::AAAA => value.parse::<std::net::Ipv6Addr>().is_ok(),
-        RrType::CNAME | RrType::NS | RrType::PTR => fields.len() == 1 && name(value),
-        RrType::MX => fields.len() == 2 && number(fields[0], 65_535) && target(fields[1]),
-        RrType::SRV => {
-            fields.len() == 4 && fields[..3].iter().all(|f| number(f, 65_535)) && target(fields[3])
-        }
-        RrType::CAA => {
-            fields.len() >= 3
-                && number(fields[0], 255)
-                && fields[1].bytes().all(|b| b.is_ascii_alphanumeric())
-                && !fields[1].is_empty()
-        }
-        RrType::DS => {
-            fields.len() >= 4
-                && number(fields[0], 65_535)
-                && number(fields[1], 255)
-                && number(fields[2], 255)
-                && fields[3..].iter().all(|f| hex(f))
-        }
-        RrType::SSHFP => {
-            fields.len() == 3 && number(fields[0], 255) && number(fields[1], 255) && hex(fields[2])
-        }
-        RrType::TLSA => {
-            fields.len() == 4 && fields[..3].iter().all(|f| number(f, 255)) && hex(fields[3])
-        }
-        RrType::SOA => {
-            fields.len() == 7
-                && name(fields[0])
-                && name(fields[1])
-                && fields[2..].iter().all(|f| number(f, u32::MAX))
-        }
-        RrType::NAPTR => {
-            fields.len() >= 6
-                && number(fields[0], 65_535)
-                && number(fields[1], 65_535)
-                && target(fields[fields.len() - 1])
-        }
-        RrType::SVCB | RrType::HTTPS => {
-            fields.len() >= 2 && number(fields[0], 65_535) && target(fields[1])
-        }
-        RrType::TXT | RrType::SPF => true,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(match rtype {
-            RrType::A => "not an IPv4 address (A)".to_owned(),
-            RrType::AAAA => "not an IPv6 address (AAAA)".to_owned(),
-            other => format!("not a valid {other} value"),
-        })
-    }
+    crate::validate::check_value(rtype, value)
 }
 
 /// `Z123` from `/hostedzone/Z123` (the API returns both spellings in different places).

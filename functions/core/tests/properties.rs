@@ -64,7 +64,8 @@ fn value_of(rtype: RrType) -> BoxedStrategy<String> {
             .prop_map(|(p, l)| format!("{p} {l}.example.net."))
             .boxed(),
         RrType::CNAME => label().prop_map(|l| format!("{l}.example.net.")).boxed(),
-        _ => "[a-zA-Z0-9=; -]{1,300}"
+        // One string of at most 255 characters, as Route 53 takes it.
+        _ => "[a-zA-Z0-9=; -]{1,255}"
             .prop_map(|t| format!("\"{t}\""))
             .boxed(),
     }

@@ -244,11 +244,26 @@ impl Error {
     }
 }
 
+/// The longest `errorMessage` a function returns: Step Functions keeps at most 32,768
+/// characters of an error's cause (the Lambda's whole error JSON), so a longer message
+/// would be cut by Step Functions mid-word, or the state's failure lost.
+pub const MAX_ERROR_MESSAGE_CHARS: usize = 30_000;
+
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(error: Error) -> Self {
+        let mut message = error.to_string();
+        if message.chars().count() > MAX_ERROR_MESSAGE_CHARS {
+            message = format!(
+                "{} ... (cut to {MAX_ERROR_MESSAGE_CHARS} characters to fit Step Functions' cause)",
+                message
+                    .chars()
+                    .take(MAX_ERROR_MESSAGE_CHARS)
+                    .collect::<String>()
+            );
+        }
         lambda_runtime::Diagnostic {
             error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
+            error_message: message,
         }
     }
 }

@@ -44,17 +44,10 @@ pub fn parse_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
             text.len()
         )));
     }
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Error::InvalidRequest(format!(
-            "the request is not JSON ({} at line {} column {})",
-            match e.classify() {
-                serde_json::error::Category::Eof => "it ends early",
-                _ => "a syntax error",
-            },
-            e.line(),
-            e.column()
-        ))
-    })?;
+    // Strict: a key given twice, or a byte-order mark, is refused by name (serde_json
+    // would keep the last of two keys silently).
+    let value = zonehop_core::json::parse_strict(text)
+        .map_err(|e| Error::InvalidRequest(format!("the request: {e}")))?;
     parse(value)
 }
 
@@ -170,6 +163,23 @@ mod tests {
             match parse_str::<Outer>(text) {
                 Err(Error::InvalidRequest(message)) => {
                     assert!(message.contains("not JSON"), "{message}");
+                }
+                other => panic!("{text:?}: expected InvalidRequest, got {other:?}"),
+            }
+        }
+        for (text, says) in [
+            (
+                r#"{"source": {"hostedZoneId": "Z1"}, "dryRun": true, "dryRun": false}"#,
+                "`dryRun` is given twice",
+            ),
+            (
+                "\u{feff}{\"source\": {\"hostedZoneId\": \"Z1\"}}",
+                "byte-order mark",
+            ),
+        ] {
+            match parse_str::<Outer>(text) {
+                Err(Error::InvalidRequest(message)) => {
+                    assert!(message.contains(says), "{message}");
                 }
                 other => panic!("{text:?}: expected InvalidRequest, got {other:?}"),
             }

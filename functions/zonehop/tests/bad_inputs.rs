@@ -1049,3 +1049,358 @@ async fn a_mistyped_secret_is_never_echoed() {
     assert!(!message.contains("987654321"), "{message}");
     assert!(!message.contains("Deserialize"), "{message}");
 }
+
+/// One input of issue #23 (and a few of our own beside them): refused with this errorType
+/// and a message that says this, or (`expected: None`) accepted.
+struct Said {
+    name: &'static str,
+    world: fn(&World),
+    request: fn(&World, Value) -> Input,
+    expected: Option<(&'static str, &'static str)>,
+}
+
+fn weighted(name: &str, id: &str, weight: i64, value: &str) -> RecordSet {
+    let mut r = a(name, 60, &[value]);
+    r.set_identifier = Some(id.into());
+    r.weight = Some(weight);
+    r
+}
+
+fn txt(value: String) -> Value {
+    json!({"name": "t.example.com", "type": "TXT", "values": [value]})
+}
+
+fn issue_23_inputs() -> Vec<Said> {
+    vec![
+        Said {
+            name: "cutover TXT without quotation marks",
+            world: same,
+            request: |_, v| json(cutover(v, txt("v=spf1 -all".into()))),
+            expected: Some(("InvalidRequest", "outside quotation marks")),
+        },
+        Said {
+            name: "cutover TXT string of 300 characters",
+            world: same,
+            request: |_, v| json(cutover(v, txt(format!("\"{}\"", "a".repeat(300))))),
+            expected: Some(("InvalidRequest", "300 characters, over the 255")),
+        },
+        Said {
+            name: "cutover CAA with an unbalanced quotation mark",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "example.com", "type": "CAA", "values": ["0 issue \"amazon.com"]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "quotation mark is not closed")),
+        },
+        Said {
+            name: "cutover SOA below the apex",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "sub.example.com", "type": "SOA", "values": ["ns1.example.net. h.example.com. 1 2 3 4 5"]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "type `SOA` cannot be cut over")),
+        },
+        Said {
+            name: "cutover NS below the apex",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "sub.example.com", "type": "NS", "values": ["ns1.example.net."]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "type `NS` cannot be cut over")),
+        },
+        Said {
+            name: "cutover TTL over 2^31-1",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "www.example.com", "type": "A", "values": ["192.0.2.1"], "ttl": 2_147_483_648_i64}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "TTL 2147483648 is outside")),
+        },
+        Said {
+            name: "cutover MX without a priority",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "example.com", "type": "MX", "values": ["mail.example.com."]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "not a valid MX value")),
+        },
+        Said {
+            name: "cutover SRV port over 65535",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "_sip._udp.example.com", "type": "SRV", "values": ["10 5 65536 sip.example.com."]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "not a valid SRV value")),
+        },
+        Said {
+            name: "cutover NAPTR with unquoted fields",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "example.com", "type": "NAPTR", "values": ["100 10 S SIP+D2U \"\" ."]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "not a valid NAPTR value")),
+        },
+        Said {
+            name: "cutover name inside the kept subtree",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "api.dev.example.com", "type": "A", "values": ["192.0.2.9"]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "inside the kept subtree dev.example.com.")),
+        },
+        Said {
+            name: "cutover of the canary's own name",
+            world: same,
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "_zonehop.example.com", "type": "TXT", "values": ["\"x\""]}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "zonehop's own canary name")),
+        },
+        Said {
+            name: "cutover of a name holding a weighted set",
+            world: |w| {
+                put(
+                    w,
+                    vec![
+                        weighted("lb.example.com", "blue", 70, "192.0.2.40"),
+                        weighted("lb.example.com", "green", 30, "192.0.2.41"),
+                    ],
+                )
+            },
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "lb.example.com", "type": "A", "values": ["192.0.2.42"]}),
+                ))
+            },
+            expected: Some((
+                "MigrationBlocked",
+                "routing-policy set at lb.example.com. A",
+            )),
+        },
+        Said {
+            name: "cutover of a name below a delegation to other servers",
+            world: |w| {
+                put(
+                    w,
+                    vec![rr(
+                        "corp.example.com",
+                        RrType::NS,
+                        300,
+                        &["ns1.example.net."],
+                    )],
+                )
+            },
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "vpn.corp.example.com", "type": "A", "values": ["192.0.2.60"]}),
+                ))
+            },
+            expected: Some((
+                "MigrationBlocked",
+                "which the source zone delegates to other servers: resolvers ask those servers",
+            )),
+        },
+        Said {
+            name: "650 bad cutover values: a cause Step Functions keeps",
+            world: same,
+            request: |_, v| {
+                let values: Vec<String> = (0..650).map(|i| format!("203.0.113.{i}")).collect();
+                json(cutover(
+                    v,
+                    json!({"name": "www.example.com", "type": "A", "values": values}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "problems in all; the first 20 are listed")),
+        },
+        Said {
+            name: "kept name below a delegation to other servers",
+            world: |w| {
+                put(
+                    w,
+                    vec![
+                        rr("corp.example.com", RrType::NS, 300, &["ns1.example.net."]),
+                        a("hr.corp.example.com", 60, &["192.0.2.50"]),
+                    ],
+                )
+            },
+            request: |_, v| json(set(v, "/keepInSource", json!(["hr.corp.example.com"]))),
+            expected: Some((
+                "MigrationBlocked",
+                "which the source zone delegates to other servers",
+            )),
+        },
+        Said {
+            name: "the same key twice (dryRun true, then false)",
+            world: same,
+            request: |_, v| {
+                let text = v.to_string();
+                let text = text.replacen('{', "{\"dryRun\": true, ", 1);
+                Input::Text(text)
+            },
+            expected: Some(("InvalidRequest", "`dryRun` is given twice")),
+        },
+        Said {
+            name: "a request starting with a byte-order mark",
+            world: same,
+            request: |_, v| Input::Text(format!("\u{feff}{v}")),
+            expected: Some(("InvalidRequest", "byte-order mark")),
+        },
+        Said {
+            name: "a canary that names no execution",
+            world: |w| {
+                put(
+                    w,
+                    vec![rr(
+                        "_zonehop.example.com",
+                        RrType::TXT,
+                        60,
+                        &["\"side=old\"", "\"execution=arn:garbage\""],
+                    )],
+                )
+            },
+            request: |_, v| json(v),
+            expected: Some(("MigrationBlocked", "name no execution zonehop can look up")),
+        },
+        Said {
+            name: "nsTtl.during 2^31-1",
+            world: same,
+            request: |_, v| json(set(v, "/nsTtl/during", json!(2_147_483_647_i64))),
+            expected: Some(("InvalidRequest", "nsTtl.during")),
+        },
+        Said {
+            name: "nsTtl with a misspelt key",
+            world: same,
+            request: |_, v| json(set(v, "/nsTtl", json!({"durng": 300, "after": 172_800}))),
+            expected: Some(("InvalidRequest", "unknown field `durng`")),
+        },
+        Said {
+            name: "pacing as strings",
+            world: same,
+            request: |_, v| {
+                json(set(
+                    v,
+                    "/pacing",
+                    json!({"minWait": "30", "maxWait": "3600"}),
+                ))
+            },
+            expected: Some(("InvalidRequest", "pacing.minWait")),
+        },
+        // --- Good inputs beside them.
+        Said {
+            name: "good: a TXT of two 255-character strings, a CAA, an NAPTR",
+            world: same,
+            request: |_, v| {
+                let long = format!("\"{}\" \"{}\"", "a".repeat(255), "b".repeat(100));
+                json(set(
+                    v,
+                    "/cutover",
+                    json!({"records": [
+                        {"name": "t.example.com", "type": "TXT", "values": [long]},
+                        {"name": "example.com", "type": "CAA", "values": ["0 issue \"amazon.com\"", "0 iodef \"mailto:a@example.com\""]},
+                        {"name": "example.com", "type": "NAPTR", "values": ["100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.com."]}
+                    ]}),
+                ))
+            },
+            expected: None,
+        },
+        Said {
+            name: "good: a cutover TXT at a name whose A is weighted",
+            world: |w| {
+                put(
+                    w,
+                    vec![weighted("lb.example.com", "blue", 70, "192.0.2.40")],
+                )
+            },
+            request: |_, v| {
+                json(cutover(
+                    v,
+                    json!({"name": "lb.example.com", "type": "TXT", "values": ["\"x\""]}),
+                ))
+            },
+            expected: None,
+        },
+        Said {
+            name: "good: a kept name beside a delegation",
+            world: |w| {
+                put(
+                    w,
+                    vec![rr(
+                        "corp.example.com",
+                        RrType::NS,
+                        300,
+                        &["ns1.example.net."],
+                    )],
+                )
+            },
+            request: |_, v| json(v),
+            expected: None,
+        },
+    ]
+}
+
+#[tokio::test]
+async fn issue_23_inputs_are_refused_by_name_before_any_write() {
+    let settings = settings();
+    let mut failures = Vec::new();
+    for case in issue_23_inputs() {
+        let w = World::new();
+        (case.world)(&w);
+        let input = (case.request)(&w, base(&w));
+        let before = snapshot(&w);
+        let writes_before = w.writes();
+        let result = run(&w, input, &settings).await;
+        match (case.expected, &result) {
+            (Some((error_type, says)), Err(error)) if error.error_type() == error_type => {
+                let message = error.to_string();
+                if !message.contains(says) {
+                    failures.push(format!("{}: `{says}` not in {message}", case.name));
+                }
+                if message.len() > 30_000 {
+                    failures.push(format!("{}: {} characters", case.name, message.len()));
+                }
+                if snapshot(&w) != before || w.writes() != writes_before {
+                    failures.push(format!("{}: refused, but something changed", case.name));
+                }
+            }
+            (None, Ok(())) => {}
+            (expected, result) => failures.push(format!(
+                "{}: expected {:?}, got {:?}",
+                case.name,
+                expected,
+                result
+                    .as_ref()
+                    .map_err(|e| format!("{}: {e}", e.error_type()))
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

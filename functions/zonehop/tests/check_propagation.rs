@@ -646,3 +646,51 @@ async fn invariant_4_safe_waits_for_a_round_whose_carry_did_not_read_both_zones(
     .expect("a round");
     assert!(read.safe, "{read:?}");
 }
+
+/// Issue #21: a parent server that never answers (unreachable from where the function runs)
+/// is left out of "every parent server" after the same bound as a silent probe resolver,
+/// with a warning naming it, so that "safe" still comes; never before that bound.
+#[tokio::test(start_paused = true)]
+async fn a_parent_server_silent_for_rounds_and_an_hour_is_left_out_and_safe_still_comes() {
+    let win = window();
+    let [a_server, b_server] = [World::parent_addresses()[0], World::parent_addresses()[1]];
+    win.parent_says(a_server, true);
+    win.parent_says(b_server, true);
+    win.w.dns.set_silent(b_server, true);
+    for probe in PROBES {
+        win.probe_says(probe, "new");
+    }
+    let started = win.w.clock.now_epoch();
+    let mut state = None;
+    let mut rounds = 0;
+    let safe = loop {
+        let out = win.round(state).await.expect("a round");
+        rounds += 1;
+        let left_out = out
+            .warnings
+            .iter()
+            .any(|w| w.contains(&b_server.to_string()) && w.contains("no longer counts"));
+        let elapsed = win.w.clock.now_epoch() - started;
+        if left_out {
+            assert!(
+                rounds >= SILENT_ROUNDS_BOUND as usize && elapsed >= SILENT_SECONDS_BOUND,
+                "left out after {rounds} rounds and {elapsed} s"
+            );
+            assert_eq!(out.parent_total, 1, "{out:?}");
+        } else {
+            assert!(!out.safe, "safe while a parent server still counts and is silent");
+        }
+        if out.safe {
+            break out;
+        }
+        assert!(rounds < 500, "never safe: {out:?}");
+        win.w.clock.advance(out.next_wait_seconds.max(60));
+        state = Some(out.state);
+    };
+    assert!(safe.parent_switch_seen_at.is_some());
+    // It answers again: it counts again (and names the new servers).
+    win.w.dns.set_silent(b_server, false);
+    win.w.clock.advance(30);
+    let back = win.round(Some(safe.state)).await.expect("a round");
+    assert_eq!((back.parent_on_new, back.parent_total), (2, 2));
+}

@@ -335,6 +335,10 @@ impl Scenario {
                 domain: domain.to_string(),
             });
         }
+        // Route 53 could never hold it: refused before anything is written (it would be
+        // rehearsed as if fine, the local world dropping what it cannot serve).
+        zonehop::core::export::check_export(&zone, &domain)
+            .map_err(|e| export_error(e.to_string()))?;
         zonehop::core::request::parse_keep_in_source(&domain, &keep)
             .map_err(|e| ScenarioError::BadKeep(e.to_string()))?;
         Ok(Scenario {
@@ -577,70 +581,18 @@ impl Stage {
         })
     }
 
-    /// The user's own request (`make rehearse REQUEST=request.json`), with only what the
-    /// rehearsal must supply put in: its zones, roles and resolvers; and TTLs scaled as the
-    /// zone's are (`nsTtl`, `pacing`, the cutover records' TTLs, each capped at the scenario's
-    /// TTL). Everything else (healthChecks, maxOverwrites, cutover values, dryRun, fields the
-    /// user got wrong) goes to the execution as the user wrote it, so the rehearsal refuses
-    /// what AWS would.
-    pub fn user_request(&self, scenario: &Scenario, user: &Value) -> Value {
-        let local = self.request(scenario);
-        let mut request = user.clone();
-        let Some(map) = request.as_object_mut() else {
-            return request;
-        };
-        let cap = i64::from(scenario.ttl.max(1));
-        for (key, supplied) in [
-            ("source", &["hostedZoneId", "roleArn", "externalId"][..]),
-            ("target", &["hostedZoneId", "roleArn", "externalId"][..]),
-            ("registrar", &["roleArn", "externalId", "hostedZoneId"][..]),
-            ("probe", &["resolvers"][..]),
-        ] {
-            let entry = map.entry(key).or_insert_with(|| json!({}));
-            if let Some(object) = entry.as_object_mut() {
-                for field in supplied {
-                    match local[key].get(*field) {
-                        Some(value) if !value.is_null() => {
-                            object.insert((*field).to_owned(), value.clone());
-                        }
-                        _ => {
-                            object.remove(*field);
-                        }
-                    }
-                }
-            }
-        }
-        map.insert("resolver".to_owned(), local["resolver"].clone());
-        let capped = |value: Option<&Value>, default: &Value| match value.and_then(Value::as_i64) {
-            Some(seconds) => json!(seconds.min(cap)),
-            None => value.cloned().unwrap_or_else(|| default.clone()),
-        };
-        let ns_ttl = json!({
-            "during": capped(user.pointer("/nsTtl/during"), &local["nsTtl"]["during"]),
-            "after": capped(user.pointer("/nsTtl/after"), &local["nsTtl"]["after"]),
-        });
-        map.insert("nsTtl".to_owned(), ns_ttl);
-        let pacing = json!({
-            "minWait": capped(user.pointer("/pacing/minWait"), &local["pacing"]["minWait"])
-                .as_i64()
-                .map_or(local["pacing"]["minWait"].clone(), |m| json!(m.min(1))),
-            "maxWait": capped(user.pointer("/pacing/maxWait"), &local["pacing"]["maxWait"])
-                .as_i64()
-                .map_or(local["pacing"]["maxWait"].clone(), |m| json!(m.min(cap + 1))),
-        });
-        map.insert("pacing".to_owned(), pacing);
-        if let Some(records) = map
-            .get_mut("cutover")
-            .and_then(|c| c.get_mut("records"))
-            .and_then(Value::as_array_mut)
-        {
-            for record in records {
-                if let Some(ttl) = record.get("ttl").and_then(Value::as_i64) {
-                    record["ttl"] = json!(ttl.min(cap));
-                }
-            }
-        }
-        request
+    /// The user's own request (`make rehearse REQUEST=request.json`), already checked as
+    /// written (`zonehop_operator::request::check`: the same parse and checks as preflight,
+    /// over the state machine's own defaults). What the local world must supply replaces
+    /// the request's fields, each listed in `supplied` (the zones, roles and resolvers; a
+    /// registrar's account, or the registrar itself when the request names none and the
+    /// state machine's default cannot register the domain here). Then only durations are
+    /// scaled as the zone's TTLs are (`nsTtl`, `pacing`, the cutover records' TTLs, as
+    /// written or as the state machine would default them), each listed in `scaled` with
+    /// its value before and after. Nothing else is touched: every other field goes to the
+    /// execution as the user wrote it.
+    pub fn user_request(&self, scenario: &Scenario, user: &Value) -> UserRequest {
+        user_request_over(&self.request(scenario), scenario.ttl, user)
     }
 
     /// Starts an execution of the migration state machine.
@@ -718,6 +670,177 @@ impl Stage {
             .map(|r: &Resolver| (r.addr.to_string(), r.name))
             .collect()
     }
+}
+
+/// [`Stage::user_request`] over `local`, the request the rehearsal would make itself (its
+/// zones, roles, resolvers and registrar), with durations scaled to `ttl` seconds.
+pub fn user_request_over(local: &Value, ttl: u32, user: &Value) -> UserRequest {
+    let defaults = zonehop_operator::request::defaults();
+    let mut request = user.clone();
+    let mut supplied: Vec<Value> = Vec::new();
+    let Some(map) = request.as_object_mut() else {
+        return UserRequest {
+            request,
+            supplied,
+            scaled: Vec::new(),
+        };
+    };
+    for (key, fields) in [
+        ("source", &["hostedZoneId", "roleArn", "externalId"][..]),
+        ("target", &["hostedZoneId", "roleArn", "externalId"][..]),
+    ] {
+        let entry = map.entry(key).or_insert_with(|| json!({}));
+        supply(entry, &local[key], fields, key, &mut supplied);
+    }
+    supply_registrar(map, local, &defaults, &mut supplied);
+    for (key, why) in [
+        ("probe", "the local world's resolvers"),
+        ("resolver", "the local world's resolver"),
+    ] {
+        supplied.push(json!({ "field": key, "why": why }));
+    }
+    map.insert("probe".to_owned(), local["probe"].clone());
+    map.insert("resolver".to_owned(), local["resolver"].clone());
+    let scaled = scale_durations(map, &defaults, i64::from(ttl.max(1)));
+    UserRequest {
+        request,
+        supplied,
+        scaled,
+    }
+}
+
+/// The request a rehearsal runs for `REQUEST=`, and what it changed in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRequest {
+    pub request: Value,
+    /// `{field, why}`: a field the local world supplied (values not repeated: an
+    /// ExternalId is a secret).
+    pub supplied: Vec<Value>,
+    /// `{field, from, to}`: a duration scaled as the zone's TTLs are.
+    pub scaled: Vec<Value>,
+}
+
+/// Puts the local world's `fields` of `local` into `entry` (an object of the request),
+/// removing those the world leaves unset, and notes each one changed.
+fn supply(entry: &mut Value, local: &Value, fields: &[&str], key: &str, notes: &mut Vec<Value>) {
+    let Some(object) = entry.as_object_mut() else {
+        return;
+    };
+    for field in fields {
+        let before = object.get(*field).filter(|v| !v.is_null()).cloned();
+        match local.get(*field) {
+            Some(value) if !value.is_null() => {
+                object.insert((*field).to_owned(), value.clone());
+            }
+            _ => {
+                object.remove(*field);
+            }
+        }
+        let after = object.get(*field).filter(|v| !v.is_null()).cloned();
+        if before != after {
+            notes.push(json!({
+                "field": format!("{key}.{field}"),
+                "why": match (before.is_some(), after.is_some()) {
+                    (true, false) => "the request's value names nothing in the local world: left out",
+                    _ => "the local world's",
+                },
+            }));
+        }
+    }
+}
+
+/// The registrar: the request's own, with the local world's account (and parent zone);
+/// or, when the request names none, the state machine's default (`route53domains`) with
+/// the local world's account, unless the rehearsal chose another registrar for the
+/// domain (one Route 53 Domains does not register): then that one, noted.
+fn supply_registrar(
+    map: &mut serde_json::Map<String, Value>,
+    local: &Value,
+    defaults: &Value,
+    notes: &mut Vec<Value>,
+) {
+    let fields = ["roleArn", "externalId", "hostedZoneId"];
+    if let Some(registrar) = map.get_mut("registrar").filter(|r| r.is_object()) {
+        supply(registrar, &local["registrar"], &fields, "registrar", notes);
+        return;
+    }
+    let mut registrar = defaults["registrar"].clone();
+    if registrar["type"] == local["registrar"]["type"] {
+        supply(
+            &mut registrar,
+            &local["registrar"],
+            &fields,
+            "registrar",
+            notes,
+        );
+    } else {
+        registrar = local["registrar"].clone();
+        notes.push(json!({
+            "field": "registrar",
+            "why": format!(
+                "the request names no registrar, and the state machine's default ({}) cannot hold this domain in the local world: rehearsed with type {}",
+                defaults["registrar"]["type"].as_str().unwrap_or_default(),
+                local["registrar"]["type"].as_str().unwrap_or_default()
+            ),
+        }));
+    }
+    map.insert("registrar".to_owned(), registrar);
+}
+
+/// Scales the request's durations to `cap` seconds (pacing: 1 s to `cap` + 1 s), as
+/// written or as the state machine defaults them (`nsTtl`; a `pacing` of null means
+/// check-propagation's own, 30 s to 3600 s; a cutover record's TTL, 60 s). Returns each
+/// duration changed.
+fn scale_durations(
+    map: &mut serde_json::Map<String, Value>,
+    defaults: &Value,
+    cap: i64,
+) -> Vec<Value> {
+    let mut scaled = Vec::new();
+    let mut scale = |field: String, from: i64, to: i64| {
+        if from != to {
+            scaled.push(json!({ "field": field, "from": from, "to": to }));
+        }
+        to
+    };
+    let ns_ttl = map
+        .get("nsTtl")
+        .filter(|v| v.is_object())
+        .cloned()
+        .unwrap_or_else(|| defaults["nsTtl"].clone());
+    let during = ns_ttl["during"].as_i64().unwrap_or(300);
+    let after = ns_ttl["after"].as_i64().unwrap_or(172_800);
+    let ns_ttl = json!({
+        "during": scale("nsTtl.during".into(), during, during.min(cap)),
+        "after": scale("nsTtl.after".into(), after, after.min(cap)),
+    });
+    map.insert("nsTtl".to_owned(), ns_ttl);
+    let default = zonehop::core::propagation::Pacing::default();
+    let pacing = map.get("pacing").filter(|v| v.is_object());
+    let min_wait = pacing
+        .and_then(|p| p["minWait"].as_i64())
+        .unwrap_or(default.min_wait);
+    let max_wait = pacing
+        .and_then(|p| p["maxWait"].as_i64())
+        .unwrap_or(default.max_wait);
+    let pacing = json!({
+        "minWait": scale("pacing.minWait".into(), min_wait, min_wait.min(1)),
+        "maxWait": scale("pacing.maxWait".into(), max_wait, max_wait.min(cap + 1)),
+    });
+    map.insert("pacing".to_owned(), pacing);
+    if let Some(records) = map
+        .get_mut("cutover")
+        .and_then(|c| c.get_mut("records"))
+        .and_then(Value::as_array_mut)
+    {
+        for (index, record) in records.iter_mut().enumerate() {
+            let ttl = record.get("ttl").and_then(Value::as_i64).unwrap_or(60);
+            if ttl > cap {
+                record["ttl"] = json!(scale(format!("cutover.records[{index}].ttl"), ttl, cap));
+            }
+        }
+    }
+    scaled
 }
 
 /// The DNS world of a rehearsal whose TTLs are scaled to `ttl` seconds, serving the hosted
@@ -841,6 +964,201 @@ mod tests {
         let refused = chosen("example.com", Some(RegistrarKind::Route53zone))
             .expect_err("a registered domain's parent is a registry");
         assert!(refused.to_string().contains("app.example.com"), "{refused}");
+    }
+
+    fn local(registrar: Value) -> Value {
+        json!({
+            "domain": "example.com",
+            "source": { "hostedZoneId": "ZLOCALSOURCE", "roleArn": "arn:aws:iam::111111111111:role/local", "externalId": "local" },
+            "target": { "hostedZoneId": null, "roleArn": "arn:aws:iam::222222222222:role/local", "externalId": "local" },
+            "registrar": registrar,
+            "probe": { "resolvers": ["127.0.0.53:53"] },
+            "resolver": "127.0.0.53:53",
+        })
+    }
+
+    fn route53domains() -> Value {
+        json!({ "type": "route53domains", "roleArn": "arn:aws:iam::333333333333:role/local", "externalId": "local" })
+    }
+
+    #[test]
+    fn a_request_without_registrar_gets_the_state_machines_default_type_with_the_worlds_account() {
+        let user = json!({
+            "domain": "example.com",
+            "source": { "hostedZoneId": "Z0OLDEXAMPLE" },
+            "probe": { "resolvers": ["1.1.1.1"] },
+        });
+        let out = user_request_over(&local(route53domains()), 2, &user);
+        assert_eq!(out.request["registrar"]["type"], "route53domains");
+        assert_eq!(
+            out.request["registrar"]["roleArn"],
+            "arn:aws:iam::333333333333:role/local"
+        );
+        assert_eq!(out.request["source"]["hostedZoneId"], "ZLOCALSOURCE");
+        let fields: Vec<&str> = out
+            .supplied
+            .iter()
+            .filter_map(|s| s["field"].as_str())
+            .collect();
+        for field in [
+            "source.hostedZoneId",
+            "registrar.roleArn",
+            "probe",
+            "resolver",
+        ] {
+            assert!(fields.contains(&field), "{field} in {fields:?}");
+        }
+        // The domain's registrar, when the default cannot hold it here: noted.
+        let out = user_request_over(&local(json!({"type": "manual"})), 2, &user);
+        assert_eq!(out.request["registrar"], json!({"type": "manual"}));
+        assert!(out.supplied.iter().any(|s| s["field"] == "registrar"));
+    }
+
+    #[test]
+    fn only_durations_are_scaled_each_listed_and_every_other_field_is_as_written() {
+        let user = json!({
+            "domain": "example.com",
+            "source": { "hostedZoneId": "Z0OLDEXAMPLE" },
+            "registrar": { "type": "route53domains" },
+            "nsTtl": { "during": 300, "after": 172_800 },
+            "cutover": { "records": [
+                { "name": "a.example.com", "type": "A", "values": ["192.0.2.1"], "ttl": 3600 },
+                { "name": "b.example.com", "type": "A", "values": ["192.0.2.2"] },
+                { "name": "c.example.com", "type": "A", "values": ["192.0.2.3"], "ttl": 1 }
+            ] },
+            "probe": { "resolvers": ["1.1.1.1"] },
+            "healthChecks": "drop",
+            "maxOverwrites": 3,
+            "dryRun": true,
+        });
+        let out = user_request_over(&local(route53domains()), 2, &user);
+        let scaled: Vec<(String, i64, i64)> = out
+            .scaled
+            .iter()
+            .map(|s| {
+                (
+                    s["field"].as_str().unwrap_or_default().to_owned(),
+                    s["from"].as_i64().unwrap_or_default(),
+                    s["to"].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, i64, i64)> = [
+            ("nsTtl.during", 300, 2),
+            ("nsTtl.after", 172_800, 2),
+            ("pacing.minWait", 30, 1),
+            ("pacing.maxWait", 3_600, 3),
+            ("cutover.records[0].ttl", 3_600, 2),
+            ("cutover.records[1].ttl", 60, 2),
+        ]
+        .into_iter()
+        .map(|(f, a, b)| (f.to_owned(), a, b))
+        .collect();
+        assert_eq!(scaled, expected);
+        let request = &out.request;
+        assert_eq!(request["cutover"]["records"][2]["ttl"], 1);
+        for (field, value) in [
+            ("healthChecks", json!("drop")),
+            ("maxOverwrites", json!(3)),
+            ("dryRun", json!(true)),
+            ("domain", json!("example.com")),
+        ] {
+            assert_eq!(request[field], value, "{field}");
+        }
+    }
+
+    fn export_file(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("zonehop-{name}-{}.json", std::process::id()));
+        std::fs::write(&path, text).expect("write the export");
+        path
+    }
+
+    #[test]
+    fn exports_route53_could_never_hold_are_refused_before_anything_starts() {
+        let set = |name: &str, rtype: &str, ttl: i64, value: &str| json!({"Name": name, "Type": rtype, "TTL": ttl, "ResourceRecords": [{"Value": value}]});
+        for (name, records, says) in [
+            (
+                "cname-beside-aaaa",
+                vec![
+                    set("www.example.com.", "CNAME", 60, "lb.example.net."),
+                    set("www.example.com.", "AAAA", 60, "2001:db8::1"),
+                ],
+                "a CNAME beside AAAA",
+            ),
+            (
+                "unbalanced-caa",
+                vec![set("example.com.", "CAA", 60, "0 issue \"amazon.com")],
+                "quotation mark is not closed",
+            ),
+            (
+                "long-txt",
+                vec![set(
+                    "example.com.",
+                    "TXT",
+                    60,
+                    &format!("\"{}\"", "a".repeat(300)),
+                )],
+                "300 characters",
+            ),
+            (
+                "ttl-over",
+                vec![set("a.example.com.", "A", 2_147_483_648, "192.0.2.1")],
+                "TTL 2147483648",
+            ),
+            (
+                "wildcard-ns",
+                vec![set("\\052.example.com.", "NS", 60, "ns1.example.net.")],
+                "wildcard",
+            ),
+        ] {
+            let path = export_file(name, &json!({ "ResourceRecordSets": records }).to_string());
+            let error = Scenario::from_export(&path, "example.com", Vec::new())
+                .expect_err(name)
+                .to_string();
+            assert!(error.contains(says), "{name}: {says} in {error}");
+        }
+        let page = json!({
+            "ResourceRecordSets": [set("a.example.com.", "A", 60, "192.0.2.1")],
+            "IsTruncated": true,
+            "NextRecordName": "b.example.com.",
+            "NextRecordType": "A",
+        });
+        let path = export_file("truncated", &page.to_string());
+        let error = Scenario::from_export(&path, "example.com", Vec::new())
+            .expect_err("one page")
+            .to_string();
+        assert!(
+            error.contains("aws route53 list-resource-record-sets"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn every_bundled_and_real_export_is_one_route53_could_hold() {
+        let dir = crate::repo_root().join("tests/rehearsal");
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        for folder in [dir.clone(), dir.join("realzones")] {
+            for entry in std::fs::read_dir(folder).expect("the folder").flatten() {
+                let path = entry.path();
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                if path.extension().is_some_and(|e| e == "json") && !stem.starts_with("request") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 5, "{files:?}");
+        for path in files {
+            let domain = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            if let Err(e) = Scenario::from_export(&path, domain, Vec::new()) {
+                panic!("{}: {e}", path.display());
+            }
+        }
     }
 
     #[test]

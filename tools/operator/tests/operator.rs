@@ -435,6 +435,21 @@ fn start_refuses_a_bad_request_with_its_named_error_and_sends_nothing() {
     let mut bad = good.clone();
     bad["keepInSource"] = json!(["example.org"]);
     cases.push(("keep outside the domain", bad.to_string(), "example.org"));
+    // Issue #23: a key given twice (serde_json would keep the last: a dry run that runs for
+    // real), and a byte-order mark, each named.
+    let twice = good
+        .to_string()
+        .replacen('{', "{\"dryRun\": true, \"dryRun\": false, ", 1);
+    cases.push(("dryRun twice", twice, "`dryRun` is given twice"));
+    cases.push((
+        "byte-order mark",
+        format!("\u{feff}{good}"),
+        "byte-order mark",
+    ));
+    let mut bad = good.clone();
+    bad["cutover"] =
+        json!({"records": [{"name": "example.com", "type": "TXT", "values": ["v=spf1 -all"]}]});
+    cases.push(("unquoted TXT", bad.to_string(), "outside quotation marks"));
     for (case, request, names) in &cases {
         let file = temp(&format!("bad-{}.json", case.replace(' ', "-")));
         std::fs::write(&file, request).expect("write");

@@ -17,10 +17,15 @@
 //! fault name exits 2 before anything starts. `REHEARSAL_TIMEOUT=SECONDS` bounds the wait
 //! for the execution (default 600).
 //!
-//! With `REQUEST=` the execution runs the user's own request: its domain, keepInSource and
-//! registrar type are the rehearsal's, and only the zones, roles and resolvers are the local
-//! world's (TTLs scaled like the zone's): see `Stage::user_request`. A request that is not JSON
-//! is refused as StartExecution refuses it (`InvalidExecutionInput`, exit 1, nothing started).
+//! With `REQUEST=` the execution runs the user's own request, checked first as written (as
+//! `zonehop start` checks it: preflight's parse and checks over the state machine's own
+//! defaults; refused: exit 1 before anything starts, the error in report.json). Its domain,
+//! keepInSource and registrar type are the rehearsal's; only the zones, roles and resolvers
+//! are the local world's (listed in report.json's `supplied`) and only durations are scaled
+//! like the zone's TTLs (listed in `scaled`, from and to): see `Stage::user_request`. A
+//! request that is not JSON is refused as StartExecution refuses it (`InvalidExecutionInput`,
+//! exit 1, nothing started). An export Route 53 could never hold (`check_export`) exits 2
+//! before anything starts.
 //!
 //! The registrar follows the domain: `route53domains` where Route 53 Domains registers its
 //! public suffix (the list AWS publishes, `tests/world/route53domains-tlds.txt`), `manual`
@@ -148,18 +153,34 @@ enum UserRequestError {
     Usage(String),
     /// The file is not JSON: refused as StartExecution refuses it.
     NotJson(String),
+    /// The request as written fails the checks preflight makes first (over the state
+    /// machine's defaults): refused with preflight's error, before anything starts.
+    Refused(zonehop::Error),
 }
 
-/// Reads `--request FILE`; its domain, keepInSource and registrar type become the
-/// rehearsal's (a DOMAIN, KEEP or REGISTRAR that contradicts them is a usage error).
-fn read_user_request(args: &mut Args) -> Result<Option<Value>, UserRequestError> {
+/// Reads `--request FILE` and checks it as written, as `zonehop start` does (a key given
+/// twice, a byte-order mark, every field as preflight checks it, over the state machine's
+/// own defaults), before anything starts or is scaled; its domain, keepInSource and
+/// registrar type become the rehearsal's (a DOMAIN, KEEP or REGISTRAR that contradicts
+/// them is a usage error).
+async fn read_user_request(args: &mut Args) -> Result<Option<Value>, UserRequestError> {
     let Some(path) = &args.request else {
         return Ok(None);
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| UserRequestError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let request: Value =
-        serde_json::from_str(&text).map_err(|e| UserRequestError::NotJson(e.to_string()))?;
+    if let Err(zonehop::core::json::StrictJsonError::Syntax { .. }) =
+        zonehop::core::json::parse_strict(&text)
+    {
+        let cause = serde_json::from_str::<Value>(&text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(UserRequestError::NotJson(cause));
+    }
+    let request = zonehop_operator::request::check(&text)
+        .await
+        .map_err(UserRequestError::Refused)?;
     if let Some(domain) = request["domain"].as_str() {
         let same = domain
             .trim_end_matches('.')
@@ -190,6 +211,39 @@ fn read_user_request(args: &mut Args) -> Result<Option<Value>, UserRequestError>
     Ok(Some(request))
 }
 
+/// A request refused before anything started: said in one line, and in `report.json`
+/// (status FAILED, the error preflight would end the execution with, nothing written).
+fn refused_before_start(error: &zonehop::Error, args: &Args) -> ExitCode {
+    eprintln!(
+        "rehearse: the request is refused before anything started ({}): {error}",
+        error.error_type()
+    );
+    let report_dir = std::env::var_os("REPORT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| zonehop_world::repo_root().join("target/rehearsal"));
+    let report = json!({
+        "status": "FAILED",
+        "error": { "errorType": error.error_type(), "cause": error.to_string() },
+        "refusedBeforeStart": true,
+        "request": args.request.as_ref().map(|p| p.display().to_string()),
+    });
+    if std::fs::create_dir_all(&report_dir).is_ok() {
+        for stale in [
+            "report.json",
+            "report.html",
+            "source-zone.json",
+            "target-zone.json",
+        ] {
+            let _ = std::fs::remove_file(report_dir.join(stale));
+        }
+        let _ = std::fs::write(
+            report_dir.join("report.json"),
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        );
+    }
+    ExitCode::FAILURE
+}
+
 /// What a rehearsal found, whatever became of it.
 struct Outcome {
     status: &'static str,
@@ -206,8 +260,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let user_request = match read_user_request(&mut args) {
+    let user_request = match read_user_request(&mut args).await {
         Ok(request) => request,
+        Err(UserRequestError::Refused(error)) => return refused_before_start(&error, &args),
         Err(UserRequestError::Usage(e)) => {
             eprintln!("rehearse: {e}");
             return ExitCode::from(2);
@@ -447,9 +502,21 @@ async fn rehearse(
         ));
     }
 
-    let request = match user_request {
-        Some(user) => stage.user_request(scenario, user),
-        None => stage.request(scenario),
+    let (request, changed) = match user_request {
+        Some(user) => {
+            let user = stage.user_request(scenario, user);
+            for scaled in &user.scaled {
+                say(&format!(
+                    "  scaled {}: {} -> {} s",
+                    scaled["field"].as_str().unwrap_or_default(),
+                    scaled["from"],
+                    scaled["to"]
+                ));
+            }
+            let changed = json!({ "scaled": user.scaled, "supplied": user.supplied });
+            (user.request, changed)
+        }
+        None => (stage.request(scenario), json!({})),
     };
     // Invariant 6, observed: every resolver is asked for the zone's names from before the
     // first write until the execution has ended (tests/src/prober).
@@ -581,6 +648,9 @@ async fn rehearse(
                 }
             }
             report["observed"] = observed.to_json();
+            for (key, value) in changed.as_object().into_iter().flatten() {
+                report[key] = value.clone();
+            }
             return Ok(Outcome {
                 status: "FAILED",
                 report,
@@ -634,6 +704,9 @@ async fn rehearse(
         Err(e) => say(&format!("✗ could not export the final zones: {e}")),
     }
     report["observed"] = observed.to_json();
+    for (key, value) in changed.as_object().into_iter().flatten() {
+        report[key] = value.clone();
+    }
     if !fault_run.is_empty() {
         fault_run
             .check_carried(&stage, progress.target_zone_id.as_deref())

@@ -582,6 +582,23 @@ fn the_users_own_request_is_what_the_rehearsal_runs() {
         report["keepInSource"],
         serde_json::json!(["dev.example.com"])
     );
+    // Only durations were scaled, each listed with its value as written.
+    let scaled: Vec<&str> = report["scaled"]
+        .as_array()
+        .expect("scaled")
+        .iter()
+        .filter_map(|s| s["field"].as_str())
+        .collect();
+    assert_eq!(
+        scaled,
+        [
+            "nsTtl.during",
+            "nsTtl.after",
+            "pacing.minWait",
+            "pacing.maxWait",
+            "cutover.records[0].ttl"
+        ]
+    );
     // The request's cutover ran: api.example.com has its new address in BOTH zones.
     for file in ["source-zone.json", "target-zone.json"] {
         let zone = load_export(&left(&report_dir, file)).expect(file);
@@ -595,6 +612,48 @@ fn the_users_own_request_is_what_the_rehearsal_runs() {
             "{file}"
         );
     }
+}
+
+/// The README's minimal request (no registrar, no nsTtl, no pacing): the state machine's
+/// defaults apply as in AWS (`registrar.type` route53domains), and the report lists each
+/// duration scaled from the default it had.
+#[test]
+fn the_minimal_request_is_rehearsed_over_the_state_machines_defaults() {
+    let request = zonehop_world::repo_root().join("tests/rehearsal/request.minimal.json");
+    let (status, report_dir) = rehearse(
+        "minimal-request",
+        &["--request", &request.display().to_string()],
+    );
+    let report: Value = serde_json::from_str(&left(&report_dir, "report.json")).expect("report");
+    assert!(status.success(), "rehearsal failed: {report:#}");
+    assert_eq!(report["registrar"], "route53domains");
+    let scaled: Vec<(&str, i64)> = report["scaled"]
+        .as_array()
+        .expect("scaled")
+        .iter()
+        .map(|s| {
+            (
+                s["field"].as_str().unwrap_or_default(),
+                s["from"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scaled,
+        [
+            ("nsTtl.during", 300),
+            ("nsTtl.after", 172_800),
+            ("pacing.minWait", 30),
+            ("pacing.maxWait", 3_600)
+        ]
+    );
+    let supplied: Vec<&str> = report["supplied"]
+        .as_array()
+        .expect("supplied")
+        .iter()
+        .filter_map(|s| s["field"].as_str())
+        .collect();
+    assert!(supplied.contains(&"registrar.roleArn"), "{supplied:?}");
 }
 
 /// A request that is not JSON is refused as StartExecution refuses it, before anything starts.

@@ -129,9 +129,48 @@ pub struct RoundState {
     /// `NewServersWrong`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verify_suspects: Vec<String>,
+    /// Each parent server address silent in consecutive rounds: how many, since when. One
+    /// silent for [`zonehop_core::propagation::SILENT_ROUNDS_BOUND`] rounds and
+    /// `ZONEHOP_SILENT_RESOLVER_SECONDS` is left out of "every parent server" (with a
+    /// warning), as a silent probe resolver is, so that one server unreachable from where
+    /// the function runs cannot hold "safe" back for ever.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parent_silent: BTreeMap<String, ParentSilence>,
+}
+
+/// A parent server's silence across rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentSilence {
+    pub rounds: u32,
+    pub since: i64,
 }
 
 impl RoundState {
+    /// Notes whether the parent server `addr` answered this round; true when its silence
+    /// has lasted long enough that it no longer counts.
+    fn parent_left_out(&mut self, addr: &SocketAddr, answered: bool, now: i64, seconds: i64) -> bool {
+        let key = addr.ip().to_string();
+        if answered {
+            self.parent_silent.remove(&key);
+            return false;
+        }
+        let silence = self.parent_silent.entry(key).or_insert(ParentSilence {
+            rounds: 0,
+            since: now,
+        });
+        silence.rounds = silence.rounds.saturating_add(1);
+        left_out_after(
+            &ResolverTrack {
+                moved_at: None,
+                silent_rounds: silence.rounds,
+                silent_since: Some(silence.since),
+            },
+            now,
+            seconds,
+        )
+    }
+
     fn track(&self, resolver: &str) -> ResolverTrack {
         ResolverTrack {
             moved_at: self.resolver_moved_at.get(resolver).copied(),
@@ -426,7 +465,12 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
     // Each parent server, asked directly for the delegation.
     let mut parent_on_new = 0;
     let mut parent_unknown = 0;
+    let mut parent_left_out = 0;
     let mut parent_ns_ttl = 0i64;
+    let silence_now = clock.now_epoch();
+    state
+        .parent_silent
+        .retain(|ip, _| parent_addresses.iter().any(|a| a.to_string() == *ip));
     for ip in &parent_addresses {
         let addr = SocketAddr::new(*ip, settings.dns_port);
         let answer = ask(dns, addr, &domain, RrType::NS, false, |a| {
@@ -444,7 +488,19 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
             .collect();
         parent_ns_ttl =
             parent_ns_ttl.max(referral.iter().map(|r| i64::from(r.ttl)).max().unwrap_or(0));
-        match delegation_seen(&names, &new_servers) {
+        let seen = delegation_seen(&names, &new_servers);
+        let silent = seen == Seen::Unknown;
+        if state.parent_left_out(&addr, !silent, silence_now, settings.silent_resolver_seconds) {
+            parent_left_out += 1;
+            let silence = state.parent_silent.get(&addr.ip().to_string()).copied();
+            warnings.push(format!(
+                "parent server {addr} has given no delegation for {} rounds since {}: it no longer counts toward \"every parent server names the new servers\" until it answers again",
+                silence.map_or(0, |s| s.rounds),
+                silence.map_or(silence_now, |s| s.since)
+            ));
+            continue;
+        }
+        match seen {
             Seen::New => parent_on_new += 1,
             Seen::Old => {}
             Seen::Unknown => {
@@ -552,7 +608,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
     let evidence = Evidence {
         now,
         parent_on_new,
-        parent_total: parent_addresses.len(),
+        parent_total: parent_addresses.len() - parent_left_out,
         parent_unknown,
         parent_ns_ttl,
         old_ns_ttl,
@@ -609,7 +665,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         checked_at: now,
         next_wait_seconds: verdict.next_wait_seconds,
         parent_on_new,
-        parent_total: parent_addresses.len(),
+        parent_total: parent_addresses.len() - parent_left_out,
         parent_unknown,
         parent_from_previous_round,
         resolvers_on_new,

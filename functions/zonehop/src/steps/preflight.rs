@@ -13,7 +13,7 @@
 
 use crate::settings::Settings;
 use std::net::SocketAddr;
-use zonehop_core::canary::canary_execution;
+use zonehop_core::canary::{canary_execution, is_readable_execution};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -32,15 +32,16 @@ use zonehop_core::change::{Action, Change};
 use zonehop_core::delegation::canonical_servers;
 use zonehop_core::name::Name;
 use zonehop_core::plan::{
-    aliases_across_cuts, cidr_blockers, kept_name_blockers, plan_sync, BlockReason, Blocker,
-    HealthCheckPolicy, PlanInput, SyncPlan, Warning,
+    aliases_across_cuts, cidr_blockers, kept_below_delegations, kept_name_blockers, plan_sync,
+    BlockReason, Blocker, HealthCheckPolicy, PlanInput, SyncPlan, Warning,
 };
 use zonehop_core::propagation::window_after_switch;
 use zonehop_core::propagation::Pacing;
 use zonehop_core::request::{
-    cutover_records, parse_domain, parse_keep_in_source, CutoverRecord, NsTtl, ProbeConfig,
+    cutover_problems, parse_domain, parse_keep_in_source, CutoverRecord, NsTtl, ProbeConfig,
     RegistrarFields, RegistrarKind, RegistrarRef, ZoneRef, MAX_PROBE_RESOLVERS,
 };
+use zonehop_core::validate::summarize;
 use zonehop_core::zone::{bare_zone_id, RecordSet, RrType, Zone};
 
 /// The request's `cutover`.
@@ -338,9 +339,14 @@ fn check_request(request: &PreflightRequest, settings: &Settings) -> Result<Chec
         note(pacing.validate().map_err(|e| e.0));
     }
     let cutover = match (&request.cutover, &domain) {
-        (Some(cutover), Ok(domain)) => cutover_records(domain, &cutover.records).map_err(|e| e.0),
+        (Some(cutover), Ok(domain)) => cutover_problems(domain, &cutover.records),
         _ => Ok(Vec::new()),
     };
+    if let (Ok(sets), Ok(domain), Ok(keep)) = (&cutover, &domain, &keep) {
+        for problem in cutover_names(domain, keep, sets) {
+            note(Err(problem));
+        }
+    }
     let resolvers = &request.probe.resolvers;
     if resolvers.is_empty() {
         note(Err(
@@ -408,15 +414,44 @@ fn check_request(request: &PreflightRequest, settings: &Settings) -> Result<Chec
                 source_id.err(),
                 target_id.err(),
                 resolver.err(),
-                cutover.err(),
             ]
             .into_iter()
             .flatten()
             .collect();
             all.extend(problems);
-            Err(Error::InvalidRequest(all.join("; ")))
+            all.extend(cutover.err().unwrap_or_default());
+            Err(Error::InvalidRequest(summarize(&all)))
         }
     }
+}
+
+/// Cutover names zonehop cannot write as asked, known from the request alone:
+/// - a name inside a kept subtree (`keepInSource`): cutover writes the target zone, the
+///   domain's, but a kept subtree is served by its own child zone in the source account,
+///   so the record would never be answered. Refused rather than written into the child:
+///   the child zone is the operator's after the move, and cutover's rollback and TTL
+///   restore know only the target; change the record in the child zone instead;
+/// - the canary's name `_zonehop.<domain>` (or below it): zonehop's own record, which
+///   finalize deletes.
+fn cutover_names(domain: &Name, keep: &[Name], sets: &[RecordSet]) -> Vec<String> {
+    let canary = domain.prepend(CANARY_LABEL).ok();
+    let mut problems = Vec::new();
+    for (index, set) in sets.iter().enumerate() {
+        let field = format!("cutover.records[{index}]");
+        if let Some(kept) = keep.iter().find(|k| set.name.is_at_or_below(k)) {
+            problems.push(format!(
+                "{field}: {} is inside the kept subtree {kept}, which its own zone in the source account serves: cutover writes only the target zone, where it would never be answered; change it in the kept zone, or remove it from cutover.records",
+                set.name
+            ));
+        }
+        if canary.as_ref().is_some_and(|c| set.name.is_at_or_below(c)) {
+            problems.push(format!(
+                "{field}: {} is zonehop's own canary name (finalize deletes it): choose another name",
+                set.name
+            ));
+        }
+    }
+    problems
 }
 
 /// Both zones exist, are public and are named as the domain; the source's records.
@@ -473,6 +508,9 @@ async fn check_records<S: HostedZones>(
     findings
         .blockers
         .extend(kept_name_blockers(records, &checked.keep));
+    findings
+        .blockers
+        .extend(kept_below_delegations(records, domain, &checked.keep));
     findings.blockers.extend(aliases_across_cuts(
         records,
         &checked.source_id,
@@ -491,7 +529,33 @@ async fn check_records<S: HostedZones>(
             ),
         );
     }
-    for record in &checked.cutover {
+    check_cutover_beside_source(domain, &checked.cutover, records, findings);
+    Ok(plan)
+}
+
+/// Cutover records Route 53 would refuse beside what the source zone holds (and the
+/// target, a copy of it, will): a CNAME where other records are, other records where a
+/// CNAME is, a simple set where a routing-policy set of the same name and type is; and a
+/// record at or below a delegation to other servers, which would never be answered.
+fn check_cutover_beside_source(
+    domain: &Name,
+    cutover: &[RecordSet],
+    records: &Zone,
+    findings: &mut Findings,
+) {
+    for record in cutover {
+        if let Some(cut) = records.iter().find(|r| {
+            r.rtype == RrType::NS && r.name != *domain && record.name.is_at_or_below(&r.name)
+        }) {
+            findings.block(
+                BlockReason::CutoverConflict,
+                &record.key().to_string(),
+                format!(
+                    "{} is at or below {}, which the source zone delegates to other servers: resolvers ask those servers, so the record would never be answered; change it in the delegated zone, or remove it from cutover.records",
+                    record.name, cut.name
+                ),
+            );
+        }
         let beside = |cname: bool| {
             records.iter().any(|r| {
                 r.name == record.name
@@ -504,6 +568,25 @@ async fn check_records<S: HostedZones>(
         } else {
             beside(true)
         };
+        if let Some(routed) = records
+            .iter()
+            .find(|r| r.name == record.name && r.rtype == record.rtype && r.has_routing_policy())
+        {
+            // Cutover UPSERTs one simple record set; Route 53 refuses a simple set beside
+            // routing-policy sets of the same name and type. zonehop does not replace a
+            // whole routed set (its weights, health checks and identifiers are the
+            // operator's), so it is refused here, before any write.
+            findings.block(
+                BlockReason::CutoverConflict,
+                &record.key().to_string(),
+                format!(
+                    "the source zone holds a routing-policy set at {} {} ({}): cutover writes one simple record set, which Route 53 refuses beside it; change the routed set by hand after the move, or remove it from cutover.records",
+                    record.name,
+                    record.rtype,
+                    routed.key()
+                ),
+            );
+        }
         if conflict {
             findings.block(
                 BlockReason::CutoverConflict,
@@ -516,7 +599,6 @@ async fn check_records<S: HostedZones>(
             );
         }
     }
-    Ok(plan)
 }
 
 /// The live delegation and any DS, from the parent's own servers: the servers it names
@@ -686,7 +768,21 @@ async fn check_lock<E: Executions>(
         .iter()
         .find(|r| r.name == canary_name && r.rtype == RrType::TXT)
     {
-        if let Some(other) = canary_execution(existing).filter(|other| other != me) {
+        let execution = canary_execution(existing);
+        if !execution.as_deref().is_some_and(is_readable_execution) {
+            findings.block(
+                BlockReason::CanaryUnreadable,
+                &existing.key().to_string(),
+                format!(
+                    "the canary {} holds {} value(s) that name no execution zonehop can look up (it expects \"execution=arn:aws:states:...:execution:MACHINE:NAME\"), so whether a migration of {domain} runs cannot be told: check the state machine's running executions; if none migrates {domain}, delete the record {} TXT from the source zone and start again",
+                    canary_name,
+                    existing.resource_records.len(),
+                    canary_name
+                ),
+            );
+            return Ok(canary_name);
+        }
+        if let Some(other) = execution.filter(|other| other != me) {
             if executions.is_running(&other).await? {
                 return Err(Error::MigrationInProgress {
                     domain: domain.to_string(),
