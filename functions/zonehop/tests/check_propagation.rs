@@ -678,7 +678,10 @@ async fn a_parent_server_silent_for_rounds_and_an_hour_is_left_out_and_safe_stil
             );
             assert_eq!(out.parent_total, 1, "{out:?}");
         } else {
-            assert!(!out.safe, "safe while a parent server still counts and is silent");
+            assert!(
+                !out.safe,
+                "safe while a parent server still counts and is silent"
+            );
         }
         if out.safe {
             break out;

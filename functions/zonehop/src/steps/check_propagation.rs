@@ -149,7 +149,13 @@ pub struct ParentSilence {
 impl RoundState {
     /// Notes whether the parent server `addr` answered this round; true when its silence
     /// has lasted long enough that it no longer counts.
-    fn parent_left_out(&mut self, addr: &SocketAddr, answered: bool, now: i64, seconds: i64) -> bool {
+    fn parent_left_out(
+        &mut self,
+        addr: &SocketAddr,
+        answered: bool,
+        now: i64,
+        seconds: i64,
+    ) -> bool {
         let key = addr.ip().to_string();
         if answered {
             self.parent_silent.remove(&key);
@@ -490,7 +496,12 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
             parent_ns_ttl.max(referral.iter().map(|r| i64::from(r.ttl)).max().unwrap_or(0));
         let seen = delegation_seen(&names, &new_servers);
         let silent = seen == Seen::Unknown;
-        if state.parent_left_out(&addr, !silent, silence_now, settings.silent_resolver_seconds) {
+        if state.parent_left_out(
+            &addr,
+            !silent,
+            silence_now,
+            settings.silent_resolver_seconds,
+        ) {
             parent_left_out += 1;
             let silence = state.parent_silent.get(&addr.ip().to_string()).copied();
             warnings.push(format!(
