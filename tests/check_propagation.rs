@@ -154,7 +154,6 @@ async fn safe_is_declared_at_the_ttl_bound_once_the_parent_and_every_resolver_mo
         state: None,
         keep_in_source: Vec::new(),
         health_checks: Default::default(),
-        carry: None,
     };
     let round = |request: PropagationRequest| {
         let (source, target) = (source.clone(), target.clone());

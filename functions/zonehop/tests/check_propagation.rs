@@ -604,49 +604,6 @@ async fn invariant_4_safe_waits_while_an_edit_is_not_carried() {
     assert!(safe.safe, "{safe:?}");
 }
 
-#[tokio::test(start_paused = true)]
-async fn invariant_4_safe_waits_for_a_round_whose_carry_did_not_read_both_zones() {
-    let win = window();
-    let first = at_the_bound(&win).await;
-    let with_carry = |carry: serde_json::Value, state: RoundState| {
-        let mut request = win.request(Some(state));
-        request.carry = Some(carry);
-        request
-    };
-    for (carry, wait) in [
-        (json!({ "toTarget": 0, "skippedForSeconds": 45 }), 45),
-        (json!({ "toTarget": 0, "skippedForSeconds": 5 }), 30),
-        (json!({ "Error": "Throttled", "Cause": "..." }), 30),
-    ] {
-        let out = check_propagation(
-            &*win.w.source,
-            &*win.w.target,
-            &win.w.dns,
-            &win.w.clock,
-            &with_carry(carry.clone(), first.state.clone()),
-            &settings(),
-        )
-        .await
-        .expect("a round");
-        assert!(!out.safe, "{carry}: {out:?}");
-        assert_eq!(out.next_wait_seconds, wait, "{carry}");
-    }
-    let read = check_propagation(
-        &*win.w.source,
-        &*win.w.target,
-        &win.w.dns,
-        &win.w.clock,
-        &with_carry(
-            json!({ "toTarget": 0, "skippedForSeconds": 0 }),
-            first.state.clone(),
-        ),
-        &settings(),
-    )
-    .await
-    .expect("a round");
-    assert!(read.safe, "{read:?}");
-}
-
 /// Issue #21: a parent server that never answers (unreachable from where the function runs)
 /// is left out of "every parent server" after the same bound as a silent probe resolver,
 /// with a warning naming it, so that "safe" still comes; never before that bound.

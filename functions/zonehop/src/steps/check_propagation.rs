@@ -92,11 +92,6 @@ pub struct PropagationRequest {
     pub keep_in_source: Vec<String>,
     #[serde(default)]
     pub health_checks: HealthCheckPolicy,
-    /// This round's carry-edits result (`$.carry`: its output, or the error it failed with).
-    /// A carry that was skipped or failed defers "safe" (absent: not known, as when the
-    /// function is invoked alone).
-    #[serde(default)]
-    pub carry: Option<serde_json::Value>,
     /// The Step Functions execution (`$$.Execution.Id`), for the log lines only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
@@ -285,41 +280,16 @@ pub struct PropagationOutput {
 }
 
 /// Why this round may not declare "safe" whatever the delegation says: an edit known and
-/// not yet carried (the zones differ through the API), or a carry that did not read both
-/// zones this round (skipped by its request budget, or failed). The wait until the next
-/// round, at least `min_wait`.
-fn uncarried_edits(
-    pending: usize,
-    carry: Option<&serde_json::Value>,
-    min_wait: i64,
-) -> Option<(String, i64)> {
-    if pending > 0 {
-        return Some((
+/// not yet carried (the zones differ through the API, read by this round itself, so whether
+/// this round's carry-edits read them or skipped for its budget does not matter). The wait
+/// until the next round: `min_wait`.
+fn uncarried_edits(pending: usize, min_wait: i64) -> Option<(String, i64)> {
+    (pending > 0).then(|| {
+        (
             format!("{pending} record set(s) differ between the zones and are not carried yet"),
             min_wait,
-        ));
-    }
-    let carry = carry?;
-    if carry.get("Error").is_some() || carry.get("error").is_some() {
-        return Some((
-            format!(
-                "this round's carry-edits failed ({})",
-                carry
-                    .get("Error")
-                    .or_else(|| carry.get("error"))
-                    .and_then(|e| e.as_str())
-                    .unwrap_or("unknown error")
-            ),
-            min_wait,
-        ));
-    }
-    match carry.get("skippedForSeconds").and_then(|s| s.as_i64()) {
-        Some(skipped) if skipped > 0 => Some((
-            format!("this round's carry-edits read nothing (its request budget; {skipped} s until it may)"),
-            skipped.max(min_wait),
-        )),
-        _ => None,
-    }
+        )
+    })
 }
 
 /// A round's metrics as one line of CloudWatch's embedded metric format (dimension `Domain`).
@@ -639,9 +609,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
             new_servers_differ.join(", ")
         ));
     }
-    if let Some((why, wait)) =
-        uncarried_edits(pending.len(), request.carry.as_ref(), pacing.min_wait)
-    {
+    if let Some((why, wait)) = uncarried_edits(pending.len(), pacing.min_wait) {
         if verdict.safe {
             verdict.safe = false;
             verdict.next_wait_seconds = wait;
