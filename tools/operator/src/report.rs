@@ -85,6 +85,15 @@ pub fn from_history(
     {
         report["decommissionChecklist"] = checklist.clone();
     }
+    // finalize's last carry: what it copied, and from when an edit in the old zone stays there.
+    if let Some(finalize) = progress.last_state.as_ref().and_then(|s| s.get("finalize")) {
+        if let Some(until) = finalize.get("carriedUntil").and_then(Value::as_i64) {
+            report["carriedUntil"] = json!(crate::progress::iso_secs(until));
+        }
+        if let Some(carry) = finalize.get("carry") {
+            report["lastCarry"] = carry.clone();
+        }
+    }
     (report, progress)
 }
 

@@ -161,6 +161,20 @@ fn the_example_zone_migrates_end_to_end_in_a_rehearsal() {
         "completed {completed}, safe at {safe_at}"
     );
 
+    // finalize's last carry says from when an edit in the old zone is no longer carried.
+    let carried_until = seconds(&report["carriedUntil"]);
+    assert!(
+        carried_until >= safe_at - 1.0,
+        "carried until {carried_until}, safe at {safe_at}"
+    );
+    assert!(
+        report["decommissionChecklist"][0]
+            .as_str()
+            .is_some_and(|line| line.contains("no longer carried")),
+        "{}",
+        report["decommissionChecklist"]
+    );
+
     // What the execution would bill in AWS, and the same migration over .com's real window.
     let cost = &report["cost"];
     assert!(cost["stateTransitions"].as_u64() > Some(30), "{cost}");
