@@ -131,16 +131,7 @@ pub fn own_records(apex: &Name) -> impl Fn(&RecordKey) -> bool + '_ {
 
 /// What to copy where so that both zones hold the same again.
 pub fn plan_drift(sides: &Sides<'_>, baseline: &Baseline, apex: &Name) -> DriftPlan {
-    let own = own_records(apex);
-    let mut keys: Vec<RecordKey> = sides
-        .source_as_target
-        .iter()
-        .chain(sides.target.iter())
-        .map(RecordSet::key)
-        .filter(|k| !own(k))
-        .collect();
-    keys.sort();
-    keys.dedup();
+    let keys = compared_keys(sides, apex);
     let mut plan = DriftPlan::default();
     let mut agreed: BTreeMap<u64, u64> = BTreeMap::new();
     for key in keys {
@@ -190,13 +181,8 @@ pub fn plan_drift(sides: &Sides<'_>, baseline: &Baseline, apex: &Name) -> DriftP
 /// own records aside): edits that are not carried yet. A difference between the old and the
 /// new servers on one of these is explained by an edit, not by a server.
 pub fn differing_keys(sides: &Sides<'_>, apex: &Name) -> Vec<RecordKey> {
-    let own = own_records(apex);
-    let mut keys: Vec<RecordKey> = sides
-        .source_as_target
-        .iter()
-        .chain(sides.target.iter())
-        .map(RecordSet::key)
-        .filter(|k| !own(k))
+    compared_keys(sides, apex)
+        .into_iter()
         .filter(
             |k| match (sides.source_as_target.get(k), sides.target.get(k)) {
                 (Some(s), Some(t)) => !s.same_content(t),
@@ -204,6 +190,18 @@ pub fn differing_keys(sides: &Sides<'_>, apex: &Name) -> Vec<RecordKey> {
                 _ => true,
             },
         )
+        .collect()
+}
+
+/// Every record set of either zone (in the target's form), each side's own aside, sorted.
+fn compared_keys(sides: &Sides<'_>, apex: &Name) -> Vec<RecordKey> {
+    let own = own_records(apex);
+    let mut keys: Vec<RecordKey> = sides
+        .source_as_target
+        .iter()
+        .chain(sides.target.iter())
+        .map(RecordSet::key)
+        .filter(|k| !own(k))
         .collect();
     keys.sort();
     keys.dedup();
