@@ -13,7 +13,6 @@ use zonehop::adapters::parent_zone::NO_PARENT;
 use zonehop::core::drift::own_records;
 use zonehop::core::zone::{RecordKey, RecordSet, RrType, Zone};
 use zonehop::steps::carry_edits::{carry_edits, CarryOutput};
-use zonehop::steps::create_zone::create_zone;
 use zonehop::steps::finalize::{finalize, FinalizeOutput};
 use zonehop::steps::sync_records::{sync_records, SyncOutput};
 
@@ -52,14 +51,7 @@ struct Migration {
 impl Migration {
     async fn new() -> Migration {
         let w = World::new();
-        let target = create_zone(
-            &*w.target,
-            &request(json!({ "domain": "example.com", "target": {}, "executionId": EXECUTION })),
-            &settings(),
-        )
-        .await
-        .expect("created")
-        .hosted_zone_id;
+        let target = w.create_target().await.hosted_zone_id;
         Migration {
             w,
             target,

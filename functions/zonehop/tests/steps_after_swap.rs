@@ -15,7 +15,6 @@ use zonehop::adapters::parent_zone::NO_PARENT;
 use zonehop::core::delegation::canonical_servers;
 use zonehop::core::zone::RrType;
 use zonehop::steps::carry_edits::{carry_edits, CarryOutput};
-use zonehop::steps::create_zone::create_zone;
 use zonehop::steps::cutover::cutover;
 use zonehop::steps::finalize::finalize;
 use zonehop::steps::rollback::rollback;
@@ -26,14 +25,7 @@ use zonehop::Settings;
 /// A world with the target created and synced (the canary on both sides).
 async fn synced() -> (World, String) {
     let w = World::new();
-    let target = create_zone(
-        &*w.target,
-        &request(json!({ "domain": "example.com", "target": {}, "executionId": EXECUTION })),
-        &settings(),
-    )
-    .await
-    .expect("created")
-    .hosted_zone_id;
+    let target = w.create_target().await.hosted_zone_id;
     w.source
         .put_records(
             w.source_id(),

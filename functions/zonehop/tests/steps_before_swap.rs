@@ -45,13 +45,7 @@ async fn run_preflight(
 }
 
 async fn create(w: &World) -> CreateZoneOutput {
-    create_zone(
-        &*w.target,
-        &request(json!({ "domain": "example.com", "target": {}, "executionId": EXECUTION })),
-        &settings(),
-    )
-    .await
-    .expect("create-zone succeeds")
+    w.create_target().await
 }
 
 fn sync_body(w: &World, target_id: &str, keep: &[&str], adopted: bool) -> serde_json::Value {

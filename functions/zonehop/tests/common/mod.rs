@@ -280,6 +280,19 @@ impl World {
     }
 }
 
+impl World {
+    /// create-zone for example.com in the target account, as the state machine runs it.
+    pub async fn create_target(&self) -> zonehop::steps::create_zone::CreateZoneOutput {
+        zonehop::steps::create_zone::create_zone(
+            &*self.target,
+            &request(json!({ "domain": "example.com", "target": {}, "executionId": EXECUTION })),
+            &settings(),
+        )
+        .await
+        .expect("create-zone succeeds")
+    }
+}
+
 /// The apex NS record of a zone.
 pub fn apex_ns(zone: &Zone, apex: &Name) -> RecordSet {
     zone.iter()
