@@ -279,19 +279,6 @@ pub struct PropagationOutput {
     pub state: RoundState,
 }
 
-/// Why this round may not declare "safe" whatever the delegation says: an edit known and
-/// not yet carried (the zones differ through the API, read by this round itself, so whether
-/// this round's carry-edits read them or skipped for its budget does not matter). The wait
-/// until the next round: `min_wait`.
-fn uncarried_edits(pending: usize, min_wait: i64) -> Option<(String, i64)> {
-    (pending > 0).then(|| {
-        (
-            format!("{pending} record set(s) differ between the zones and are not carried yet"),
-            min_wait,
-        )
-    })
-}
-
 /// A round's metrics as one line of CloudWatch's embedded metric format (dimension `Domain`).
 pub fn metrics_line(
     namespace: &str,
@@ -609,14 +596,15 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
             new_servers_differ.join(", ")
         ));
     }
-    if let Some((why, wait)) = uncarried_edits(pending.len(), pacing.min_wait) {
-        if verdict.safe {
-            verdict.safe = false;
-            verdict.next_wait_seconds = wait;
-            warnings.push(format!(
-                "safe is deferred: {why}; no edit may be left behind in the old zone"
-            ));
-        }
+    // An edit known and not yet carried (the zones differ through the API, read by this
+    // round itself, whether or not this round's carry-edits read them): "safe" waits.
+    if verdict.safe && !pending.is_empty() {
+        verdict.safe = false;
+        verdict.next_wait_seconds = pacing.min_wait;
+        warnings.push(format!(
+            "safe is deferred: {} record set(s) differ between the zones and are not carried yet; no edit may be left behind in the old zone",
+            pending.len()
+        ));
     }
     let rollback_at = check_parent_deadline(
         &state.judge,
@@ -760,18 +748,16 @@ async fn reverify_new_servers<D: DnsClient>(
     explained_now.dedup();
     let mut keys: Vec<String> = wrong
         .iter()
-        .map(|d| format!("{}. {}", d.name.trim_end_matches('.'), d.rtype))
+        .map(|d| question_label(&d.name, &d.rtype))
         .collect();
     keys.sort();
     keys.dedup();
     let again: Vec<&&Difference> = wrong
         .iter()
         .filter(|d| {
-            state.verify_suspects.contains(&format!(
-                "{}. {}",
-                d.name.trim_end_matches('.'),
-                d.rtype
-            ))
+            state
+                .verify_suspects
+                .contains(&question_label(&d.name, &d.rtype))
         })
         .collect();
     if !again.is_empty() {
