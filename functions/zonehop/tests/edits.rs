@@ -274,7 +274,7 @@ async fn a_record_set_edited_differently_on_both_sides_ends_as_the_new_side_made
         // The step that met them reports each conflict with both versions.
         let conflicts = match phase {
             1 => m.syncs[1].carry.conflict_count,
-            2 | 3 => m.carries[phase - 2].conflict_count,
+            2 | 3 => m.carries[phase - 2].carried.conflict_count,
             _ => {
                 m.finalized
                     .as_ref()

@@ -566,7 +566,11 @@ async fn carry_edits_copies_each_sides_edits_to_the_other_and_the_new_side_wins_
     let first = carry(&w, &target, &ledger).await;
     assert!(first.first_round);
     assert_eq!(
-        (first.to_target, first.to_source, first.conflict_count),
+        (
+            first.carried.to_target,
+            first.carried.to_source,
+            first.carried.conflict_count
+        ),
         (0, 0, 0)
     );
     assert_eq!(w.writes(), 0, "zones that agree need no write");
@@ -594,15 +598,15 @@ async fn carry_edits_copies_each_sides_edits_to_the_other_and_the_new_side_wins_
     let second = carry(&w, &target, &ledger).await;
     assert!(!second.first_round);
     assert_eq!(
-        second.to_source, 2,
+        second.carried.to_source, 2,
         "{second:?}: app, and www (the conflict)"
     );
     assert_eq!(
-        second.to_target, 2,
+        second.carried.to_target, 2,
         "{second:?}: mail, and the TXT's deletion"
     );
-    assert_eq!(second.conflict_count, 1);
-    let conflict = &second.conflicts[0];
+    assert_eq!(second.carried.conflict_count, 1);
+    let conflict = &second.carried.conflicts[0];
     assert_eq!(conflict.record, "www.example.com. A");
     assert_eq!(
         conflict.source,
@@ -627,7 +631,11 @@ async fn carry_edits_copies_each_sides_edits_to_the_other_and_the_new_side_wins_
     w.clear_calls();
     let third = carry(&w, &target, &ledger).await;
     assert_eq!(
-        (third.to_target, third.to_source, third.conflict_count),
+        (
+            third.carried.to_target,
+            third.carried.to_source,
+            third.carried.conflict_count
+        ),
         (0, 0, 0)
     );
     assert_eq!(w.writes(), 0);
@@ -648,7 +656,7 @@ async fn carry_edits_renames_a_same_zone_alias_for_the_zone_it_lands_in() {
     });
     w.target.put_records(&target, [alias]).expect("edit");
     let out = carry(&w, &target, &ledger).await;
-    assert_eq!(out.to_source, 1, "{out:?}");
+    assert_eq!(out.carried.to_source, 1, "{out:?}");
     let copied = w
         .source_records()
         .get(&a("shop.example.com", 60, &[]).key())

@@ -7,13 +7,12 @@
 //! (`zonehop_core::drift`).
 
 use serde::{Deserialize, Serialize};
-use zonehop_core::drift::Conflict;
 use zonehop_core::plan::HealthCheckPolicy;
 use zonehop_core::request::{parse_domain, parse_keep_in_source, ZoneRef};
 use zonehop_core::zone::bare_zone_id;
 
 use crate::error::Error;
-use crate::ports::carry::{carry_between, copied, CarryScope};
+use crate::ports::carry::{carry_between, CarryScope, CarrySummary};
 use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::{check_is_public_zone_of, read_zone, HostedZones};
 use crate::ports::ledger::{baseline_saved, load_baseline, save_baseline, Ledger};
@@ -56,14 +55,11 @@ const SHOWN: usize = 10;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CarryOutput {
-    /// Record sets copied from the source to the target, and the other way.
-    pub to_target: usize,
-    pub to_source: usize,
-    /// The first copies, as `UPSERT www.example.com. A` (at most 10).
-    pub copied: Vec<String>,
-    pub conflict_count: usize,
-    /// The first conflicts with both versions (at most 10).
-    pub conflicts: Vec<Conflict>,
+    /// What was copied each way, and the conflicts with both versions (the first 10 of
+    /// each named): `toTarget`, `toSource`, `copied`, `conflictCount`, `conflicts`, at the
+    /// top level of the output as sync-records' and finalize's `carry` has them.
+    #[serde(flatten)]
+    pub carried: CarrySummary,
     /// True when the ledger held no baseline for these zones (a deployment without a ledger,
     /// or a baseline saved before this version): a record set on one side only counts as
     /// written there, and one that differs is a conflict. sync-records saves the baseline
@@ -148,12 +144,8 @@ pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
     .await?;
     save_baseline(ledger, &domain, scope.zones(), &plan.after, now).await?;
     Ok(CarryOutput {
-        to_target: plan.to_target.len(),
-        to_source: plan.to_source.len(),
-        copied: copied(&plan, SHOWN),
-        conflict_count: plan.conflicts.len(),
+        carried: CarrySummary::of(&plan, SHOWN),
         record_sets: plan.after.0.len(),
-        conflicts: plan.conflicts.into_iter().take(SHOWN).collect(),
         first_round,
         retries: stats.retried(),
         skipped_for_seconds: 0,
