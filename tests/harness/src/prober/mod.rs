@@ -11,6 +11,7 @@
 //! cutover records about every second), and the prober stops by itself after `max_run`.
 
 pub mod expectations;
+pub mod model;
 pub mod wire;
 
 use std::collections::BTreeMap;
