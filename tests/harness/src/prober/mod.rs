@@ -250,6 +250,10 @@ impl Observed {
         }
         value["questions"] = json!(self.questions);
         value["sampledOut"] = json!(self.sampled_out);
+        value["notAskedOutside"] = json!(why
+            .get(expectations::DELEGATED_OUTSIDE)
+            .copied()
+            .unwrap_or(0));
         value["notAsked"] = json!(why);
         value["startedAt"] = json!(iso_ms(self.started_ms));
         value["endedAt"] = json!(iso_ms(self.ended_ms));
@@ -1054,7 +1058,7 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
     let count = |field: &str| observed[field].as_u64().unwrap_or(0);
     let resolvers = observed["perResolver"].as_object().map_or(0, |r| r.len());
     let mut lines = vec![format!(
-        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}{}",
+        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}{}{}",
         count("queries"),
         count("wrong"),
         count("servfail"),
@@ -1062,6 +1066,14 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
         count("timeouts"),
         if count("otherRcode") > 0 {
             format!(", {} other rcodes", count("otherRcode"))
+        } else {
+            String::new()
+        },
+        if count("notAskedOutside") > 0 {
+            format!(
+                "; {} RRsets not asked (delegated to name servers outside the world)",
+                count("notAskedOutside")
+            )
         } else {
             String::new()
         },
@@ -1684,5 +1696,49 @@ mod tests {
             judge(e.windows(&created), &apex_a(), 9_999, 9_999),
             Verdict::Wrong
         );
+    }
+
+    #[test]
+    fn rrsets_delegated_outside_the_world_are_counted_in_the_report_and_its_summary() {
+        let base = Scenario::example();
+        let n = |s: &str| Name::parse(s).expect("name");
+        let records = [
+            RecordSet::simple(n("ext.example.com"), RrType::NS, 2, &["ns1.elsewhere.net."]),
+            RecordSet::simple(n("ext.example.com"), RrType::DS, 2, &["1 13 2 3F6B"]),
+            RecordSet::simple(n("x.ext.example.com"), RrType::TXT, 2, &["\"occluded\""]),
+        ];
+        let derived = expectations_for(&with_records(&base, &records, &[]));
+        let observed = Observed {
+            not_asked: derived
+                .not_asked
+                .iter()
+                .map(|n| (n.question.to_string(), n.why.to_owned()))
+                .collect(),
+            ..Observed::default()
+        };
+        let json = observed.to_json();
+        assert_eq!(json["notAskedOutside"], 3, "{json:#}");
+        assert_eq!(
+            json["notAsked"][expectations::DELEGATED_OUTSIDE],
+            3,
+            "{json:#}"
+        );
+        assert!(
+            observed
+                .summary_line()
+                .ends_with("; 3 RRsets not asked (delegated to name servers outside the world)"),
+            "{}",
+            observed.summary_line()
+        );
+        // Not a problem: the report did not fail for them.
+        assert!(!observed.failed());
+        let plain = expectations_for(&base);
+        assert!(plain
+            .not_asked
+            .iter()
+            .all(|n| n.why != expectations::DELEGATED_OUTSIDE));
+        let observed = Observed::default();
+        assert_eq!(observed.to_json()["notAskedOutside"], 0);
+        assert!(!observed.summary_line().contains("not asked"));
     }
 }
