@@ -117,7 +117,7 @@ async fn the_prober_passes_a_still_zone_follows_a_told_change_and_catches_untold
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // WHEN a change the prober is told of is made (as a cutover is): old or new, then new,
-    // for www and for shop, its alias.
+    // for www, for shop, its alias, and for app's chain to it (app A).
     let request = serde_json::json!({ "cutover": { "records": [
         { "name": "www.example.com", "type": "A", "values": ["203.0.113.8"], "ttl": 2 },
     ] } });
@@ -128,7 +128,11 @@ async fn the_prober_passes_a_still_zone_follows_a_told_change_and_catches_untold
         &[],
     );
     let changes = planned_changes(&before, &after.expectations);
-    assert_eq!(changes.len(), 2, "www and its alias shop: {changes:?}");
+    assert_eq!(
+        changes.len(),
+        3,
+        "www, its alias shop, and app's CNAME chain to it: {changes:?}"
+    );
     let begun = now_ms();
     for change in &changes {
         prober.expectations().write().expect("lock").begin_change(

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
@@ -22,6 +23,7 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use zonehop::core::zone::{RecordSet, RrType, Zone};
 use zonehop::Name;
 
+use super::model::{Resolution, Served, Servers, ZoneModel};
 use crate::dnsworld::render::{render_hosted_zone, HostedZoneInput};
 
 /// One value of an answer, as the wire carries it (names in lowercase, uncompressed: the
@@ -53,6 +55,9 @@ pub enum Accepted {
     AnyOf(DataSet),
     /// No such data: NXDOMAIN, or NOERROR without it (a record a cutover creates, before).
     Nothing,
+    /// Whatever comes: what the zone answers is decided elsewhere (a CNAME chain that
+    /// leaves the zone, a name below a delegation), said why.
+    Anything(String),
 }
 
 impl Accepted {
@@ -63,6 +68,7 @@ impl Accepted {
                 !data.is_empty() && data.keys().all(|k| members.contains_key(k))
             }
             Accepted::Nothing => data.is_empty(),
+            Accepted::Anything(_) => true,
         }
     }
 
@@ -72,6 +78,7 @@ impl Accepted {
             Accepted::Exactly(set) => values(set),
             Accepted::AnyOf(set) => format!("any of {}", values(set)),
             Accepted::Nothing => "no data".to_owned(),
+            Accepted::Anything(why) => format!("anything ({why})"),
         }
     }
 }
@@ -227,9 +234,45 @@ pub const RESOLVER_MIN_CACHE_SECONDS: u32 = 5;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expectations {
     pub questions: BTreeMap<Question, Expectation>,
+    /// The zone they were derived from, to answer a question not asked: a name an edit
+    /// creates, before it (a name under a wildcard answers the wildcard's data), or one it
+    /// deletes, after. `None`: such a name had no data.
+    pub model: Option<Arc<ZoneModel>>,
 }
 
 impl Expectations {
+    /// What `question` answered in the zone before any change, and the TTL it may be kept
+    /// for: its first window when it is asked, else what the zone answers for it.
+    pub fn answer(&self, question: &Question) -> Option<(Accepted, u32)> {
+        if let Some(e) = self.questions.get(question) {
+            return e.windows.first().map(|w| (w.accepted.clone(), e.ttl));
+        }
+        self.resolve(question)
+    }
+
+    /// What the zone answers for `question`, asked or not (`None` without the zone).
+    pub fn resolve(&self, question: &Question) -> Option<(Accepted, u32)> {
+        let model = self.model.as_ref()?;
+        Some(match model.resolve(&question.name, question.rtype) {
+            Resolution::Answer { accepted, ttl } => (accepted, ttl),
+            Resolution::Delegated { cut, servers } => (
+                Accepted::Anything(format!(
+                    "below {cut}, {}",
+                    match servers {
+                        Servers::Outside => DELEGATED_OUTSIDE,
+                        Servers::World => DELEGATED_IN_WORLD,
+                    }
+                )),
+                0,
+            ),
+            Resolution::LeavesZone { target } => (
+                Accepted::Anything(format!("a CNAME chain to {target}, outside the zone")),
+                0,
+            ),
+            Resolution::Loop => (Accepted::Anything("a CNAME loop".to_owned()), 0),
+        })
+    }
+
     pub fn windows(&self, question: &Question) -> &[Window] {
         self.questions
             .get(question)
@@ -335,17 +378,28 @@ pub struct Derived {
 /// The label of the name asked under a wildcard (a name the zone does not hold).
 const WILDCARD_PROBE_LABEL: &str = "zonehop-probe";
 
+/// Why an RRset at or below a delegation to servers outside the world is not asked (counted
+/// apart in the report: `notAskedOutside`).
+pub const DELEGATED_OUTSIDE: &str = "delegated to name servers outside the world";
+
+/// Why an RRset at or below a delegation to another zone of the world is not asked (that
+/// zone's data answers, not this one's).
+pub const DELEGATED_IN_WORLD: &str = "delegated to another zone of the world";
+
 /// What each RRset of the zone `domain` (records as loaded into the source zone `zone_id`,
-/// TTLs as scaled; `keep`: the subtrees that stay behind) must answer through a resolver.
+/// TTLs as scaled; `keep`: the subtrees that stay behind) must answer through a resolver,
+/// as DNS answers it ([`ZoneModel`]).
 ///
 /// Not asked: the apex SOA and NS (each zone has its own), the canary `_zonehop.<domain>`,
-/// and anything at or below a delegation the zone makes to other servers (they are not
-/// in the world). A wildcard is asked through a name under it that the zone does not hold.
-/// A CNAME is asked as a CNAME: its target may be outside the world.
+/// and anything at or below a delegation the zone makes to other servers (outside the
+/// world: [`DELEGATED_OUTSIDE`], counted apart; or another zone of the world). A wildcard
+/// is asked through a name under it that the zone does not hold. A CNAME is asked as a
+/// CNAME (its target may be outside the world), and, when its chain ends in the zone, for
+/// each type the end holds, as the resolver follows it.
 pub fn derive(domain: &Name, zone_id: &str, records: &[RecordSet], keep: &[Name]) -> Derived {
     let mut derived = Derived::default();
     let variants = routing_variants(records);
-    let mut rendered: Vec<BTreeMap<(Name, RrType), (u32, DataSet)>> = Vec::new();
+    let mut rendered: Vec<Served> = Vec::new();
     for (i, variant) in variants.iter().enumerate() {
         let zone = Zone::new(variant.iter().cloned());
         let out = render_hosted_zone(&HostedZoneInput {
@@ -357,7 +411,7 @@ pub fn derive(domain: &Name, zone_id: &str, records: &[RecordSet], keep: &[Name]
         if i == 0 {
             derived.warnings.extend(out.warnings);
         }
-        let mut served: BTreeMap<(Name, RrType), (u32, DataSet)> = BTreeMap::new();
+        let mut served = Served::new();
         for line in out.text.lines().filter(|l| !l.starts_with(';')) {
             match parse_zone_line(line) {
                 Ok((owner, rtype, ttl, datum)) => {
@@ -373,53 +427,43 @@ pub fn derive(domain: &Name, zone_id: &str, records: &[RecordSet], keep: &[Name]
         }
         rendered.push(served);
     }
-    let Some(first) = rendered.first() else {
+    if rendered.is_empty() {
         return derived;
-    };
-    let cuts: Vec<Name> = first
-        .keys()
-        .filter(|(name, rtype)| *rtype == RrType::NS && name != domain)
-        .map(|(name, _)| name.clone())
-        .collect();
-    let owners: BTreeSet<Name> = first.keys().map(|(name, _)| name.clone()).collect();
+    }
+    let keys: BTreeSet<(Name, RrType)> =
+        rendered.iter().flat_map(BTreeMap::keys).cloned().collect();
+    let model = ZoneModel::new(domain, rendered);
+    let owners: BTreeSet<Name> = keys.iter().map(|(name, _)| name.clone()).collect();
     let aliases: BTreeSet<(Name, RrType)> = records
         .iter()
         .filter(|r| r.alias_target.is_some())
         .map(|r| (r.name.clone(), r.rtype))
         .collect();
     let canary = domain.prepend("_zonehop").ok();
-    let keys: BTreeSet<&(Name, RrType)> = rendered.iter().flat_map(BTreeMap::keys).collect();
-    for key in keys {
+    let own_apex = |name: &Name, rtype: RrType| {
+        rtype == RrType::SOA || (rtype == RrType::NS && name == domain)
+    };
+    for key in &keys {
         let (name, rtype) = key;
         let question = Question {
             name: name.clone(),
             rtype: *rtype,
         };
-        let why = if *rtype == RrType::SOA || (*rtype == RrType::NS && name == domain) {
+        let why = if own_apex(name, *rtype) {
             Some("each zone has its own apex SOA and NS")
         } else if canary.as_ref() == Some(name) {
             Some("the canary differs by design")
-        } else if cuts.iter().any(|cut| name.is_at_or_below(cut)) {
-            Some("delegated to name servers outside the world")
         } else {
-            None
+            match model.cut_above(name) {
+                Some((_, Servers::Outside)) => Some(DELEGATED_OUTSIDE),
+                Some((_, Servers::World)) => Some(DELEGATED_IN_WORLD),
+                None => None,
+            }
         };
         if let Some(why) = why {
             derived.not_asked.push(NotAsked { question, why });
             continue;
         }
-        let sets: Vec<&(u32, DataSet)> = rendered.iter().filter_map(|r| r.get(key)).collect();
-        let ttl = sets.iter().map(|(ttl, _)| *ttl).min().unwrap_or(0);
-        let mut union = DataSet::new();
-        for (_, set) in &sets {
-            union.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        let same = sets.len() == rendered.len() && sets.iter().all(|(_, s)| *s == sets[0].1);
-        let accepted = if same {
-            Accepted::Exactly(sets[0].1.clone())
-        } else {
-            Accepted::AnyOf(union)
-        };
         let wildcard = name.raw_labels().first().is_some_and(|l| l == b"*");
         let asked = if wildcard {
             match wildcard_probe(name, &owners) {
@@ -435,11 +479,45 @@ pub fn derive(domain: &Name, zone_id: &str, records: &[RecordSet], keep: &[Name]
         } else {
             name.clone()
         };
+        let Resolution::Answer { accepted, ttl } = model.resolve(&asked, *rtype) else {
+            // The RRset's own name and type answer it: only a wildcard below a name that
+            // exists gets here (it answers nothing asked through it).
+            derived.not_asked.push(NotAsked {
+                question,
+                why: "not answered as the zone holds it",
+            });
+            continue;
+        };
+        let routed = matches!(accepted, Accepted::AnyOf(_));
         let always = name == domain
             || wildcard
-            || !same
+            || routed
             || aliases.contains(key)
             || keep.iter().any(|k| name.is_at_or_below(k));
+        // The chain a CNAME starts, followed by the resolver to each type its end holds.
+        if *rtype == RrType::CNAME {
+            let end_types = model
+                .chain_end(&asked)
+                .map(|end| model.types_at(&end))
+                .unwrap_or_default();
+            for followed in end_types
+                .into_iter()
+                .filter(|t| *t != RrType::CNAME && !own_apex(domain, *t))
+            {
+                if let Resolution::Answer { accepted, ttl } = model.resolve(&asked, followed) {
+                    let chain_always = always || matches!(accepted, Accepted::AnyOf(_));
+                    derived.expectations.insert(
+                        Question {
+                            name: asked.clone(),
+                            rtype: followed,
+                        },
+                        accepted,
+                        ttl,
+                        chain_always,
+                    );
+                }
+            }
+        }
         derived.expectations.insert(
             Question {
                 name: asked,
@@ -450,6 +528,7 @@ pub fn derive(domain: &Name, zone_id: &str, records: &[RecordSet], keep: &[Name]
             always,
         );
     }
+    derived.expectations.model = Some(Arc::new(model));
     derived
 }
 
@@ -500,6 +579,12 @@ fn wildcard_probe(wildcard: &Name, owners: &BTreeSet<Name>) -> Option<Name> {
 }
 
 pub use zonehop::adapters::wire_dns::record_type;
+
+/// A name in zone-file syntax (absolute, decimal escapes), as a [`Name`].
+pub fn name_in_zone_file(text: &str) -> Option<Name> {
+    let labels = zone_file_labels(text.trim()).ok()?;
+    Name::from_raw_labels(labels.iter().map(Vec::as_slice)).ok()
+}
 
 /// The canonical wire form of some RDATA: what an answer and an expectation are compared
 /// by (names lowercased where DNSSEC's canonical form lowercases them, never compressed).
@@ -852,6 +937,7 @@ mod tests {
         assert_eq!(
             asked,
             [
+                "app.example.com. A",
                 "app.example.com. CNAME",
                 "dev.example.com. A",
                 "example.com. A",
@@ -1135,5 +1221,262 @@ mod tests {
         let d = derive(&domain, "SOURCE", &records, &[]);
         assert_eq!(d.warnings, Vec::<String>::new());
         assert!(d.expectations.questions.len() > 20, "{:?}", d.expectations);
+    }
+
+    /// A zone with a wildcard CNAME at the apex (to the apex), an ordinary wildcard below,
+    /// an empty non-terminal, a CNAME chain of depth 3, and delegations to servers outside
+    /// the world and to a zone of the world.
+    fn wild() -> Vec<RecordSet> {
+        vec![
+            rr("example.com", RrType::A, &["203.0.113.10"]),
+            rr("example.com", RrType::TXT, &["\"v=spf1 -all\""]),
+            rr("*.example.com", RrType::CNAME, &["example.com"]),
+            rr("www.example.com", RrType::A, &["203.0.113.7"]),
+            rr("a.b.example.com", RrType::TXT, &["\"below b\""]),
+            rr("*.w.example.com", RrType::A, &["192.0.2.9"]),
+            rr("c1.example.com", RrType::CNAME, &["c2.example.com"]),
+            rr("c2.example.com", RrType::CNAME, &["c3.example.com"]),
+            rr("c3.example.com", RrType::CNAME, &["www.example.com"]),
+            rr("tow.example.com", RrType::CNAME, &["made-up.w.example.com"]),
+            rr("ext.example.com", RrType::NS, &["ns1.elsewhere.net"]),
+            rr("x.ext.example.com", RrType::TXT, &["\"occluded\""]),
+            rr("into.example.com", RrType::CNAME, &["y.ext.example.com"]),
+            rr("away.example.com", RrType::CNAME, &["host.example.net"]),
+            rr(
+                "kin.example.com",
+                RrType::NS,
+                &["ns1.z3.zonehop-dns.test", "ns2.z3.zonehop-dns.test"],
+            ),
+            rr("extra.example.com", RrType::A, &["203.0.113.11"]),
+        ]
+    }
+
+    fn wild_derived() -> Derived {
+        derive(&n("example.com"), "SOURCE", &wild(), &[])
+    }
+
+    /// What `question` answers in the wild zone, as a window.
+    fn resolved(d: &Derived, name: &str, rtype: RrType) -> [Window; 1] {
+        let (accepted, _) = d.expectations.resolve(&q(name, rtype)).expect("a model");
+        [Window::always(accepted)]
+    }
+
+    fn nothing(rcode: ResponseCode) -> Answer {
+        reply(rcode, RrType::A, &[])
+    }
+
+    #[test]
+    fn an_absent_name_under_a_wildcard_answers_the_wildcards_data_and_nothing_else() {
+        let d = wild_derived();
+        assert_eq!(d.warnings, Vec::<String>::new());
+        let under_w = resolved(&d, "absent.w.example.com", RrType::A);
+        assert_eq!(judge(&under_w, &a(&["192.0.2.9"]), 0, 0), Verdict::Correct);
+        assert_eq!(
+            judge(&under_w, &nothing(ResponseCode::NXDomain), 0, 0),
+            Verdict::NxDomain,
+            "a synthesized name exists"
+        );
+        assert_eq!(judge(&under_w, &a(&["192.0.2.8"]), 0, 0), Verdict::Wrong);
+        // Two labels below the wildcard's parent: the closest encloser is still w.
+        let deeper = resolved(&d, "x.y.w.example.com", RrType::A);
+        assert_eq!(judge(&deeper, &a(&["192.0.2.9"]), 0, 0), Verdict::Correct);
+        // A type the wildcard does not hold: NODATA.
+        let aaaa = resolved(&d, "absent.w.example.com", RrType::AAAA);
+        assert_eq!(
+            aaaa,
+            [Window::always(Accepted::Nothing)],
+            "the wildcard holds no AAAA"
+        );
+        // Under the apex's wildcard CNAME, followed to the apex.
+        let under_apex = resolved(&d, "absent.example.com", RrType::A);
+        assert_eq!(
+            judge(&under_apex, &a(&["203.0.113.10"]), 0, 0),
+            Verdict::Correct
+        );
+        assert_eq!(
+            judge(&under_apex, &nothing(ResponseCode::NXDomain), 0, 0),
+            Verdict::NxDomain
+        );
+        assert_eq!(
+            judge(&under_apex, &a(&["203.0.113.7"]), 0, 0),
+            Verdict::Wrong
+        );
+        // A name that exists is never synthesized: www answers its own data only.
+        let www = resolved(&d, "www.example.com", RrType::A);
+        assert_eq!(judge(&www, &a(&["203.0.113.7"]), 0, 0), Verdict::Correct);
+        assert_eq!(judge(&www, &a(&["203.0.113.10"]), 0, 0), Verdict::Wrong);
+        let www_txt = resolved(&d, "www.example.com", RrType::TXT);
+        assert_eq!(www_txt, [Window::always(Accepted::Nothing)]);
+    }
+
+    #[test]
+    fn an_empty_non_terminal_under_a_wildcard_is_not_synthesized_nor_is_what_is_below_it() {
+        let d = wild_derived();
+        // b exists (a.b holds a TXT): NODATA, not the apex wildcard's answer.
+        let ent = resolved(&d, "b.example.com", RrType::A);
+        assert_eq!(
+            judge(&ent, &nothing(ResponseCode::NoError), 0, 0),
+            Verdict::Correct
+        );
+        assert_eq!(
+            judge(&ent, &a(&["203.0.113.10"]), 0, 0),
+            Verdict::Wrong,
+            "the wildcard does not apply to a name that exists"
+        );
+        // Below b, its closest encloser, there is no wildcard: NXDOMAIN, not the apex's.
+        let below = resolved(&d, "z.b.example.com", RrType::A);
+        assert_eq!(
+            judge(&below, &nothing(ResponseCode::NXDomain), 0, 0),
+            Verdict::Correct
+        );
+        assert_eq!(judge(&below, &a(&["203.0.113.10"]), 0, 0), Verdict::Wrong);
+        // The wildcard's own parent is an empty non-terminal too.
+        let w = resolved(&d, "w.example.com", RrType::A);
+        assert_eq!(w, [Window::always(Accepted::Nothing)]);
+    }
+
+    #[test]
+    fn a_wildcard_cname_is_asked_as_itself_and_followed_to_its_target() {
+        let d = wild_derived();
+        let e = &d.expectations;
+        let probe = "zonehop-probe.example.com";
+        assert_eq!(
+            e.windows(&q(probe, RrType::CNAME)),
+            [Window::always(Accepted::Exactly(data(
+                RrType::CNAME,
+                &["example.com."]
+            )))]
+        );
+        // Followed to each type the apex holds but its own SOA and NS.
+        let followed = e.windows(&q(probe, RrType::A));
+        assert_eq!(
+            judge(followed, &a(&["203.0.113.10"]), 0, 0),
+            Verdict::Correct
+        );
+        assert_eq!(judge(followed, &a(&["203.0.113.7"]), 0, 0), Verdict::Wrong);
+        assert_eq!(
+            judge(followed, &nothing(ResponseCode::NXDomain), 0, 0),
+            Verdict::NxDomain
+        );
+        assert!(e.questions.contains_key(&q(probe, RrType::TXT)));
+        assert!(!e.questions.contains_key(&q(probe, RrType::SOA)));
+        assert!(!e.questions.contains_key(&q(probe, RrType::NS)));
+        assert!(e.questions[&q(probe, RrType::A)].always);
+        // A CNAME to a name a wildcard synthesizes: the wildcard's data.
+        let tow = e.windows(&q("tow.example.com", RrType::A));
+        assert_eq!(judge(tow, &a(&["192.0.2.9"]), 0, 0), Verdict::Correct);
+        assert_eq!(judge(tow, &a(&["203.0.113.10"]), 0, 0), Verdict::Wrong);
+    }
+
+    #[test]
+    fn a_cname_chain_of_depth_three_answers_its_ends_data() {
+        let d = wild_derived();
+        let e = &d.expectations;
+        let c1 = e.windows(&q("c1.example.com", RrType::A));
+        assert_eq!(judge(c1, &a(&["203.0.113.7"]), 0, 0), Verdict::Correct);
+        assert_eq!(
+            judge(c1, &a(&["203.0.113.10"]), 0, 0),
+            Verdict::Wrong,
+            "not the apex wildcard's: c1 exists"
+        );
+        assert_eq!(
+            judge(c1, &nothing(ResponseCode::NoError), 0, 0),
+            Verdict::Wrong,
+            "a chain cut short"
+        );
+        assert_eq!(
+            judge(c1, &nothing(ResponseCode::NXDomain), 0, 0),
+            Verdict::NxDomain
+        );
+        // Each link is asked as itself too, and each starts its own chain.
+        for (name, target) in [
+            ("c1.example.com", "c2.example.com."),
+            ("c2.example.com", "c3.example.com."),
+            ("c3.example.com", "www.example.com."),
+        ] {
+            assert_eq!(
+                e.windows(&q(name, RrType::CNAME)),
+                [Window::always(Accepted::Exactly(data(
+                    RrType::CNAME,
+                    &[target]
+                )))]
+            );
+            assert!(e.questions.contains_key(&q(name, RrType::A)), "{name}");
+        }
+        // The end holds no TXT: the chain is not asked for one.
+        assert!(!e.questions.contains_key(&q("c1.example.com", RrType::TXT)));
+        // A chain that leaves the zone is asked as a CNAME only.
+        assert!(e
+            .questions
+            .contains_key(&q("away.example.com", RrType::CNAME)));
+        assert!(!e.questions.contains_key(&q("away.example.com", RrType::A)));
+        // When the end changes, the chain's answer changes with it.
+        let mut records = wild();
+        records.retain(|r| r.name != n("www.example.com"));
+        records.push(rr("www.example.com", RrType::A, &["203.0.113.8"]));
+        let after = derive(&n("example.com"), "SOURCE", &records, &[]);
+        let changed = after.expectations.windows(&q("c1.example.com", RrType::A));
+        assert_eq!(judge(changed, &a(&["203.0.113.8"]), 0, 0), Verdict::Correct);
+        assert_eq!(judge(changed, &a(&["203.0.113.7"]), 0, 0), Verdict::Wrong);
+    }
+
+    #[test]
+    fn a_loop_of_cnames_is_no_answer_the_zone_decides() {
+        let records = vec![
+            rr("example.com", RrType::A, &["203.0.113.10"]),
+            rr("l1.example.com", RrType::CNAME, &["l2.example.com"]),
+            rr("l2.example.com", RrType::CNAME, &["l1.example.com"]),
+        ];
+        let d = derive(&n("example.com"), "SOURCE", &records, &[]);
+        assert!(!d
+            .expectations
+            .questions
+            .contains_key(&q("l1.example.com", RrType::A)));
+        assert!(matches!(
+            d.expectations.resolve(&q("l1.example.com", RrType::A)),
+            Some((Accepted::Anything(_), _))
+        ));
+    }
+
+    #[test]
+    fn a_delegation_to_outside_servers_is_not_asked_and_counted_apart_from_the_worlds() {
+        let d = wild_derived();
+        let why = |question: &str| {
+            d.not_asked
+                .iter()
+                .find(|n| n.question.to_string() == question)
+                .map(|n| n.why)
+        };
+        assert_eq!(why("ext.example.com. NS"), Some(DELEGATED_OUTSIDE));
+        assert_eq!(why("x.ext.example.com. TXT"), Some(DELEGATED_OUTSIDE));
+        assert_eq!(why("kin.example.com. NS"), Some(DELEGATED_IN_WORLD));
+        let asked: Vec<String> = d
+            .expectations
+            .questions
+            .keys()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            asked
+                .iter()
+                .all(|q| !q.contains("ext.example.com.") || q == "into.example.com. CNAME"),
+            "{asked:?}"
+        );
+        // A chain into the delegation is asked as a CNAME, not followed.
+        assert!(asked.contains(&"into.example.com. CNAME".to_owned()));
+        assert!(!asked.contains(&"into.example.com. A".to_owned()));
+        // Below the cut the apex wildcard does not apply: whatever the outside servers say.
+        assert!(matches!(
+            d.expectations.resolve(&q("new.ext.example.com", RrType::A)),
+            Some((Accepted::Anything(why), _)) if why.contains(DELEGATED_OUTSIDE)
+        ));
+        // A name beside the cut is still asked, and a wrong answer there still counts.
+        let extra = d.expectations.windows(&q("extra.example.com", RrType::A));
+        assert_eq!(judge(extra, &a(&["203.0.113.11"]), 0, 0), Verdict::Correct);
+        assert_eq!(judge(extra, &a(&["203.0.113.10"]), 0, 0), Verdict::Wrong);
+        assert_eq!(
+            judge(extra, &nothing(ResponseCode::NXDomain), 0, 0),
+            Verdict::NxDomain
+        );
     }
 }

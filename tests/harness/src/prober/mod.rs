@@ -11,6 +11,7 @@
 //! cutover records about every second), and the prober stops by itself after `max_run`.
 
 pub mod expectations;
+pub mod model;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -249,6 +250,10 @@ impl Observed {
         }
         value["questions"] = json!(self.questions);
         value["sampledOut"] = json!(self.sampled_out);
+        value["notAskedOutside"] = json!(why
+            .get(expectations::DELEGATED_OUTSIDE)
+            .copied()
+            .unwrap_or(0));
         value["notAsked"] = json!(why);
         value["startedAt"] = json!(iso_ms(self.started_ms));
         value["endedAt"] = json!(iso_ms(self.ended_ms));
@@ -693,14 +698,16 @@ pub struct PlannedChange {
 }
 
 /// Every question whose answer differs between two derivations of the zone (before and
-/// after an edit): the edited records and whatever follows them (an alias to one). A
-/// question gone after the edit answers nothing.
+/// after an edit): the edited records and whatever follows them (an alias to one, a CNAME
+/// chain through one). A question new after the edit answered before what the zone then
+/// answered for it (a name under a wildcard: the wildcard's data); one gone after it answers
+/// what the zone then answers (the wildcard's data again, or nothing).
 pub fn planned_changes(before: &Expectations, after: &Expectations) -> Vec<PlannedChange> {
     let first = |e: &expectations::Expectation| e.windows.first().map(|w| w.accepted.clone());
     let mut changes: Vec<PlannedChange> = after
         .questions
         .iter()
-        .filter(|(q, e)| before.questions.get(*q).and_then(first) != first(e))
+        .filter(|(q, e)| before.answer(q).map(|(old, _)| old) != first(e))
         .filter_map(|(q, e)| {
             Some(PlannedChange {
                 question: q.clone(),
@@ -714,10 +721,13 @@ pub fn planned_changes(before: &Expectations, after: &Expectations) -> Vec<Plann
             .questions
             .iter()
             .filter(|(q, _)| !after.questions.contains_key(*q))
-            .map(|(q, e)| PlannedChange {
-                question: q.clone(),
-                after: Accepted::Nothing,
-                ttl: e.ttl,
+            .filter_map(|(q, e)| {
+                let (now, ttl) = after.resolve(q).unwrap_or((Accepted::Nothing, e.ttl));
+                (first(e) != Some(now.clone())).then(|| PlannedChange {
+                    question: q.clone(),
+                    after: now,
+                    ttl: e.ttl.max(ttl),
+                })
             }),
     );
     changes
@@ -753,11 +763,15 @@ pub fn cutover_changes(scenario: &Scenario, request: &Value) -> Vec<PlannedChang
 
 /// Before changes whose times will only be known later (a cutover's come from the
 /// execution's history): their questions are asked in every round and judged when the
-/// prober stops. A question a change creates has no data before it.
+/// prober stops. A question a change creates answers before it what the zone answers for
+/// it (nothing, or a wildcard's data).
 pub fn defer_changes(expectations: &mut Expectations, changes: &[PlannedChange]) {
     for change in changes {
         if !expectations.questions.contains_key(&change.question) {
-            expectations.insert(change.question.clone(), Accepted::Nothing, change.ttl, true);
+            let (before, ttl) = expectations
+                .resolve(&change.question)
+                .unwrap_or((Accepted::Nothing, change.ttl));
+            expectations.insert(change.question.clone(), before, ttl.max(change.ttl), true);
         }
         expectations.defer(&change.question);
     }
@@ -1044,7 +1058,7 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
     let count = |field: &str| observed[field].as_u64().unwrap_or(0);
     let resolvers = observed["perResolver"].as_object().map_or(0, |r| r.len());
     let mut lines = vec![format!(
-        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}{}",
+        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}{}{}",
         count("queries"),
         count("wrong"),
         count("servfail"),
@@ -1052,6 +1066,14 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
         count("timeouts"),
         if count("otherRcode") > 0 {
             format!(", {} other rcodes", count("otherRcode"))
+        } else {
+            String::new()
+        },
+        if count("notAskedOutside") > 0 {
+            format!(
+                "; {} RRsets not asked (delegated to name servers outside the world)",
+                count("notAskedOutside")
+            )
         } else {
             String::new()
         },
@@ -1520,5 +1542,203 @@ mod tests {
             judge(never.windows(&www), &old, 90_000, 90_000),
             Verdict::Correct
         );
+    }
+
+    /// The bundled example with a wildcard CNAME at its apex, to the apex: every name the
+    /// zone does not hold answers the apex's data.
+    fn wildcarded() -> Scenario {
+        let base = Scenario::example();
+        let mut records = base.records.clone();
+        records.push(RecordSet::simple(
+            Name::parse("*.example.com").expect("name"),
+            RrType::CNAME,
+            2,
+            &["example.com."],
+        ));
+        Scenario { records, ..base }
+    }
+
+    fn with_records(base: &Scenario, add: &[RecordSet], delete: &[&Question]) -> Scenario {
+        let mut records: Vec<RecordSet> = base
+            .records
+            .iter()
+            .filter(|r| {
+                !delete
+                    .iter()
+                    .any(|q| q.name == r.name && q.rtype == r.rtype)
+                    && !add.iter().any(|x| x.key() == r.key())
+            })
+            .cloned()
+            .collect();
+        records.extend(add.iter().cloned());
+        Scenario {
+            records,
+            ..base.clone()
+        }
+    }
+
+    fn apex_a() -> Answer {
+        answer(ResponseCode::NoError, &["example.com. 2 IN A 203.0.113.10"])
+    }
+
+    #[test]
+    fn a_name_created_under_a_wildcard_answers_the_wildcards_data_before_and_its_own_after() {
+        let base = wildcarded();
+        let created = Question {
+            name: Name::parse("fault-edit-both.example.com").expect("name"),
+            rtype: RrType::A,
+        };
+        let record = |v: &str| RecordSet::simple(created.name.clone(), RrType::A, 2, &[v]);
+        let (source, target) = (record("192.0.2.203"), record("192.0.2.204"));
+        let mut e = expectations_for(&base).expectations;
+        let (edits, meanwhile) = edit_changes(
+            &e,
+            &with_records(&base, std::slice::from_ref(&target), &[]),
+            &[
+                with_records(&base, &[source], &[]),
+                with_records(&base, &[target], &[]),
+            ],
+        );
+        let edited: Vec<String> = edits.iter().map(|c| c.question.to_string()).collect();
+        assert_eq!(edited, ["fault-edit-both.example.com. A"]);
+        defer_changes(&mut e, &edits);
+        let clock = EditClock::default();
+        clock.made(10_000, 14_000);
+        clock.carried(12_000);
+        apply_edit_times(&mut e, &edits, &meanwhile, &clock.times());
+        let own = |v: &str| {
+            answer(
+                ResponseCode::NoError,
+                &[&format!("fault-edit-both.example.com. 2 IN A {v}")],
+            )
+        };
+        let nx = answer(ResponseCode::NXDomain, &[]);
+        let judged = |a: &Answer, t: i64| judge(e.windows(&created), a, t, t);
+        // Before the edit: the wildcard's answer, followed to the apex.
+        assert_eq!(judged(&apex_a(), 9_999), Verdict::Correct);
+        assert_eq!(
+            judged(&nx, 9_999),
+            Verdict::NxDomain,
+            "the wildcard answers"
+        );
+        assert_eq!(judged(&own("192.0.2.204"), 9_999), Verdict::Wrong);
+        // Between the edit and the carry: either zone's version, or the wildcard's.
+        assert_eq!(judged(&own("192.0.2.203"), 11_000), Verdict::Correct);
+        assert_eq!(judged(&own("192.0.2.204"), 11_000), Verdict::Correct);
+        assert_eq!(judged(&apex_a(), 11_000), Verdict::Correct);
+        // Once carried and lingered out: only its own, the winner.
+        let settled = 12_001 + LINGER;
+        assert_eq!(judged(&own("192.0.2.204"), settled), Verdict::Correct);
+        assert_eq!(judged(&apex_a(), settled), Verdict::Wrong);
+        assert_eq!(judged(&own("192.0.2.203"), settled), Verdict::Wrong);
+    }
+
+    #[test]
+    fn a_deleted_name_under_a_wildcard_falls_back_to_the_wildcards_answer() {
+        let base = wildcarded();
+        let mail = Question {
+            name: Name::parse("mail.example.com").expect("name"),
+            rtype: RrType::A,
+        };
+        let mut e = expectations_for(&base).expectations;
+        let (edits, meanwhile) = edit_changes(&e, &with_records(&base, &[], &[&mail]), &[]);
+        let edited: Vec<String> = edits.iter().map(|c| c.question.to_string()).collect();
+        assert_eq!(edited, ["mail.example.com. A"]);
+        defer_changes(&mut e, &edits);
+        let clock = EditClock::default();
+        clock.made(20_000, 24_000);
+        clock.carried(21_000);
+        apply_edit_times(&mut e, &edits, &meanwhile, &clock.times());
+        let old = answer(
+            ResponseCode::NoError,
+            &["mail.example.com. 2 IN A 203.0.113.25"],
+        );
+        let nx = answer(ResponseCode::NXDomain, &[]);
+        let judged = |a: &Answer, t: i64| judge(e.windows(&mail), a, t, t);
+        assert_eq!(judged(&old, 19_999), Verdict::Correct);
+        assert_eq!(
+            judged(&apex_a(), 19_999),
+            Verdict::Wrong,
+            "mail exists: not synthesized"
+        );
+        assert_eq!(judged(&apex_a(), 20_500), Verdict::Correct);
+        let settled = 21_001 + LINGER;
+        assert_eq!(judged(&apex_a(), settled), Verdict::Correct);
+        assert_eq!(judged(&old, settled), Verdict::Wrong, "old after the carry");
+        assert_eq!(
+            judged(&nx, settled),
+            Verdict::NxDomain,
+            "the wildcard answers a deleted name"
+        );
+    }
+
+    #[test]
+    fn a_name_created_beside_no_wildcard_still_has_no_data_before() {
+        let base = Scenario::example();
+        let created = Question {
+            name: Name::parse("fault-edit-source.example.com").expect("name"),
+            rtype: RrType::A,
+        };
+        let record = RecordSet::simple(created.name.clone(), RrType::A, 2, &["192.0.2.201"]);
+        let mut e = expectations_for(&base).expectations;
+        let (edits, meanwhile) = edit_changes(&e, &with_records(&base, &[record], &[]), &[]);
+        defer_changes(&mut e, &edits);
+        let clock = EditClock::default();
+        clock.made(10_000, 14_000);
+        clock.carried(12_000);
+        apply_edit_times(&mut e, &edits, &meanwhile, &clock.times());
+        let nx = answer(ResponseCode::NXDomain, &[]);
+        assert_eq!(
+            judge(e.windows(&created), &nx, 9_999, 9_999),
+            Verdict::Correct
+        );
+        assert_eq!(
+            judge(e.windows(&created), &apex_a(), 9_999, 9_999),
+            Verdict::Wrong
+        );
+    }
+
+    #[test]
+    fn rrsets_delegated_outside_the_world_are_counted_in_the_report_and_its_summary() {
+        let base = Scenario::example();
+        let n = |s: &str| Name::parse(s).expect("name");
+        let records = [
+            RecordSet::simple(n("ext.example.com"), RrType::NS, 2, &["ns1.elsewhere.net."]),
+            RecordSet::simple(n("ext.example.com"), RrType::DS, 2, &["1 13 2 3F6B"]),
+            RecordSet::simple(n("x.ext.example.com"), RrType::TXT, 2, &["\"occluded\""]),
+        ];
+        let derived = expectations_for(&with_records(&base, &records, &[]));
+        let observed = Observed {
+            not_asked: derived
+                .not_asked
+                .iter()
+                .map(|n| (n.question.to_string(), n.why.to_owned()))
+                .collect(),
+            ..Observed::default()
+        };
+        let json = observed.to_json();
+        assert_eq!(json["notAskedOutside"], 3, "{json:#}");
+        assert_eq!(
+            json["notAsked"][expectations::DELEGATED_OUTSIDE],
+            3,
+            "{json:#}"
+        );
+        assert!(
+            observed
+                .summary_line()
+                .ends_with("; 3 RRsets not asked (delegated to name servers outside the world)"),
+            "{}",
+            observed.summary_line()
+        );
+        // Not a problem: the report did not fail for them.
+        assert!(!observed.failed());
+        let plain = expectations_for(&base);
+        assert!(plain
+            .not_asked
+            .iter()
+            .all(|n| n.why != expectations::DELEGATED_OUTSIDE));
+        let observed = Observed::default();
+        assert_eq!(observed.to_json()["notAskedOutside"], 0);
+        assert!(!observed.summary_line().contains("not asked"));
     }
 }

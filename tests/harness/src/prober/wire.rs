@@ -11,12 +11,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::expectations::{canonical, record_type, Answer, DataSet, Question};
+use super::model::MAX_CHAIN;
 
 /// The largest UDP answer asked for (the DNS flag day 2020 size).
 const UDP_PAYLOAD: u16 = 1_232;
-
-/// How many CNAMEs an answer's chain is followed through.
-const MAX_CHAIN: usize = 16;
 
 /// A question ready for the wire.
 #[derive(Debug, Clone)]
