@@ -93,7 +93,12 @@ impl Work {
             "route53domains:GetOperationDetail",
         ];
         let mut actions: Vec<&'static str> = match self {
-            Work::Preflight => [READ, &write, &["route53:GetDNSSEC"]].concat(),
+            Work::Preflight => [
+                READ,
+                &write,
+                &["route53:GetDNSSEC", "route53:ListHostedZonesByName"],
+            ]
+            .concat(),
             Work::CreateZone => vec![
                 "route53:GetHostedZone",
                 "route53:ListHostedZonesByName",

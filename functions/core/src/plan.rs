@@ -382,8 +382,10 @@ fn admit(
 }
 
 /// The kept subdomains that cannot become zones of their own: a CNAME at the name, a
-/// name already delegated (NS), a subtree with no records.
-pub fn kept_name_blockers(source: &Zone, keep: &[Name]) -> Vec<Blocker> {
+/// name already delegated (NS), a subtree with no records. `cut_by_zonehop` are the kept
+/// names whose delegation an earlier execution of zonehop made (to the child zone it made
+/// for them): no blocker, delegate-subdomain adopts that cut on a second execution.
+pub fn kept_name_blockers(source: &Zone, keep: &[Name], cut_by_zonehop: &[Name]) -> Vec<Blocker> {
     let mut blockers = Vec::new();
     for kept in keep {
         let at = |rtype: RrType| source.iter().any(|r| r.name == *kept && r.rtype == rtype);
@@ -394,7 +396,7 @@ pub fn kept_name_blockers(source: &Zone, keep: &[Name]) -> Vec<Blocker> {
                 detail: format!("{kept} holds a CNAME, which cannot be a zone's apex: keep a name below it, or move the CNAME with the rest"),
             });
         }
-        if at(RrType::NS) {
+        if at(RrType::NS) && !cut_by_zonehop.contains(kept) {
             blockers.push(Blocker {
                 reason: BlockReason::KeptNameAlreadyDelegated,
                 record: format!("{kept} NS"),
@@ -1001,7 +1003,7 @@ mod tests {
     #[test]
     fn a_kept_name_holding_a_cname_cannot_become_a_zone() {
         let source = Zone::new([cname("dev.example.com", "elsewhere.example.net.")]);
-        let blockers = kept_name_blockers(&source, &[n("dev.example.com")]);
+        let blockers = kept_name_blockers(&source, &[n("dev.example.com")], &[]);
         assert_eq!(reasons(&blockers), [BlockReason::KeptNameIsCname]);
     }
 
@@ -1013,17 +1015,22 @@ mod tests {
             300,
             &["ns1.example.net."],
         )]);
-        let blockers = kept_name_blockers(&source, &[n("dev.example.com")]);
+        let blockers = kept_name_blockers(&source, &[n("dev.example.com")], &[]);
         assert_eq!(reasons(&blockers), [BlockReason::KeptNameAlreadyDelegated]);
+        // ... unless the cut is the one an earlier execution of zonehop made (a second
+        // execution after a failure adopts it).
+        let blockers =
+            kept_name_blockers(&source, &[n("dev.example.com")], &[n("dev.example.com")]);
+        assert!(blockers.is_empty(), "{blockers:?}");
     }
 
     #[test]
     fn a_kept_name_with_no_records_is_a_blocker_and_one_with_records_below_is_not() {
         let source = Zone::new([a("www.example.com", "192.0.2.1")]);
-        let blockers = kept_name_blockers(&source, &[n("dev.example.com")]);
+        let blockers = kept_name_blockers(&source, &[n("dev.example.com")], &[]);
         assert_eq!(reasons(&blockers), [BlockReason::KeptNameEmpty]);
         let source = Zone::new([a("api.dev.example.com", "192.0.2.1")]);
-        assert!(kept_name_blockers(&source, &[n("dev.example.com")]).is_empty());
+        assert!(kept_name_blockers(&source, &[n("dev.example.com")], &[]).is_empty());
     }
 
     #[test]

@@ -243,6 +243,37 @@ async fn a_new_execution_after_a_failure_adopts_the_zones_an_earlier_one_created
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_second_execution_after_the_cut_passes_preflight_with_its_kept_name_delegated() {
+    // GIVEN a first execution cut dev.example.com into the child zone it made, then failed.
+    let w = World::new();
+    delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
+        .await
+        .expect("cut");
+    // WHEN a second execution of the same request runs preflight
+    let mut body = preflight_request(&w);
+    body["keepInSource"] = json!(["dev.example.com"]);
+    body["executionId"] = json!("arn:aws:states:us-east-1:111111111111:execution:zonehop:run-2");
+    let out = run_preflight(&w, body.clone()).await;
+    // THEN the delegation to zonehop's own child zone is no blocker: delegate-subdomain
+    // adopts the cut.
+    assert!(out.is_ok(), "{out:?}");
+    // ... while a kept name delegated to other servers still is one.
+    let other = RecordSet::simple(
+        n("dev.example.com"),
+        RrType::NS,
+        300,
+        &["ns1.elsewhere.net."],
+    );
+    w.source.put_records(w.source_id(), [other]).expect("put");
+    body["executionId"] = json!("arn:aws:states:us-east-1:111111111111:execution:zonehop:run-3");
+    let refused = run_preflight(&w, body).await.expect_err("blocked");
+    assert!(
+        refused.to_string().contains("KeptNameAlreadyDelegated"),
+        "{refused}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn create_zone_creates_a_public_zone_with_its_own_servers() {
     let w = World::new();
     w.clear_calls();

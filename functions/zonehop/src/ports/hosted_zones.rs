@@ -47,6 +47,12 @@ pub fn left_by_an_earlier_execution(
     }
 }
 
+/// A CallerReference create-zone gives the target zones it creates (`zonehop-…`, not a
+/// child zone's `zonehop-child-…`).
+pub fn made_by_create_zone(reference: &str) -> bool {
+    reference.starts_with("zonehop-") && !reference.starts_with("zonehop-child-")
+}
+
 /// Where a ListResourceRecordSets page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageStart {

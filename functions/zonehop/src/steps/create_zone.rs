@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::ports::hosted_zones::{left_by_an_earlier_execution, HostedZone, HostedZones};
+use crate::ports::hosted_zones::{
+    left_by_an_earlier_execution, made_by_create_zone, HostedZone, HostedZones,
+};
 use crate::ports::retry::{RetryStats, Retrying};
 use crate::settings::Settings;
 use zonehop_core::name::Name;
@@ -100,9 +102,7 @@ pub async fn create_zone<R: HostedZones>(
         let zone = r53.get_zone(&ours.id).await?;
         return Ok(output(zone, false));
     }
-    let earlier = left_by_an_earlier_execution(&existing, |reference| {
-        reference.starts_with("zonehop-") && !reference.starts_with("zonehop-child-")
-    });
+    let earlier = left_by_an_earlier_execution(&existing, made_by_create_zone);
     if let Some(earlier) = earlier {
         // An execution that failed after creating it: this one goes on with it (sync-records
         // makes it hold what the source holds).

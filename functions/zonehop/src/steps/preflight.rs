@@ -22,7 +22,8 @@ use crate::ports::dns::lookup::{parent_addresses, parse_resolver, resolver_for};
 use crate::ports::dns::DnsClient;
 use crate::ports::executions::Executions;
 use crate::ports::hosted_zones::{
-    change_and_wait, check_is_public_zone_of, read_zone, HostedZone, HostedZones,
+    change_and_wait, check_is_public_zone_of, left_by_an_earlier_execution, made_by_create_zone,
+    read_zone, HostedZone, HostedZones,
 };
 use crate::ports::ledger::{lock_holder, Ledger, Lock};
 use crate::ports::registrar::Registrar;
@@ -236,12 +237,19 @@ pub async fn preflight<
     )
     .await;
     let registration = registrar_servers(registrar, &checked.domain, request).await?;
+    let resumed = resumed_target(
+        target,
+        &checked,
+        &source_zone.name_servers,
+        [live.as_slice(), registration.as_slice()],
+    )
+    .await?;
     check_stale_source(
         &checked.domain,
         &source_zone.name_servers,
         &live,
         request,
-        &registration,
+        (&registration, resumed.as_ref()),
         &mut findings,
     );
     let me = request
@@ -470,6 +478,37 @@ async fn read_zones<S: HostedZones, T: HostedZones>(
     Ok((source_zone, records))
 }
 
+/// The kept names an earlier execution already cut: the source delegates each to the child
+/// zone zonehop made for it (a public zone of that name in the source account, its
+/// CallerReference `zonehop-child-…`, the delegation naming exactly its servers).
+/// delegate-subdomain adopts such a cut on a second execution (`alreadyDelegated`).
+async fn cut_by_zonehop<S: HostedZones>(
+    source: &S,
+    records: &Zone,
+    keep: &[Name],
+) -> Result<Vec<Name>, Error> {
+    let mut out = Vec::new();
+    for kept in keep {
+        let Some(ns) = records
+            .iter()
+            .find(|r| r.name == *kept && r.rtype == RrType::NS)
+        else {
+            continue;
+        };
+        for zone in source.zones_named(kept).await? {
+            if zone.private || !zone.caller_reference.starts_with("zonehop-child-") {
+                continue;
+            }
+            let child = source.get_zone(&zone.id).await?;
+            if zonehop_core::delegation::same_servers(ns.values(), &child.name_servers) {
+                out.push(kept.clone());
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// DNSSEC signing, every record that cannot move (the plan's blockers), the kept names,
 /// aliases across the new cuts, CIDR collections, the records quota and the cutover
 /// records beside the source's.
@@ -505,9 +544,10 @@ async fn check_records<S: HostedZones>(
     let plan = plan_sync(&input, records, &Zone::default());
     findings.blockers.extend(plan.blockers.iter().cloned());
     findings.warnings.extend(plan.warnings.iter().cloned());
+    let cut_by_zonehop = cut_by_zonehop(source, records, &checked.keep).await?;
     findings
         .blockers
-        .extend(kept_name_blockers(records, &checked.keep));
+        .extend(kept_name_blockers(records, &checked.keep, &cut_by_zonehop));
     findings
         .blockers
         .extend(kept_below_delegations(records, domain, &checked.keep));
@@ -700,25 +740,79 @@ async fn registrar_servers<G: Registrar>(
     }
 }
 
+/// The target zone when the live delegation or the registration already names its servers
+/// (not the source's): an earlier execution swapped and ended (aborted, failed after the
+/// switch or after "safe"), and this one resumes the migration. Only looked for then: the
+/// request's target zone, else the one zonehop created for the domain (create-zone adopts
+/// it, `left_by_an_earlier_execution`).
+async fn resumed_target<T: HostedZones>(
+    target: &T,
+    checked: &Checked,
+    source_name_servers: &[String],
+    seen: [&[String]; 2],
+) -> Result<Option<HostedZone>, Error> {
+    let source_servers = canonical_servers(source_name_servers);
+    let elsewhere = seen
+        .iter()
+        .any(|servers| !servers.is_empty() && canonical_servers(servers) != source_servers);
+    if !elsewhere {
+        return Ok(None);
+    }
+    let zone = match &checked.target_id {
+        Some(id) => target.get_zone(id).await?,
+        None => {
+            let existing = target.zones_named(&checked.domain).await?;
+            match left_by_an_earlier_execution(&existing, made_by_create_zone) {
+                Some(zone) => target.get_zone(&zone.id).await?,
+                None => return Ok(None),
+            }
+        }
+    };
+    let servers = canonical_servers(&zone.name_servers);
+    let resumes = !servers.is_empty()
+        && seen
+            .iter()
+            .any(|seen| !seen.is_empty() && canonical_servers(seen) == servers);
+    Ok(resumes.then_some(zone))
+}
+
 /// A live delegation or registration that names other servers than the source zone's is
-/// a blocker, unless the request says why it is right (then a warning).
+/// a blocker, unless the request says why it is right (then a warning), or they are the
+/// servers of the target zone an earlier execution swapped to (`resumed`: a warning, and
+/// this execution resumes the migration).
 fn check_stale_source(
     domain: &Name,
     source_name_servers: &[String],
     live: &[String],
     request: &PreflightRequest,
-    registration: &[String],
+    (registration, resumed): (&[String], Option<&HostedZone>),
     findings: &mut Findings,
 ) {
     let source_servers = canonical_servers(source_name_servers);
+    let target_servers = resumed.map(|z| canonical_servers(&z.name_servers));
+    let resumes = |servers: &[String]| {
+        target_servers
+            .as_deref()
+            .is_some_and(|target| canonical_servers(servers) == target)
+    };
+    if let Some(zone) = resumed {
+        findings.warnings.push(warning(
+            domain.as_str(),
+            format!(
+                "the delegation already names the servers of the target zone {} (an earlier execution swapped before it ended): this execution resumes the migration from there",
+                zone.id
+            ),
+        ));
+    }
     let mut stale: Vec<String> = Vec::new();
-    if live != source_servers.as_slice() {
+    if live != source_servers.as_slice() && !resumes(live) {
         stale.push(format!(
             "the live delegation is {live:?}, not the source zone's servers {source_servers:?}"
         ));
     }
     if request.registrar.kind == RegistrarKind::Route53zone
         && canonical_servers(registration) != source_servers
+        && !resumes(registration)
     {
         // The parent zone is the registration: nothing can make another delegation right.
         findings.block(
@@ -732,6 +826,7 @@ fn check_stale_source(
     }
     if request.registrar.kind == RegistrarKind::Route53domains
         && canonical_servers(registration) != source_servers
+        && !resumes(registration)
     {
         stale.push(format!(
             "the registration names {registration:?}, not the source zone's servers {source_servers:?}"
