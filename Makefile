@@ -76,4 +76,4 @@ deploy: setup ## Build every function with SAM (cargo lambda, arm64) and deploy 
 
 rehearse: setup ## A whole local migration of the example zone through the state machine (ZONE=export.json DOMAIN=... KEEP=a.example.com,b.example.com for your own; REGISTRAR=manual, route53domains or route53zone, else chosen from DOMAIN; FAULTS=a,b,... injects faults, README "Faults"); report in REPORT_DIR (target/rehearsal)
 	cargo build --workspace --bins
-	CARGO_NET_OFFLINE=true scripts/in-netns cargo run -q --offline -p zonehop-rehearse --bin rehearse -- $(if $(ZONE),--zone $(ZONE)) $(if $(DOMAIN),--domain $(DOMAIN)) $(if $(KEEP),--keep $(KEEP)) $(if $(REGISTRAR),--registrar $(REGISTRAR)) $(if $(REQUEST),--request $(REQUEST)) $(if $(FAULTS),--faults $(FAULTS))
+	CARGO_NET_OFFLINE=true scripts/in-netns cargo run -q --offline -p zonehop-rehearse --bin rehearse -- $(if $(ZONE),--zone $(ZONE)) $(if $(DOMAIN),--domain $(DOMAIN)) $(if $(KEEP),--keep $(KEEP)) $(if $(REGISTRAR),--registrar $(REGISTRAR)) $(if $(REQUEST),--request $(REQUEST)) $(if $(FAULTS),--faults $(FAULTS)) $(if $(AGAIN),--again $(AGAIN))

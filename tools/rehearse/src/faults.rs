@@ -141,6 +141,12 @@ pub fn proxy_plan(faults: &Faults) -> ProxyPlan {
     if faults.contains(Fault::CleanupFails) {
         plan.deny.push("finalize".into());
     }
+    if faults.contains(Fault::CutoverFails) {
+        plan.deny.push("cutover".into());
+    }
+    if let Some(step) = faults.crash_step() {
+        plan.fail_after_invoke.push(step.to_owned());
+    }
     if faults.contains(Fault::EditStorm) {
         plan.gates = crate::storm::GATED
             .iter()
@@ -153,6 +159,31 @@ pub fn proxy_plan(faults: &Faults) -> ProxyPlan {
         plan.registrar = Some(RegistrarFault::Fails);
     }
     plan
+}
+
+/// The request with a cutover change when a fault needs the cutover phase to run
+/// (`cutover-fails`, `crash-at=cutover`, `abort-at=cutover`) and the request has none: one
+/// TXT record of its own, written to both zones after "safe". The line says so.
+pub fn with_drill_cutover(
+    faults: &Faults,
+    mut request: Value,
+    domain: &Name,
+) -> (Value, Option<String>) {
+    let needs = faults.contains(Fault::CutoverFails)
+        || faults.crash_step() == Some("cutover")
+        || faults.abort_phase() == Some("cutover");
+    if !needs || request["cutover"]["records"].is_array() {
+        return (request, None);
+    }
+    let name = format!(
+        "zonehop-cutover-drill.{}",
+        domain.as_str().trim_end_matches('.')
+    );
+    request["cutover"] = json!({ "records": [
+        { "name": name, "type": "TXT", "values": ["\"cutover drill\""], "ttl": 60 }
+    ] });
+    let line = format!("the request gains a cutover change for the fault: {name} TXT");
+    (request, Some(line))
 }
 
 /// How each fault is injected (the report's `mechanism`).
@@ -172,6 +203,9 @@ fn mechanism(fault: Fault) -> String {
         Fault::CleanupFails => "the fault proxy answers every Route 53 call of finalize with 403 AccessDenied".into(),
         Fault::NewSideWrong => format!("the target zone's first name server answers {WRONG_A} for its A records (a tampered copy) from the first round after the swap"),
         Fault::SecondExecution => "a second execution with the same request started at the first Check Propagation after the swap".into(),
+        Fault::CrashAt(step) => format!("the fault proxy forwards every invoke of {step} and answers it as a crashed runtime (Runtime.ExitError, no Retry covers it) once the function has done its work"),
+        Fault::AbortAt(phase) => format!("StopExecution once the execution has invoked the {phase} phase's function (the invocation runs on)"),
+        Fault::CutoverFails => "the request gains a cutover change (a TXT record); the fault proxy answers every Route 53 call of cutover with 403 AccessDenied".into(),
     }
 }
 
@@ -224,6 +258,8 @@ pub struct FaultRun {
     storm: Option<Storm>,
     /// The target zone, once the execution has made it known.
     target_zone: Option<String>,
+    /// The execution the faults act on (`abort-at=` stops it).
+    execution: Option<String>,
 }
 
 impl FaultRun {
@@ -263,6 +299,33 @@ impl FaultRun {
             errors: Vec::new(),
             storm: None,
             target_zone: None,
+            execution: None,
+        }
+    }
+
+    /// The execution the faults act on, once started.
+    pub fn set_execution(&mut self, arn: &str) {
+        self.execution = Some(arn.to_owned());
+    }
+
+    /// Ends every injection (`AGAIN=1`, before the second execution): the proxy forwards
+    /// untouched and every silenced server answers again.
+    pub async fn disarm(&mut self, stage: &Stage) {
+        if let Some(proxy) = &self.proxy {
+            proxy.disarm();
+        }
+        self.end(stage).await;
+        let tampered: Vec<String> = self
+            .records
+            .iter()
+            .filter(|r| r.fault == Fault::NewSideWrong && r.injected_ms.is_some())
+            .filter_map(|r| r.detail["server"].as_str().map(str::to_owned))
+            .collect();
+        for server in tampered {
+            if let Err(e) = stage.world.unfreeze_server(&server).await {
+                self.errors
+                    .push(format!("new-side-wrong: {server} not restored: {e}"));
+            }
         }
     }
 
@@ -410,6 +473,7 @@ impl FaultRun {
                 .and_then(|arn| arn.rsplit(':').next().map(str::to_owned));
             if let Some(function) = self.last_scheduled.clone() {
                 lines.extend(self.storm_task(&function, stage, target_zone).await);
+                lines.extend(self.abort_at(&function, local, execution_name).await);
             }
         }
         if let (Some(storm), Some(state)) = (&mut self.storm, event.state_entered()) {
@@ -498,6 +562,41 @@ impl FaultRun {
             }
         }
         lines
+    }
+
+    /// `abort-at=PHASE`: StopExecution once the phase's function is invoked (once).
+    async fn abort_at(
+        &mut self,
+        function: &str,
+        local: &LocalStepFunctions,
+        execution_name: &str,
+    ) -> Vec<String> {
+        let Some(phase) = self.faults.abort_phase() else {
+            return Vec::new();
+        };
+        let due = zonehop_world::faults::phase_function(phase) == Some(function);
+        let fault = Fault::AbortAt(phase);
+        if !due || self.record(fault).is_some_and(|r| r.injected_ms.is_some()) {
+            return Vec::new();
+        }
+        let Some(arn) = self.execution.clone() else {
+            self.errors.push(format!(
+                "abort-at={phase}: the execution {execution_name} is not known"
+            ));
+            return Vec::new();
+        };
+        match local.sfn.stop_execution(&arn).await {
+            Ok(()) => {
+                self.injected(fault, json!({ "phase": phase, "function": function }));
+                vec![format!(
+                    "  ⚡ abort-at={phase}: StopExecution while {function} runs"
+                )]
+            }
+            Err(e) => {
+                self.errors.push(format!("abort-at={phase}: {e}"));
+                Vec::new()
+            }
+        }
     }
 
     /// Silences the world's servers the faults name, from now.
@@ -756,6 +855,10 @@ impl FaultRun {
                     first_injection("UpdateDomainNameservers held")
                 }
                 Fault::CleanupFails => first_injection("AccessDenied for finalize"),
+                Fault::CutoverFails => first_injection("AccessDenied for cutover"),
+                Fault::CrashAt(step) => {
+                    first_injection(&format!("{step} invoke answered as a crash"))
+                }
                 _ => record.injected_ms,
             };
             let Some(from) = injected else {
@@ -791,11 +894,13 @@ impl FaultRun {
             };
             let until = recovered.unwrap_or(end_ms);
             entry["rounds"] = json!(rounds_between(from, until));
-            entry["seconds"] = json!(((until - from) as f64 / 100.0).round() / 10.0);
+            entry["seconds"] = json!(((until - from).max(0) as f64 / 100.0).round() / 10.0);
             entry["recovered"] = json!(recovered.is_some());
             entry["taskFailures"] = json!(failures_between(from, until));
             let outcome = if status == "SUCCEEDED" {
                 "SUCCEEDED".to_owned()
+            } else if status == "ABORTED" {
+                "ABORTED (StopExecution), not rolled back".to_owned()
             } else if rolled_back {
                 format!(
                     "rolled back ({})",

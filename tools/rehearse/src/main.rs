@@ -88,6 +88,9 @@ struct Args {
     domain_given: bool,
     /// `--faults LIST` (FAULTS=).
     faults: Faults,
+    /// `--again 1` (AGAIN=1): once the first execution has ended, a second one of the same
+    /// request, faults off.
+    again: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -99,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
         request: None,
         domain_given: false,
         faults: Faults::default(),
+        again: false,
     };
     let mut keep_given = false;
     let mut it = std::env::args().skip(1);
@@ -112,6 +116,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--request" => args.request = (!value.is_empty()).then(|| PathBuf::from(value)),
             "--faults" => args.faults = Faults::parse(&value).map_err(|e| format!("FAULTS: {e}"))?,
+            "--again" => {
+                args.again = match value.as_str() {
+                    "1" | "yes" | "true" => true,
+                    "0" | "no" | "false" | "" => false,
+                    other => return Err(format!("AGAIN={other}: 1 or 0")),
+                }
+            }
             "--keep" => {
                 keep_given = true;
                 args.keep.extend(
@@ -137,7 +148,7 @@ fn parse_args() -> Result<Args, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option {other} (--zone, --domain, --keep, --registrar, --request, --faults)"
+                    "unknown option {other} (--zone, --domain, --keep, --registrar, --request, --faults, --again)"
                 ))
             }
         }
@@ -379,6 +390,7 @@ async fn main() -> ExitCode {
         user_request.as_ref(),
         &args.faults,
         storm_plan,
+        args.again,
     )
     .await
     {
@@ -395,8 +407,15 @@ async fn main() -> ExitCode {
         }
     };
     let mut report = outcome.report;
-    report["status"] = json!(outcome.status);
-    report["error"] = outcome.error;
+    // With AGAIN=1 the top level is the first execution's and `again` the second's, whose
+    // end (judged with the lost edits and the prober across both) is the rehearsal's.
+    let judged = if report.get("again").is_some() {
+        &mut report["again"]
+    } else {
+        &mut report
+    };
+    judged["status"] = json!(outcome.status);
+    judged["error"] = outcome.error;
     report["domain"] = json!(args.domain);
     report["zoneFile"] = json!(args.zone.display().to_string());
     report["keepInSource"] = json!(args.keep);
@@ -450,6 +469,7 @@ async fn rehearse(
     user_request: Option<&Value>,
     fault_list: &Faults,
     storm_plan: Option<storm::StormPlan>,
+    again: bool,
 ) -> Result<Outcome, SetupError> {
     let log = report_dir.join("functions.log");
     say(&format!(
@@ -518,6 +538,14 @@ async fn rehearse(
         }
         None => (stage.request(scenario), json!({})),
     };
+    // cutover-fails (and a crash or abort at cutover) need the phase to run.
+    let request = match faults::with_drill_cutover(fault_list, request, &stage.domain) {
+        (request, Some(line)) => {
+            say(&format!("  {line}"));
+            request
+        }
+        (request, None) => request,
+    };
     // Invariant 6, observed: every resolver is asked for the zone's names from before the
     // first write until the execution has ended (tests/src/prober).
     let edits = faults::edits(fault_list, &stage.domain, scenario.ttl);
@@ -574,38 +602,57 @@ async fn rehearse(
     // The same watch and report code as `zonehop watch` and `zonehop report` on an
     // execution in AWS, here through aws-sdk-sfn against moto.
     let sfn = Sfn::new(&stage.base);
+    let driver = Driver {
+        local: &local,
+        stage: &stage,
+        sfn: &sfn,
+        request: &request,
+    };
     let mut progress = Progress::default();
     let mut view = View::new();
-    let mut started_arn: Option<String> = None;
-    let execution = match stage.start(&local, &name, &request).await {
-        Ok(arn) => {
-            started_arn = Some(arn.clone());
-            let mut operator = RehearsalOperator {
-                local: &local,
-                stage: &stage,
-                request: &request,
-                name: &name,
-                faults: &mut fault_run,
-            };
-            follow(
-                &sfn,
-                &arn,
-                &mut progress,
-                &mut view,
-                &mut operator,
-                FollowOptions {
-                    poll: Duration::from_millis(200),
-                    timeout: Some(execution_timeout()),
-                },
-            )
-            .await
-            .map(|history| (arn, history))
+    let (started_arn, execution) = driver
+        .execute(&name, &mut fault_run, &mut progress, &mut view)
+        .await;
+    // AGAIN=1: whatever the first execution's end, the same request again in the same
+    // world, faults off; the prober goes on across both.
+    let second = match (&execution, again) {
+        (Ok((arn, history)), true) => {
+            let (first, _) = report::from_history(arn, history, &resolvers);
+            fault_run.disarm(&stage).await;
+            let again_name = format!("{name}-again");
+            say("");
+            say(&format!(
+                "· AGAIN=1: the first execution ended {}; start {again_name} with the same request, faults off",
+                first["status"].as_str().unwrap_or("?")
+            ));
+            say("");
+            let mut quiet = faults::FaultRun::new(Faults::default(), None, round, Vec::new());
+            let mut again_progress = Progress::default();
+            let (_, ended) = driver
+                .execute(&again_name, &mut quiet, &mut again_progress, &mut view)
+                .await;
+            Some((ended, again_progress))
         }
-        Err(e) => Err(OperatorError::Aws {
-            operation: "StartExecution".to_owned(),
-            code: e.code().map(str::to_owned),
-            message: e.to_string(),
-        }),
+        _ => None,
+    };
+    // The prober judges the cutover by every execution's phases.
+    let phases: Vec<zonehop_operator::progress::Phase> = progress
+        .phases
+        .iter()
+        .chain(second.iter().flat_map(|(_, p)| p.phases.iter()))
+        .cloned()
+        .collect();
+    let progress = match &second {
+        // The zones the second execution ended on (it adopts the first's target zone, or
+        // makes one when the first stopped before).
+        Some((_, again_progress)) => Progress {
+            target_zone_id: again_progress
+                .target_zone_id
+                .clone()
+                .or(progress.target_zone_id.clone()),
+            ..progress
+        },
+        None => progress,
     };
     // Where each edit ended, read before the prober stops, so that a carry made by the
     // last function is known to it.
@@ -614,7 +661,7 @@ async fn rehearse(
         .await;
     // The prober stops before any silenced server answers again (what it queued meanwhile
     // would be answered late and stale).
-    let observed = probing.stop(&progress.phases).await;
+    let observed = probing.stop(&phases).await;
     fault_run.end(&stage).await;
     let (arn, history) = match execution {
         Ok(ended) => ended,
@@ -711,8 +758,17 @@ async fn rehearse(
         fault_run
             .check_carried(&stage, progress.target_zone_id.as_deref())
             .await;
+        // The faults are the first execution's: judged by its own end (ABORTED included).
+        let first_status = report["status"].as_str().unwrap_or(status).to_owned();
         report["faults"] = fault_run
-            .report(&history, status, &error, &local, &stage, &scenario.keep)
+            .report(
+                &history,
+                &first_status,
+                &error,
+                &local,
+                &stage,
+                &scenario.keep,
+            )
             .await;
         for line in fault_lines(&report["faults"]) {
             say(&line);
@@ -721,6 +777,28 @@ async fn rehearse(
             say(&line);
         }
     }
+    // AGAIN=1: the second execution's report is `again` (the same shape, with its status),
+    // and its end is the rehearsal's.
+    let (status, error) = match &second {
+        Some((ended, _)) => {
+            let again_report = match ended {
+                Ok((arn, history)) => report::from_history(arn, history, &resolvers).0,
+                Err(e) => json!({
+                    "status": "FAILED",
+                    "error": { "errorType": "ExecutionDidNotEnd", "cause": e.to_string() },
+                }),
+            };
+            let again_status = if again_report["status"] == "SUCCEEDED" {
+                "SUCCEEDED"
+            } else {
+                "FAILED"
+            };
+            let again_error = again_report["error"].clone();
+            report["again"] = again_report;
+            (again_status, again_error)
+        }
+        None => (status, error),
+    };
     // Nothing written in either zone is lost (issue #10 point 5, issue #20): a lost edit is
     // the failure, whatever wrong answers it also caused.
     let lost = fault_run.edits_lost();
@@ -747,6 +825,14 @@ async fn rehearse(
     for line in report::summary_lines(&report) {
         view.say(&line);
     }
+    if report.get("again").is_some() {
+        view.say("second execution (AGAIN=1):");
+        for line in report::summary_lines(&report["again"]) {
+            if !line.is_empty() {
+                view.say(&format!("  {line}"));
+            }
+        }
+    }
     for line in summary_lines(&report["observed"]) {
         view.say(&format!("  {line}"));
     }
@@ -760,6 +846,62 @@ async fn rehearse(
         error,
         report,
     })
+}
+
+/// What every execution of a rehearsal runs in: the world, the request.
+struct Driver<'a> {
+    local: &'a LocalStepFunctions,
+    stage: &'a Stage,
+    sfn: &'a Sfn,
+    request: &'a Value,
+}
+
+type Ended = Result<(String, Vec<HistoryEvent>), OperatorError>;
+
+impl Driver<'_> {
+    /// Starts the execution `name` of the request and follows it to its end, with the
+    /// rehearsal's operator and `faults` acting as it goes; the ARN once started.
+    async fn execute(
+        &self,
+        name: &str,
+        faults: &mut faults::FaultRun,
+        progress: &mut Progress,
+        view: &mut View,
+    ) -> (Option<String>, Ended) {
+        let arn = match self.stage.start(self.local, name, self.request).await {
+            Ok(arn) => arn,
+            Err(e) => {
+                let error = OperatorError::Aws {
+                    operation: "StartExecution".to_owned(),
+                    code: e.code().map(str::to_owned),
+                    message: e.to_string(),
+                };
+                return (None, Err(error));
+            }
+        };
+        faults.set_execution(&arn);
+        let mut operator = RehearsalOperator {
+            local: self.local,
+            stage: self.stage,
+            request: self.request,
+            name,
+            faults,
+        };
+        let ended = follow(
+            self.sfn,
+            &arn,
+            progress,
+            view,
+            &mut operator,
+            FollowOptions {
+                poll: Duration::from_millis(200),
+                timeout: Some(execution_timeout()),
+            },
+        )
+        .await
+        .map(|history| (arn.clone(), history));
+        (Some(arn), ended)
+    }
 }
 
 /// The rehearsal's operator (`--registrar manual`): when the execution asks, sets the name

@@ -7,7 +7,10 @@
 //!   new servers, and every resolver answer correct (the rehearsal fails on any other);
 //! - broken ones (registrar-fails, new-side-wrong, operator-silent) end rolled back, with the
 //!   registration and the source apex NS on the source zone's own servers as before;
-//! - cleanup-fails ends Failed After Safe with the registration on the new servers.
+//! - cleanup-fails ends Failed After Safe with the registration on the new servers;
+//! - with `AGAIN=1` (issue #21), whatever the first execution's end (a crash at a step, an
+//!   abort in a phase, a failed registrar, a failed cutover), the second execution of the
+//!   same request, faults off, ends healthy: the zones exact, no wrong answer across both.
 //!
 //! Every assertion is the fault's required outcome (README, "Faults"), never weakened.
 
@@ -171,17 +174,24 @@ fn edit(label: &str, value: &str) -> RecordSet {
     )
 }
 
-/// The healthy outcome: SUCCEEDED, both zones as a fault-free run leaves them plus `edits`,
-/// the registration and both apex NS on the new servers, no wrong answer observed.
+/// The rehearsal with `FAULTS=faults` and `AGAIN=1`: a second execution once the first ends.
+fn rehearse_again(faults: &str) -> Run {
+    rehearse_with(faults, &["--again", "1"])
+}
+
+/// The healthy outcome: SUCCEEDED (the second execution's end with `AGAIN=1`), both zones as
+/// a fault-free run leaves them plus `edits`, the registration and both apex NS on the new
+/// servers, no wrong answer observed (across both executions).
 fn assert_healthy(run: &Run, edits: &[RecordSet]) {
     let report = &run.report;
+    let last = report.get("again").unwrap_or(report);
     assert_eq!(
         run.code,
         Some(0),
         "the rehearsal failed: {:#}",
-        report["error"]
+        last["error"]
     );
-    assert_eq!(report["status"], "SUCCEEDED", "{report:#}");
+    assert_eq!(last["status"], "SUCCEEDED", "{report:#}");
     let (domain, kept) = (domain(), kept());
     let export = load_export(&std::fs::read_to_string(example_zone_file()).expect("example"))
         .expect("example");
@@ -368,6 +378,77 @@ fn registrar_fails_rolls_back() {
     assert_injected(&run, "registrar-fails");
     assert_eq!(run.report["error"]["errorType"], "RegistrarOperationFailed");
     assert_rolled_back(&run);
+}
+
+/// The first execution's end, read from the report's top level (AGAIN=1 keeps it there).
+fn first_end(run: &Run) -> (&str, &str, &Value) {
+    let report = &run.report;
+    assert!(
+        report["again"].is_object(),
+        "no second execution: {report:#}"
+    );
+    (
+        report["status"].as_str().unwrap_or_default(),
+        report["error"]["errorType"].as_str().unwrap_or_default(),
+        &report["error"]["rolledBack"],
+    )
+}
+
+#[test]
+fn after_a_crash_at_sync_records_a_second_execution_converges() {
+    // GIVEN sync-records does its work and then crashes, past its retries: the first
+    // execution fails before the swap, with the child zone cut and the target half-synced.
+    let run = rehearse_again("crash-at=sync-records");
+    let entry = assert_injected(&run, "crash-at=sync-records");
+    assert!(
+        entry["proxy"]["crashedInvokes"].as_u64() >= Some(1),
+        "{entry:#}"
+    );
+    let (status, error, _) = first_end(&run);
+    assert_eq!((status, error), ("FAILED", "Runtime.ExitError"));
+    // THEN the second execution adopts the cut and the target zone and ends exact.
+    assert_healthy(&run, &[]);
+}
+
+#[test]
+fn after_a_registrar_failure_and_its_rollback_a_second_execution_sends_a_new_update_and_converges()
+{
+    let run = rehearse_again("registrar-fails");
+    assert_injected(&run, "registrar-fails");
+    let (status, error, rolled_back) = first_end(&run);
+    assert_eq!((status, error), ("FAILED", "RegistrarOperationFailed"));
+    assert_eq!(*rolled_back, true);
+    // The registration ends on the new servers: the FAILED operation was not polled again.
+    assert_healthy(&run, &[]);
+}
+
+#[test]
+fn after_an_abort_in_the_window_a_second_execution_converges_without_a_rollback() {
+    // GIVEN the first execution is stopped (StopExecution) once the parent has been asked
+    // to switch: nothing rolls back, the registration already names the new servers.
+    let run = rehearse_again("abort-at=check-propagation");
+    assert_injected(&run, "abort-at=check-propagation");
+    let (status, _, _) = first_end(&run);
+    assert_eq!(status, "ABORTED");
+    assert_healthy(&run, &[]);
+}
+
+#[test]
+fn after_a_failed_cutover_past_safe_a_second_execution_converges_with_the_cutover_made() {
+    let run = rehearse_again("cutover-fails");
+    let entry = assert_injected(&run, "cutover-fails");
+    assert!(entry["proxy"]["denied"].as_u64() > Some(0), "{entry:#}");
+    let (status, error, rolled_back) = first_end(&run);
+    assert_eq!((status, error), ("FAILED", "AccessDenied"));
+    assert_eq!(*rolled_back, false, "nothing rolls back after safe");
+    // The cutover change the rehearsal added for the fault is in both zones at the end.
+    let cutover = RecordSet::simple(
+        Name::parse("zonehop-cutover-drill.example.com").expect("name"),
+        RrType::TXT,
+        60,
+        &["\"cutover drill\""],
+    );
+    assert_healthy(&run, &[cutover]);
 }
 
 #[test]

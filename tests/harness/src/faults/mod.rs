@@ -55,10 +55,55 @@ pub enum Fault {
     NewSideWrong,
     /// A second execution for the same domain starts during this one (after the swap).
     SecondExecution,
+    /// Every invoke of this step's function does the function's work and then fails as a
+    /// crashed Lambda (`Runtime.ExitError`, which no Retry covers): the step's effects are
+    /// in place but the execution sees it fail, past its retries.
+    CrashAt(&'static str),
+    /// StopExecution once this phase's function has been invoked (mid-invocation).
+    AbortAt(&'static str),
+    /// Every Route 53 call of cutover is refused (AccessDenied), after "safe" (the request
+    /// gains a cutover change so that the phase runs).
+    CutoverFails,
+}
+
+/// The steps `crash-at=` may name: the migration's function binaries, in the order they run
+/// (rollback is not one: a crashed rollback is `Rollback Failed`, its own drill).
+pub const STEPS: [&str; 11] = [
+    "preflight",
+    "create-zone",
+    "delegate-subdomain",
+    "sync-records",
+    "verify-zones",
+    "lower-ns-ttl",
+    "swap-nameservers",
+    "carry-edits",
+    "check-propagation",
+    "cutover",
+    "finalize",
+];
+
+/// The phases `abort-at=` may name (as the execution's events name them) and the function
+/// whose invoke marks the moment to stop.
+pub const PHASES: [(&str, &str); 10] = [
+    ("preflight", "preflight"),
+    ("create-zone", "create-zone"),
+    ("delegate-subdomains", "delegate-subdomain"),
+    ("sync-records", "sync-records"),
+    ("verify-zones", "verify-zones"),
+    ("lower-ns-ttl", "lower-ns-ttl"),
+    ("swap-nameservers", "swap-nameservers"),
+    ("check-propagation", "check-propagation"),
+    ("cutover", "cutover"),
+    ("finalize", "finalize"),
+];
+
+/// The function whose invoke marks `phase` (`abort-at=`).
+pub fn phase_function(phase: &str) -> Option<&'static str> {
+    PHASES.iter().find(|(p, _)| *p == phase).map(|(_, f)| *f)
 }
 
 /// Every fault name, as FAULTS spells it (`api-faults` takes `=N`).
-pub const FAULT_NAMES: [&str; 16] = [
+pub const FAULT_NAMES: [&str; 19] = [
     "resolver-outage",
     "probe-dead",
     "parent-timeout",
@@ -75,17 +120,24 @@ pub const FAULT_NAMES: [&str; 16] = [
     "cleanup-fails",
     "new-side-wrong",
     "second-execution",
+    "crash-at=STEP",
+    "abort-at=PHASE",
+    "cutover-fails",
 ];
 
 /// Why a FAULTS list cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaultError {
-    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong, second-execution)")]
+    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong, second-execution, crash-at=STEP, abort-at=PHASE, cutover-fails)")]
     Unknown(String),
+    #[error("crash-at={0}: not a step (steps: preflight, create-zone, delegate-subdomain, sync-records, verify-zones, lower-ns-ttl, swap-nameservers, carry-edits, check-propagation, cutover, finalize)")]
+    UnknownStep(String),
+    #[error("abort-at={0}: not a phase (phases: preflight, create-zone, delegate-subdomains, sync-records, verify-zones, lower-ns-ttl, swap-nameservers, check-propagation, cutover, finalize)")]
+    UnknownPhase(String),
     #[error("api-faults={0}: N is a percentage, a whole number from 1 to 100")]
     BadPercent(String),
-    #[error("`{0}` needs a value: api-faults=N")]
+    #[error("`{0}` needs a value: api-faults=N, crash-at=STEP, abort-at=PHASE")]
     MissingValue(String),
     #[error("`{name}` takes no value (got `{name}={value}`)")]
     UnexpectedValue { name: String, value: String },
@@ -100,6 +152,8 @@ impl Fault {
     pub fn name(self) -> String {
         match self {
             Fault::ApiFaults(n) => format!("api-faults={n}"),
+            Fault::CrashAt(step) => format!("crash-at={step}"),
+            Fault::AbortAt(phase) => format!("abort-at={phase}"),
             other => other.base_name().to_owned(),
         }
     }
@@ -123,6 +177,9 @@ impl Fault {
             Fault::CleanupFails => "cleanup-fails",
             Fault::NewSideWrong => "new-side-wrong",
             Fault::SecondExecution => "second-execution",
+            Fault::CrashAt(_) => "crash-at",
+            Fault::AbortAt(_) => "abort-at",
+            Fault::CutoverFails => "cutover-fails",
         }
     }
 
@@ -132,8 +189,11 @@ impl Fault {
             Fault::RegistrarFails | Fault::NewSideWrong | Fault::OperatorSilent => {
                 "rolled back: the registration and the source apex NS as before"
             }
-            Fault::CleanupFails => {
-                "Failed After Safe with finalize's error: the registration stays on the new servers, nothing rolled back"
+            Fault::CleanupFails | Fault::CutoverFails => {
+                "Failed After Safe with the step's error: the registration stays on the new servers, nothing rolled back; AGAIN=1 then SUCCEEDED"
+            }
+            Fault::CrashAt(_) | Fault::AbortAt(_) => {
+                "the first execution ends at that step (FAILED before the swap, rolled back between the swap and \"safe\", Failed After Safe after it; ABORTED for abort-at); AGAIN=1 then SUCCEEDED with the zones exact"
             }
             Fault::SecondExecution => {
                 "the second execution is refused (MigrationInProgress); this one SUCCEEDED"
@@ -174,6 +234,23 @@ impl Fault {
             "cleanup-fails" => Fault::CleanupFails,
             "new-side-wrong" => Fault::NewSideWrong,
             "second-execution" => Fault::SecondExecution,
+            "cutover-fails" => Fault::CutoverFails,
+            "crash-at" => {
+                let value = value.ok_or_else(|| FaultError::MissingValue(name.to_owned()))?;
+                return STEPS
+                    .iter()
+                    .find(|s| **s == value)
+                    .map(|s| Fault::CrashAt(s))
+                    .ok_or_else(|| FaultError::UnknownStep(value.to_owned()));
+            }
+            "abort-at" => {
+                let value = value.ok_or_else(|| FaultError::MissingValue(name.to_owned()))?;
+                return PHASES
+                    .iter()
+                    .find(|(p, _)| *p == value)
+                    .map(|(p, _)| Fault::AbortAt(p))
+                    .ok_or_else(|| FaultError::UnknownPhase(value.to_owned()));
+            }
             "api-faults" => {
                 let value = value.ok_or_else(|| FaultError::MissingValue(name.to_owned()))?;
                 return match value.parse::<u8>() {
@@ -261,6 +338,22 @@ impl Faults {
         })
     }
 
+    /// `crash-at=STEP`'s step, if listed.
+    pub fn crash_step(&self) -> Option<&'static str> {
+        self.0.iter().find_map(|f| match f {
+            Fault::CrashAt(step) => Some(*step),
+            _ => None,
+        })
+    }
+
+    /// `abort-at=PHASE`'s phase, if listed.
+    pub fn abort_phase(&self) -> Option<&'static str> {
+        self.0.iter().find_map(|f| match f {
+            Fault::AbortAt(phase) => Some(*phase),
+            _ => None,
+        })
+    }
+
     /// True when the functions must reach moto through the fault proxy.
     pub fn need_proxy(&self) -> bool {
         self.0.iter().any(|f| {
@@ -273,6 +366,8 @@ impl Faults {
                     | Fault::RegistrarFails
                     | Fault::CleanupFails
                     | Fault::EditStorm
+                    | Fault::CrashAt(_)
+                    | Fault::CutoverFails
             )
         })
     }
@@ -287,7 +382,11 @@ mod tests {
         let list = FAULT_NAMES
             .iter()
             .filter(|n| !n.is_empty())
-            .map(|n| n.replace("=N", "=20"))
+            .map(|n| {
+                n.replace("=N", "=20")
+                    .replace("=STEP", "=sync-records")
+                    .replace("=PHASE", "=swap-nameservers")
+            })
             .collect::<Vec<_>>()
             .join(",")
             .replace("registrar-fails,", "")
@@ -339,6 +438,23 @@ mod tests {
             storm.need_proxy(),
             "its phases are held by the proxy's gates"
         );
+        assert_eq!(
+            Faults::parse("crash-at=rollback"),
+            Err(FaultError::UnknownStep("rollback".into()))
+        );
+        assert_eq!(
+            Faults::parse("abort-at=delegate-subdomain"),
+            Err(FaultError::UnknownPhase("delegate-subdomain".into())),
+            "the phase is delegate-subdomains, as the events name it"
+        );
+        assert_eq!(
+            Faults::parse("crash-at"),
+            Err(FaultError::MissingValue("crash-at".into()))
+        );
+        assert!(matches!(
+            Faults::parse("cutover-fails=1"),
+            Err(FaultError::UnexpectedValue { .. })
+        ));
         let unknown = Faults::parse("nope").expect_err("unknown").to_string();
         assert!(unknown.contains("resolver-outage"), "{unknown}");
     }

@@ -23,7 +23,15 @@
 //!   Lambda starts a new sandbox for the next invoke, the proxy has a new `cargo lambda watch`
 //!   started ([`FaultProxy::on_crash`]) and sends the invokes there from then on (the old
 //!   one never runs a killed function again).
-//! - deny (`cleanup-fails`): every Route 53 call of a named binary gets 403 `AccessDenied`.
+//! - deny (`cleanup-fails`, `cutover-fails`): every Route 53 call of a named binary gets
+//!   403 `AccessDenied`.
+//! - crash at a step (`crash-at=STEP`): every invoke of the named function is forwarded
+//!   (the function does its work) and its answer replaced with the function error a crashed
+//!   runtime gives (`Runtime.ExitError`, which no Retry of the state machine covers): the
+//!   step's writes are made, but the execution sees the step fail past its retries.
+//!
+//! - [`FaultProxy::disarm`] ends every injection at once (`AGAIN=1`: the second execution
+//!   runs with the faults off); the meter goes on.
 //! - registrar (`registrar-slow`, `registrar-fails`): the first UpdateDomainNameservers is
 //!   held, not forwarded; its operation is IN_PROGRESS for a while and then applied and
 //!   SUCCESSFUL (slow), or FAILED and never applied (fails). A second
@@ -72,6 +80,9 @@ pub struct ProxyPlan {
     pub registrar: Option<RegistrarFault>,
     /// Function binaries whose every invoke waits for a permit ([`FaultProxy::release`]).
     pub gates: Vec<String>,
+    /// Function binaries whose every invoke runs and is then answered as a crash
+    /// (`crash-at=`).
+    pub fail_after_invoke: Vec<String>,
 }
 
 /// The longest a gated invoke waits for its permit before it is let through anyway.
@@ -99,6 +110,8 @@ pub struct ProxyCounts {
     /// Function processes killed after their first change batch: (binary, pid).
     pub killed: Vec<(String, u32)>,
     pub denied: u64,
+    /// Invokes answered as a crash after the function ran (`crash-at=`).
+    pub crashed_invokes: u64,
     /// GetOperationDetail answers IN_PROGRESS / FAILED for the held operation.
     pub registrar_in_progress: u64,
     pub registrar_failed: u64,
@@ -119,6 +132,7 @@ impl ProxyCounts {
             "injected": self.throttled + self.unavailable_503 + self.internal_500 + self.slowed + self.dropped,
             "killed": self.killed.iter().map(|(b, p)| json!({"binary": b, "pid": p})).collect::<Vec<_>>(),
             "denied": self.denied,
+            "crashedInvokes": self.crashed_invokes,
             "registrarInProgress": self.registrar_in_progress,
             "registrarFailed": self.registrar_failed,
             "registrarRefusedDuplicate": self.registrar_refused_duplicate,
@@ -179,6 +193,8 @@ struct State {
     meter: Mutex<super::rate::Meter>,
     /// Per gated function, the permits its invokes wait for.
     gates: BTreeMap<String, Arc<tokio::sync::Semaphore>>,
+    /// False once [`FaultProxy::disarm`]ed: every call is forwarded untouched (and metered).
+    armed: std::sync::atomic::AtomicBool,
 }
 
 /// A running fault proxy; stops on drop.
@@ -223,6 +239,7 @@ impl FaultProxy {
             respawn: Mutex::new(None),
             respawning: tokio::sync::Mutex::new(0),
             meter: Mutex::new(super::rate::Meter::default()),
+            armed: std::sync::atomic::AtomicBool::new(true),
         });
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -288,6 +305,15 @@ impl FaultProxy {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Ends every injection from now on (a held registrar operation stays as it is; the
+    /// gates open): calls are forwarded untouched and still metered.
+    pub fn disarm(&self) {
+        self.state.armed.store(false, Ordering::SeqCst);
+        for gate in self.state.gates.values() {
+            gate.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
         }
     }
 
@@ -541,6 +567,10 @@ impl State {
         }
     }
 
+    fn armed(&self) -> bool {
+        self.armed.load(Ordering::SeqCst)
+    }
+
     fn draw(&self) -> Option<(u32, u64)> {
         let mut rng = self.rng.lock().ok()?;
         let hit = rng.random_range(0..100u32) < u32::from(self.plan.api_fault_percent);
@@ -579,6 +609,10 @@ async fn serve(state: &State, mut client: TcpStream, peer: SocketAddr) -> std::i
             let response = route53_error(400, "Bad Request", "Throttling", "Rate exceeded");
             return client.write_all(&response).await;
         }
+    }
+    if !state.armed() {
+        let response = forward(state.upstream, &request).await?;
+        return client.write_all(&response).await;
     }
     let binary = if state.plan.deny.is_empty() && state.plan.crash_after_first_change.is_empty() {
         None
@@ -714,7 +748,7 @@ async fn invoke(
     request: &Request,
     function: &str,
 ) -> std::io::Result<()> {
-    if let Some(gate) = state.gates.get(function) {
+    if let Some(gate) = state.gates.get(function).filter(|_| state.armed()) {
         match tokio::time::timeout(GATE_PATIENCE, gate.acquire()).await {
             Ok(Ok(permit)) => permit.forget(),
             _ => state.note(&format!("gate timed out: {function} let through"), request),
@@ -733,9 +767,21 @@ async fn invoke(
             }
         }
     };
+    let crash_at = state.armed() && state.plan.fail_after_invoke.iter().any(|f| f == function);
     tokio::select! {
         answered = forward(upstream, request) => {
             let response = answered?;
+            if crash_at {
+                state.count(|c| c.crashed_invokes += 1);
+                state.note(&format!("{function} invoke answered as a crash after it ran (Runtime.ExitError)"), request);
+                let body = json!({
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": format!("{function}: the runtime exited after the function's work, before its answer (zonehop fault: crash-at={function})"),
+                });
+                return client
+                    .write_all(&reply(500, "Internal Server Error", "application/json", &body.to_string()))
+                    .await;
+            }
             client.write_all(&response).await
         }
         () = crashed => {

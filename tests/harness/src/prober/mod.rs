@@ -1010,20 +1010,40 @@ impl Probing {
         )
     }
 
+    ///
+    /// `phases` are every execution's (`AGAIN=1`: the first's, then the second's): the
+    /// cutover began when a cutover phase first began and was done when one ended without
+    /// failing. One that failed (and none after it that did) may have written or not: old or
+    /// new are accepted from its start on.
     pub async fn stop(self, phases: &[crate::rehearsal::Phase]) -> Observed {
-        let cutover = phases.iter().find(|p| p.name == "cutover").and_then(|p| {
-            Some((
-                p.started.to_millis().ok()?,
-                p.ended.and_then(|e| e.to_millis().ok())?,
-            ))
-        });
+        let began = phases
+            .iter()
+            .find(|p| p.name == "cutover")
+            .and_then(|p| p.started.to_millis().ok());
+        let done = phases
+            .iter()
+            .filter(|p| p.name == "cutover" && !p.failed)
+            .find_map(|p| p.ended.and_then(|e| e.to_millis().ok()));
         let changes = self.changes;
         let edits = self.edits;
         let meanwhile = self.meanwhile;
         let times = self.edit_clock.times();
         self.prober
             .stop(|e| {
-                apply_changes(e, &changes, cutover);
+                match (began, done) {
+                    (Some(began), Some(done)) => apply_changes(e, &changes, Some((began, done))),
+                    (Some(began), None) => {
+                        for change in &changes {
+                            e.begin_change(
+                                &change.question,
+                                change.after.clone(),
+                                change.ttl,
+                                began,
+                            );
+                        }
+                    }
+                    _ => {}
+                }
                 apply_edit_times(e, &edits, &meanwhile, &times);
             })
             .await
