@@ -17,6 +17,8 @@ pub mod world;
 
 use std::fmt;
 
+use zonehop::core::access::Work;
+
 /// One fault a rehearsal can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
@@ -66,21 +68,18 @@ pub enum Fault {
     CutoverFails,
 }
 
-/// The steps `crash-at=` may name: the migration's function binaries, in the order they run
-/// (rollback is not one: a crashed rollback is `Rollback Failed`, its own drill).
-pub const STEPS: [&str; 11] = [
-    "preflight",
-    "create-zone",
-    "delegate-subdomain",
-    "sync-records",
-    "verify-zones",
-    "lower-ns-ttl",
-    "swap-nameservers",
-    "carry-edits",
-    "check-propagation",
-    "cutover",
-    "finalize",
-];
+/// The steps `crash-at=` may name: the migration's function binaries ([`Work::ALL`]) but
+/// rollback (a crashed rollback is `Rollback Failed`, a drill of its own).
+pub fn steps() -> impl Iterator<Item = &'static str> {
+    Work::ALL
+        .into_iter()
+        .filter(|w| *w != Work::Rollback)
+        .map(Work::function_name)
+}
+
+fn step_list() -> String {
+    steps().collect::<Vec<_>>().join(", ")
+}
 
 /// The phases `abort-at=` may name (as the execution's events name them) and the function
 /// whose invoke marks the moment to stop.
@@ -131,7 +130,7 @@ pub const FAULT_NAMES: [&str; 19] = [
 pub enum FaultError {
     #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong, second-execution, crash-at=STEP, abort-at=PHASE, cutover-fails)")]
     Unknown(String),
-    #[error("crash-at={0}: not a step (steps: preflight, create-zone, delegate-subdomain, sync-records, verify-zones, lower-ns-ttl, swap-nameservers, carry-edits, check-propagation, cutover, finalize)")]
+    #[error("crash-at={0}: not a step (steps: {list})", list = step_list())]
     UnknownStep(String),
     #[error("abort-at={0}: not a phase (phases: preflight, create-zone, delegate-subdomains, sync-records, verify-zones, lower-ns-ttl, swap-nameservers, check-propagation, cutover, finalize)")]
     UnknownPhase(String),
@@ -237,10 +236,9 @@ impl Fault {
             "cutover-fails" => Fault::CutoverFails,
             "crash-at" => {
                 let value = value.ok_or_else(|| FaultError::MissingValue(name.to_owned()))?;
-                return STEPS
-                    .iter()
-                    .find(|s| **s == value)
-                    .map(|s| Fault::CrashAt(s))
+                return steps()
+                    .find(|s| *s == value)
+                    .map(Fault::CrashAt)
                     .ok_or_else(|| FaultError::UnknownStep(value.to_owned()));
             }
             "abort-at" => {

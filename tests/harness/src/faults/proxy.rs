@@ -1191,4 +1191,44 @@ mod tests {
             "{out}"
         );
     }
+
+    #[tokio::test]
+    async fn a_crash_at_step_runs_the_function_then_answers_a_crash_until_disarmed() {
+        // GIVEN crash-at=sync-records, an upstream that counts what reaches it
+        let upstream = upstream_echo().await;
+        let proxy = FaultProxy::start(
+            upstream,
+            ProxyPlan {
+                fail_after_invoke: vec!["sync-records".into()],
+                ..ProxyPlan::default()
+            },
+        )
+        .await
+        .expect("proxy");
+        proxy.set_lambda_upstream(upstream);
+        let invoke = |function: &'static str| {
+            let port = proxy.port;
+            async move {
+                call(
+                    port,
+                    &format!("POST /2015-03-31/functions/{function}/invocations HTTP/1.1"),
+                    "{}",
+                )
+                .await
+            }
+        };
+        // WHEN sync-records is invoked, THEN the crash a runtime exit gives, after the
+        // function ran; another function is answered as it answered.
+        let crashed = invoke("sync-records").await;
+        assert!(crashed.starts_with("HTTP/1.1 500"), "{crashed}");
+        assert!(crashed.contains("Runtime.ExitError"), "{crashed}");
+        assert_eq!(proxy.counts().crashed_invokes, 1);
+        let other = invoke("verify-zones").await;
+        assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+        // AND once disarmed (AGAIN=1), sync-records answers as it does.
+        proxy.disarm();
+        let again = invoke("sync-records").await;
+        assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+        assert_eq!(proxy.counts().crashed_invokes, 1);
+    }
 }
