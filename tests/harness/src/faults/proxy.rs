@@ -641,7 +641,7 @@ async fn serve(state: &State, mut client: TcpStream, peer: SocketAddr) -> std::i
                 403,
                 "Forbidden",
                 "AccessDenied",
-                &format!("User: {name} is not authorized to perform this action (zonehop fault: cleanup-fails)"),
+                &format!("User: {name} is not authorized to perform this action (zonehop fault: every Route 53 call of {name} denied)"),
             );
             return client.write_all(&response).await;
         }

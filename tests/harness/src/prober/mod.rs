@@ -1012,18 +1012,19 @@ impl Probing {
 
     ///
     /// `phases` are every execution's (`AGAIN=1`: the first's, then the second's): the
-    /// cutover began when a cutover phase first began and was done when one ended without
-    /// failing. One that failed (and none after it that did) may have written or not: old or
-    /// new are accepted from its start on.
+    /// cutover began when a cutover phase first began and was done when one ended into
+    /// finalize (a cutover that fails is caught: its phase ends into `failed-after-safe`).
+    /// One that failed (and none after it that did) may have written or not: old or new are
+    /// accepted from its start on.
     pub async fn stop(self, phases: &[crate::rehearsal::Phase]) -> Observed {
         let began = phases
             .iter()
             .find(|p| p.name == "cutover")
             .and_then(|p| p.started.to_millis().ok());
         let done = phases
-            .iter()
-            .filter(|p| p.name == "cutover" && !p.failed)
-            .find_map(|p| p.ended.and_then(|e| e.to_millis().ok()));
+            .windows(2)
+            .filter(|w| w[0].name == "cutover" && w[1].name == "finalize")
+            .find_map(|w| w[0].ended.and_then(|e| e.to_millis().ok()));
         let changes = self.changes;
         let edits = self.edits;
         let meanwhile = self.meanwhile;
