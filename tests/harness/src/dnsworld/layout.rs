@@ -205,10 +205,18 @@ impl AddressBook {
         Ok(addr)
     }
 
-    /// The address of a registry (TLD or public suffix) server, allocated on first use:
-    /// 127.X.1.1 .. 127.X.15.254.
-    fn suffix(&mut self, zone: &Name) -> Result<Ipv4Addr, String> {
-        if let Some(addr) = self.suffixes.get(zone) {
+    /// The two addresses of a registry (TLD or public suffix) server, allocated on first
+    /// use: 127.X.1.1 .. 127.X.15.254. Two, as a registry has several servers: a resolver or
+    /// check-propagation may meet one silent while the other answers (`FAULTS=parent-dead`).
+    fn suffix(&mut self, zone: &Name) -> Result<[Ipv4Addr; 2], String> {
+        let first = self.suffix_addr(zone.clone())?;
+        let second = self.suffix_addr(nic_servers(zone)[1].clone())?;
+        Ok([first, second])
+    }
+
+    /// One registry address, allocated on first use for `key`.
+    fn suffix_addr(&mut self, zone: Name) -> Result<Ipv4Addr, String> {
+        if let Some(addr) = self.suffixes.get(&zone) {
             return Ok(*addr);
         }
         let index = self.suffixes.len();
@@ -216,7 +224,7 @@ impl AddressBook {
         match (u8::try_from(c), u8::try_from(d)) {
             (Ok(c), Ok(d)) if c < 16 => {
                 let addr = self.at(c, d);
-                self.suffixes.insert(zone.clone(), addr);
+                self.suffixes.insert(zone, addr);
                 Ok(addr)
             }
             _ => Err(format!(
@@ -236,6 +244,11 @@ fn name(s: &str) -> Name {
 /// accepted by every resolver).
 pub fn nic_server(zone: &Name) -> Name {
     name(&format!("ns.zonehop-nic.{zone}"))
+}
+
+/// Both servers of a TLD or public suffix: [`nic_server`] and `ns2.zonehop-nic.<zone>`.
+pub fn nic_servers(zone: &Name) -> [Name; 2] {
+    [nic_server(zone), name(&format!("ns2.zonehop-nic.{zone}"))]
 }
 
 /// The root server's name.
@@ -473,7 +486,7 @@ pub fn layout(
     for suffix_zone in delegations.keys() {
         zones_in_use.extend(suffix::chain(suffix_zone));
     }
-    let mut addrs: BTreeMap<Name, Ipv4Addr> = BTreeMap::new();
+    let mut addrs: BTreeMap<Name, [Ipv4Addr; 2]> = BTreeMap::new();
     for zone in &zones_in_use {
         match book.suffix(zone) {
             Ok(addr) => {
@@ -499,44 +512,18 @@ pub fn layout(
         "A",
         &book.root().to_string(),
     );
-    for (zone, addr) in &addrs {
+    for (zone, pair) in &addrs {
         let zone_ns = nic_server(zone);
         let mut body = String::new();
-        push_rr(
-            &mut body,
-            &zone_file_name(zone),
-            ttls.infrastructure,
-            "NS",
-            &zone_file_name(&zone_ns),
-        );
-        push_rr(
-            &mut body,
-            &zone_file_name(&zone_ns),
-            ttls.infrastructure,
-            "A",
-            &addr.to_string(),
-        );
-        // The next levels down (`co.kr.` in `kr.`), with the glue of their server.
-        for (child, child_addr) in addrs
+        push_nic_servers(&mut body, zone, pair, ttls);
+        // The next levels down (`co.kr.` in `kr.`), with the glue of their servers.
+        for (child, child_pair) in addrs
             .iter()
             .filter(|(c, _)| suffix::parent_of(c).as_ref() == Some(zone))
         {
-            let child_ns = nic_server(child);
-            push_rr(
-                &mut body,
-                &zone_file_name(child),
-                ttls.infrastructure,
-                "NS",
-                &zone_file_name(&child_ns),
-            );
-            push_rr(
-                &mut body,
-                &zone_file_name(&child_ns),
-                ttls.infrastructure,
-                "A",
-                &child_addr.to_string(),
-            );
+            push_nic_servers(&mut body, child, child_pair, ttls);
         }
+        let addr = &pair[0];
         if *zone == name("test") {
             let infra_ns = infra_server();
             push_rr(
@@ -565,7 +552,7 @@ pub fn layout(
             ServerKey::Suffix(SuffixKey::new(zone)),
             ServerSpec {
                 role: format!("tld-{}", file_safe(zone.as_str())),
-                addrs: vec![*addr],
+                addrs: pair.to_vec(),
                 zones: BTreeMap::from([(
                     zone_file_name(zone),
                     ZoneSpec {
@@ -575,22 +562,11 @@ pub fn layout(
                 )]),
             },
         );
-        out.names.insert(zone_ns.clone(), *addr);
+        for (ns, addr) in nic_servers(zone).into_iter().zip(pair) {
+            out.names.insert(ns, *addr);
+        }
         if zone.label_count() == 1 {
-            push_rr(
-                &mut root_body,
-                &zone_file_name(zone),
-                ttls.infrastructure,
-                "NS",
-                &zone_file_name(&zone_ns),
-            );
-            push_rr(
-                &mut root_body,
-                &zone_file_name(&zone_ns),
-                ttls.infrastructure,
-                "A",
-                &addr.to_string(),
-            );
+            push_nic_servers(&mut root_body, zone, pair, ttls);
         }
     }
 
@@ -652,6 +628,27 @@ pub fn layout(
         },
     );
     out
+}
+
+/// The NS set of a registry zone (its two servers) and their glue, in `body` (the zone's own
+/// apex, or its parent's delegation).
+fn push_nic_servers(body: &mut String, zone: &Name, addrs: &[Ipv4Addr; 2], ttls: &Ttls) {
+    for (ns, addr) in nic_servers(zone).iter().zip(addrs) {
+        push_rr(
+            body,
+            &zone_file_name(zone),
+            ttls.infrastructure,
+            "NS",
+            &zone_file_name(ns),
+        );
+        push_rr(
+            body,
+            &zone_file_name(ns),
+            ttls.infrastructure,
+            "A",
+            &addr.to_string(),
+        );
+    }
 }
 
 fn write_delegations(
