@@ -73,6 +73,12 @@ pub struct LoopState {
     /// When every parent server was first seen serving the new NS set.
     #[serde(default)]
     pub parent_switch_seen_at: Option<i64>,
+    /// When a parent server was first seen naming the new servers, never reset: from then
+    /// on the registry holds the change (one of its servers serves it), so the deadline for
+    /// the switch no longer applies and nothing but proof that the new servers answer
+    /// wrongly rolls back (a parent server silent or lagging is waited for, or left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_named_new_at: Option<i64>,
     #[serde(default)]
     pub rounds: u32,
     /// The last wait chosen, which the next one grows from.
@@ -241,11 +247,15 @@ pub fn judge(previous: &LoopState, evidence: &Evidence, pacing: Pacing) -> Verdi
     let mut state = LoopState {
         started_at: previous.started_at.or(Some(now)),
         parent_switch_seen_at: previous.parent_switch_seen_at,
+        parent_named_new_at: previous.parent_named_new_at,
         rounds: previous.rounds + 1,
         last_wait: previous.last_wait,
         // Rule 3: the largest parent NS TTL of any round.
         parent_ns_ttl: previous.parent_ns_ttl.max(evidence.parent_ns_ttl),
     };
+    if evidence.parent_on_new > 0 {
+        state.parent_named_new_at.get_or_insert(now);
+    }
     if parent_switched {
         state.parent_switch_seen_at.get_or_insert(now);
     } else if parent_on_old > 0 {
@@ -446,6 +456,22 @@ mod tests {
         // ...and one on the old set restarts it.
         let fourth = judge(&third.state, &parent(4_000, 3, 0, 3), pacing);
         assert_eq!(fourth.state.parent_switch_seen_at, None);
+    }
+
+    #[test]
+    fn one_parent_server_naming_the_new_servers_is_remembered_whatever_the_others_say() {
+        let pacing = Pacing::default();
+        // One of two on the new set, the other silent: the switch is not seen (rule 1), but
+        // the registry is known to hold the change.
+        let first = judge(&LoopState::default(), &parent(1_000, 1, 1, 2), pacing);
+        assert_eq!(first.state.parent_switch_seen_at, None);
+        assert_eq!(first.state.parent_named_new_at, Some(1_000));
+        // A later round with every parent server on the old set does not forget it...
+        let second = judge(&first.state, &parent(2_000, 0, 0, 2), pacing);
+        assert_eq!(second.state.parent_named_new_at, Some(1_000));
+        // ... and before any server named the new set, nothing is remembered.
+        let none = judge(&LoopState::default(), &parent(1_000, 0, 1, 2), pacing);
+        assert_eq!(none.state.parent_named_new_at, None);
     }
 
     #[test]

@@ -385,10 +385,14 @@ impl Progress {
                 "safeAt": p["safeAt"].as_i64().map(iso_secs),
                 "completedAt": completed.map(iso_secs),
                 "rounds": self.rounds.len(),
+                "parentNamedNewAt": p["parentNamedNewAt"].as_i64().map(iso_secs),
                 "parentServersOnNew": p["parentOnNew"],
                 "parentServers": p["parentTotal"],
                 "resolvers": resolvers,
                 "timeline": timeline,
+                // The last round's warnings: a parent server or probe resolver left out,
+                // edits not carried yet, the coming rollback.
+                "warnings": p["warnings"].as_array().cloned().unwrap_or_default(),
             })
         });
         json!({

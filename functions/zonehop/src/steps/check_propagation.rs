@@ -237,6 +237,10 @@ pub struct PropagationOutput {
     /// Seconds since the epoch (the state machine's Wait uses `nextWaitSeconds`).
     pub safe_at: Option<i64>,
     pub parent_switch_seen_at: Option<i64>,
+    /// When a parent server first named the new servers (never reset): from then on only
+    /// `NewServersWrong` rolls back (the state machine's `Parent Switched?`).
+    #[serde(default)]
+    pub parent_named_new_at: Option<i64>,
     pub checked_at: i64,
     pub next_wait_seconds: i64,
     pub parent_on_new: usize,
@@ -629,6 +633,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         safe: verdict.safe,
         safe_at: verdict.safe_at,
         parent_switch_seen_at: state.judge.parent_switch_seen_at,
+        parent_named_new_at: state.judge.parent_named_new_at,
         checked_at: now,
         next_wait_seconds: verdict.next_wait_seconds,
         parent_on_new,
@@ -775,14 +780,16 @@ async fn reverify_new_servers<D: DnsClient>(
 }
 
 /// The parent must switch within [`PARENT_SWITCH_DEADLINE`] of the first round; past half of
-/// it, each round warns when the rollback will come.
+/// it, each round warns when the rollback will come. Once any parent server has named the
+/// new servers the deadline no longer applies: the registry holds the change, and a parent
+/// server that stays silent or lags is waited for or left out, never a rollback.
 fn check_parent_deadline(
     judge: &LoopState,
     now: i64,
     deadline: i64,
     warnings: &mut Vec<String>,
 ) -> Result<Option<i64>, Error> {
-    if judge.parent_switch_seen_at.is_some() {
+    if judge.parent_switch_seen_at.is_some() || judge.parent_named_new_at.is_some() {
         return Ok(None);
     }
     let Some(started) = judge.started_at else {
@@ -808,6 +815,36 @@ fn check_parent_deadline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_the_deadline_only_a_parent_that_never_named_the_new_servers_rolls_back() {
+        let started = LoopState {
+            started_at: Some(0),
+            ..LoopState::default()
+        };
+        let mut warnings = Vec::new();
+        // GIVEN no parent server ever named the new servers: past the deadline, rolled back.
+        let never = check_parent_deadline(&started, 100, 100, &mut warnings);
+        assert!(
+            matches!(
+                never,
+                Err(Error::ParentDidNotSwitch {
+                    waited_seconds: 100
+                })
+            ),
+            "{never:?}"
+        );
+        // GIVEN one of them did once (the other silent ever since): the deadline no longer
+        // applies, no warning of a coming rollback either.
+        let named = LoopState {
+            parent_named_new_at: Some(10),
+            ..started
+        };
+        let mut warnings = Vec::new();
+        let waited = check_parent_deadline(&named, 1_000, 100, &mut warnings);
+        assert!(matches!(waited, Ok(None)), "{waited:?}");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
 
     #[test]
     fn each_round_logs_its_metrics_in_the_embedded_metric_format() {
