@@ -20,7 +20,9 @@ use zonehop::core::zone::{RecordSet, RrType};
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
 use zonehop_world::faults::proxy::{injections_json, FaultProxy, ProxyPlan, RegistrarFault};
-use zonehop_world::faults::world::{answer_again, silence, wrong_answers, WRONG_A};
+use zonehop_world::faults::world::{
+    answer_again, silence, silence_one_address, wrong_answers, WRONG_A,
+};
 use zonehop_world::faults::{Fault, Faults};
 use zonehop_world::prober::{now_ms, EditClock, Excuse, Excuses};
 use zonehop_world::rehearsal::{iso, Scenario, Stage};
@@ -205,6 +207,7 @@ fn mechanism(fault: Fault) -> String {
         Fault::SecondExecution => "a second execution with the same request started at the first Check Propagation after the swap".into(),
         Fault::CrashAt(step) => format!("the fault proxy forwards every invoke of {step} and answers it as a crashed runtime (Runtime.ExitError, no Retry covers it) once the function has done its work"),
         Fault::AbortAt(phase) => format!("StopExecution once the execution has invoked the {phase} phase's function (the invocation runs on)"),
+        Fault::ParentDead => "the second server of the domain's parent (ns2.zonehop-nic.<suffix>) moved to a copy of its own at the swap and paused (SIGSTOP) until the end; the first answers on".into(),
         Fault::CutoverFails => "the request gains a cutover change (a TXT record); the fault proxy answers every Route 53 call of cutover with 403 AccessDenied".into(),
     }
 }
@@ -217,6 +220,9 @@ struct Silence {
     excuse: usize,
     /// A check-propagation attempt ended while it was silent.
     round_met: bool,
+    /// The name server whose address was moved to the paused copy `role` (`parent-dead`):
+    /// given back to its live server when the silence ends.
+    frozen: Option<String>,
 }
 
 /// One fault's record as the rehearsal goes.
@@ -620,10 +626,20 @@ impl FaultRun {
                 Fault::ResolverOutage => (resolver_role.clone(), Some(now + MAX_SILENCE), false),
                 Fault::ProbeDead => (other_role.clone(), None, false),
                 Fault::ParentTimeout => (parent_role(stage), Some(now + MAX_SILENCE), true),
+                Fault::ParentDead => (second_parent_server(stage), None, true),
                 _ => continue,
             };
-            match silence(&stage.world, &role).await {
-                Ok(pid) => {
+            // parent-dead silences one address of the parent's server (its second name),
+            // moved to a paused copy; the others silence a whole daemon.
+            let silenced = if fault == Fault::ParentDead {
+                silence_one_address(&stage.world, &role)
+                    .await
+                    .map(|(copy, pid)| (pid, Some((copy, role.clone()))))
+            } else {
+                silence(&stage.world, &role).await.map(|pid| (pid, None))
+            };
+            match silenced {
+                Ok((pid, frozen)) => {
                     let from = now_ms();
                     let mut excuse = 0;
                     if let Some(excuses) = &self.excuses {
@@ -638,11 +654,16 @@ impl FaultRun {
                             excuse = list.len() - 1;
                         }
                     }
+                    let (role, frozen) = match frozen {
+                        Some((copy, ns_name)) => (copy, Some(ns_name)),
+                        None => (role.clone(), None),
+                    };
                     self.silenced.push(Silence {
                         role: role.clone(),
                         until,
                         excuse,
                         round_met: false,
+                        frozen,
                     });
                     self.injected(fault, json!({ "server": role, "pid": pid }));
                     lines.push(format!(
@@ -672,6 +693,7 @@ impl FaultRun {
                 until,
                 excuse: index,
                 round_met,
+                ..
             } = silence;
             if until.is_some_and(|u| u <= now || round_met) {
                 match answer_again(&stage.world, role).await {
@@ -762,10 +784,20 @@ impl FaultRun {
         for Silence {
             role,
             excuse: index,
+            frozen,
             ..
         } in std::mem::take(&mut self.silenced)
         {
-            if answer_again(&stage.world, &role).await.is_ok() {
+            let mut ended = answer_again(&stage.world, &role).await.is_ok();
+            if let Some(ns_name) = frozen {
+                // The paused copy serves what the parent said at the swap: its address goes
+                // back to the live server.
+                if let Err(e) = stage.world.unfreeze_server(&ns_name).await {
+                    self.errors.push(format!("{ns_name} not given back: {e}"));
+                    ended = false;
+                }
+            }
+            if ended {
                 let ended = now_ms();
                 self.close_excuse(index, ended);
                 for r in self
@@ -1072,6 +1104,15 @@ fn task_attempts(history: &[HistoryEvent]) -> Vec<TaskAttempt> {
 }
 
 /// The world role of the domain's parent server (`tld-com`, `tld-co.kr`).
+/// The second name server of the domain's parent (`ns2.zonehop-nic.com.`): `parent-dead`
+/// silences it while the first answers on.
+fn second_parent_server(stage: &Stage) -> String {
+    let suffix = zonehop_world::dnsworld::suffix::registered_domain_suffix(&stage.domain)
+        .unwrap_or_else(|_| stage.domain.clone());
+    let [_, second] = zonehop_world::dnsworld::layout::nic_servers(&suffix);
+    second.to_string()
+}
+
 fn parent_role(stage: &Stage) -> String {
     let suffix = zonehop_world::dnsworld::suffix::registered_domain_suffix(&stage.domain)
         .map(|s| s.as_str().trim_end_matches('.').to_owned())

@@ -323,6 +323,33 @@ fn parent_timeout_succeeds() {
 }
 
 #[test]
+fn parent_dead_succeeds_with_the_silent_parent_server_left_out_and_said() {
+    // GIVEN one of the two servers of com. never answers again from the swap on, while
+    // the other names the new servers: no rollback at the parent-switch deadline (the
+    // registry holds the change), and the silent one is left out after its rounds and the
+    // (scaled) hour.
+    let run = rehearse("parent-dead");
+    assert_injected(&run, "parent-dead");
+    assert_healthy(&run, &[]);
+    let propagation = &run.report["propagation"];
+    assert_eq!(
+        propagation["parentServers"], 1,
+        "one of two counted: {propagation:#}"
+    );
+    assert!(
+        propagation["parentNamedNewAt"].is_string(),
+        "{propagation:#}"
+    );
+    let warnings = propagation["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("no longer counts"))),
+        "the report says the parent server is left out: {warnings:?}"
+    );
+}
+
+#[test]
 fn api_faults_succeed() {
     let run = rehearse("api-faults=20");
     let entry = assert_injected(&run, "api-faults=20");

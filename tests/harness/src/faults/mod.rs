@@ -66,6 +66,8 @@ pub enum Fault {
     /// Every Route 53 call of cutover is refused (AccessDenied), after "safe" (the request
     /// gains a cutover change so that the phase runs).
     CutoverFails,
+    /// One of the domain's two parent (TLD) servers never answers again from the swap on.
+    ParentDead,
 }
 
 /// The steps `crash-at=` may name: the migration's function binaries ([`Work::ALL`]) but
@@ -102,7 +104,7 @@ pub fn phase_function(phase: &str) -> Option<&'static str> {
 }
 
 /// Every fault name, as FAULTS spells it (`api-faults` takes `=N`).
-pub const FAULT_NAMES: [&str; 19] = [
+pub const FAULT_NAMES: [&str; 20] = [
     "resolver-outage",
     "probe-dead",
     "parent-timeout",
@@ -122,13 +124,14 @@ pub const FAULT_NAMES: [&str; 19] = [
     "crash-at=STEP",
     "abort-at=PHASE",
     "cutover-fails",
+    "parent-dead",
 ];
 
 /// Why a FAULTS list cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaultError {
-    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong, second-execution, crash-at=STEP, abort-at=PHASE, cutover-fails)")]
+    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong, second-execution, crash-at=STEP, abort-at=PHASE, cutover-fails, parent-dead)")]
     Unknown(String),
     #[error("crash-at={0}: not a step (steps: {list})", list = step_list())]
     UnknownStep(String),
@@ -179,6 +182,7 @@ impl Fault {
             Fault::CrashAt(_) => "crash-at",
             Fault::AbortAt(_) => "abort-at",
             Fault::CutoverFails => "cutover-fails",
+            Fault::ParentDead => "parent-dead",
         }
     }
 
@@ -190,6 +194,9 @@ impl Fault {
             }
             Fault::CleanupFails | Fault::CutoverFails => {
                 "Failed After Safe with the step's error: the registration stays on the new servers, nothing rolled back; AGAIN=1 then SUCCEEDED"
+            }
+            Fault::ParentDead => {
+                "SUCCEEDED: the silent parent server left out of \"every parent server\" after its rounds and the (scaled) hour, with a warning in the round and the report"
             }
             Fault::CrashAt(_) | Fault::AbortAt(_) => {
                 "the first execution ends at that step (FAILED before the swap, rolled back between the swap and \"safe\", Failed After Safe after it; ABORTED for abort-at); AGAIN=1 then SUCCEEDED with the zones exact"
@@ -234,6 +241,7 @@ impl Fault {
             "new-side-wrong" => Fault::NewSideWrong,
             "second-execution" => Fault::SecondExecution,
             "cutover-fails" => Fault::CutoverFails,
+            "parent-dead" => Fault::ParentDead,
             "crash-at" => {
                 let value = value.ok_or_else(|| FaultError::MissingValue(name.to_owned()))?;
                 return steps()

@@ -66,6 +66,23 @@ pub async fn silence(world: &DnsWorld, role: &str) -> Result<u32, WorldFaultErro
     signal(world, role, "STOP").await
 }
 
+/// Makes the one address of `ns_name` silent for good while the other addresses of its
+/// server answer on: the address moves to a copy of its own ([`DnsWorld::freeze_server`]),
+/// which is paused (SIGSTOP). Returns the copy's role and process id; end it with
+/// [`answer_again`] on that role, then [`DnsWorld::unfreeze_server`].
+pub async fn silence_one_address(
+    world: &DnsWorld,
+    ns_name: &str,
+) -> Result<(String, u32), WorldFaultError> {
+    world.freeze_server(ns_name).await?;
+    let role = format!(
+        "frozen-{}",
+        crate::dnsworld::layout::file_safe(ns_name.trim_end_matches('.'))
+    );
+    let pid = silence(world, &role).await?;
+    Ok((role, pid))
+}
+
 /// Ends [`silence`] (SIGCONT).
 pub async fn answer_again(world: &DnsWorld, role: &str) -> Result<u32, WorldFaultError> {
     signal(world, role, "CONT").await
