@@ -70,9 +70,10 @@ pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger, C
     let servers = canonical_servers(&source_zone.name_servers);
     let (operation, operator_action) = match request.registrar.kind {
         RegistrarKind::Route53domains | RegistrarKind::Route53zone => {
-            let (_, operation) =
-                point_registration(registrar, ledger, &domain, &servers, "rollback", settings)
-                    .await?;
+            let (_, operation) = point_registration(
+                registrar, ledger, clock, &domain, &servers, "rollback", settings,
+            )
+            .await?;
             // A parent zone's TTL back to what it was before lower-ns-ttl (`route53zone`).
             if let Some(parent) = parent {
                 let original = ledger

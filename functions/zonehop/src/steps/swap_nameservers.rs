@@ -89,7 +89,10 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar, L: L
     // machine waited for them (check-propagation watches the parent publish it).
     let (registration_before, operation_id) = match request.registrar.kind {
         RegistrarKind::Route53domains | RegistrarKind::Route53zone => {
-            point_registration(registrar, ledger, &domain, &servers, "swap", settings).await?
+            point_registration(
+                registrar, ledger, clock, &domain, &servers, "swap", settings,
+            )
+            .await?
         }
         RegistrarKind::Manual => (Vec::new(), None),
     };
