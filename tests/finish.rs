@@ -139,7 +139,7 @@ async fn cutover_makes_the_same_change_in_both_zones_once() {
             ttl: 60,
         }],
     };
-    let out = cutover(&s.source, &s.target, &request, &settings)
+    let out = cutover(&s.source, &s.target, &SystemClock, &request, &settings)
         .await
         .expect("cutover");
     assert!(out.source_changed && out.target_changed);
@@ -152,7 +152,7 @@ async fn cutover_makes_the_same_change_in_both_zones_once() {
             .expect("www");
         assert!(got.same_content(&expected), "{got:?}");
     }
-    let again = cutover(&s.source, &s.target, &request, &settings)
+    let again = cutover(&s.source, &s.target, &SystemClock, &request, &settings)
         .await
         .expect("re-run");
     assert!(!again.source_changed && !again.target_changed);
@@ -160,7 +160,7 @@ async fn cutover_makes_the_same_change_in_both_zones_once() {
     let mut outside = request.clone();
     outside.records[0].name = "www.example.org".into();
     assert_eq!(
-        cutover(&s.source, &s.target, &outside, &settings)
+        cutover(&s.source, &s.target, &SystemClock, &outside, &settings)
             .await
             .expect_err("refused")
             .error_type(),

@@ -114,7 +114,13 @@ async fn run(s: &Setup, request: &PreflightRequest) -> Result<PreflightOutput, E
         executions: &StepFunctions::new(&base),
         ledger: &ledger,
     };
-    preflight(ports, request, &Settings::default()).await
+    preflight(
+        ports,
+        &zonehop::ports::clock::SystemClock,
+        request,
+        &Settings::default(),
+    )
+    .await
 }
 
 async fn canary(s: &Setup) -> Option<RecordSet> {

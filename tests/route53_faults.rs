@@ -16,6 +16,7 @@ use zonehop::adapters::route53::Route53;
 use zonehop::core::backoff::RetryPolicy;
 use zonehop::core::change::{Action, Change};
 use zonehop::core::zone::RecordSet;
+use zonehop::ports::clock::SystemClock;
 use zonehop::ports::hosted_zones::apply_batches;
 use zonehop::ports::hosted_zones::read_zone;
 use zonehop::ports::retry::{RetryStats, Retrying};
@@ -90,6 +91,7 @@ async fn apply(r53: &Route53, settings: &Settings, stats: &RetryStats) -> Result
     // The retries under test are the Retrying port's, which every step wraps its ports in.
     apply_batches(
         &Retrying::new(r53, settings.retry, stats),
+        &SystemClock,
         "Z1EXAMPLE",
         &Name::parse("example.com").expect("name"),
         &one_batch(),

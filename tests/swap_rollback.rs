@@ -9,6 +9,7 @@ use zonehop::core::name::Name;
 use zonehop::core::request::ZoneRef;
 use zonehop::core::request::{RegistrarKind, RegistrarRef};
 use zonehop::core::zone::{RecordSet, RrType};
+use zonehop::ports::clock::SystemClock;
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::ports::registrar::Registrar;
 use zonehop::settings::Settings;
@@ -120,9 +121,17 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
     let settings = Settings::default();
 
     // WHEN the swap runs
-    let out = swap_nameservers(source, target, registrar, &setup.ledger, &swap, &settings)
-        .await
-        .expect("swap");
+    let out = swap_nameservers(
+        source,
+        target,
+        registrar,
+        &setup.ledger,
+        &SystemClock,
+        &swap,
+        &settings,
+    )
+    .await
+    .expect("swap");
 
     // THEN the registration and the old zone's own apex NS name the new servers
     assert_eq!(setup.registration().await, new);
@@ -132,9 +141,17 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
     assert!(out.operation_id.is_some());
 
     // AND a second run changes nothing
-    let again = swap_nameservers(source, target, registrar, &setup.ledger, &swap, &settings)
-        .await
-        .expect("re-run");
+    let again = swap_nameservers(
+        source,
+        target,
+        registrar,
+        &setup.ledger,
+        &SystemClock,
+        &swap,
+        &settings,
+    )
+    .await
+    .expect("re-run");
     assert!(!again.registration_changed && !again.source_apex_ns_changed);
 
     // WHEN rollback runs, both point at the old zone's own servers again
@@ -149,6 +166,7 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
         registrar,
         NO_PARENT,
         &setup.ledger,
+        &SystemClock,
         &back,
         &settings,
     )
@@ -162,6 +180,7 @@ async fn the_swap_points_registration_and_old_apex_ns_at_the_new_servers_and_rol
         registrar,
         NO_PARENT,
         &setup.ledger,
+        &SystemClock,
         &back,
         &settings,
     )
@@ -188,6 +207,7 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
         &setup.target,
         &setup.registrar,
         &setup.ledger,
+        &SystemClock,
         &swap,
         &Settings::default(),
     )
@@ -203,6 +223,7 @@ async fn with_a_manual_registrar_only_the_old_apex_ns_moves_and_rollback_names_t
         &setup.registrar,
         NO_PARENT,
         &setup.ledger,
+        &SystemClock,
         &RollbackRequest {
             execution_id: None,
             domain: "example.com".into(),
@@ -242,6 +263,7 @@ async fn a_bad_request_changes_nothing() {
         &setup.target,
         &setup.registrar,
         &setup.ledger,
+        &SystemClock,
         &setup.swap("example.org", registrar),
         &Settings::default(),
     )

@@ -5,6 +5,7 @@ use lambda_runtime::LambdaEvent;
 use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::core::access::Work;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::cutover::{cutover, CutoverOutput, CutoverRequest};
 use zonehop::Settings;
 
@@ -25,5 +26,5 @@ pub async fn handler(
     let target = config_for(base, &zones.target.access, &session).await;
     let source = Route53::new(route53_client(&source));
     let target = Route53::new(route53_client(&target));
-    cutover(&source, &target, &request, settings).await
+    cutover(&source, &target, &SystemClock, &request, settings).await
 }

@@ -7,6 +7,7 @@ use zonehop::adapters::accounts::{config_for, route53_client, Session};
 use zonehop::adapters::route53::Route53;
 use zonehop::adapters::wire_dns::WireDns;
 use zonehop::core::access::Work;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::delegate_subdomain::{delegate_subdomain, DelegateOutput, DelegateRequest};
 use zonehop::Settings;
 
@@ -22,5 +23,5 @@ pub async fn handler(
     let session = Session::new(work, &request.domain, &[]);
     let source = config_for(base, &request.source.access, &session).await;
     let r53 = Route53::new(route53_client(&source));
-    delegate_subdomain(&r53, &WireDns::default(), &request, settings).await
+    delegate_subdomain(&r53, &WireDns::default(), &SystemClock, &request, settings).await
 }

@@ -10,6 +10,7 @@ use zonehop::adapters::route53::Route53;
 use zonehop::adapters::stepfunctions::StepFunctions;
 use zonehop::adapters::wire_dns::WireDns;
 use zonehop::core::access::Work;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::preflight::{preflight, PreflightOutput, PreflightPorts, PreflightRequest};
 use zonehop::Settings;
 
@@ -44,5 +45,5 @@ pub async fn handler(
         executions: &executions,
         ledger: &ledger,
     };
-    preflight(ports, &request, settings).await
+    preflight(ports, &SystemClock, &request, settings).await
 }

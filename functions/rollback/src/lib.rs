@@ -8,6 +8,7 @@ use zonehop::adapters::dynamodb::ConfiguredLedger;
 use zonehop::adapters::parent_zone::ConfiguredRegistrar;
 use zonehop::adapters::route53::Route53;
 use zonehop::core::access::Work;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::rollback::{rollback, RollbackOutput, RollbackRequest};
 use zonehop::Settings;
 
@@ -34,6 +35,7 @@ pub async fn handler(
         &registrar,
         registrar.parent(),
         &ledger,
+        &SystemClock,
         &request,
         settings,
     )

@@ -8,6 +8,7 @@ use zonehop::adapters::dynamodb::ConfiguredLedger;
 use zonehop::adapters::parent_zone::ConfiguredRegistrar;
 use zonehop::adapters::route53::Route53;
 use zonehop::core::access::Work;
+use zonehop::ports::clock::SystemClock;
 use zonehop::steps::swap_nameservers::{swap_nameservers, SwapOutput, SwapRequest};
 use zonehop::Settings;
 
@@ -33,5 +34,14 @@ pub async fn handler(
     let target = Route53::new(route53_client(&target));
     let registrar = ConfiguredRegistrar::new(&registrar, &request.registrar);
     let ledger = ConfiguredLedger::new(base, settings.ledger_table.as_deref());
-    swap_nameservers(&source, &target, &registrar, &ledger, &request, settings).await
+    swap_nameservers(
+        &source,
+        &target,
+        &registrar,
+        &ledger,
+        &SystemClock,
+        &request,
+        settings,
+    )
+    .await
 }

@@ -938,9 +938,14 @@ async fn run(w: &World, input: Input, settings: &Settings) -> Result<(), Error> 
         Input::Json(value) => zonehop::request::parse(value)?,
         Input::Text(text) => zonehop::request::parse_str(&text)?,
     };
-    preflight(w.preflight_ports(&*w.registrar), &request, settings)
-        .await
-        .map(|_| ())
+    preflight(
+        w.preflight_ports(&*w.registrar),
+        &w.clock,
+        &request,
+        settings,
+    )
+    .await
+    .map(|_| ())
 }
 
 #[tokio::test]

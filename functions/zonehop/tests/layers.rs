@@ -100,6 +100,43 @@ fn no_step_imports_another_step() {
     }
 }
 
+/// The steps and ports wait on the `Clock` port they are given, so the twins' clock plays a
+/// poll's whole schedule at once: none sleeps on tokio's timer or measures by `Instant`,
+/// except the waits named here, not yet moved to the port.
+#[test]
+fn steps_and_ports_wait_only_through_the_clock_port() {
+    let not_yet = [
+        // Pauses between one request's retries (Throttling, PriorRequestNotComplete).
+        "zonehop/src/ports/retry.rs",
+        // DNS waits: a stale server settling, a new child zone starting to answer.
+        "zonehop/src/ports/dns/compare.rs",
+        "zonehop/src/steps/delegate_subdomain.rs",
+        // Measures how long its API and DNS comparisons took, for its output.
+        "zonehop/src/steps/verify_zones.rs",
+        // The port's real adapter.
+        "zonehop/src/ports/clock.rs",
+    ];
+    for layer in ["zonehop/src/steps", "zonehop/src/ports"] {
+        for source in rust_files(&functions_dir().join(layer)) {
+            let relative = source
+                .strip_prefix(functions_dir())
+                .expect("under functions/")
+                .to_string_lossy()
+                .replace('\\', "/");
+            if not_yet.contains(&relative.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&source).expect("source");
+            for forbidden in ["tokio::time", "Instant", "SystemTime"] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{relative} uses {forbidden}: wait and measure on the Clock port"
+                );
+            }
+        }
+    }
+}
+
 /// A Lambda's `main.rs` only wires: logging, the base configuration, the settings, the
 /// handler; every function reads its settings the same way.
 #[test]

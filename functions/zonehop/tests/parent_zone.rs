@@ -144,9 +144,14 @@ async fn preflight_refuses_a_parent_that_delegates_elsewhere_whatever_the_stale_
             "executionId": EXECUTION,
         }),
     );
-    let err = preflight(w.preflight_ports(&parent), &request(body), &settings())
-        .await
-        .expect_err("refused");
+    let err = preflight(
+        w.preflight_ports(&parent),
+        &w.clock,
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect_err("refused");
     let text = err.to_string();
     assert_eq!(err.error_type(), "MigrationBlocked", "{text}");
     assert!(text.contains("ParentDoesNotDelegate"), "{text}");
@@ -167,9 +172,14 @@ async fn preflight_reads_the_parent_zone_as_the_registration_and_times_the_lower
             "executionId": EXECUTION,
         }),
     );
-    let out = preflight(w.preflight_ports(&parent), &request(body), &settings())
-        .await
-        .expect("passes");
+    let out = preflight(
+        w.preflight_ports(&parent),
+        &w.clock,
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect("passes");
     assert_eq!(out.registration, sorted(w.source_zone.name_servers.clone()));
     let window = out
         .timeline
@@ -257,6 +267,7 @@ async fn lower_swap_and_rollback_leave_the_parents_record_exactly_as_it_was() {
         &*w.target,
         &parent,
         &w.ledger,
+        &w.clock,
         &request(body(json!({}))),
         &settings(),
     )
@@ -279,6 +290,7 @@ async fn lower_swap_and_rollback_leave_the_parents_record_exactly_as_it_was() {
         &parent,
         Some(&parent),
         &w.ledger,
+        &w.clock,
         &request(json!({
             "domain": "example.com",
             "source": { "hostedZoneId": w.source_id() },

@@ -67,6 +67,7 @@ async fn swap(w: &World, target: &str, kind: &str) -> Result<SwapOutput, zonehop
         &*w.target,
         &*w.registrar,
         &w.ledger,
+        &w.clock,
         &request(w.with(Some(target), json!({ "registrar": { "type": kind } }))),
         &settings(),
     )
@@ -138,6 +139,7 @@ async fn a_slow_registrar_hands_back_a_retryable_pending_and_the_retry_converges
         &*w.target,
         &*w.registrar,
         &w.ledger,
+        &w.clock,
         &request(w.with(Some(&target), json!({}))),
         &quick,
     )
@@ -152,6 +154,7 @@ async fn a_slow_registrar_hands_back_a_retryable_pending_and_the_retry_converges
         &*w.target,
         &*w.registrar,
         &w.ledger,
+        &w.clock,
         &request(w.with(Some(&target), json!({}))),
         &quick,
     )
@@ -209,6 +212,7 @@ async fn after_a_rollback_the_next_swap_sends_a_new_update() {
         &*w.registrar,
         NO_PARENT,
         &w.ledger,
+        &w.clock,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
     )
@@ -252,6 +256,7 @@ async fn cutover_writes_the_same_records_in_both_zones() {
     let out = cutover(
         &*w.source,
         &*w.target,
+        &w.clock,
         &request(cutover_body(&w, &target, records)),
         &settings(),
     )
@@ -273,13 +278,25 @@ async fn invariant_3_cutover_run_again_writes_nothing() {
     let (w, target) = synced().await;
     let records = json!([{ "name": "www.example.com", "type": "A", "values": ["203.0.113.7"] }]);
     let body = cutover_body(&w, &target, records);
-    cutover(&*w.source, &*w.target, &request(body.clone()), &settings())
-        .await
-        .expect("first");
+    cutover(
+        &*w.source,
+        &*w.target,
+        &w.clock,
+        &request(body.clone()),
+        &settings(),
+    )
+    .await
+    .expect("first");
     let writes = w.writes();
-    let again = cutover(&*w.source, &*w.target, &request(body), &settings())
-        .await
-        .expect("second");
+    let again = cutover(
+        &*w.source,
+        &*w.target,
+        &w.clock,
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect("second");
     assert!(!again.source_changed && !again.target_changed);
     assert_eq!(w.writes(), writes);
 }
@@ -294,6 +311,7 @@ async fn a_cutover_route53_refuses_changes_neither_zone() {
     let err = cutover(
         &*w.source,
         &*w.target,
+        &w.clock,
         &request(cutover_body(&w, &target, records)),
         &settings(),
     )
@@ -423,6 +441,7 @@ async fn rollback_points_registration_and_old_apex_ns_back_at_the_old_servers() 
         &*w.registrar,
         NO_PARENT,
         &w.ledger,
+        &w.clock,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
     )
@@ -450,6 +469,7 @@ async fn invariant_3_rollback_run_again_writes_nothing() {
         &*w.registrar,
         NO_PARENT,
         &w.ledger,
+        &w.clock,
         &request(body.clone()),
         &settings(),
     )
@@ -461,6 +481,7 @@ async fn invariant_3_rollback_run_again_writes_nothing() {
         &*w.registrar,
         NO_PARENT,
         &w.ledger,
+        &w.clock,
         &request(body),
         &settings(),
     )
@@ -479,6 +500,7 @@ async fn rollback_with_a_manual_registrar_names_what_the_operator_must_set() {
         &*w.registrar,
         NO_PARENT,
         &w.ledger,
+        &w.clock,
         &request(rollback_body(&w, "manual")),
         &settings(),
     )
@@ -505,6 +527,7 @@ async fn a_rollback_whose_registrar_operation_fails_is_named() {
         &*w.registrar,
         NO_PARENT,
         &w.ledger,
+        &w.clock,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
     )
@@ -524,6 +547,7 @@ async fn rollback_retries_a_throttled_registrar() {
         &*w.registrar,
         NO_PARENT,
         &w.ledger,
+        &w.clock,
         &request(rollback_body(&w, "route53domains")),
         &settings(),
     )

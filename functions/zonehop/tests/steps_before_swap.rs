@@ -38,6 +38,7 @@ async fn run_preflight(
 ) -> Result<zonehop::steps::preflight::PreflightOutput, zonehop::Error> {
     preflight(
         w.preflight_ports(&*w.registrar),
+        &w.clock,
         &request(body),
         &settings(),
     )
@@ -236,7 +237,7 @@ async fn a_new_execution_after_a_failure_adopts_the_zones_an_earlier_one_created
         .add_zone_with_reference(&n("dev.example.com"), "zonehop-child-0123");
     let mut body = delegate_body(&w);
     body["executionId"] = json!(later);
-    let out = delegate_subdomain(&*w.source, &w.dns, &request(body), &settings())
+    let out = delegate_subdomain(&*w.source, &w.dns, &w.clock, &request(body), &settings())
         .await
         .expect("delegated into the earlier child zone");
     assert_eq!(out.child_zone_id, child.id);
@@ -370,9 +371,15 @@ async fn invariant_2_delegate_subdomain_moves_the_subtree_in_one_change_after_th
 ) {
     let w = World::new();
     w.clear_calls();
-    let out = delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
-        .await
-        .expect("delegated");
+    let out = delegate_subdomain(
+        &*w.source,
+        &w.dns,
+        &w.clock,
+        &request(delegate_body(&w)),
+        &settings(),
+    )
+    .await
+    .expect("delegated");
     assert!(!out.already_delegated);
     assert_eq!(out.moved_records, 2);
     let parent = w.source_records();
@@ -404,11 +411,17 @@ async fn invariant_2_delegate_subdomain_moves_the_subtree_in_one_change_after_th
 async fn invariant_3_delegate_subdomain_run_again_finds_the_cut_made() {
     let w = World::new();
     let body = delegate_body(&w);
-    let first = delegate_subdomain(&*w.source, &w.dns, &request(body.clone()), &settings())
-        .await
-        .expect("first");
+    let first = delegate_subdomain(
+        &*w.source,
+        &w.dns,
+        &w.clock,
+        &request(body.clone()),
+        &settings(),
+    )
+    .await
+    .expect("first");
     let writes = w.source.writes();
-    let second = delegate_subdomain(&*w.source, &w.dns, &request(body), &settings())
+    let second = delegate_subdomain(&*w.source, &w.dns, &w.clock, &request(body), &settings())
         .await
         .expect("second");
     assert!(second.already_delegated);
@@ -430,9 +443,15 @@ async fn delegate_subdomain_refuses_an_alias_across_the_cut_before_any_write() {
         },
     );
     w.source.put_records(w.source_id(), [alias]).expect("zone");
-    let err = delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
-        .await
-        .expect_err("blocked");
+    let err = delegate_subdomain(
+        &*w.source,
+        &w.dns,
+        &w.clock,
+        &request(delegate_body(&w)),
+        &settings(),
+    )
+    .await
+    .expect_err("blocked");
     assert_eq!(err.error_type(), "MigrationBlocked");
     assert_eq!(w.source.writes(), 0);
     assert_eq!(w.source.zones().len(), 1, "no child zone either");
@@ -443,9 +462,15 @@ async fn delegate_subdomain_gives_up_on_persistent_throttling_after_the_policys_
     let w = World::new();
     w.source
         .fail_next(ZoneOp::ListHostedZonesByName, 1_000, Fault::Throttled);
-    let err = delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
-        .await
-        .expect_err("throttled");
+    let err = delegate_subdomain(
+        &*w.source,
+        &w.dns,
+        &w.clock,
+        &request(delegate_body(&w)),
+        &settings(),
+    )
+    .await
+    .expect_err("throttled");
     assert_eq!(err.error_type(), "Throttled");
     assert_eq!(
         w.source.count(ZoneOp::ListHostedZonesByName),
@@ -515,9 +540,15 @@ async fn sync_records_of_a_large_zone_pages_and_batches_within_route53s_limits()
 #[tokio::test(start_paused = true)]
 async fn sync_records_leaves_a_kept_subtree_behind_but_its_delegation_moves() {
     let w = World::new();
-    delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
-        .await
-        .expect("delegated");
+    delegate_subdomain(
+        &*w.source,
+        &w.dns,
+        &w.clock,
+        &request(delegate_body(&w)),
+        &settings(),
+    )
+    .await
+    .expect("delegated");
     let target = create(&w).await.hosted_zone_id;
     sync(&w, &target, &["dev.example.com"])
         .await

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 use zonehop::adapters::memory::{
-    MemoryExecutions, MemoryLedger, MemoryRegistrar, MemoryZones, ScriptedDns,
+    ManualClock, MemoryExecutions, MemoryLedger, MemoryRegistrar, MemoryZones, ScriptedDns,
 };
 use zonehop::steps::preflight::{preflight, PreflightPorts, PreflightRequest};
 use zonehop::{Error, Settings};
@@ -74,6 +74,8 @@ pub async fn check(text: &str) -> Result<Value, Error> {
     };
     let outcome = preflight(
         ports,
+        // A dry run on twins never waits: the twins' clock.
+        &ManualClock::default(),
         &PreflightRequest {
             dry_run: true,
             ..parsed

@@ -17,6 +17,7 @@ use zonehop_core::zone::{RecordKey, Zone};
 use zonehop_core::Name;
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::{apply_batches, HostedZones};
 use crate::ports::ledger::ZonePair;
 use crate::settings::Settings;
@@ -119,9 +120,10 @@ pub fn plan_carry(scope: &CarryScope<'_>, forms: &BothForms, baseline: &Baseline
 }
 
 /// Plans one carry ([`plan_carry`]) and applies it both ways.
-pub async fn carry_between<S: HostedZones, T: HostedZones>(
+pub async fn carry_between<S: HostedZones, T: HostedZones, C: Clock>(
     source: &S,
     target: &T,
+    clock: &C,
     scope: &CarryScope<'_>,
     forms: &BothForms,
     baseline: &Baseline,
@@ -130,6 +132,7 @@ pub async fn carry_between<S: HostedZones, T: HostedZones>(
     let plan = plan_carry(scope, forms, baseline);
     apply_carry(
         target,
+        clock,
         scope.target_id,
         scope.domain,
         &plan.to_target,
@@ -138,6 +141,7 @@ pub async fn carry_between<S: HostedZones, T: HostedZones>(
     .await?;
     apply_carry(
         source,
+        clock,
         scope.source_id,
         scope.domain,
         &plan.to_source,
@@ -168,8 +172,9 @@ pub fn copied(plan: &DriftPlan, shown: usize) -> Vec<String> {
 
 /// Applies `changes` to one zone: deletes first (aliases before what they point at), then
 /// the upserts (plain records before the aliases that may point at them).
-pub async fn apply_carry<R: HostedZones>(
+pub async fn apply_carry<R: HostedZones, C: Clock>(
     zones: &R,
+    clock: &C,
     zone_id: &str,
     domain: &Name,
     changes: &[Change],
@@ -200,6 +205,7 @@ pub async fn apply_carry<R: HostedZones>(
     };
     apply_batches(
         zones,
+        clock,
         zone_id,
         domain,
         &plan.batches(settings.limits),

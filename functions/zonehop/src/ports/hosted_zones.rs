@@ -6,7 +6,7 @@
 
 use crate::settings::Settings;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zonehop_core::batch::Cost;
 use zonehop_core::change::Action;
 use zonehop_core::delegation::canonical_servers;
@@ -14,6 +14,7 @@ use zonehop_core::delegation::canonical_servers;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 
 use zonehop_core::change::Change;
 use zonehop_core::name::Name;
@@ -125,44 +126,49 @@ pub async fn read_zone<R: HostedZones>(r53: &R, zone_id: &str) -> Result<Zone, E
 
 /// One ChangeResourceRecordSets, then waits until it is INSYNC (up to `timeout`); returns
 /// the change id. Every "write, then make sure every Route 53 server has it" goes here.
-pub async fn change_and_wait<R: HostedZones>(
+pub async fn change_and_wait<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     zone_id: &str,
     changes: &[Change],
     comment: &str,
     timeout: Duration,
 ) -> Result<String, Error> {
     let id = r53.change_records(zone_id, changes, comment).await?;
-    wait_in_sync(r53, &id, timeout).await?;
+    wait_in_sync(r53, clock, &id, timeout).await?;
     Ok(id)
 }
 
-/// Waits until a change is INSYNC, polling with a growing interval, up to `timeout`.
-pub async fn wait_in_sync<R: HostedZones>(
+/// Waits until a change is INSYNC, polling with a growing interval (on `clock`), up to
+/// `timeout`.
+pub async fn wait_in_sync<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     change_id: &str,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let started = Instant::now();
+    let started = clock.monotonic();
     let mut interval = Duration::from_millis(500);
     loop {
         if r53.change_in_sync(change_id).await? {
             return Ok(());
         }
-        if started.elapsed() + interval > timeout {
+        let waited = clock.monotonic().saturating_sub(started);
+        if waited + interval > timeout {
             return Err(Error::ChangeNotInSync {
                 change_id: change_id.to_owned(),
-                waited_seconds: started.elapsed().as_secs(),
+                waited_seconds: waited.as_secs(),
             });
         }
-        tokio::time::sleep(interval).await;
+        clock.sleep(interval).await;
         interval = (interval * 2).min(Duration::from_secs(10));
     }
 }
 
 /// Sets the zone's apex NS TTL (values kept); returns the previous TTL.
-pub async fn set_apex_ns_ttl<R: HostedZones>(
+pub async fn set_apex_ns_ttl<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     zone_id: &str,
     domain: &Name,
     ttl: i64,
@@ -184,13 +190,22 @@ pub async fn set_apex_ns_ttl<R: HostedZones>(
         record: apex_ns,
     }];
     let comment = format!("zonehop: apex NS TTL of {domain} to {ttl} s");
-    change_and_wait(r53, zone_id, &change, &comment, settings.in_sync_timeout).await?;
+    change_and_wait(
+        r53,
+        clock,
+        zone_id,
+        &change,
+        &comment,
+        settings.in_sync_timeout,
+    )
+    .await?;
     Ok(previous)
 }
 
 /// Points the zone's own apex NS at `servers` (keeping its TTL) unless it already does.
-pub async fn point_apex_ns<R: HostedZones>(
+pub async fn point_apex_ns<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     zone_id: &str,
     domain: &Name,
     servers: &[String],
@@ -219,7 +234,15 @@ pub async fn point_apex_ns<R: HostedZones>(
         record,
     }];
     let comment = format!("zonehop: apex NS of {domain}");
-    change_and_wait(r53, zone_id, &change, &comment, settings.in_sync_timeout).await?;
+    change_and_wait(
+        r53,
+        clock,
+        zone_id,
+        &change,
+        &comment,
+        settings.in_sync_timeout,
+    )
+    .await?;
     Ok((canonical_servers(&before), true))
 }
 
@@ -244,8 +267,9 @@ pub fn check_is_public_zone_of(zone: &HostedZone, domain: &Name) -> Result<(), E
 /// answers PriorRequestNotComplete otherwise) and waits until the last one is INSYNC.
 /// Route 53 applies a zone's changes in order, so the last INSYNC covers them all.
 /// Returns the number of batches sent.
-pub async fn apply_batches<T: HostedZones>(
+pub async fn apply_batches<T: HostedZones, C: Clock>(
     target: &T,
+    clock: &C,
     zone_id: &str,
     domain: &Name,
     batches: &[Vec<zonehop_core::plan::Change>],
@@ -271,7 +295,81 @@ pub async fn apply_batches<T: HostedZones>(
         last_change = Some(id);
     }
     if let Some(id) = last_change {
-        wait_in_sync(target, &id, settings.in_sync_timeout).await?;
+        wait_in_sync(target, clock, &id, settings.in_sync_timeout).await?;
     }
     Ok(batches.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{ManualClock, MemoryZones, ZoneOp};
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    /// A zone with one change sent; GetChange answers PENDING `pending` times before INSYNC.
+    async fn a_change_pending(pending: u32) -> (MemoryZones, String) {
+        let zones = MemoryZones::new();
+        let domain = Name::parse("example.com").expect("name");
+        let zone = zones.add_zone(&domain);
+        zones.set_polls_until_in_sync(pending);
+        let record = RecordSet::simple(
+            Name::parse("www.example.com").expect("name"),
+            RrType::A,
+            60,
+            &["192.0.2.1"],
+        );
+        let change = Change {
+            action: Action::Create,
+            record,
+        };
+        let id = zones
+            .change_records(&zone.id, &[change], "test")
+            .await
+            .expect("accepted");
+        (zones, id)
+    }
+
+    #[tokio::test]
+    async fn a_change_pending_three_polls_is_awaited_on_the_clock_until_insync() {
+        // GIVEN a change GetChange reports PENDING three times, then INSYNC
+        let (zones, id) = a_change_pending(3).await;
+        let clock = ManualClock::at(1_000);
+        // WHEN the wait polls it on the twin's clock, with ten minutes to spare
+        wait_in_sync(&zones, &clock, &id, Duration::from_secs(600))
+            .await
+            .expect("INSYNC");
+        // THEN four polls, with the growing pauses between them, and 3.5 s gone by
+        assert_eq!(zones.count(ZoneOp::GetChange), 4);
+        assert_eq!(clock.sleeps(), [ms(500), ms(1_000), ms(2_000)]);
+        assert_eq!(clock.monotonic(), Duration::from_secs(1_000) + ms(3_500));
+    }
+
+    #[tokio::test]
+    async fn a_change_never_insync_is_given_up_at_the_deadline_as_change_not_in_sync() {
+        // GIVEN a change that stays PENDING
+        let (zones, id) = a_change_pending(u32::MAX).await;
+        let clock = ManualClock::at(1_000);
+        // WHEN the wait polls it with 30 s allowed
+        let err = wait_in_sync(&zones, &clock, &id, Duration::from_secs(30))
+            .await
+            .expect_err("gave up");
+        // THEN it stops before a pause would carry it past 30 s (25.5 s + 10 s), and says
+        // how long it waited, under the name the state machine retries on
+        assert_eq!(err.error_type(), "ChangeNotInSync");
+        assert!(
+            matches!(&err, Error::ChangeNotInSync { change_id, waited_seconds: 25 } if *change_id == id),
+            "{err:?}"
+        );
+        let pauses = [500, 1_000, 2_000, 4_000, 8_000, 10_000].map(ms);
+        assert_eq!(clock.sleeps(), pauses);
+        assert_eq!(
+            zones.count(ZoneOp::GetChange),
+            7,
+            "one poll after each pause"
+        );
+        assert_eq!(clock.monotonic(), Duration::from_secs(1_000) + ms(25_500));
+    }
 }

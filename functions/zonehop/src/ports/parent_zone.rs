@@ -10,6 +10,7 @@ use zonehop_core::name::Name;
 use zonehop_core::zone::{RecordSet, RrType, Zone};
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::{read_zone, wait_in_sync, HostedZones};
 use crate::ports::registrar::Registrar;
 use crate::ports::retry::{RetryStats, Retrying};
@@ -90,8 +91,9 @@ impl<R: HostedZones> ParentZone<R> {
 
     /// Sets the TTL of the delegation's NS record (servers kept) unless it already has it,
     /// and waits until that change is INSYNC; returns the TTL before.
-    pub async fn set_delegation_ttl_in_sync(
+    pub async fn set_delegation_ttl_in_sync<C: Clock>(
         &self,
+        clock: &C,
         domain: &Name,
         ttl: i64,
         settings: &Settings,
@@ -100,7 +102,7 @@ impl<R: HostedZones> ParentZone<R> {
         if let Some(change) = change {
             let stats = RetryStats::default();
             let zones = Retrying::new(&self.zones, settings.retry, &stats);
-            wait_in_sync(&zones, &change, settings.in_sync_timeout).await?;
+            wait_in_sync(&zones, clock, &change, settings.in_sync_timeout).await?;
         }
         Ok(previous)
     }

@@ -136,6 +136,7 @@ pub async fn carry_edits<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
     let plan = carry_between(
         source,
         target,
+        clock,
         &scope,
         &forms,
         &baseline.unwrap_or_default(),

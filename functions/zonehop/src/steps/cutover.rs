@@ -1,6 +1,7 @@
 //! cutover (DESIGN step 9): the same record change in both zones, so that whichever zone a
 //! resolver asks, it gets the new value (bounded by the record TTL, not the delegation's).
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::change_and_wait;
 use crate::ports::hosted_zones::read_zone;
 use crate::ports::hosted_zones::HostedZones;
@@ -67,8 +68,9 @@ pub struct CutoverOutput {
 }
 
 /// Applies the records as UPSERTs unless the zone already holds them exactly.
-async fn upsert_unless_equal<R: HostedZones>(
+async fn upsert_unless_equal<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     zone_id: &str,
     records: &[RecordSet],
     settings: &Settings,
@@ -91,6 +93,7 @@ async fn upsert_unless_equal<R: HostedZones>(
     }
     change_and_wait(
         r53,
+        clock,
         zone_id,
         &changes,
         "zonehop cutover",
@@ -102,9 +105,10 @@ async fn upsert_unless_equal<R: HostedZones>(
 
 /// Step 9: the same record change in BOTH zones, so users move within the record TTL
 /// whichever zone their resolver still asks.
-pub async fn cutover<S: HostedZones, T: HostedZones>(
+pub async fn cutover<S: HostedZones, T: HostedZones, C: Clock>(
     source: &S,
     target: &T,
+    clock: &C,
     request: &CutoverRequest,
     settings: &Settings,
 ) -> Result<CutoverOutput, Error> {
@@ -113,8 +117,8 @@ pub async fn cutover<S: HostedZones, T: HostedZones>(
     let target = &Retrying::new(target, settings.retry, &stats);
     let (domain, source_id, target_id) = request.zones.validated()?;
     let records = cutover_records(&domain, &request.records)?;
-    let target_changed = upsert_unless_equal(target, &target_id, &records, settings).await?;
-    let source_changed = upsert_unless_equal(source, &source_id, &records, settings).await?;
+    let target_changed = upsert_unless_equal(target, clock, &target_id, &records, settings).await?;
+    let source_changed = upsert_unless_equal(source, clock, &source_id, &records, settings).await?;
     Ok(CutoverOutput {
         records: records.len(),
         source_changed,

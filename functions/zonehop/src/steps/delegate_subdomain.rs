@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::dns::compare::compare_until_settled;
 use crate::ports::dns::lookup::{resolver_for, server_addresses};
 use crate::ports::dns::DnsClient;
@@ -188,9 +189,10 @@ fn rezone_aliases(records: &[RecordSet], from: &str, to: &str) -> Vec<RecordSet>
 
 /// Runs the whole step for one subdomain: check, create and fill the child zone, prove over
 /// DNS that it answers like the parent, then make the cut.
-pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
+pub async fn delegate_subdomain<R: HostedZones, D: DnsClient, C: Clock>(
     r53: &R,
     dns: &D,
+    clock: &C,
     request: &DelegateRequest,
     settings: &Settings,
 ) -> Result<DelegateOutput, Error> {
@@ -227,10 +229,11 @@ pub async fn delegate_subdomain<R: HostedZones, D: DnsClient>(
         }
     }
 
-    fill_child(r53, &moved, &cut, &child, &parent_id, settings).await?;
+    fill_child(r53, clock, &moved, &cut, &child, &parent_id, settings).await?;
     prove_child_answers(dns, resolver, &parent_zone, &child, &cut, &moved, settings).await?;
     make_the_cut(
         r53,
+        clock,
         request,
         &cut,
         &child,
@@ -292,8 +295,9 @@ async fn already_cut<R: HostedZones>(
 
 /// Fills the child: the subtree, with same-zone aliases naming the child; then checks that
 /// nothing is left to change.
-async fn fill_child<R: HostedZones>(
+async fn fill_child<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     moved: &[RecordSet],
     cut: &Name,
     child: &HostedZone,
@@ -320,7 +324,7 @@ async fn fill_child<R: HostedZones>(
         });
     }
     let batches = plan.batches(settings.limits);
-    apply_batches(r53, &child.id, cut, &batches, settings).await?;
+    apply_batches(r53, clock, &child.id, cut, &batches, settings).await?;
     let after = read_zone(r53, &child.id).await?;
     let left = plan_sync(&input, &wanted, &after);
     if !left.is_empty() {
@@ -380,8 +384,9 @@ async fn prove_child_answers<D: DnsClient>(
 /// The cut: one atomic change on the parent deletes the moved records and creates the
 /// delegation (invariant 2).
 #[allow(clippy::too_many_arguments)]
-async fn make_the_cut<R: HostedZones>(
+async fn make_the_cut<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     request: &DelegateRequest,
     cut: &Name,
     child: &HostedZone,
@@ -409,7 +414,15 @@ async fn make_the_cut<R: HostedZones>(
         });
     }
     let comment = format!("zonehop: delegate {cut} to its own zone {}", child.id);
-    change_and_wait(r53, parent_id, &change, &comment, settings.in_sync_timeout).await?;
+    change_and_wait(
+        r53,
+        clock,
+        parent_id,
+        &change,
+        &comment,
+        settings.in_sync_timeout,
+    )
+    .await?;
 
     let full_cut = cut_change(
         moved,

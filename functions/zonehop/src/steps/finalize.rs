@@ -42,8 +42,9 @@ pub struct FinalizeOutput {
     pub decommission_checklist: Vec<String>,
 }
 
-async fn remove_canary<R: HostedZones>(
+async fn remove_canary<R: HostedZones, C: Clock>(
     r53: &R,
+    clock: &C,
     zone_id: &str,
     domain: &Name,
     settings: &Settings,
@@ -65,6 +66,7 @@ async fn remove_canary<R: HostedZones>(
     }];
     change_and_wait(
         r53,
+        clock,
         zone_id,
         &change,
         "zonehop: remove the canary",
@@ -94,7 +96,7 @@ async fn last_carry<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
         read_zone(target, scope.target_id).await?,
         settings.limits,
     );
-    let plan = carry_between(source, target, scope, &forms, &baseline, settings).await?;
+    let plan = carry_between(source, target, clock, scope, &forms, &baseline, settings).await?;
     save_baseline(ledger, scope.domain, scope.zones(), &plan.after, read_at).await?;
     info!(
         carried_until = read_at,
@@ -137,18 +139,19 @@ pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones, L: Ledger,
         target_id: &target_id,
     };
     let (carry, carried_until) = last_carry(source, target, memory, &scope, settings).await?;
+    let clock = memory.1;
     let ttl = request.ns_ttl.after;
-    set_apex_ns_ttl(target, &target_id, &domain, ttl, settings).await?;
-    set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
+    set_apex_ns_ttl(target, clock, &target_id, &domain, ttl, settings).await?;
+    set_apex_ns_ttl(source, clock, &source_id, &domain, ttl, settings).await?;
     let mut parent_ns_ttl = None;
     if let Some(parent) = parent.filter(|_| request.registrar.lower_ns_ttl) {
         parent
-            .set_delegation_ttl_in_sync(&domain, ttl, settings)
+            .set_delegation_ttl_in_sync(clock, &domain, ttl, settings)
             .await?;
         parent_ns_ttl = Some(ttl);
     }
-    let removed = usize::from(remove_canary(target, &target_id, &domain, settings).await?)
-        + usize::from(remove_canary(source, &source_id, &domain, settings).await?);
+    let removed = usize::from(remove_canary(target, clock, &target_id, &domain, settings).await?)
+        + usize::from(remove_canary(source, clock, &source_id, &domain, settings).await?);
     Ok(FinalizeOutput {
         ns_ttl: ttl,
         parent_ns_ttl,

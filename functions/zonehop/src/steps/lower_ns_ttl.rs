@@ -48,8 +48,10 @@ pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones, P: HostedZones, L: Led
     let target = &Retrying::new(target, settings.retry, &stats);
     let (domain, source_id, target_id) = request.validated()?;
     let ttl = request.ns_ttl.during;
-    let previous_source_ttl = set_apex_ns_ttl(source, &source_id, &domain, ttl, settings).await?;
-    let previous_target_ttl = set_apex_ns_ttl(target, &target_id, &domain, ttl, settings).await?;
+    let previous_source_ttl =
+        set_apex_ns_ttl(source, clock, &source_id, &domain, ttl, settings).await?;
+    let previous_target_ttl =
+        set_apex_ns_ttl(target, clock, &target_id, &domain, ttl, settings).await?;
     let now = clock.now_epoch();
     // The ledger remembers the TTL resolvers may still hold, and since when: an execution
     // after a failure finds the TTL already lowered, yet must wait out the original one.
@@ -58,7 +60,7 @@ pub async fn lower_ns_ttl<S: HostedZones, T: HostedZones, P: HostedZones, L: Led
     let mut previous_parent_ttl = None;
     if let Some(parent) = parent.filter(|_| request.registrar.lower_ns_ttl) {
         let previous = parent
-            .set_delegation_ttl_in_sync(&domain, ttl, settings)
+            .set_delegation_ttl_in_sync(clock, &domain, ttl, settings)
             .await?;
         let owed = remember_lowered(ledger, &domain, PARENT_NS_TTL, previous, ttl, now).await?;
         wait_seconds = wait_seconds.max(previous).max(owed);

@@ -18,6 +18,7 @@ use zonehop_core::canary::{canary_execution, is_readable_execution};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::dns::lookup::{parent_addresses, parse_resolver, resolver_for};
 use crate::ports::dns::DnsClient;
 use crate::ports::executions::Executions;
@@ -205,8 +206,10 @@ pub async fn preflight<
     D: DnsClient,
     E: Executions,
     L: Ledger,
+    C: Clock,
 >(
     ports: PreflightPorts<'_, S, T, G, D, E, L>,
+    clock: &C,
     request: &PreflightRequest,
     settings: &Settings,
 ) -> Result<PreflightOutput, Error> {
@@ -313,7 +316,7 @@ pub async fn preflight<
         .get(&canary.key())
         .is_some_and(|current| current.same_content(&canary));
     if !held {
-        write_canary(source, &checked.source_id, canary, settings).await?;
+        write_canary(source, clock, &checked.source_id, canary, settings).await?;
     }
     output.canary_written = true;
     Ok(output)
@@ -965,8 +968,9 @@ fn timeline(
 }
 
 /// The canary `_zonehop.<domain> TXT "side=old" "execution=<id>"`, awaited INSYNC.
-async fn write_canary<S: HostedZones>(
+async fn write_canary<S: HostedZones, C: Clock>(
     source: &S,
+    clock: &C,
     source_id: &str,
     canary: RecordSet,
     settings: &Settings,
@@ -977,6 +981,7 @@ async fn write_canary<S: HostedZones>(
     }];
     change_and_wait(
         source,
+        clock,
         source_id,
         &change,
         "zonehop: canary and lock",

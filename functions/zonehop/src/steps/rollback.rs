@@ -2,6 +2,7 @@
 //! zone's apex NS point at the old zone's own servers again. Idempotent: what already points
 //! there is left alone.
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::point_apex_ns;
 use crate::ports::hosted_zones::HostedZones;
 use crate::ports::ledger::Ledger;
@@ -50,11 +51,12 @@ pub struct RollbackOutput {
 /// A `route53zone` parent (`registrar` and `parent` are then the same zone: `parent` for
 /// what only a zone has) gets its NS record back exactly: the old servers, and the TTL it
 /// had before lower-ns-ttl lowered it (the ledger's `parentNsTtl`).
-pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger>(
+pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger, C: Clock>(
     source: &S,
     registrar: &G,
     parent: Option<&ParentZone<P>>,
     ledger: &L,
+    clock: &C,
     request: &RollbackRequest,
     settings: &Settings,
 ) -> Result<RollbackOutput, Error> {
@@ -68,9 +70,10 @@ pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger>(
     let servers = canonical_servers(&source_zone.name_servers);
     let (operation, operator_action) = match request.registrar.kind {
         RegistrarKind::Route53domains | RegistrarKind::Route53zone => {
-            let (_, operation) =
-                point_registration(registrar, ledger, &domain, &servers, "rollback", settings)
-                    .await?;
+            let (_, operation) = point_registration(
+                registrar, ledger, clock, &domain, &servers, "rollback", settings,
+            )
+            .await?;
             // A parent zone's TTL back to what it was before lower-ns-ttl (`route53zone`).
             if let Some(parent) = parent {
                 let original = ledger
@@ -79,7 +82,7 @@ pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger>(
                     .and_then(|doc| doc["original"].as_i64());
                 if let Some(original) = original {
                     parent
-                        .set_delegation_ttl_in_sync(&domain, original, settings)
+                        .set_delegation_ttl_in_sync(clock, &domain, original, settings)
                         .await?;
                 }
             }
@@ -87,7 +90,8 @@ pub async fn rollback<S: HostedZones, G: Registrar, P: HostedZones, L: Ledger>(
         }
         RegistrarKind::Manual => (None, Some(operator_action(&domain, &servers))),
     };
-    let (_, apex_changed) = point_apex_ns(source, &source_id, &domain, &servers, settings).await?;
+    let (_, apex_changed) =
+        point_apex_ns(source, clock, &source_id, &domain, &servers, settings).await?;
     Ok(RollbackOutput {
         name_servers: servers,
         registration_changed: operation.is_some(),

@@ -16,6 +16,7 @@ use zonehop_core::request::RegistrarRef;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::ports::clock::Clock;
 use crate::ports::hosted_zones::HostedZones;
 use crate::ports::registrar::Registrar;
 use crate::ports::retry::{RetryStats, Retrying};
@@ -53,11 +54,12 @@ pub struct SwapOutput {
 }
 
 /// Step 7: the registration, then the old zone's apex NS, point at the new zone's servers.
-pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar, L: Ledger>(
+pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar, L: Ledger, C: Clock>(
     source: &S,
     target: &T,
     registrar: &G,
     ledger: &L,
+    clock: &C,
     request: &SwapRequest,
     settings: &Settings,
 ) -> Result<SwapOutput, Error> {
@@ -87,12 +89,15 @@ pub async fn swap_nameservers<S: HostedZones, T: HostedZones, G: Registrar, L: L
     // machine waited for them (check-propagation watches the parent publish it).
     let (registration_before, operation_id) = match request.registrar.kind {
         RegistrarKind::Route53domains | RegistrarKind::Route53zone => {
-            point_registration(registrar, ledger, &domain, &servers, "swap", settings).await?
+            point_registration(
+                registrar, ledger, clock, &domain, &servers, "swap", settings,
+            )
+            .await?
         }
         RegistrarKind::Manual => (Vec::new(), None),
     };
     let (source_apex_ns_before, source_apex_ns_changed) =
-        point_apex_ns(source, &source_id, &domain, &servers, settings).await?;
+        point_apex_ns(source, clock, &source_id, &domain, &servers, settings).await?;
     Ok(SwapOutput {
         name_servers: servers,
         registration_before,

@@ -165,7 +165,15 @@ pub async fn sync_records<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
         if let Some(baseline) = baseline_for(ledger, &scope, request.target.adopted).await? {
             let forms = scope.forms(source_records, target_records, settings.limits);
             let plan = plan_carry(&scope, &forms, &baseline);
-            apply_carry(source, &source_id, &domain, &plan.to_source, settings).await?;
+            apply_carry(
+                source,
+                clock,
+                &source_id,
+                &domain,
+                &plan.to_source,
+                settings,
+            )
+            .await?;
             source_records = with_changes(forms.source, &plan.to_source);
             target_records = forms.target;
             carried = Some(plan);
@@ -222,7 +230,7 @@ pub async fn sync_records<S: HostedZones, T: HostedZones, L: Ledger, C: Clock>(
     }
 
     if !batches.is_empty() {
-        apply_batches(target, &target_id, &domain, &batches, settings).await?;
+        apply_batches(target, clock, &target_id, &domain, &batches, settings).await?;
         // Prove it: the target, read again, needs no further change (a record set edited
         // by someone else meanwhile, which this pass did not write, is the next carry's).
         let after = read_zone(target, &target_id).await?;
