@@ -247,9 +247,15 @@ async fn a_new_execution_after_a_failure_adopts_the_zones_an_earlier_one_created
 async fn a_second_execution_after_the_cut_passes_preflight_with_its_kept_name_delegated() {
     // GIVEN a first execution cut dev.example.com into the child zone it made, then failed.
     let w = World::new();
-    delegate_subdomain(&*w.source, &w.dns, &request(delegate_body(&w)), &settings())
-        .await
-        .expect("cut");
+    delegate_subdomain(
+        &*w.source,
+        &w.dns,
+        &w.clock,
+        &request(delegate_body(&w)),
+        &settings(),
+    )
+    .await
+    .expect("cut");
     // WHEN a second execution of the same request runs preflight
     let mut body = preflight_request(&w);
     body["keepInSource"] = json!(["dev.example.com"]);
