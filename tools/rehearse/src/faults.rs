@@ -327,11 +327,23 @@ impl FaultRun {
             .filter(|r| r.fault == Fault::NewSideWrong && r.injected_ms.is_some())
             .filter_map(|r| r.detail["server"].as_str().map(str::to_owned))
             .collect();
+        let excuses: Vec<usize> = self
+            .records
+            .iter()
+            .filter(|r| r.fault == Fault::NewSideWrong)
+            .filter_map(|r| r.detail["excuse"].as_u64().map(|i| i as usize))
+            .collect();
         for server in tampered {
             if let Err(e) = stage.world.unfreeze_server(&server).await {
                 self.errors
                     .push(format!("new-side-wrong: {server} not restored: {e}"));
             }
+        }
+        // The lie ends with the tampered copy: from now (and a TTL after) a wrong answer is a
+        // problem again.
+        let restored = now_ms();
+        for index in excuses {
+            self.close_excuse(index, restored);
         }
     }
 
@@ -520,9 +532,23 @@ impl FaultRun {
                         lines.push(format!(
                             "  ⚡ new-side-wrong: {server} answers {WRONG_A} for its A records"
                         ));
+                        // Its wrong answers, while it lies and a TTL after, are the fault's:
+                        // counted apart (`lies`); any other wrong answer is a problem.
+                        let excuse = self.excuses.as_ref().and_then(|excuses| {
+                            let mut list = excuses.write().ok()?;
+                            list.push(Excuse {
+                                fault: Fault::NewSideWrong.name(),
+                                resolver: None,
+                                from_ms: now_ms(),
+                                until_ms: None,
+                                grace_ms: EXCUSE_GRACE_MS,
+                                lie: Some(WRONG_A.to_owned()),
+                            });
+                            Some(list.len() - 1)
+                        });
                         self.injected(
                             Fault::NewSideWrong,
-                            json!({ "server": server, "wrongValue": WRONG_A }),
+                            json!({ "server": server, "wrongValue": WRONG_A, "excuse": excuse }),
                         );
                     }
                     Err(e) => self.errors.push(format!("new-side-wrong: {e}")),
@@ -650,6 +676,7 @@ impl FaultRun {
                                 from_ms: from,
                                 until_ms: None,
                                 grace_ms: EXCUSE_GRACE_MS,
+                                lie: None,
                             });
                             excuse = list.len() - 1;
                         }

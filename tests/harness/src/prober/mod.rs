@@ -78,12 +78,17 @@ pub struct Tally {
     /// Timeouts and SERVFAILs inside a window an injected fault excused ([`Excuse`]):
     /// the fault's own effect, counted apart and not a problem.
     pub excused: u64,
+    /// Wrong answers carrying the very value a fault made a server lie with, while it lied
+    /// (and a TTL after): the fault's own effect (`new-side-wrong`), counted apart; any other
+    /// wrong answer stays a problem.
+    pub lies: u64,
 }
 
 /// A window in which an injected fault (a silent resolver or parent server) excuses a
 /// resolver's timeouts and SERVFAILs: from `from_ms` until `until_ms` (open while `None`)
 /// plus `grace_ms`; `resolver` `None` excuses every resolver. A wrong answer is never
-/// excused.
+/// excused; one that carries `lie`, the value a fault made a server answer, is counted as
+/// the fault's ([`Tally::lies`]) inside the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Excuse {
     pub fault: String,
@@ -91,12 +96,17 @@ pub struct Excuse {
     pub from_ms: i64,
     pub until_ms: Option<i64>,
     pub grace_ms: i64,
+    pub lie: Option<String>,
 }
 
 impl Excuse {
-    fn covers(&self, resolver: &str, sent_ms: i64, received_ms: i64, verdict: Verdict) -> bool {
-        matches!(verdict, Verdict::Timeout | Verdict::ServFail)
-            && self.resolver.as_deref().is_none_or(|r| r == resolver)
+    fn covers(&self, resolver: &str, held: &Held, verdict: Verdict, answer: &str) -> bool {
+        let (sent_ms, received_ms) = (held.sent_ms, held.received_ms);
+        let kind = match &self.lie {
+            Some(lie) => verdict == Verdict::Wrong && answer.contains(lie.as_str()),
+            None => matches!(verdict, Verdict::Timeout | Verdict::ServFail),
+        };
+        kind && self.resolver.as_deref().is_none_or(|r| r == resolver)
             && received_ms >= self.from_ms
             && self
                 .until_ms
@@ -109,8 +119,12 @@ impl Excuse {
 pub type Excuses = Arc<RwLock<Vec<Excuse>>>;
 
 impl Tally {
-    fn count(&mut self, verdict: Verdict, excused: bool) {
+    fn count(&mut self, verdict: Verdict, excused: bool, lie: bool) {
         self.queries += 1;
+        if lie {
+            self.lies += 1;
+            return;
+        }
         if excused {
             self.excused += 1;
             return;
@@ -134,11 +148,12 @@ impl Tally {
         self.timeouts += other.timeouts;
         self.other_rcode += other.other_rcode;
         self.excused += other.excused;
+        self.lies += other.lies;
     }
 
     /// Answers that were not correct.
     pub fn problems(&self) -> u64 {
-        self.queries - self.correct - self.excused
+        self.queries - self.correct - self.excused - self.lies
     }
 
     fn to_json(self) -> Value {
@@ -151,6 +166,7 @@ impl Tally {
             "timeouts": self.timeouts,
             "otherRcode": self.other_rcode,
             "excused": self.excused,
+            "lies": self.lies,
         })
     }
 }
@@ -403,12 +419,18 @@ impl ResolverLog {
         held: Held,
         verdict: Verdict,
     ) {
-        let excused = verdict != Verdict::Correct
-            && excuses.read().is_ok_and(|list| {
-                list.iter()
-                    .any(|e| e.covers(resolver, held.sent_ms, held.received_ms, verdict))
-            });
-        self.tally.count(verdict, excused);
+        let answer = held.answer.describe();
+        let covered = |lie: bool| {
+            verdict != Verdict::Correct
+                && excuses.read().is_ok_and(|list| {
+                    list.iter()
+                        .filter(|e| e.lie.is_some() == lie)
+                        .any(|e| e.covers(resolver, &held, verdict, &answer))
+                })
+        };
+        let (excused, lie) = (covered(false), covered(true));
+        self.tally.count(verdict, excused, lie);
+        let excused = excused || lie;
         *self.asked.entry(held.question.clone()).or_default() += 1;
         if verdict != Verdict::Correct && !excused {
             *self
@@ -1079,7 +1101,7 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
     let count = |field: &str| observed[field].as_u64().unwrap_or(0);
     let resolvers = observed["perResolver"].as_object().map_or(0, |r| r.len());
     let mut lines = vec![format!(
-        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}{}{}",
+        "observed: {} queries to {resolvers} resolvers, {} wrong, {} SERVFAIL, {} NXDOMAIN, {} timeouts{}{}{}{}",
         count("queries"),
         count("wrong"),
         count("servfail"),
@@ -1102,6 +1124,14 @@ pub fn summary_lines(observed: &Value) -> Vec<String> {
             format!(
                 " ({} timeouts/SERVFAILs excused: a silent server the faults made)",
                 count("excused")
+            )
+        } else {
+            String::new()
+        },
+        if count("lies") > 0 {
+            format!(
+                " ({} answers carried the lie a fault made a server tell, while it told it)",
+                count("lies")
             )
         } else {
             String::new()
@@ -1405,6 +1435,52 @@ mod tests {
         }
         apply_edit_times(&mut e, &edits, &meanwhile, &clock.times());
         (e, questions)
+    }
+
+    #[test]
+    fn a_lie_a_fault_tells_is_counted_apart_while_it_lasts_and_any_other_wrong_answer_stays_a_problem(
+    ) {
+        // GIVEN new-side-wrong made a server answer 198.51.100.66 from 1 s to 5 s (1 s grace)
+        let e = expectations_for(&Scenario::example()).expectations;
+        let www = Question {
+            name: Name::parse("www.example.com").expect("name"),
+            rtype: RrType::A,
+        };
+        let lie = answer(
+            ResponseCode::NoError,
+            &["www.example.com. 2 IN A 198.51.100.66"],
+        );
+        let other = answer(
+            ResponseCode::NoError,
+            &["www.example.com. 2 IN A 198.51.100.77"],
+        );
+        let excuses: Excuses = Arc::new(RwLock::new(vec![Excuse {
+            fault: "new-side-wrong".into(),
+            resolver: None,
+            from_ms: 1_000,
+            until_ms: Some(5_000),
+            grace_ms: 1_000,
+            lie: Some("198.51.100.66".into()),
+        }]));
+        let mut log = ResolverLog::default();
+        // WHEN a resolver answers the lie inside the window, another wrong value inside it,
+        // and the lie after it
+        for (got, at) in [(&lie, 2_000), (&other, 2_000), (&lie, 9_000)] {
+            let held = Held {
+                question: www.clone(),
+                answer: got.clone(),
+                sent_ms: at,
+                received_ms: at,
+            };
+            let verdict = judge(e.windows(&held.question), &held.answer, at, at);
+            assert_eq!(verdict, Verdict::Wrong);
+            log.record("unbound", &e, &excuses, held, verdict);
+        }
+        // THEN only the first is the fault's; the other two are problems.
+        assert_eq!(log.tally.lies, 1);
+        assert_eq!(log.tally.wrong, 2);
+        assert_eq!(log.tally.problems(), 2);
+        assert_eq!(log.problems.len(), 2);
     }
 
     fn answer(rcode: ResponseCode, lines: &[&str]) -> Answer {
