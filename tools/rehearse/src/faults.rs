@@ -1005,7 +1005,10 @@ impl FaultRun {
                         json!(((slowed / 1000.0 + retry_seconds) * 10.0).round() / 10.0);
                     entry["secondsNote"] = json!("the slow answers' delays plus the time from each failed task attempt to its retry");
                 }
-                Fault::CrashSync | Fault::CleanupFails => {
+                Fault::CrashSync
+                | Fault::CleanupFails
+                | Fault::CrashAt(_)
+                | Fault::CutoverFails => {
                     entry["proxy"] = counts.as_ref().map(|c| c.to_json()).unwrap_or(Value::Null);
                 }
                 Fault::CrashDelegate => {
