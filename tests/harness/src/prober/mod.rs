@@ -899,6 +899,29 @@ impl EditTimes {
     fn of(&self, question: &Question) -> EditTime {
         self.per_question.get(question).copied().unwrap_or(self.all)
     }
+
+    /// When the change of `question` began and was done in both zones. A question no edit
+    /// wrote itself but whose answer an edit changed (asked at the end of a CNAME chain
+    /// through an edited RRset: `storm-5 A` through the deleted `storm-5 CNAME`) has no time
+    /// of its own when the edits are timed per question: it changes somewhere between the
+    /// first edit made and the last one carried, so that span is its own (old or new in it,
+    /// only new after it).
+    fn span(&self, question: &Question) -> Option<(i64, i64)> {
+        if let Some(own) = self.per_question.get(question) {
+            return own.span();
+        }
+        if self.per_question.is_empty() {
+            return self.all.span();
+        }
+        let spans: Vec<(i64, i64)> = self
+            .per_question
+            .values()
+            .filter_map(EditTime::span)
+            .collect();
+        let first = spans.iter().map(|(made, _)| *made).min()?;
+        let last = spans.iter().map(|(_, settled)| *settled).max()?;
+        Some((first, last))
+    }
 }
 
 impl EditClock {
@@ -955,7 +978,7 @@ pub fn apply_edit_times(
     times: &EditTimes,
 ) {
     for edit in edits {
-        if let Some((made, settled)) = times.of(&edit.question).span() {
+        if let Some((made, settled)) = times.span(&edit.question) {
             apply_changes(
                 expectations,
                 std::slice::from_ref(edit),
@@ -1481,6 +1504,60 @@ mod tests {
         assert_eq!(log.tally.wrong, 2);
         assert_eq!(log.tally.problems(), 2);
         assert_eq!(log.problems.len(), 2);
+    }
+
+    #[test]
+    fn a_question_at_the_end_of_a_chain_through_an_edited_rrset_changes_within_the_edits_span() {
+        // GIVEN go.example.com CNAME www.example.com, asked also for A at its chain's end
+        let n = |s: &str| Name::parse(s).expect("name");
+        let mut base = Scenario::example();
+        base.records.push(RecordSet::simple(
+            n("go.example.com"),
+            RrType::CNAME,
+            2,
+            &["www.example.com."],
+        ));
+        let cname = Question {
+            name: n("go.example.com"),
+            rtype: RrType::CNAME,
+        };
+        let a = Question {
+            name: n("go.example.com"),
+            rtype: RrType::A,
+        };
+        // WHEN the CNAME is deleted, timed per question (as the storm times its edits)
+        let edited = Scenario {
+            records: base
+                .records
+                .iter()
+                .filter(|r| r.name != cname.name)
+                .cloned()
+                .collect(),
+            ..base.clone()
+        };
+        let mut e = expectations_for(&base).expectations;
+        let (edits, meanwhile) = edit_changes(&e, &edited, &[]);
+        assert!(edits.iter().any(|c| c.question == a), "{edits:?}");
+        defer_changes(&mut e, &edits);
+        let clock = EditClock::default();
+        clock.made_at(cname.clone(), 10_000, 14_000);
+        clock.carried_at(&cname, 12_000);
+        apply_edit_times(&mut e, &edits, &meanwhile, &clock.times());
+        // THEN the A at its end answers www's address before, www's or nothing within the
+        // edit's span, and only nothing once it has lingered out.
+        let www = answer(
+            ResponseCode::NoError,
+            &["www.example.com. 2 IN A 203.0.113.7"],
+        );
+        let nx = answer(ResponseCode::NXDomain, &[]);
+        let judged = |got: &Answer, t: i64| judge(e.windows(&a), got, t, t);
+        assert_eq!(judged(&www, 9_000), Verdict::Correct);
+        assert_eq!(judged(&nx, 9_000), Verdict::NxDomain, "not deleted yet");
+        assert_eq!(judged(&www, 11_000), Verdict::Correct);
+        assert_eq!(judged(&nx, 11_000), Verdict::Correct);
+        let late = 12_000 + LINGER + 1;
+        assert_eq!(judged(&nx, late), Verdict::Correct);
+        assert_ne!(judged(&www, late), Verdict::Correct, "lingered out");
     }
 
     fn answer(rcode: ResponseCode, lines: &[&str]) -> Answer {
