@@ -132,10 +132,32 @@ async fn identical_zones_pass_with_every_rrset_asked_of_every_server() {
     let output = verify(&setup).await.expect("identical zones verify");
 
     assert_eq!(output.servers, 8, "four old and four new servers");
-    // 57 over DNS in this zone; routing policies, aliases to AWS resources and aliases to
-    // routed names (answers that vary by design) go through the API (102, both sides counted).
+    // Every RRset over DNS, routed sets and aliases included (judged by what they may
+    // answer), a made-up name under each wildcard and one that does not exist; routing
+    // policies, aliases to AWS resources and aliases to routed names (answers that vary by
+    // design) go through the API as well (102, both sides counted).
     assert!(output.rrsets_compared >= 55, "{output:?}");
-    assert_eq!(output.queries, output.rrsets_compared * 8);
+    assert!(output.judged_by_possible_answers >= 20, "{output:?}");
+    assert!(output.synthesized >= 1, "{output:?}");
+    // One query per question and server, plus one to the resolver per AWS alias target
+    // and type (what the resource answers).
+    let domain = n("example.com");
+    let aws_targets: std::collections::BTreeSet<(Name, RrType)> =
+        zonegen::every_kind(&domain, "SOURCE", 3)
+            .iter()
+            .filter_map(|r| {
+                r.alias_target
+                    .as_ref()
+                    .filter(|a| !a.dns_name.is_at_or_below(&domain))
+                    .map(|a| (a.dns_name.clone(), r.rtype))
+            })
+            .collect();
+    assert!(!aws_targets.is_empty());
+    assert_eq!(
+        output.queries,
+        output.rrsets_compared * 8 + aws_targets.len(),
+        "{output:?}"
+    );
     assert!(
         output.compared_through_api >= 90,
         "routing-policy records and varying aliases go through the API: {output:?}"
@@ -314,5 +336,56 @@ async fn one_of_four_new_servers_serving_a_stale_copy_is_caught_and_named() {
     assert!(
         found[0].new.iter().all(|v| !v.contains("moved=yes")),
         "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_server_lying_about_routed_sets_and_aws_aliases_is_caught_over_dns() {
+    // GIVEN one new server that answers a wrong address for every A record below the apex
+    // (routed members and AWS aliases included), while the zones agree through the API
+    let setup = setup().await;
+    let target = route53_in(&setup.moto.config().await, &target_access()).await;
+    let liar = target
+        .get_zone(&setup.target_id)
+        .await
+        .expect("target zone")
+        .name_servers[1]
+        .clone();
+    setup
+        .world
+        .tamper_server(&liar, zonehop_world::faults::world::wrong_answers)
+        .await
+        .expect("one server lies");
+
+    // WHEN verify-zones runs
+    let found = differences(verify(&setup).await);
+
+    // THEN only the liar is named, and among what it got wrong are routed sets and AWS
+    // aliases, judged by what they may answer
+    assert!(
+        found
+            .iter()
+            .all(|d| d.server.contains(liar.trim_end_matches('.'))),
+        "{found:#?}"
+    );
+    let judged: Vec<&Difference> = found
+        .iter()
+        .filter(|d| d.old.iter().any(|o| o.starts_with("may answer:")))
+        .collect();
+    assert!(
+        judged.iter().any(|d| d.old[0].contains("one of")),
+        "a routed set: {found:#?}"
+    );
+    assert!(
+        judged
+            .iter()
+            .any(|d| d.old[0].contains("amazonaws.com") || d.old[0].contains("cloudfront.net")),
+        "an AWS alias: {found:#?}"
+    );
+    assert!(
+        judged
+            .iter()
+            .all(|d| d.new.iter().any(|v| v.contains("198.51.100.66"))),
+        "{judged:#?}"
     );
 }

@@ -9,7 +9,8 @@
 //! - [`change`], [`plan`], [`batch`]: what to change, and how to pack it into requests;
 //! - [`propagation`]: the "safe to retire the old side" verdict and the adaptive wait;
 //! - [`request`]: the migration request and its checks; [`canary`]: the canary and lock;
-//! - [`answers`]: DNS answers and their comparison; [`delegation`]: name-server sets;
+//! - [`answers`]: DNS answers, the questions to ask and their comparison; [`possible`]: what
+//!   a record set may answer (routed sets, aliases); [`delegation`]: name-server sets;
 //! - [`backoff`]: how long to wait before a retry; [`validate`]: record sets checked as
 //!   Route 53 checks them.
 
@@ -25,6 +26,7 @@ pub mod export;
 pub mod json;
 pub mod name;
 pub mod plan;
+pub mod possible;
 pub mod propagation;
 pub mod request;
 pub mod validate;

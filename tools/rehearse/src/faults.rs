@@ -19,11 +19,13 @@ use zonehop::core::change::{Action, Change};
 use zonehop::core::zone::{RecordSet, RrType};
 use zonehop::ports::hosted_zones::{read_zone, HostedZones};
 use zonehop::Name;
+use zonehop_world::dnsworld::render::zone_file_name;
 use zonehop_world::faults::proxy::{injections_json, FaultProxy, ProxyPlan, RegistrarFault};
 use zonehop_world::faults::world::{
-    answer_again, silence, silence_one_address, wrong_answers, WRONG_A,
+    answer_again, name_to_remove, silence, silence_one_address, without_one_name, wrong_answers,
+    wrong_for, wrong_wildcards, WRONG_A, WRONG_AAAA,
 };
-use zonehop_world::faults::{Fault, Faults};
+use zonehop_world::faults::{Fault, Faults, WrongTarget};
 use zonehop_world::prober::{now_ms, EditClock, Excuse, Excuses};
 use zonehop_world::rehearsal::{iso, Scenario, Stage};
 use zonehop_world::stepfunctions::{HistoryEvent, LocalStepFunctions};
@@ -203,7 +205,16 @@ fn mechanism(fault: Fault) -> String {
         Fault::EditSource | Fault::EditTarget | Fault::EditBoth => "records created through the Route 53 API at the first Check Propagation after the swap".into(),
         Fault::EditStorm => "records created, changed and deleted in both zones through the Route 53 API at each phase (before the first sync, between the syncs, before the swap, in the window, after \"safe\"), read from the history; the fault proxy holds sync-records, swap-nameservers, carry-edits and finalize until their phase's edits are written".into(),
         Fault::CleanupFails => "the fault proxy answers every Route 53 call of finalize with 403 AccessDenied".into(),
-        Fault::NewSideWrong => format!("the target zone's first name server answers {WRONG_A} for its A records (a tampered copy) from the first round after the swap"),
+        Fault::NewSideWrong(target) => {
+            let lie = match target {
+                WrongTarget::Plain => format!("{WRONG_A} for its A records below the apex"),
+                WrongTarget::Routed => format!("{WRONG_A} and {WRONG_AAAA} for the A and AAAA records of its names with a routed record set (the member the world serves)"),
+                WrongTarget::Alias => format!("{WRONG_A} and {WRONG_AAAA} for the A and AAAA records of its aliases without a routing policy (AWS resources and same-zone targets)"),
+                WrongTarget::Wildcard => "a wrong value of each type for its wildcards' data (what a name under them is synthesized from)".to_owned(),
+                WrongTarget::Nxdomain => "NXDOMAIN for one name it holds (the first leaf with an A record, removed from its copy)".to_owned(),
+            };
+            format!("the target zone's first name server answers {lie} (a tampered copy) from the first round after the swap")
+        }
         Fault::SecondExecution => "a second execution with the same request started at the first Check Propagation after the swap".into(),
         Fault::CrashAt(step) => format!("the fault proxy forwards every invoke of {step} and answers it as a crashed runtime (Runtime.ExitError, no Retry covers it) once the function has done its work"),
         Fault::AbortAt(phase) => format!("StopExecution once the execution has invoked the {phase} phase's function (the invocation runs on)"),
@@ -324,14 +335,21 @@ impl FaultRun {
         let tampered: Vec<String> = self
             .records
             .iter()
-            .filter(|r| r.fault == Fault::NewSideWrong && r.injected_ms.is_some())
+            .filter(|r| matches!(r.fault, Fault::NewSideWrong(_)) && r.injected_ms.is_some())
             .filter_map(|r| r.detail["server"].as_str().map(str::to_owned))
             .collect();
         let excuses: Vec<usize> = self
             .records
             .iter()
-            .filter(|r| r.fault == Fault::NewSideWrong)
-            .filter_map(|r| r.detail["excuse"].as_u64().map(|i| i as usize))
+            .filter(|r| matches!(r.fault, Fault::NewSideWrong(_)))
+            .flat_map(|r| {
+                r.detail["excuses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i.as_u64().map(|i| i as usize))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         for server in tampered {
             if let Err(e) = stage.world.unfreeze_server(&server).await {
@@ -525,35 +543,35 @@ impl FaultRun {
         }
         self.at_swap_done = true;
         let round = self.round;
-        if self.faults.contains(Fault::NewSideWrong) {
-            match first_target_server(stage, target_zone).await {
-                Ok(server) => match stage.world.tamper_server(&server, wrong_answers).await {
-                    Ok(()) => {
-                        lines.push(format!(
-                            "  ⚡ new-side-wrong: {server} answers {WRONG_A} for its A records"
-                        ));
-                        // Its wrong answers, while it lies and a TTL after, are the fault's:
-                        // counted apart (`lies`); any other wrong answer is a problem.
-                        let excuse = self.excuses.as_ref().and_then(|excuses| {
+        if let Some(target) = self.faults.new_side_wrong() {
+            let fault = Fault::NewSideWrong(target);
+            match tamper_new_side(stage, target_zone, target).await {
+                Ok((server, detail)) => {
+                    lines.push(format!("  ⚡ {fault}: {server} lies: {detail}"));
+                    // Its wrong answers, while it lies and a grace after, are the fault's:
+                    // counted apart (`lies`); any other wrong answer is a problem.
+                    let excuses: Vec<usize> = [WRONG_A, WRONG_AAAA]
+                        .into_iter()
+                        .filter_map(|lie| {
+                            let excuses = self.excuses.as_ref()?;
                             let mut list = excuses.write().ok()?;
                             list.push(Excuse {
-                                fault: Fault::NewSideWrong.name(),
+                                fault: fault.name(),
                                 resolver: None,
                                 from_ms: now_ms(),
                                 until_ms: None,
                                 grace_ms: EXCUSE_GRACE_MS,
-                                lie: Some(WRONG_A.to_owned()),
+                                lie: Some(lie.to_owned()),
                             });
                             Some(list.len() - 1)
-                        });
-                        self.injected(
-                            Fault::NewSideWrong,
-                            json!({ "server": server, "wrongValue": WRONG_A, "excuse": excuse }),
-                        );
-                    }
-                    Err(e) => self.errors.push(format!("new-side-wrong: {e}")),
-                },
-                Err(e) => self.errors.push(format!("new-side-wrong: {e}")),
+                        })
+                        .collect();
+                    let mut detail = detail;
+                    detail["server"] = json!(server);
+                    detail["excuses"] = json!(excuses);
+                    self.injected(fault, detail);
+                }
+                Err(e) => self.errors.push(format!("{fault}: {e}")),
             }
         }
         if !self.edits.is_empty() {
@@ -1159,6 +1177,97 @@ fn parent_role(stage: &Stage) -> String {
     }
     let tld = suffix.rsplit('.').next().unwrap_or_default();
     format!("tld-{tld}")
+}
+
+/// `new-side-wrong[=TARGET]`: the target zone's first name server made to lie about what
+/// the target names; the server and what it lies about. A zone without anything of the
+/// kind is an error (a lie about nothing would prove nothing).
+async fn tamper_new_side(
+    stage: &Stage,
+    target_zone: Option<&str>,
+    target: WrongTarget,
+) -> Result<(String, Value), String> {
+    let server = first_target_server(stage, target_zone).await?;
+    let id = target_zone.ok_or("no target zone yet")?;
+    let r53 = route53_in(&stage.base, &target_access()).await;
+    let records = read_zone(&r53, id).await.map_err(|e| e.to_string())?;
+    let owners = |keep: &dyn Fn(&RecordSet) -> bool| -> std::collections::BTreeSet<String> {
+        records
+            .iter()
+            .filter(|r| matches!(r.rtype, RrType::A | RrType::AAAA) && keep(r))
+            .map(|r| zone_file_name(&r.name))
+            .collect()
+    };
+    let named = |owners: std::collections::BTreeSet<String>, what: &str| {
+        if owners.is_empty() {
+            Err(format!("the target zone has no {what} to lie about"))
+        } else {
+            Ok(owners)
+        }
+    };
+    let world = &stage.world;
+    let detail = match target {
+        WrongTarget::Plain => {
+            world
+                .tamper_server(&server, wrong_answers)
+                .await
+                .map_err(|e| e.to_string())?;
+            json!({ "target": "plain", "wrongValue": WRONG_A })
+        }
+        WrongTarget::Routed | WrongTarget::Alias => {
+            let owners = if target == WrongTarget::Routed {
+                named(
+                    owners(&|r| r.has_routing_policy()),
+                    "routed A or AAAA record set",
+                )?
+            } else {
+                named(
+                    owners(&|r| r.alias_target.is_some() && !r.has_routing_policy()),
+                    "A or AAAA alias without a routing policy",
+                )?
+            };
+            let names: Vec<String> = owners.iter().cloned().collect();
+            world
+                .tamper_server(&server, move |zone| wrong_for(zone, &owners))
+                .await
+                .map_err(|e| e.to_string())?;
+            json!({ "target": target.name(), "names": names, "wrongValues": [WRONG_A, WRONG_AAAA] })
+        }
+        WrongTarget::Wildcard => {
+            let wildcards: Vec<String> = records
+                .iter()
+                .filter(|r| r.name.as_str().starts_with("\\052."))
+                .map(|r| format!("{} {}", zone_file_name(&r.name), r.rtype))
+                .collect();
+            if wildcards.is_empty() {
+                return Err("the target zone has no wildcard to lie about".into());
+            }
+            world
+                .tamper_server(&server, wrong_wildcards)
+                .await
+                .map_err(|e| e.to_string())?;
+            json!({ "target": "wildcard", "wildcards": wildcards })
+        }
+        WrongTarget::Nxdomain => {
+            let removed = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+            let seen = removed.clone();
+            world
+                .tamper_server(&server, move |zone| {
+                    if let (Some(name), Ok(mut seen)) = (name_to_remove(zone), seen.lock()) {
+                        seen.push(name);
+                    }
+                    without_one_name(zone)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            let removed: Vec<String> = removed.lock().map(|r| r.clone()).unwrap_or_default();
+            if removed.is_empty() {
+                return Err("no name of the target zone could be removed".into());
+            }
+            json!({ "target": "nxdomain", "removed": removed })
+        }
+    };
+    Ok((server, detail))
 }
 
 async fn first_target_server(stage: &Stage, target_zone: Option<&str>) -> Result<String, String> {

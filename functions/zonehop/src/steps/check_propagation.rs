@@ -41,7 +41,7 @@ use crate::ports::dns::{DnsAnswer, DnsClient};
 use crate::ports::hosted_zones::{read_zone, HostedZone, HostedZones};
 use crate::ports::retry::{RetryStats, Retrying};
 use std::time::Duration;
-use zonehop_core::answers::{questions, Difference, Question};
+use zonehop_core::answers::{fresh_label, question_label, questions, Difference, Question};
 use zonehop_core::canary::{side_of, Side, CANARY_LABEL};
 use zonehop_core::name::Name;
 use zonehop_core::plan::HealthCheckPolicy;
@@ -659,14 +659,6 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
     })
 }
 
-/// A question's label as the re-verification writes it: `www.example.com. A`.
-fn question_label(name: &str, rtype: &str) -> String {
-    format!(
-        "{}. {rtype}",
-        name.trim_end_matches('.').to_ascii_lowercase()
-    )
-}
-
 /// The questions an edit not yet carried explains.
 fn explained_set(pending: &[RecordKey]) -> BTreeSet<String> {
     pending
@@ -698,14 +690,15 @@ async fn reverify_new_servers<D: DnsClient>(
     state: &mut RoundState,
     settings: &Settings,
 ) -> Result<Reverified, Error> {
-    let (all, _) = questions(domain, &[], source_records, target_records);
+    // A fresh made-up name each round (under each wildcard, and one that does not exist):
+    // the labels, and so the rotation's order, stay the same.
+    let all = questions(domain, &[], source_records, target_records, &fresh_label()).asked;
     if all.is_empty() {
         return Ok(Reverified::default());
     }
-    let label = |q: &Question| format!("{} {}", q.name, q.rtype);
     let mut sample: Vec<Question> = all
         .iter()
-        .filter(|q| state.verify_suspects.contains(&label(q)))
+        .filter(|q| state.verify_suspects.contains(&q.label()))
         .cloned()
         .collect();
     let start = state.verify_offset % all.len();
@@ -728,15 +721,17 @@ async fn reverify_new_servers<D: DnsClient>(
         // The servers' addresses could not be found this round: unknown, not wrong.
         return Ok(Reverified::default());
     };
-    let (differences, _) = compare_until_settled(
+    let differences = compare_until_settled(
         dns,
         &old,
         &new,
         &sample,
         settings.verify_concurrency,
         Duration::from_secs(2),
+        Some(resolver),
     )
-    .await;
+    .await
+    .differences;
     // Only a new server's answer counts (an old server that differs from the reference is
     // not the new side's fault), a silent one is unknown, and one that an edit not yet
     // carried explains (the zones differ there through the API) is the edit's.
@@ -745,25 +740,15 @@ async fn reverify_new_servers<D: DnsClient>(
         .filter(|d| {
             d.server.starts_with("new ") && !d.new.iter().any(|v| v.starts_with("no answer"))
         })
-        .partition(|d| !explained.contains(&question_label(&d.name, &d.rtype)));
-    let mut explained_now: Vec<String> = edited
-        .iter()
-        .map(|d| question_label(&d.name, &d.rtype))
-        .collect();
+        .partition(|d| !explained.contains(&d.label()));
+    let mut explained_now: Vec<String> = edited.iter().map(|d| d.label()).collect();
     explained_now.dedup();
-    let mut keys: Vec<String> = wrong
-        .iter()
-        .map(|d| question_label(&d.name, &d.rtype))
-        .collect();
+    let mut keys: Vec<String> = wrong.iter().map(|d| d.label()).collect();
     keys.sort();
     keys.dedup();
     let again: Vec<&&Difference> = wrong
         .iter()
-        .filter(|d| {
-            state
-                .verify_suspects
-                .contains(&question_label(&d.name, &d.rtype))
-        })
+        .filter(|d| state.verify_suspects.contains(&d.label()))
         .collect();
     if !again.is_empty() {
         return Err(Error::NewServersWrong {

@@ -355,25 +355,23 @@ async fn prove_child_answers<D: DnsClient>(
     let mut questions: Vec<Question> = moved
         .iter()
         .filter(|r| !r.has_routing_policy())
-        .map(|r| Question {
-            name: r.name.clone(),
-            rtype: r.rtype,
-            referral: r.rtype == RrType::NS,
-        })
+        .map(|r| Question::exact(r.name.clone(), r.rtype, r.rtype == RrType::NS))
         .collect();
     questions.sort();
     questions.dedup();
     // As verify-zones: a server may answer from before the last change for a moment (the
     // child was filled just now); only a difference that persists counts.
-    let (differences, _) = compare_until_settled(
+    let differences = compare_until_settled(
         dns,
         &parent_servers,
         &child_servers,
         &questions,
         32,
         settings.verify_settle,
+        None,
     )
-    .await;
+    .await
+    .differences;
     if differences.is_empty() {
         Ok(())
     } else {

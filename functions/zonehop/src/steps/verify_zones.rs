@@ -1,17 +1,21 @@
 //! DESIGN step 5: prove from DNS itself that the new zone answers exactly like the old one.
 //!
-//! Every RRset is asked of every authoritative server of both zones directly (RD=0) and
-//! compared as a set, TTLs included, against what the old zone's first server answers.
-//! Records with a routing policy answer differently by design (by weight, location,
-//! health), so those are compared through the API instead. The canary
-//! `_zonehop.<domain>` is the one intended difference.
+//! Every RRset is asked of every authoritative server of both zones directly (RD=0). A
+//! plain one is compared as a set, TTLs included, against what the old zone's first server
+//! answers. Record sets that answer differently by design (a routing policy, an alias to an
+//! AWS resource, an alias chain reaching either) are compared through the API, and each
+//! server's answer over DNS is judged by what they may answer
+//! (`zonehop_core::possible`). A made-up name under each wildcard must answer like the
+//! wildcard, and a made-up name that does not exist must be NXDOMAIN with its zone's SOA
+//! minimum. The canary `_zonehop.<domain>` is the one intended difference.
 
 use crate::ports::dns::compare::compare_until_settled;
 use crate::ports::dns::lookup::resolver_for;
 use crate::ports::dns::lookup::server_addresses;
 use crate::settings::Settings;
 use zonehop_core::answers::Difference;
-use zonehop_core::answers::{compared_by_api, questions};
+use zonehop_core::answers::{compared_by_api, fresh_label, questions};
+use zonehop_core::possible::ZoneIndex;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,8 +49,17 @@ pub struct VerifyRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyOutput {
+    /// Questions asked of every server: every RRset, a made-up name under each wildcard
+    /// RRset, and one name that does not exist.
     pub rrsets_compared: usize,
+    /// Record sets (of both zones) that vary by design, compared through the API as well.
     pub compared_through_api: usize,
+    /// Questions judged by what they may answer (routed sets, AWS aliases, chains to them).
+    #[serde(default)]
+    pub judged_by_possible_answers: usize,
+    /// Questions about made-up names (under wildcards; the name that does not exist).
+    #[serde(default)]
+    pub synthesized: usize,
     pub servers: usize,
     pub queries: usize,
     /// How long the DNS comparison took (the API reads aside).
@@ -55,6 +68,10 @@ pub struct VerifyOutput {
     #[serde(default)]
     pub api_millis: u64,
     pub differences: Vec<Difference>,
+    /// What is reported, not failed: a routed set's member in no answer, the zones' SOA
+    /// minimums differing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Compares the source and target zones over DNS (and through the API for routing
@@ -94,19 +111,32 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
     )?;
     let api_millis = u64::try_from(api_started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
-    let (probes, routed) = questions(&domain, &keep, &source_records, &target_records);
+    let asked = questions(
+        &domain,
+        &keep,
+        &source_records,
+        &target_records,
+        &fresh_label(),
+    );
     let old = server_addresses(dns, resolver, &source_zone, "old", settings.dns_port).await?;
     let new = server_addresses(dns, resolver, &target_zone, "new", settings.dns_port).await?;
     let started = std::time::Instant::now();
-    let (mut differences, queries) = compare_until_settled(
+    let compared = compare_until_settled(
         dns,
         &old,
         &new,
-        &probes,
+        &asked.asked,
         settings.verify_concurrency,
         settings.verify_settle,
+        Some(resolver),
     )
     .await;
+    let (mut differences, queries) = (compared.differences, compared.queries);
+    let mut warnings = asked.warnings.clone();
+    warnings.extend(compared.unseen);
+    for warning in &warnings {
+        tracing::warn!(%warning, "verify-zones");
+    }
     let dns_millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
     // Routing policies: the API's view, the same comparison sync-records makes.
@@ -120,8 +150,12 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
         limits: zonehop_core::batch::BatchLimits::ROUTE53,
     };
     // Routing policies and aliases whose answers vary by design: the API's view.
+    let (old_index, new_index) = (
+        ZoneIndex::new(&domain, &source_records),
+        ZoneIndex::new(&domain, &target_records),
+    );
     let by_api = |r: &&zonehop_core::zone::RecordSet| {
-        compared_by_api(r, &domain, &source_records) || compared_by_api(r, &domain, &target_records)
+        compared_by_api(r, &old_index) || compared_by_api(r, &new_index)
     };
     let routed_source: Zone = source_records.iter().filter(by_api).cloned().collect();
     let routed_target: Zone = target_records.iter().filter(by_api).cloned().collect();
@@ -142,6 +176,7 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
             server: "api".into(),
             old: show(&routed_source),
             new: show(&routed_target),
+            stands_for: None,
         });
     }
 
@@ -149,13 +184,16 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
         return Err(Error::ZonesDiffer { differences });
     }
     Ok(VerifyOutput {
-        rrsets_compared: probes.len(),
-        compared_through_api: routed,
+        rrsets_compared: asked.asked.len(),
+        compared_through_api: asked.by_api,
+        judged_by_possible_answers: asked.judged,
+        synthesized: asked.synthesized,
         servers: old.len() + new.len(),
         queries,
         dns_millis,
         api_millis,
         differences,
+        warnings,
     })
 }
 
@@ -234,11 +272,7 @@ mod tests {
             label: "new".into(),
             addr: "127.0.0.2:53".parse().expect("addr"),
         }];
-        let probes = [Question {
-            name: n("www.example.com"),
-            rtype: RrType::A,
-            referral: false,
-        }];
+        let probes = [Question::exact(n("www.example.com"), RrType::A, false)];
         let lagging = |lag, stale| Lagging {
             new: new[0].addr,
             lag,
@@ -248,27 +282,40 @@ mod tests {
         let settle = Duration::from_secs(1);
 
         // Two looks at NXDOMAIN, then the data: settled.
-        let (found, queries) =
-            compare_until_settled(&lagging(2, false), &old, &new, &probes, 8, settle).await;
-        assert!(found.is_empty(), "{found:?}");
-        assert_eq!(queries, 6, "three looks at one probe on two servers");
+        let compared =
+            compare_until_settled(&lagging(2, false), &old, &new, &probes, 8, settle, None).await;
+        assert!(compared.differences.is_empty(), "{compared:?}");
+        assert_eq!(
+            compared.queries, 6,
+            "three looks at one probe on two servers"
+        );
 
         // No time to settle: the first look is the verdict.
-        let (found, _) =
-            compare_until_settled(&lagging(2, false), &old, &new, &probes, 8, Duration::ZERO).await;
+        let found = compare_until_settled(
+            &lagging(2, false),
+            &old,
+            &new,
+            &probes,
+            8,
+            Duration::ZERO,
+            None,
+        )
+        .await
+        .differences;
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].new, vec!["NXDOMAIN".to_owned()]);
 
         // A server that never serves the old zone's data is reported once settle has passed.
-        let (found, queries) =
-            compare_until_settled(&lagging(0, true), &old, &new, &probes, 8, settle).await;
+        let compared =
+            compare_until_settled(&lagging(0, true), &old, &new, &probes, 8, settle, None).await;
+        let (found, queries) = (compared.differences, compared.queries);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].server, "new");
         assert_eq!(queries, 6, "looks after 250 ms and 750 ms, none at 1.75 s");
     }
 
     #[test]
-    fn probes_skip_apex_soa_ns_the_canary_and_kept_subtrees_and_leave_routing_to_the_api() {
+    fn probes_skip_apex_soa_ns_the_canary_and_kept_subtrees_and_ask_routing_too() {
         let domain = n("example.com");
         let mut weighted = RecordSet::simple(n("api.example.com"), RrType::A, 60, &["192.0.2.1"]);
         weighted.set_identifier = Some("blue".into());
@@ -302,8 +349,9 @@ mod tests {
             60,
             &["\"x\""],
         )]);
-        let (probes, routed) = questions(&domain, &[n("dev.example.com")], &source, &target);
-        let shown: Vec<String> = probes
+        let asked = questions(&domain, &[n("dev.example.com")], &source, &target, "zh");
+        let shown: Vec<String> = asked
+            .asked
             .iter()
             .map(|p| {
                 format!(
@@ -317,12 +365,16 @@ mod tests {
         assert_eq!(
             shown,
             [
+                "api.example.com. A",
                 "dev.example.com. NS referral",
                 "only-new.example.com. TXT",
-                "www.example.com. A"
+                "www.example.com. A",
+                "zh.example.com. A"
             ]
         );
-        assert_eq!(routed, 1);
+        assert_eq!(asked.by_api, 1, "the weighted set, through the API as well");
+        assert_eq!(asked.judged, 1, "and over DNS by its members");
+        assert_eq!(asked.synthesized, 1, "the name that does not exist");
     }
 
     fn answer(records: &[(&str, u32, &str)]) -> Result<DnsAnswer, String> {
@@ -344,11 +396,7 @@ mod tests {
 
     #[test]
     fn answer_sets_are_order_free_and_carry_the_ttl() {
-        let probe = Question {
-            name: n("www.example.com"),
-            rtype: RrType::A,
-            referral: false,
-        };
+        let probe = Question::exact(n("www.example.com"), RrType::A, false);
         let a = answer_set(
             &answer(&[
                 ("www.example.com", 60, "192.0.2.2"),

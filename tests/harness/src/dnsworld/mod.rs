@@ -345,7 +345,6 @@ struct FrozenServer {
 }
 
 /// What the world's handle asks of the background task, between two polls.
-#[derive(Debug)]
 enum Command {
     Freeze {
         ns_name: String,
@@ -357,7 +356,7 @@ enum Command {
     },
     Tamper {
         ns_name: String,
-        edit: fn(&str) -> String,
+        edit: Box<dyn Fn(&str) -> String + Send + Sync>,
         reply: oneshot::Sender<Result<(), WorldError>>,
     },
 }
@@ -502,7 +501,7 @@ impl Engine {
                 edit,
                 reply,
             } => {
-                let _ = reply.send(self.tamper(&ns_name, edit).await);
+                let _ = reply.send(self.tamper(&ns_name, &*edit).await);
             }
         }
     }
@@ -627,7 +626,11 @@ impl Engine {
     }
 
     /// Freezes `ns_name`, then rewrites its copy's zone files with `edit` and reloads them.
-    async fn tamper(&mut self, ns_name: &str, edit: fn(&str) -> String) -> Result<(), WorldError> {
+    async fn tamper(
+        &mut self,
+        ns_name: &str,
+        edit: &(dyn Fn(&str) -> String + Send + Sync),
+    ) -> Result<(), WorldError> {
         self.freeze(ns_name).await?;
         let name = Name::parse(ns_name).map_err(|e| WorldError::Freeze {
             server: ns_name.to_owned(),
@@ -1097,11 +1100,11 @@ impl DnsWorld {
     pub async fn tamper_server(
         &self,
         ns_name: &str,
-        edit: fn(&str) -> String,
+        edit: impl Fn(&str) -> String + Send + Sync + 'static,
     ) -> Result<(), WorldError> {
         self.command(|reply| Command::Tamper {
             ns_name: ns_name.to_owned(),
-            edit,
+            edit: Box::new(edit),
             reply,
         })
         .await

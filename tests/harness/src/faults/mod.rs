@@ -53,8 +53,9 @@ pub enum Fault {
     EditStorm,
     /// Every Route 53 call of finalize is refused (AccessDenied), after "safe".
     CleanupFails,
-    /// A server of the target zone answers a wrong value from the first round after the swap.
-    NewSideWrong,
+    /// A server of the target zone answers wrongly from the first round after the swap, for
+    /// what the target names.
+    NewSideWrong(WrongTarget),
     /// A second execution for the same domain starts during this one (after the swap).
     SecondExecution,
     /// Every invoke of this step's function does the function's work and then fails as a
@@ -68,6 +69,46 @@ pub enum Fault {
     CutoverFails,
     /// One of the domain's two parent (TLD) servers never answers again from the swap on.
     ParentDead,
+}
+
+/// What a lying new server (`new-side-wrong=TARGET`) answers wrongly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WrongTarget {
+    /// Every A record below the apex: a wrong address (bare `new-side-wrong`).
+    Plain,
+    /// The A and AAAA records of the names with a routed record set: wrong values.
+    Routed,
+    /// The A and AAAA records of the names that are aliases (no routing policy): wrong values.
+    Alias,
+    /// The data of every wildcard: wrong values.
+    Wildcard,
+    /// One name the zone holds is gone: NXDOMAIN for it.
+    Nxdomain,
+}
+
+impl WrongTarget {
+    /// Every target, as `new-side-wrong=` spells it.
+    pub const ALL: [WrongTarget; 5] = [
+        WrongTarget::Plain,
+        WrongTarget::Routed,
+        WrongTarget::Alias,
+        WrongTarget::Wildcard,
+        WrongTarget::Nxdomain,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WrongTarget::Plain => "plain",
+            WrongTarget::Routed => "routed",
+            WrongTarget::Alias => "alias",
+            WrongTarget::Wildcard => "wildcard",
+            WrongTarget::Nxdomain => "nxdomain",
+        }
+    }
+}
+
+fn wrong_target_list() -> String {
+    WrongTarget::ALL.map(WrongTarget::name).join(", ")
 }
 
 /// The steps `crash-at=` may name: the migration's function binaries ([`Work::ALL`]) but
@@ -131,12 +172,14 @@ pub const FAULT_NAMES: [&str; 20] = [
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaultError {
-    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong, second-execution, crash-at=STEP, abort-at=PHASE, cutover-fails, parent-dead)")]
+    #[error("unknown fault `{0}` (known: resolver-outage, probe-dead, parent-timeout, api-faults=N, crash-sync, crash-delegate, registrar-slow, registrar-fails, operator-silent, edit-source, edit-target, edit-both, edit-storm, cleanup-fails, new-side-wrong[=plain|routed|alias|wildcard|nxdomain], second-execution, crash-at=STEP, abort-at=PHASE, cutover-fails, parent-dead)")]
     Unknown(String),
     #[error("crash-at={0}: not a step (steps: {list})", list = step_list())]
     UnknownStep(String),
     #[error("abort-at={0}: not a phase (phases: preflight, create-zone, delegate-subdomains, sync-records, verify-zones, lower-ns-ttl, swap-nameservers, check-propagation, cutover, finalize)")]
     UnknownPhase(String),
+    #[error("new-side-wrong={0}: not a target (targets: {list})", list = wrong_target_list())]
+    UnknownWrongTarget(String),
     #[error("api-faults={0}: N is a percentage, a whole number from 1 to 100")]
     BadPercent(String),
     #[error("`{0}` needs a value: api-faults=N, crash-at=STEP, abort-at=PHASE")]
@@ -156,6 +199,8 @@ impl Fault {
             Fault::ApiFaults(n) => format!("api-faults={n}"),
             Fault::CrashAt(step) => format!("crash-at={step}"),
             Fault::AbortAt(phase) => format!("abort-at={phase}"),
+            Fault::NewSideWrong(WrongTarget::Plain) => "new-side-wrong".to_owned(),
+            Fault::NewSideWrong(target) => format!("new-side-wrong={}", target.name()),
             other => other.base_name().to_owned(),
         }
     }
@@ -177,7 +222,7 @@ impl Fault {
             Fault::EditBoth => "edit-both",
             Fault::EditStorm => "edit-storm",
             Fault::CleanupFails => "cleanup-fails",
-            Fault::NewSideWrong => "new-side-wrong",
+            Fault::NewSideWrong(_) => "new-side-wrong",
             Fault::SecondExecution => "second-execution",
             Fault::CrashAt(_) => "crash-at",
             Fault::AbortAt(_) => "abort-at",
@@ -189,7 +234,7 @@ impl Fault {
     /// What the migration must do about it (README.md, "Faults").
     pub fn required_outcome(self) -> &'static str {
         match self {
-            Fault::RegistrarFails | Fault::NewSideWrong | Fault::OperatorSilent => {
+            Fault::RegistrarFails | Fault::NewSideWrong(_) | Fault::OperatorSilent => {
                 "rolled back: the registration and the source apex NS as before"
             }
             Fault::CleanupFails | Fault::CutoverFails => {
@@ -238,7 +283,6 @@ impl Fault {
             "edit-both" => Fault::EditBoth,
             "edit-storm" => Fault::EditStorm,
             "cleanup-fails" => Fault::CleanupFails,
-            "new-side-wrong" => Fault::NewSideWrong,
             "second-execution" => Fault::SecondExecution,
             "cutover-fails" => Fault::CutoverFails,
             "parent-dead" => Fault::ParentDead,
@@ -256,6 +300,16 @@ impl Fault {
                     .find(|(p, _)| *p == value)
                     .map(|(p, _)| Fault::AbortAt(p))
                     .ok_or_else(|| FaultError::UnknownPhase(value.to_owned()));
+            }
+            "new-side-wrong" => {
+                let Some(value) = value else {
+                    return Ok(Fault::NewSideWrong(WrongTarget::Plain));
+                };
+                return WrongTarget::ALL
+                    .into_iter()
+                    .find(|t| t.name() == value)
+                    .map(Fault::NewSideWrong)
+                    .ok_or_else(|| FaultError::UnknownWrongTarget(value.to_owned()));
             }
             "api-faults" => {
                 let value = value.ok_or_else(|| FaultError::MissingValue(name.to_owned()))?;
@@ -340,6 +394,14 @@ impl Faults {
     pub fn api_fault_percent(&self) -> Option<u8> {
         self.0.iter().find_map(|f| match f {
             Fault::ApiFaults(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// `new-side-wrong[=TARGET]`'s target, if listed.
+    pub fn new_side_wrong(&self) -> Option<WrongTarget> {
+        self.0.iter().find_map(|f| match f {
+            Fault::NewSideWrong(target) => Some(*target),
             _ => None,
         })
     }
@@ -463,6 +525,36 @@ mod tests {
         ));
         let unknown = Faults::parse("nope").expect_err("unknown").to_string();
         assert!(unknown.contains("resolver-outage"), "{unknown}");
+    }
+
+    #[test]
+    fn new_side_wrong_takes_a_target_and_bare_it_is_plain() {
+        for target in WrongTarget::ALL {
+            let faults =
+                Faults::parse(&format!("new-side-wrong={}", target.name())).expect("a target");
+            assert_eq!(faults.new_side_wrong(), Some(target));
+        }
+        let bare = Faults::parse("new-side-wrong").expect("bare");
+        assert_eq!(bare.new_side_wrong(), Some(WrongTarget::Plain));
+        assert_eq!(
+            Fault::NewSideWrong(WrongTarget::Plain).name(),
+            "new-side-wrong",
+            "reports name it as before"
+        );
+        assert_eq!(
+            Fault::NewSideWrong(WrongTarget::Routed).name(),
+            "new-side-wrong=routed"
+        );
+        assert_eq!(
+            Faults::parse("new-side-wrong=cname"),
+            Err(FaultError::UnknownWrongTarget("cname".into()))
+        );
+        assert_eq!(
+            Faults::parse("new-side-wrong=alias,new-side-wrong"),
+            Err(FaultError::Duplicate("new-side-wrong".into())),
+            "one lying server per rehearsal"
+        );
+        assert!(!bare.need_proxy());
     }
 
     #[test]
