@@ -896,11 +896,8 @@ pub struct EditTimes {
 }
 
 impl EditTimes {
-    fn of(&self, question: &Question) -> EditTime {
-        self.per_question.get(question).copied().unwrap_or(self.all)
-    }
-
-    /// When the change of `question` began and was done in both zones. A question no edit
+    /// When the change of `question` began and was done in both zones (for a zone's own
+    /// version meanwhile: from its write to the carry). A question no edit
     /// wrote itself but whose answer an edit changed (asked at the end of a CNAME chain
     /// through an edited RRset: `storm-5 A` through the deleted `storm-5 CNAME`) has no time
     /// of its own when the edits are timed per question: it changes somewhere between the
@@ -987,7 +984,7 @@ pub fn apply_edit_times(
         }
     }
     for m in meanwhile {
-        if let Some((from, settled)) = times.of(&m.question).span() {
+        if let Some((from, settled)) = times.span(&m.question) {
             expectations.served_between(&m.question, m.after.clone(), from, settled);
         }
     }
