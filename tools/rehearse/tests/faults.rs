@@ -553,6 +553,24 @@ fn cleanup_fails_ends_failed_after_safe_on_the_new_side() {
 }
 
 #[test]
+fn after_new_side_wrong_rolls_back_a_second_execution_converges_and_the_lies_are_the_faults() {
+    // GIVEN a new server lying about the A records: the first execution rolls back.
+    let run = rehearse_again("new-side-wrong");
+    assert_injected(&run, "new-side-wrong");
+    let (status, error, rolled_back) = first_end(&run);
+    assert_eq!((status, error), ("FAILED", "NewServersWrong"));
+    assert_eq!(*rolled_back, true);
+    // THEN the second, with the server restored, ends exact with no wrong answer; the
+    // answers that carried the lie while it was told are counted apart as the fault's.
+    assert_healthy(&run, &[]);
+    assert!(
+        run.report["observed"]["lies"].as_u64() > Some(0),
+        "{:#}",
+        run.report["observed"]
+    );
+}
+
+#[test]
 fn new_side_wrong_rolls_back() {
     let run = rehearse("new-side-wrong");
     assert_injected(&run, "new-side-wrong");
