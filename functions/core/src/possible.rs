@@ -251,14 +251,7 @@ impl<'a> ZoneIndex<'a> {
 fn no_default_location(records: &[&RecordSet]) -> bool {
     let geo = records.iter().any(|r| r.geo_location.is_some());
     let cidr = records.iter().any(|r| r.cidr_routing_config.is_some());
-    let default = records.iter().any(|r| {
-        r.geo_location
-            .as_ref()
-            .is_some_and(|g| g.country_code.as_deref() == Some("*"))
-            || r.cidr_routing_config
-                .as_ref()
-                .is_some_and(|c| c.location_name == "*")
-    });
+    let default = records.iter().any(|r| r.is_default_location());
     (geo || cidr) && !default
 }
 

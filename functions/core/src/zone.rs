@@ -223,6 +223,18 @@ impl fmt::Display for RecordKey {
 }
 
 impl RecordSet {
+    /// The default location of a geolocation or IP-based routed set (`*`): what answers a
+    /// resolver no other location matches.
+    pub fn is_default_location(&self) -> bool {
+        self.geo_location
+            .as_ref()
+            .is_some_and(|g| g.country_code.as_deref() == Some("*"))
+            || self
+                .cidr_routing_config
+                .as_ref()
+                .is_some_and(|c| c.location_name == "*")
+    }
+
     /// A simple (no routing policy) record set with values.
     pub fn simple(name: Name, rtype: RrType, ttl: i64, values: &[&str]) -> RecordSet {
         RecordSet {

@@ -217,14 +217,7 @@ pub fn choose_routed<'a>(records: &[&'a RecordSet]) -> Vec<&'a RecordSet> {
             .take(8)
             .collect();
     }
-    let default_location = sorted.iter().find(|r| {
-        r.geo_location
-            .as_ref()
-            .is_some_and(|g| g.country_code.as_deref() == Some("*"))
-            || r.cidr_routing_config
-                .as_ref()
-                .is_some_and(|c| c.location_name == "*")
-    });
+    let default_location = sorted.iter().find(|r| r.is_default_location());
     if let Some(default) = default_location {
         return vec![*default];
     }
