@@ -309,6 +309,53 @@ def patch_exact_create_conflicts() -> None:
     r53_models.Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
 
 
+def patch_delete_by_set_identifier() -> None:
+    """A DELETE of a routed record set removes that record set only.
+
+    moto 5.2.5 deletes, for a DELETE with a SetIdentifier, every record set of the zone with
+    that identifier, whatever its name and type: deleting `fo2.example.com A [primary]` also
+    deleted `fo1.example.com A [primary]`. Route 53 deletes the record set of that name, type
+    and set identifier.
+    """
+
+    def key(name: str, rtype: Any, set_identifier: Any) -> tuple[str, Any, Any]:
+        return (name.rstrip(".").lower(), rtype, set_identifier)
+
+    def delete_rrset_by_id(self: Any, set_identifier: str) -> None:
+        queue = getattr(self, "_zonehop_deletes", None) or []
+        wanted = queue.pop(0) if queue and queue[0][2] == set_identifier else None
+        self.rrsets = [
+            r
+            for r in self.rrsets
+            if r.set_identifier != set_identifier
+            or (wanted is not None and key(r.name, r.type, r.set_identifier) != wanted)
+        ]
+
+    original = r53_models.Route53Backend.change_resource_record_sets
+
+    def change_resource_record_sets(
+        self: Any, zoneid: str, change_list: list[dict[str, Any]]
+    ) -> None:
+        zone = self.get_hosted_zone(zoneid)
+        # moto calls delete_rrset_by_id with the identifier only, once per such DELETE in
+        # the batch's order: queue each one's name and type for it, the batch kept whole.
+        deletes = [
+            c["ResourceRecordSet"]
+            for c in change_list
+            if c["Action"] == "DELETE" and "SetIdentifier" in c["ResourceRecordSet"]
+        ]
+        zone._zonehop_deletes = [
+            key(r["Name"], r.get("Type"), r["SetIdentifier"]) for r in deletes
+        ]
+        try:
+            return original(self, zoneid, change_list)
+        finally:
+            zone._zonehop_deletes = None
+
+    r53_models.FakeZone.delete_rrset_by_id = delete_rrset_by_id  # type: ignore[method-assign]
+    r53_models.Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
+
+
 # ---------------------------------------------------------------------------------------------
 # f. Route 53 Domains: DuplicateRequest only while an operation is in progress
 # ---------------------------------------------------------------------------------------------
@@ -602,6 +649,7 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_distinct_name_servers()
     patch_record_set_routing_fields()
     patch_exact_create_conflicts()
+    patch_delete_by_set_identifier()
     patch_domains_duplicate_requests()
     patch_domains_registrable_tlds()
     patch_task_token_early_outcome()
