@@ -205,6 +205,94 @@ async fn what_cannot_move_or_a_bad_request_stops_it_before_any_write() {
 }
 
 #[tokio::test]
+async fn health_checks_keep_asks_the_source_account_for_each_check_a_record_names() {
+    // GIVEN moto, the source account with one health check, and two failover primaries:
+    // one names that check, the other a check the account does not have.
+    let s = setup(&records()).await;
+    let base = s.moto.config().await;
+    let config = zonehop::adapters::accounts::config_with_role(&base, &source_access(), "t").await;
+    let client = zonehop::adapters::accounts::route53_client(&config);
+    let created = client
+        .create_health_check()
+        .caller_reference("zonehop-test-hc")
+        .health_check_config(
+            aws_sdk_route53::types::HealthCheckConfig::builder()
+                .r#type(aws_sdk_route53::types::HealthCheckType::Http)
+                .ip_address("192.0.2.1")
+                .port(80)
+                .resource_path("/health")
+                .build()
+                .expect("a health check config"),
+        )
+        .send()
+        .await
+        .expect("a health check in the source account");
+    let real = created
+        .health_check()
+        .map(|h| h.id().to_owned())
+        .expect("its id");
+    let primary = |name: &str, check: &str| {
+        let mut r = RecordSet::simple(n(name), RrType::A, 60, &["192.0.2.1"]);
+        r.set_identifier = Some("primary".into());
+        r.failover = Some(Failover::Primary);
+        r.health_check_id = Some(check.into());
+        r
+    };
+    let gone = "0b3f5f4e-1111-2222-3333-444444444444";
+    let changes: Vec<zonehop::core::plan::Change> = [
+        primary("fo1.example.com", &real),
+        primary("fo2.example.com", gone),
+    ]
+    .into_iter()
+    .map(|record| zonehop::core::plan::Change {
+        action: zonehop::core::plan::Action::Create,
+        record,
+    })
+    .collect();
+    s.source
+        .change_records(&s.source_id, &changes, "test")
+        .await
+        .expect("the failover records");
+    let mut keep = request(&s, "run-1");
+    keep.health_checks = zonehop::core::plan::HealthCheckPolicy::Keep;
+
+    // THEN the missing one blocks by its record, the real one does not.
+    let blocked = run(&s, &keep).await.expect_err("a missing check blocks");
+    let text = blocked.to_string();
+    assert!(text.contains("HealthCheckMissing"), "{text}");
+    assert!(text.contains("fo2.example.com"), "{text}");
+    assert!(!text.contains("fo1.example.com"), "{text}");
+    assert!(canary(&s).await.is_none(), "nothing was written");
+
+    // WHEN the record naming the missing check is gone, keep passes with its warning.
+    s.source
+        .change_records(
+            &s.source_id,
+            &[zonehop::core::plan::Change {
+                action: zonehop::core::plan::Action::Delete,
+                record: primary("fo2.example.com", gone),
+            }],
+            "test",
+        )
+        .await
+        .expect("deleted");
+    // (moto deleted every record set with the same SetIdentifier; tests/world patches it.)
+    let left = read_zone(&s.source, &s.source_id).await.expect("the zone");
+    assert!(
+        left.iter().any(|r| r.name == n("fo1.example.com")),
+        "deleting fo2's primary leaves fo1's"
+    );
+    let out = run(&s, &keep).await.expect("keep passes");
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.detail.contains(&format!("keeps health check {real}"))),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[tokio::test]
 async fn a_second_execution_for_the_same_domain_is_refused_while_the_first_runs() {
     let s = setup(&records()).await;
     // A running execution in moto's Step Functions (its interpreter is off: it stays RUNNING).

@@ -96,7 +96,11 @@ impl Work {
             Work::Preflight => [
                 READ,
                 &write,
-                &["route53:GetDNSSEC", "route53:ListHostedZonesByName"],
+                &[
+                    "route53:GetDNSSEC",
+                    "route53:ListHostedZonesByName",
+                    "route53:GetHealthCheck",
+                ],
             ]
             .concat(),
             Work::CreateZone => vec![
@@ -191,6 +195,7 @@ pub fn session_policy(work: Work, partition: &str, domain: &Name, zone_ids: &[&s
             a.starts_with("route53:")
                 && *a != "route53:ChangeResourceRecordSets"
                 && *a != "route53:GetChange"
+                && *a != "route53:GetHealthCheck"
                 && !WITHOUT_RESOURCE_LEVEL_PERMISSIONS.contains(a)
         })
         .collect();
@@ -217,6 +222,13 @@ pub fn session_policy(work: Work, partition: &str, domain: &Name, zone_ids: &[&s
             "Effect": "Allow",
             "Action": "route53:GetChange",
             "Resource": format!("arn:{partition}:route53:::change/*"),
+        }));
+    }
+    if actions.contains(&"route53:GetHealthCheck") {
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": "route53:GetHealthCheck",
+            "Resource": format!("arn:{partition}:route53:::healthcheck/*"),
         }));
     }
     let anywhere: Vec<&str> = actions

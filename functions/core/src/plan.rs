@@ -29,6 +29,12 @@ pub enum HealthCheckPolicy {
     Block,
     /// Move them without their health check, with a warning per record.
     Drop,
+    /// Move them with their health check ids: the records in the new zone go on naming the
+    /// old account's health checks (Route 53 lets a record reference another account's
+    /// health check through the API, not the console). Preflight checks each exists in the
+    /// source account; a warning per record, and finalize's checklist names them: deleting
+    /// one in the old account breaks the new zone's routing.
+    Keep,
 }
 
 impl HealthCheckPolicy {
@@ -47,6 +53,9 @@ pub enum BlockReason {
     AliasToTrafficPolicy,
     /// The record names a health check, which belongs to the source account.
     HealthCheck,
+    /// With `healthChecks: keep`, the record names a health check the source account does
+    /// not have (deleted, or another account's): the record would keep a dangling check.
+    HealthCheckMissing,
     /// A same-zone alias whose target lies in a subtree kept in the source: after the
     /// split it would point into another zone, which Route 53 does not allow.
     AliasCrossesZoneCut,
@@ -331,7 +340,7 @@ fn admit(
         match input.health_checks {
             HealthCheckPolicy::Block => block(
                 BlockReason::HealthCheck,
-                format!("uses health check {check} of the source account, which the target account cannot reference: set healthChecks to \"drop\" to move the record without it, then create a health check in the target account and attach it to the record in the new zone after the migration"),
+                format!("uses health check {check} of the source account: set healthChecks to \"keep\" to move the record still naming it (the old account must then keep it), or \"drop\" to move the record without it and attach a health check of the target account after the migration"),
             ),
             HealthCheckPolicy::Drop => {
                 moved.health_check_id = None;
@@ -340,6 +349,10 @@ fn admit(
                     detail: format!("moved without its health check {check}"),
                 });
             }
+            HealthCheckPolicy::Keep => plan.warnings.push(Warning {
+                record: key.clone(),
+                detail: format!("keeps health check {check} of the old account: deleting it there breaks this record's routing in the new zone"),
+            }),
         }
     }
     if let Some(alias) = &mut moved.alias_target {
@@ -842,6 +855,22 @@ mod tests {
         assert!(dropped
             .changes()
             .all(|c| c.record.health_check_id.is_none()));
+
+        // keep: the record moves naming the same health check, with a warning that says
+        // what deleting it in the old account would do.
+        let kept = plan_with(&source, &Zone::default(), &[], HealthCheckPolicy::Keep);
+        assert!(kept.blockers.is_empty(), "{:?}", kept.blockers);
+        assert_eq!(kept.warnings.len(), 1);
+        assert!(kept.warnings[0]
+            .detail
+            .contains("breaks this record's routing"));
+        let checked: Vec<&RecordSet> = source
+            .iter()
+            .filter(|r| r.health_check_id.is_some())
+            .collect();
+        assert_eq!(checked.len(), 1);
+        assert!(kept.changes().any(|c| c.record.key() == checked[0].key()
+            && c.record.health_check_id == checked[0].health_check_id));
     }
 
     #[test]

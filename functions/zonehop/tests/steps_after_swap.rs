@@ -370,6 +370,42 @@ async fn finalize_restores_the_ns_ttl_and_removes_both_canaries() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn finalize_with_health_checks_kept_names_them_in_the_checklist() {
+    // GIVEN both zones with a record naming the old account's health check hc-1 (moved
+    // with healthChecks "keep").
+    let (w, target) = synced().await;
+    let mut checked = a("app.example.com", 60, &["192.0.2.40"]);
+    checked.set_identifier = Some("primary".into());
+    checked.failover = Some(zonehop::core::zone::Failover::Primary);
+    checked.health_check_id = Some("hc-1".into());
+    for (zones, id) in [
+        (&w.source, w.source_id().to_owned()),
+        (&w.target, target.clone()),
+    ] {
+        zones.put_records(&id, [checked.clone()]).expect("zone");
+    }
+    let mut body = final_body(&w, &target);
+    body["healthChecks"] = json!("keep");
+    let out = finalize(
+        &*w.source,
+        &*w.target,
+        NO_PARENT,
+        (&w.ledger, &w.clock),
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect("finalized");
+    let line = out
+        .decommission_checklist
+        .iter()
+        .find(|line| line.contains("hc-1"))
+        .unwrap_or_else(|| panic!("{:?}", out.decommission_checklist));
+    assert!(line.contains("do not delete them"), "{line}");
+    assert_least_privilege(Work::Finalize, &w);
+}
+
+#[tokio::test(start_paused = true)]
 async fn invariant_3_finalize_run_again_writes_nothing() {
     let (w, target) = synced().await;
     finalize(

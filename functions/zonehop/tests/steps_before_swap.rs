@@ -214,6 +214,86 @@ async fn preflight_blocks_a_signing_zone_before_any_write() {
     assert_eq!(w.writes(), 0);
 }
 
+/// A failover pair for app.example.com whose primary names health check `check`.
+fn failover_pair(check: &str) -> Vec<RecordSet> {
+    use zonehop::core::zone::Failover;
+    let mut primary = a("app.example.com", 60, &["192.0.2.40"]);
+    primary.set_identifier = Some("primary".into());
+    primary.failover = Some(Failover::Primary);
+    primary.health_check_id = Some(check.into());
+    let mut secondary = a("app.example.com", 60, &["192.0.2.41"]);
+    secondary.set_identifier = Some("secondary".into());
+    secondary.failover = Some(Failover::Secondary);
+    vec![primary, secondary]
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_checks_keep_checks_each_one_exists_in_the_source_account_before_any_write() {
+    // GIVEN a failover pair whose primary names a health check the source account has not.
+    let w = World::new();
+    w.source
+        .put_records(w.source_id(), failover_pair("hc-gone"))
+        .expect("zone");
+    let mut body = preflight_request(&w);
+    body["healthChecks"] = json!("keep");
+    // THEN keep is refused by the record's name, and nothing is written.
+    let err = run_preflight(&w, body.clone())
+        .await
+        .expect_err("a dangling check blocks");
+    assert_eq!(err.error_type(), "MigrationBlocked");
+    let text = err.to_string();
+    assert!(text.contains("HealthCheckMissing"), "{text}");
+    assert!(text.contains("app.example.com"), "{text}");
+    assert!(text.contains("hc-gone"), "{text}");
+    assert_eq!(w.writes(), 0);
+    // WHEN the account has it, preflight passes with the warning, having asked for it.
+    w.source.add_health_check("hc-gone");
+    w.source.clear_calls();
+    let out = run_preflight(&w, body).await.expect("keep passes");
+    assert_eq!(w.source.count(ZoneOp::GetHealthCheck), 1);
+    assert!(
+        out.warnings
+            .iter()
+            .any(|warning| warning.detail.contains("keeps health check hc-gone")),
+        "{:?}",
+        out.warnings
+    );
+    assert_least_privilege(Work::Preflight, &w);
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_checks_keep_moves_the_records_naming_the_same_check() {
+    let w = World::new();
+    w.source
+        .put_records(w.source_id(), failover_pair("hc-1"))
+        .expect("zone");
+    let target = create(&w).await.hosted_zone_id;
+    let mut body = sync_body(&w, &target, &[], false);
+    body["healthChecks"] = json!("keep");
+    sync_records(
+        &*w.source,
+        &*w.target,
+        &w.ledger,
+        &w.clock,
+        &request(body),
+        &settings(),
+    )
+    .await
+    .expect("synced");
+    let moved: Vec<RecordSet> = w
+        .target
+        .records(&target)
+        .expect("target")
+        .iter()
+        .filter(|r| r.name == n("app.example.com"))
+        .cloned()
+        .collect();
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    assert!(moved
+        .iter()
+        .any(|r| r.health_check_id.as_deref() == Some("hc-1")));
+}
+
 // ---------------------------------------------------------------- create-zone
 
 #[tokio::test(start_paused = true)]

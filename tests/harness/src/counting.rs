@@ -110,6 +110,11 @@ impl<R: HostedZones> HostedZones for Counting<R> {
         self.count(&self.other_calls, result)
     }
 
+    async fn health_check_exists(&self, id: &str) -> Result<bool, Error> {
+        let result = self.inner.health_check_exists(id).await;
+        self.count(&self.other_calls, result)
+    }
+
     async fn change_in_sync(&self, change_id: &str) -> Result<bool, Error> {
         let result = self.inner.change_in_sync(change_id).await;
         self.count(&self.other_calls, result)

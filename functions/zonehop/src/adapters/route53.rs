@@ -418,6 +418,23 @@ impl HostedZones for Route53 {
             .is_some_and(|s| s != "NOT_SIGNING"))
     }
 
+    async fn health_check_exists(&self, id: &str) -> Result<bool, Error> {
+        let _slot = self.pace().await;
+        match self
+            .client
+            .get_health_check()
+            .health_check_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match classify("GetHealthCheck", e) {
+                Error::Aws { code, .. } if code == "NoSuchHealthCheck" => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn change_in_sync(&self, change_id: &str) -> Result<bool, Error> {
         let _slot = self.pace().await;
         let out = self

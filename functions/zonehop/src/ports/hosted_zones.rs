@@ -108,6 +108,11 @@ pub trait HostedZones: Send + Sync {
 
     /// GetDNSSEC: true when the zone signs its answers.
     fn dnssec_signing(&self, zone_id: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Whether this account has the health check `id` (GetHealthCheck; `NoSuchHealthCheck`
+    /// is `false`). A record may name a health check of another account (through the API
+    /// only), so preflight asks the account that owns it before a record keeps it.
+    fn health_check_exists(&self, id: &str) -> impl Future<Output = Result<bool, Error>> + Send;
 }
 
 /// Reads every record set of a zone, page by page, each page retried on its own.

@@ -146,6 +146,13 @@ impl<P: HostedZones> HostedZones for Retrying<'_, P> {
         })
         .await
     }
+
+    async fn health_check_exists(&self, id: &str) -> Result<bool, Error> {
+        with_retry(&self.policy, self.stats, || {
+            self.inner.health_check_exists(id)
+        })
+        .await
+    }
 }
 
 impl<P: Registrar> Registrar for Retrying<'_, P> {

@@ -150,6 +150,12 @@ pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones, L: Ledger,
             .await?;
         parent_ns_ttl = Some(ttl);
     }
+    // healthChecks "keep": the old account's health checks the new zone's records name.
+    let mut kept_checks = std::collections::BTreeSet::new();
+    if request.health_checks == zonehop_core::plan::HealthCheckPolicy::Keep {
+        let records = crate::ports::hosted_zones::read_zone(target, &target_id).await?;
+        kept_checks.extend(records.iter().filter_map(|r| r.health_check_id.clone()));
+    }
     let removed = usize::from(remove_canary(target, clock, &target_id, &domain, settings).await?)
         + usize::from(remove_canary(source, clock, &source_id, &domain, settings).await?);
     Ok(FinalizeOutput {
@@ -165,7 +171,11 @@ pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones, L: Ledger,
             },
             format!("Keep the old zone {source_id} unchanged for at least 48 hours more; zonehop never deletes it."),
             format!("Publish any record change in both zones ({source_id} and {target_id}) until the old zone is deleted."),
-            format!("Re-create the health checks and traffic policies of the old account in the new one if any records used them."),
+            if kept_checks.is_empty() {
+                "Re-create the health checks and traffic policies of the old account in the new one if any records used them.".to_owned()
+            } else {
+                format!("Records of {target_id} name health checks of the old account ({}): do not delete them there while they do; to retire that account, create health checks in the new one and point the records at them first.", kept_checks.into_iter().collect::<Vec<_>>().join(", "))
+            },
             format!("If DNSSEC is wanted, enable signing on {target_id} and add its DS at the registrar only after the old zone is retired."),
             format!("Then delete zone {source_id} (a hosted zone costs $0.50 a month); subdomains kept behind keep their own zones."),
         ],

@@ -560,6 +560,9 @@ async fn check_records<S: HostedZones>(
         &checked.keep,
     ));
     findings.blockers.extend(cidr_blockers(records));
+    if request.health_checks == HealthCheckPolicy::Keep {
+        check_kept_health_checks(source, &plan.desired, findings).await?;
+    }
     // The target holds what moves, its own apex SOA and NS, and the canary.
     let target_records = plan.desired.len() + 3;
     if target_records > settings.max_records_per_zone {
@@ -574,6 +577,37 @@ async fn check_records<S: HostedZones>(
     }
     check_cutover_beside_source(domain, &checked.cutover, records, findings);
     Ok(plan)
+}
+
+/// With `healthChecks: keep`, every health check a moving record names must exist in the
+/// source account (GetHealthCheck), or the record would keep a dangling check in the new
+/// zone: each missing one blocks the migration by the records that name it.
+async fn check_kept_health_checks<S: HostedZones>(
+    source: &S,
+    moving: &Zone,
+    findings: &mut Findings,
+) -> Result<(), Error> {
+    let mut by_check: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for record in moving.iter() {
+        if let Some(check) = &record.health_check_id {
+            by_check
+                .entry(check.as_str())
+                .or_default()
+                .push(record.key().to_string());
+        }
+    }
+    for (check, records) in by_check {
+        if !source.health_check_exists(check).await? {
+            for record in records {
+                findings.block(
+                    BlockReason::HealthCheckMissing,
+                    &record,
+                    format!("names health check {check}, which the source account does not have (GetHealthCheck: NoSuchHealthCheck): with healthChecks \"keep\" the record would keep a check nobody runs; fix the record's HealthCheckId in the source zone, or choose \"drop\""),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Cutover records Route 53 would refuse beside what the source zone holds (and the

@@ -24,6 +24,7 @@ pub enum ZoneOp {
     ChangeResourceRecordSets,
     GetChange,
     GetDnssec,
+    GetHealthCheck,
 }
 
 impl ZoneOp {
@@ -37,6 +38,7 @@ impl ZoneOp {
             ZoneOp::ChangeResourceRecordSets => "ChangeResourceRecordSets",
             ZoneOp::GetChange => "GetChange",
             ZoneOp::GetDnssec => "GetDNSSEC",
+            ZoneOp::GetHealthCheck => "GetHealthCheck",
         }
     }
 }
@@ -70,6 +72,8 @@ struct State {
     page_size: usize,
     calls: Vec<ZoneCall>,
     faults: Faults<ZoneOp>,
+    /// The health checks of this account, by id.
+    health_checks: std::collections::BTreeSet<String>,
 }
 
 /// Any number of hosted zones, with Route 53's rules: ListResourceRecordSets pages of 300
@@ -242,6 +246,11 @@ impl MemoryZones {
         let mut state = lock(&self.state);
         entry_mut(&mut state, zone_id)?.zone.private = private;
         Ok(())
+    }
+
+    /// Gives this account a health check with this id.
+    pub fn add_health_check(&self, id: &str) {
+        lock(&self.state).health_checks.insert(id.to_owned());
     }
 
     pub fn set_dnssec_signing(&self, zone_id: &str, signing: bool) -> Result<(), Error> {
@@ -635,5 +644,10 @@ impl HostedZones for MemoryZones {
             Ok(signing) => Ok(signing),
             Err(e) => Err(MemoryZones::failed(&mut state, e)),
         }
+    }
+
+    async fn health_check_exists(&self, id: &str) -> Result<bool, Error> {
+        self.begin(ZoneOp::GetHealthCheck, id)?;
+        Ok(lock(&self.state).health_checks.contains(id))
     }
 }
