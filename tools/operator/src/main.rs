@@ -1,10 +1,13 @@
 //! `zonehop`: the operator's command line for migrations in AWS (or against the emulator,
 //! with `AWS_ENDPOINT_URL`).
 //!
-//!     zonehop start REQUEST.json [--state-machine ARN] [--via-eventbridge BUS] [--name NAME]
+//!     zonehop start REQUEST.json [--state-machine ARN] [--via-eventbridge BUS] [--name NAME] [--output json]
 //!     zonehop watch EXECUTION_ARN|DOMAIN [--state-machine ARN] [--poll SECONDS]
-//!     zonehop report EXECUTION_ARN|DOMAIN [--out DIR] [--state-machine ARN]
+//!     zonehop report EXECUTION_ARN|DOMAIN [--out DIR] [--state-machine ARN] [--output json]
 //!     zonehop resume DOMAIN [--state-machine ARN] [--resolver ADDR] [--dns-port PORT]
+//!
+//! Arguments are parsed by clap (`zonehop help`, `zonehop SUBCOMMAND --help`); an AWS error
+//! is one line that says what failed and what to do (`zonehop_operator::sfn::one_line`).
 //!
 //! The state machine is `--state-machine`, else `ZONEHOP_STATE_MACHINE_ARN`; to find a
 //! DOMAIN's execution without either, every state machine of the account is searched.
@@ -15,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use zonehop::adapters::wire_dns::WireDns;
 use zonehop::ports::dns::lookup::parse_resolver;
@@ -25,12 +29,6 @@ use zonehop_operator::sfn::Sfn;
 use zonehop_operator::watch::{follow, FollowOptions, NobodyAnswers, View};
 use zonehop_operator::OperatorError;
 
-const USAGE: &str =
-    "usage: zonehop start REQUEST.json [--state-machine ARN] [--via-eventbridge BUS] [--name NAME]
-       zonehop watch EXECUTION_ARN|DOMAIN [--state-machine ARN] [--poll SECONDS]
-       zonehop report EXECUTION_ARN|DOMAIN [--out DIR] [--state-machine ARN]
-       zonehop resume DOMAIN [--state-machine ARN] [--resolver ADDR] [--dns-port PORT]";
-
 /// A failure: its one line and exit status.
 struct Failure(u8, String);
 
@@ -40,89 +38,144 @@ impl From<OperatorError> for Failure {
     }
 }
 
+/// A bad argument found after parsing (exit status 2, as clap's own).
 fn usage(message: impl Into<String>) -> Failure {
-    Failure(2, format!("{}\n{USAGE}", message.into()))
+    Failure(2, message.into())
 }
 
-struct Args {
-    command: String,
-    target: String,
-    options: Vec<(String, String)>,
+#[derive(Debug, Parser)]
+#[command(
+    name = "zonehop",
+    version,
+    about = "Start, watch, report on and resume zonehop migrations in AWS (or the emulator, with AWS_ENDPOINT_URL).",
+    after_help = "Exit status: 0 done (for watch: the execution succeeded), 1 refused or failed (the reason in one line), 2 bad arguments.\nThe state machine is --state-machine, else ZONEHOP_STATE_MACHINE_ARN; to find a DOMAIN's execution without either, every state machine of the account is searched."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-impl Args {
-    fn parse(allowed: &[(&str, &[&str])]) -> Result<Args, Failure> {
-        let mut it = std::env::args().skip(1);
-        let command = it.next().ok_or_else(|| usage("no command"))?;
-        if matches!(command.as_str(), "-h" | "--help" | "help") {
-            return Err(Failure(0, USAGE.to_owned()));
-        }
-        let flags = allowed
-            .iter()
-            .find(|(c, _)| *c == command)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| usage(format!("unknown command `{command}`")))?;
-        let mut target = None;
-        let mut options = Vec::new();
-        while let Some(arg) = it.next() {
-            if let Some(flag) = arg.strip_prefix("--") {
-                if !flags.contains(&flag) {
-                    return Err(usage(format!("{command}: unknown option --{flag}")));
-                }
-                let value = it
-                    .next()
-                    .ok_or_else(|| usage(format!("--{flag} needs a value")))?;
-                options.push((flag.to_owned(), value));
-            } else if target.is_none() {
-                target = Some(arg);
-            } else {
-                return Err(usage(format!(
-                    "{command}: one argument only, got `{arg}` too"
-                )));
-            }
-        }
-        let target = target.ok_or_else(|| usage(format!("{command}: what? (see usage)")))?;
-        Ok(Args {
-            command,
-            target,
-            options,
-        })
-    }
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+enum Output {
+    /// Sentences for a person.
+    #[default]
+    Text,
+    /// One JSON object on stdout, for a script.
+    Json,
+}
 
-    fn option(&self, name: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check REQUEST.json with preflight's own code, then start its execution (or put a
+    /// Migration Requested event on the stack's bus)
+    Start {
+        /// The request (docs/design.md, "The request")
+        request: PathBuf,
+        /// The migration state machine's ARN
+        #[arg(long, value_name = "ARN")]
+        state_machine: Option<String>,
+        /// Put a Migration Requested event on this bus instead of starting the execution
+        #[arg(long, value_name = "BUS")]
+        via_eventbridge: Option<String>,
+        /// The execution's name
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Follow an execution (by ARN, or a DOMAIN's newest) until it ends
+    Watch {
+        /// EXECUTION_ARN or DOMAIN
+        execution: String,
+        #[arg(long, value_name = "ARN")]
+        state_machine: Option<String>,
+        /// Seconds between reads of the history (more than 0, at most 3600)
+        #[arg(long, default_value = "5", value_parser = poll_seconds)]
+        poll: Duration,
+    },
+    /// Write report.json and report.html of an execution
+    Report {
+        /// EXECUTION_ARN or DOMAIN
+        execution: String,
+        /// The directory to write to
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        #[arg(long, value_name = "ARN")]
+        state_machine: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Resume DOMAIN's execution waiting for the operator (manual registrar), once every
+    /// parent server delegates to the target zone's servers
+    Resume {
+        domain: String,
+        #[arg(long, value_name = "ARN")]
+        state_machine: Option<String>,
+        /// The resolver that finds the parent's servers (default: the request's, then
+        /// ZONEHOP_RESOLVER)
+        #[arg(long, value_name = "ADDR")]
+        resolver: Option<String>,
+        /// The port the parent's servers answer on
+        #[arg(long, default_value_t = 53, value_parser = clap::value_parser!(u16).range(1..))]
+        dns_port: u16,
+    },
+}
 
-    fn state_machine(&self) -> Option<String> {
-        self.option("state-machine")
-            .map(str::to_owned)
-            .or_else(|| std::env::var("ZONEHOP_STATE_MACHINE_ARN").ok())
-            .filter(|s| !s.is_empty())
-    }
+fn poll_seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| "seconds, more than 0 and at most 3600".to_owned())
+}
+
+/// `--state-machine`, else `ZONEHOP_STATE_MACHINE_ARN` (empty is unset).
+fn state_machine(flag: &Option<String>) -> Option<String> {
+    flag.clone()
+        .or_else(|| std::env::var("ZONEHOP_STATE_MACHINE_ARN").ok())
+        .filter(|s| !s.is_empty())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let allowed: &[(&str, &[&str])] = &[
-        ("start", &["state-machine", "via-eventbridge", "name"]),
-        ("watch", &["state-machine", "poll"]),
-        ("report", &["state-machine", "out"]),
-        ("resume", &["state-machine", "resolver", "dns-port"]),
-    ];
-    let result = match Args::parse(allowed) {
-        Ok(args) => run(&args).await,
-        Err(failure) => Err(failure),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Start {
+            request,
+            state_machine,
+            via_eventbridge,
+            name,
+            output,
+        } => {
+            start(
+                &request,
+                &state_machine,
+                via_eventbridge.as_deref(),
+                name.as_deref(),
+                output,
+            )
+            .await
+        }
+        Command::Watch {
+            execution,
+            state_machine,
+            poll,
+        } => watch(&execution, &state_machine, poll).await,
+        Command::Report {
+            execution,
+            out,
+            state_machine,
+            output,
+        } => write_report(&execution, &out, &state_machine, output).await,
+        Command::Resume {
+            domain,
+            state_machine,
+            resolver,
+            dns_port,
+        } => resume(&domain, &state_machine, resolver.as_deref(), dns_port).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(Failure(0, text)) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
         Err(Failure(code, text)) => {
             eprintln!("zonehop: {text}");
             ExitCode::from(code)
@@ -130,23 +183,18 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: &Args) -> Result<u8, Failure> {
-    match args.command.as_str() {
-        "start" => start(args).await,
-        "watch" => watch(args).await,
-        "report" => write_report(args).await,
-        "resume" => resume(args).await,
-        other => Err(usage(format!("unknown command `{other}`"))),
-    }
-}
-
 async fn config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-async fn start(args: &Args) -> Result<u8, Failure> {
-    let path = PathBuf::from(&args.target);
-    let text = std::fs::read_to_string(&path)
+async fn start(
+    path: &std::path::Path,
+    machine: &Option<String>,
+    via_eventbridge: Option<&str>,
+    name: Option<&str>,
+    output: Output,
+) -> Result<u8, Failure> {
+    let text = std::fs::read_to_string(path)
         .map_err(|e| Failure(2, format!("cannot read {}: {e}", path.display())))?;
     // Checked here with preflight's own code: a bad request never reaches AWS.
     let request = zonehop_operator::request::check(&text).await.map_err(|e| {
@@ -161,7 +209,7 @@ async fn start(args: &Args) -> Result<u8, Failure> {
     })?;
     let domain = request["domain"].as_str().unwrap_or_default().to_owned();
     let config = config().await;
-    if let Some(bus) = args.option("via-eventbridge") {
+    if let Some(bus) = via_eventbridge {
         let events = aws_sdk_eventbridge::Client::new(&config);
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .source("zonehop")
@@ -174,15 +222,7 @@ async fn start(args: &Args) -> Result<u8, Failure> {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| {
-                Failure(
-                    1,
-                    format!(
-                        "PutEvents: {}",
-                        aws_sdk_eventbridge::error::DisplayErrorContext(&e)
-                    ),
-                )
-            })?;
+            .map_err(|e| Failure::from(zonehop_operator::sfn::api("PutEvents", e)))?;
         if put.failed_entry_count() > 0 {
             let why = put
                 .entries()
@@ -197,26 +237,36 @@ async fn start(args: &Args) -> Result<u8, Failure> {
             .first()
             .and_then(|e| e.event_id())
             .unwrap_or("?");
-        println!("put the Migration Requested event {id} for {domain} on the bus {bus}; the rule starts the execution (then: zonehop watch {domain})");
+        match output {
+            Output::Json => println!("{}", json!({ "eventId": id, "domain": domain, "eventBus": bus })),
+            Output::Text => println!("put the Migration Requested event {id} for {domain} on the bus {bus}; the rule starts the execution (then: zonehop watch {domain})"),
+        }
         return Ok(0);
     }
-    let machine = args.state_machine().ok_or_else(|| {
+    let machine = state_machine(machine).ok_or_else(|| {
         usage("start: which state machine? --state-machine ARN or ZONEHOP_STATE_MACHINE_ARN")
     })?;
-    let arn = Sfn::new(&config)
-        .start(&machine, args.option("name"), &request)
-        .await?;
-    println!("started {arn}");
-    println!("  watch it: zonehop watch {arn}");
+    let arn = Sfn::new(&config).start(&machine, name, &request).await?;
+    match output {
+        Output::Json => println!("{}", json!({ "executionArn": arn, "domain": domain })),
+        Output::Text => {
+            println!("started {arn}");
+            println!("  watch it: zonehop watch {arn}");
+        }
+    }
     Ok(0)
 }
 
 /// The execution named by ARN, or the newest of DOMAIN (the running one first).
-async fn execution_of(sfn: &Sfn, args: &Args, target: &str) -> Result<String, Failure> {
+async fn execution_of(
+    sfn: &Sfn,
+    machine: &Option<String>,
+    target: &str,
+) -> Result<String, Failure> {
     if target.starts_with("arn:") {
         return Ok(target.to_owned());
     }
-    let machines = match args.state_machine() {
+    let machines = match state_machine(machine) {
         Some(machine) => vec![machine],
         None => sfn.state_machines().await?,
     };
@@ -239,19 +289,10 @@ async fn execution_of(sfn: &Sfn, args: &Args, target: &str) -> Result<String, Fa
         .ok_or_else(|| describe("").into())
 }
 
-async fn watch(args: &Args) -> Result<u8, Failure> {
-    let poll = match args.option("poll") {
-        Some(text) => text
-            .parse::<f64>()
-            .ok()
-            .filter(|s| *s > 0.0 && *s <= 3600.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| usage(format!("--poll {text}: seconds, more than 0")))?,
-        None => Duration::from_secs(5),
-    };
+async fn watch(target: &str, machine: &Option<String>, poll: Duration) -> Result<u8, Failure> {
     let config = config().await;
     let sfn = Sfn::new(&config);
-    let arn = execution_of(&sfn, args, &args.target).await?;
+    let arn = execution_of(&sfn, machine, target).await?;
     let mut view = View::new();
     view.say(&format!("execution {arn}"));
     let mut progress = Progress::default();
@@ -278,40 +319,46 @@ async fn watch(args: &Args) -> Result<u8, Failure> {
     Ok(if status == "SUCCEEDED" { 0 } else { 1 })
 }
 
-async fn write_report(args: &Args) -> Result<u8, Failure> {
+async fn write_report(
+    target: &str,
+    dir: &std::path::Path,
+    machine: &Option<String>,
+    output: Output,
+) -> Result<u8, Failure> {
     let config = config().await;
     let sfn = Sfn::new(&config);
-    let arn = execution_of(&sfn, args, &args.target).await?;
+    let arn = execution_of(&sfn, machine, target).await?;
     let history = sfn.history(&arn).await?;
     let (report, _) = report::from_history(&arn, &history, &Default::default());
-    let dir = args
-        .option("out")
-        .map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let (json_path, html_path) = report::write(&dir, &report)?;
-    println!(
-        "{} ({}): {} and {}",
-        arn,
-        report["status"].as_str().unwrap_or("?"),
-        json_path.display(),
-        html_path.display()
-    );
+    let (json_path, html_path) = report::write(dir, &report)?;
+    let status = report["status"].as_str().unwrap_or("?");
+    match output {
+        Output::Json => println!(
+            "{}",
+            json!({ "executionArn": arn, "status": status, "json": json_path, "html": html_path })
+        ),
+        Output::Text => println!(
+            "{} ({}): {} and {}",
+            arn,
+            status,
+            json_path.display(),
+            html_path.display()
+        ),
+    }
     Ok(0)
 }
 
-async fn resume(args: &Args) -> Result<u8, Failure> {
-    let domain = zonehop::core::request::parse_domain(&args.target)
-        .map_err(|e| usage(format!("resume: {}: {e}", args.target)))?;
-    let port = match args.option("dns-port") {
-        Some(text) => text
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| usage(format!("--dns-port {text}: a port number")))?,
-        None => 53,
-    };
+async fn resume(
+    target: &str,
+    machine: &Option<String>,
+    resolver: Option<&str>,
+    port: u16,
+) -> Result<u8, Failure> {
+    let domain = zonehop::core::request::parse_domain(target)
+        .map_err(|e| usage(format!("resume: {target}: {e}")))?;
     let config = config().await;
     let sfn = Sfn::new(&config);
-    let machines = match args.state_machine() {
+    let machines = match state_machine(machine) {
         Some(machine) => vec![machine],
         None => sfn.state_machines().await?,
     };
@@ -330,13 +377,12 @@ async fn resume(args: &Args) -> Result<u8, Failure> {
             1,
             format!(
                 "no execution of {} is waiting for the operator ({} running)",
-                args.target,
+                target,
                 running.len()
             ),
         ));
     };
-    let resolver_text = args
-        .option("resolver")
+    let resolver_text = resolver
         .map(str::to_owned)
         .or_else(|| input["resolver"].as_str().map(str::to_owned))
         .or_else(|| std::env::var("ZONEHOP_RESOLVER").ok())
@@ -349,7 +395,7 @@ async fn resume(args: &Args) -> Result<u8, Failure> {
     if !all_name(&views, &wait.name_servers) {
         let mut text = format!(
             "not resumed: the parent zone does not yet delegate {} to the target zone's servers ({wanted}); it says:",
-            args.target
+            target
         );
         for view in &views {
             let says = if view.name_servers.is_empty() {
@@ -369,7 +415,7 @@ async fn resume(args: &Args) -> Result<u8, Failure> {
     println!(
         "every parent server ({}) delegates {} to {wanted}: resumed {arn}",
         views.len(),
-        args.target
+        target
     );
     println!("  watch it: zonehop watch {arn}");
     Ok(0)

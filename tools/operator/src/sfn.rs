@@ -15,20 +15,68 @@ pub struct Sfn {
     client: aws_sdk_sfn::Client,
 }
 
-fn api<E>(operation: &str, error: aws_sdk_sfn::error::SdkError<E>) -> OperatorError
+/// An SDK error (Step Functions or EventBridge) as the one line a person reads: what failed
+/// and what to do, never the error's Debug or its whole source chain.
+pub fn api<E>(operation: &str, error: aws_sdk_sfn::error::SdkError<E>) -> OperatorError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let chain = DisplayErrorContext(&error).to_string();
     let code = error.code().map(str::to_owned);
-    let message = error
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| DisplayErrorContext(&error).to_string());
+    let message = one_line(operation, code.as_deref(), error.message(), &chain);
     OperatorError::Aws {
         operation: operation.to_owned(),
         code,
         message,
     }
+}
+
+/// What to say about an AWS error: the cases people meet first (no credentials, an endpoint
+/// out of reach, access denied, no such state machine) with what to do, else the service's
+/// own message, else the first line of the error's chain, at most 200 characters.
+pub fn one_line(operation: &str, code: Option<&str>, message: Option<&str>, chain: &str) -> String {
+    let lower = chain.to_lowercase();
+    if code.is_none() && lower.contains("credentials") {
+        return "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role is attached".to_owned();
+    }
+    match code {
+        Some("AccessDenied" | "AccessDeniedException") => {
+            return format!("access denied ({}): the identity running zonehop needs {} on this resource; the stack's RequesterArns parameter lists who may start and read migrations", message.unwrap_or("no detail"), action_of(operation));
+        }
+        Some("StateMachineDoesNotExist") => {
+            return format!("no such state machine ({}): check --state-machine or ZONEHOP_STATE_MACHINE_ARN, and AWS_REGION (the stack's MigrationStateMachineArn output)", message.unwrap_or("no detail"));
+        }
+        Some("UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException") => {
+            return format!(
+                "the AWS credentials were refused ({}): refresh them (aws sso login, or new keys)",
+                message.unwrap_or("no detail")
+            );
+        }
+        _ => {}
+    }
+    if code.is_none()
+        && (lower.contains("dispatch failure")
+            || lower.contains("timeout")
+            || lower.contains("connection"))
+    {
+        return "cannot reach the AWS endpoint: check AWS_REGION, AWS_ENDPOINT_URL and the network"
+            .to_owned();
+    }
+    let text = message.map_or_else(
+        || chain.lines().next().unwrap_or_default().to_owned(),
+        str::to_owned,
+    );
+    text.chars().take(200).collect()
+}
+
+/// `StartExecution` -> `states:StartExecution`, `PutEvents` -> `events:PutEvents`.
+fn action_of(operation: &str) -> String {
+    let service = if operation == "PutEvents" {
+        "events"
+    } else {
+        "states"
+    };
+    format!("{service}:{operation}")
 }
 
 /// One execution found for a domain.

@@ -508,10 +508,48 @@ fn bad_arguments_exit_2_with_the_usage() {
         let out = run(command);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        // clap's message names the argument at fault and points at the help (no command at
+        // all: the help itself).
         assert!(
-            stderr.contains("usage: zonehop start"),
+            stderr.contains("Usage: zonehop") || stderr.contains("try '--help'"),
             "{args:?}: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+    // Each subcommand has its help, and the top level says the exit codes.
+    for args in [
+        &["--help"][..],
+        &["start", "--help"][..],
+        &["resume", "--help"][..],
+    ] {
+        let mut command = zonehop("http://127.0.0.1:9", None);
+        command.args(args);
+        let out = run(command);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage: zonehop"), "{args:?}");
+    }
+    let mut command = zonehop("http://127.0.0.1:9", None);
+    command.arg("--help");
+    assert!(text(&run(command).stdout).contains("Exit status: 0 done"));
+}
+
+#[test]
+fn without_credentials_the_error_is_one_line_that_says_what_to_do() {
+    // No credentials anywhere (no keys, no profile, no instance metadata); the endpoint is
+    // loopback, never reached.
+    let mut command = zonehop("http://127.0.0.1:9", None);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("HOME", "/nonexistent");
+    command.args([
+        "watch",
+        "arn:aws:states:us-east-1:111111111111:execution:zonehop:x",
+    ]);
+    let out = run(command);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    assert!(stderr.len() < 300, "{} characters: {stderr}", stderr.len());
 }
