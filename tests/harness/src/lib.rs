@@ -10,6 +10,7 @@ pub mod keepalive;
 pub mod lambda;
 pub mod logs;
 pub mod moto;
+pub mod observability;
 pub mod prober;
 pub mod registrar;
 pub mod rehearsal;
