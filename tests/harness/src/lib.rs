@@ -2,6 +2,7 @@
 //! the tests act in, and deterministic generated zones.
 
 pub mod counting;
+pub mod deployment;
 pub mod dnsworld;
 pub mod faults;
 pub mod fleet;
