@@ -100,16 +100,17 @@ async fn the_templates_deploy_whole_and_each_resource_says_how_it_was_created() 
             "{binary}: {function}"
         );
     }
-    for binary in [
-        "preflight",
-        "sync-records",
-        "carry-edits",
-        "finalize",
-        "rollback",
-    ] {
+    // Every function whose code reads the ledger's table gets the stack's Ledger (a function
+    // left without it would run without the lock, the baseline or the registrar's operation
+    // ids, silently: ConfiguredLedger keeps nothing).
+    let ledger = &resources["Ledger"]["physicalId"];
+    let readers = ledger_readers();
+    assert!(readers.len() >= 7, "{readers:?}");
+    for binary in &readers {
         assert_eq!(
-            functions[binary]["environment"]["ZONEHOP_LEDGER_TABLE"], "zonehop-ledger",
-            "{binary}"
+            &functions[binary.as_str()]["environment"]["ZONEHOP_LEDGER_TABLE"],
+            ledger,
+            "{binary} reads the ledger's table and the stack does not give it"
         );
     }
 
@@ -156,6 +157,30 @@ async fn the_templates_deploy_whole_and_each_resource_says_how_it_was_created() 
             "cloudformation"
         );
     }
+}
+
+/// The function binaries whose code reads `ZONEHOP_LEDGER_TABLE` (`settings.ledger_table`).
+fn ledger_readers() -> Vec<String> {
+    let functions = zonehop_world::repo_root().join("functions");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&functions).expect("functions/") {
+        let dir = entry.expect("entry").path();
+        let Some(binary) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if !dir.join("src/main.rs").exists() {
+            continue;
+        }
+        let reads = std::fs::read_dir(dir.join("src"))
+            .expect("src/")
+            .filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
+            .any(|text| text.contains("ledger_table"));
+        if reads {
+            out.push(binary);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The FunctionName of every `lambda:invoke` task (and plain Lambda ARN resource) in `asl`.
