@@ -361,3 +361,127 @@ async fn a_template_mistake_fails_the_deployment_by_name() {
         "{error}"
     );
 }
+
+/// A dry run requested on the stack's own bus runs through what the stack created: the
+/// execution the rule starts is the stack's state machine's, its preflight task invokes the
+/// stack's preflight function (CloudFormation's name, served by cargo lambda watch as the
+/// binary its `zonehop:binary` tag names), and that function runs with the environment the
+/// stack gave it (read back from moto; only AWS's endpoint and dummy credentials added).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_requested_on_the_stacks_bus_runs_the_stacks_preflight_with_its_environment() {
+    let lambda_port = zonehop_world::lambda::free_port();
+    let moto = Moto::start_with(&[
+        "--lambda-endpoint",
+        &format!("http://127.0.0.1:{lambda_port}"),
+    ])
+    .await;
+    // Loopback only: the functions' resolver is nobody's (the stack's default is 1.1.1.1).
+    let mut parameters = required_parameters(&MEMBERS, EXTERNAL_ID);
+    parameters.push(("Resolver".to_owned(), "127.0.0.1".to_owned()));
+    let deployment = deploy(
+        &moto.endpoint(),
+        &template(),
+        "zonehop",
+        &parameters,
+        &MEMBERS,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let preflight = &deployment["functions"]["preflight"];
+    let mut env: Vec<(&str, String)> = preflight["environment"]
+        .as_object()
+        .expect("environment")
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    env.extend([
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "AKIAZONEHOPLAMBDA000".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ]);
+    let log = std::env::temp_dir().join(format!(
+        "zonehop-deployment-dry-run-{}.log",
+        std::process::id()
+    ));
+    let _watch = zonehop_world::lambda::LambdaWatch::try_start_on(&env, &log, lambda_port)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let config = moto.config().await;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let machine = deployment["outputs"]["StateMachineArn"]
+        .as_str()
+        .expect("StateMachineArn");
+    let member = |account: &str| json!({"roleArn": format!("arn:aws:iam::{account}:role/zonehop"), "externalId": EXTERNAL_ID});
+    let mut source = member("111111111111");
+    source["hostedZoneId"] = json!("Z0000000000000000NONE");
+    let request = json!({
+        "domain": "example.com",
+        "source": source,
+        "target": member("222222222222"),
+        "keepInSource": [],
+        "probe": {"resolvers": ["127.0.0.1"]},
+        "resolver": "127.0.0.1",
+        "dryRun": true
+    });
+    let sent = events
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name("zonehop-requests")
+                .source("zonehop")
+                .detail_type("Migration Requested")
+                .detail(request.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutEvents");
+    assert_eq!(sent.failed_entry_count, 0);
+    let sfn = zonehop_world::stepfunctions::StepFunctions::new(moto.port());
+    let started = aws_sdk_sfn::Client::new(&config)
+        .list_executions()
+        .state_machine_arn(machine)
+        .send()
+        .await
+        .expect("ListExecutions")
+        .executions;
+    assert_eq!(started.len(), 1, "{started:?}");
+    let arn = started[0].execution_arn().to_owned();
+    let execution = sfn
+        .wait_for_end(&arn, std::time::Duration::from_secs(900))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let history = execution.history_text();
+    let details: String = execution
+        .history
+        .iter()
+        .map(|e| format!("{} {}\n", e.event_type, e.details))
+        .collect();
+
+    // The preflight task invoked the stack's function, and the function itself answered
+    // (its result, or an errorType of its own: not Lambda's "no such function" or a
+    // service error from a forward that found no binary).
+    let function_arn = preflight["arn"].as_str().expect("arn");
+    assert!(details.contains(function_arn), "{details}");
+    for not_run in [
+        "Lambda.ServiceException",
+        "ResourceNotFound",
+        "Runtime.ExitError",
+    ] {
+        assert!(!details.contains(not_run), "{not_run}: {details}");
+    }
+    let logs = std::fs::read_to_string(&log).expect("functions log");
+    let name = arn.rsplit(':').next().expect("name");
+    let ran: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("\"step\":\"preflight\"") && l.contains(name))
+        .collect();
+    assert!(
+        ran.iter().any(|l| l.contains("step started")),
+        "preflight logged nothing for {name}:\n{logs}"
+    );
+    eprintln!("{} {:?}\n{history}", execution.status, execution.error);
+    let _ = std::fs::remove_file(&log);
+}

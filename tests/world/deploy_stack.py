@@ -25,8 +25,9 @@
 Prints one JSON object, the deployment: the stack and its status, every resource of the
 translated template by logical id with its type, physical id and how it was created
 (`cloudformation`, `api`, or `not created: condition X is false`), each function's name, ARN,
-role and environment as the emulator holds them, the state machines' ARNs and definitions'
-placeholders left (none), the outputs, and the member stacks. A failure prints
+role and environment as the emulator holds them (each function is tagged `zonehop:binary` with
+its binary, by which moto_server.py forwards its invokes to cargo lambda watch), the state
+machines' ARNs, the outputs, and the member stacks. A failure prints
 `deployment failed: ...` naming the resource (or placeholder, or parameter) on stderr, exit 1.
 """
 
@@ -368,6 +369,9 @@ def deploy_tooling(endpoint: str, stack: str, template_path: str,
         if not binary:
             raise DeploymentFailed(f"{logical_id}: no Metadata.BuildProperties.Binary")
         configuration = lam.get_function(FunctionName=physical[logical_id])["Configuration"]
+        # What `sam build` would put in the function's code: moto_server.py's forwarding
+        # (patch c) serves the function by this binary.
+        lam.tag_resource(Resource=configuration["FunctionArn"], Tags={"zonehop:binary": binary})
         functions[binary] = {
             "logicalId": logical_id,
             "name": configuration["FunctionName"],

@@ -506,6 +506,9 @@ def patch_sfn_integration_casing() -> None:
 LAMBDA_FORWARD_TIMEOUT = 1800.0
 
 
+BINARY_TAG = "zonehop:binary"
+
+
 def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
     """Forward moto's Docker-free Lambda invokes to `cargo lambda watch` at `endpoint`.
 
@@ -518,7 +521,8 @@ def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
     - the function must exist in moto (CreateFunction in the caller's account), else
       ResourceNotFoundException as in Lambda; the name sent to cargo lambda watch is the
       function's own name (an ARN, a partial ARN or a qualifier reduce to it), so functions are
-      registered in moto under their binary names;
+      registered in moto under their binary names, or the binary its `zonehop:binary` tag
+      names (a function of a stack deployed by deploy_stack.py, named by CloudFormation);
     - `POST {endpoint}/2015-03-31/functions/{name}/invocations` with the payload; a 200 answer is
       the result;
     - a 500 answer is a function error (cargo lambda watch's way; real Lambda answers 200 with
@@ -572,7 +576,13 @@ def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
         headers: Any,
         response_headers: Any,
     ) -> str | bytes | None:
-        name = self.get_function(function_name, qualifier).function_name
+        function = self.get_function(function_name, qualifier)
+        # A function of a deployed stack (its CloudFormation name) runs the binary its tag
+        # names (deploy_stack.py: the template's Metadata.BuildProperties.Binary, what
+        # `sam build` puts in its code); any other under its own name.
+        name = (getattr(function, "tags", None) or {}).get(
+            BINARY_TAG, function.function_name
+        )
         if body is None or body == "":
             payload = b"{}"
         elif isinstance(body, bytes):
