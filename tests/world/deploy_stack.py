@@ -4,6 +4,7 @@
         --stack zonehop --parameter MemberRoleArns=... --parameter MemberRoleExternalId=... \\
         --parameter RequesterArns=... [--member ACCOUNT[:registrar] ...]
 
+0. infra/member-role.yaml is created first, as the README's deploy step 1 says (item 4 below).
 1. infra/template.yaml goes through the SAM transform of `aws-sam-translator` (the library SAM
    and cfn-lint use) as `sam deploy` sends it, with two local stand-ins for what `sam build` and
    `sam package` do: every function's CodeUri is one placeholder object in a local bucket
@@ -445,12 +446,15 @@ def main(argv: list[str] | None = None) -> int:
     given = dict(p.split("=", 1) for p in args.parameter)
     started = time.monotonic()
     try:
-        deployment = deploy_tooling(args.endpoint, args.stack, args.template, given)
-        deployment["members"] = [
+        # In the README's order: the member roles first (Deploy, step 1), then the tooling
+        # stack (step 2), whose MemberRoleArns name them.
+        members = [
             deploy_member(args.endpoint, m.split(":")[0], m.endswith(":registrar"),
                           given.get("MemberRoleExternalId", ""))
             for m in args.member
         ]
+        deployment = deploy_tooling(args.endpoint, args.stack, args.template, given)
+        deployment["members"] = members
     except DeploymentFailed as e:
         print(f"deployment failed: {e}", file=sys.stderr, flush=True)
         return 1
