@@ -13,8 +13,8 @@
 #   1. apt: the DNS world (knot, unbound, knot-resolver, dnsperf, ldns/bind tools), iproute2, jq,
 #      python3-venv, chromium (headless, for tools/report's browser test of report.html);
 #      `apt-get update` once, only when something is missing. No daemon is left running.
-#   2. a virtualenv with scripts/requirements.txt (moto server, cargo-lambda, octoDNS + Route 53
-#      provider); skipped when the stamp in the venv holds the same requirements hash.
+#   2. a virtualenv with scripts/requirements.txt (moto server, aws-sam-translator, cargo-lambda,
+#      octoDNS + Route 53 provider); skipped when the stamp in the venv holds the same requirements hash.
 #   3. rustup: the aarch64-unknown-linux-gnu target (Lambda arm64 builds), rustfmt and clippy.
 #      cargo-nextest is expected on the machine already.
 #   4. the infra linters of scripts/lint-infra.sh: cfn-lint and aws-sam-cli come with step 2
@@ -114,6 +114,8 @@ else
   for tool in moto_server cargo-lambda octodns-sync; do
     [ -x "$VENV/bin/$tool" ] || { echo "[setup] ERROR: $VENV/bin/$tool missing after pip install" >&2; exit 1; }
   done
+  "$VENV/bin/python" -c 'import samtranslator.translator.transform' ||
+    { echo "[setup] ERROR: aws-sam-translator missing after pip install" >&2; exit 1; }
   echo "$want" >"$STAMP"
   log "venv: done"
 fi

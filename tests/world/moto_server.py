@@ -92,6 +92,23 @@ g. Route 53 Domains TLDs: moto 5.2.5 registers only the TLDs of its own list
    so a rehearsal of an `example.co.uk` zone could not register its domain. The TLD of every
    suffix in tests/world/route53domains-tlds.txt (AWS's published list, "Domains that you can
    register with Amazon Route 53") is added; moto's own entries stay (none is removed).
+l. CloudFormation, for deploying infra/template.yaml (SAM-translated) into moto: `!Ref` of an
+   AWS::Events::EventBus is its name, as in CloudFormation (moto returned the Python object, so a
+   rule on the bus failed); an AWS::StepFunctions::StateMachine gets its
+   DefinitionSubstitutions filled into the definition, as CloudFormation does (moto ignored
+   them and created the state machine with its `${...}` placeholders), and is created in the
+   backend the Step Functions API serves (with the interpreter on, moto's API reads another
+   backend than its CloudFormation wrote: the state machine was invisible); an IAM role's
+   policy that is `!Ref AWS::NoValue` is dropped, as in CloudFormation (moto failed on it).
+
+m. EventBridge targets: moto's rules deliver to log groups, SQS, archives and other buses only,
+   and raise NotImplementedError for any other target, which failed the whole PutEvents. A Step
+   Functions state machine target starts an execution with the rule's InputPath (or Input, or
+   InputTransformer, or the whole event), as EventBridge does (moto checks no IAM, so the
+   target's RoleArn is not used); an SNS topic target publishes the (transformed)
+   event to the topic. An InputTransformer quotes a string put outside a JSON string and
+   gives null for a missing path, as EventBridge does (moto broke NeedsOperatorRule's
+   template, which failed PutEvents).
 """
 
 from __future__ import annotations
@@ -536,6 +553,9 @@ def patch_sfn_integration_casing() -> None:
 LAMBDA_FORWARD_TIMEOUT = 1800.0
 
 
+BINARY_TAG = "zonehop:binary"
+
+
 def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
     """Forward moto's Docker-free Lambda invokes to `cargo lambda watch` at `endpoint`.
 
@@ -548,7 +568,8 @@ def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
     - the function must exist in moto (CreateFunction in the caller's account), else
       ResourceNotFoundException as in Lambda; the name sent to cargo lambda watch is the
       function's own name (an ARN, a partial ARN or a qualifier reduce to it), so functions are
-      registered in moto under their binary names;
+      registered in moto under their binary names, or the binary its `zonehop:binary` tag
+      names (a function of a stack deployed by deploy_stack.py, named by CloudFormation);
     - `POST {endpoint}/2015-03-31/functions/{name}/invocations` with the payload; a 200 answer is
       the result;
     - a 500 answer is a function error (cargo lambda watch's way; real Lambda answers 200 with
@@ -602,7 +623,13 @@ def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
         headers: Any,
         response_headers: Any,
     ) -> str | bytes | None:
-        name = self.get_function(function_name, qualifier).function_name
+        function = self.get_function(function_name, qualifier)
+        # A function of a deployed stack (its CloudFormation name) runs the binary its tag
+        # names (deploy_stack.py: the template's Metadata.BuildProperties.Binary, what
+        # `sam build` puts in its code); any other under its own name.
+        name = (getattr(function, "tags", None) or {}).get(
+            BINARY_TAG, function.function_name
+        )
         if body is None or body == "":
             payload = b"{}"
         elif isinstance(body, bytes):
@@ -644,6 +671,147 @@ def patch_lambda_invoke_forwarding(endpoint: str | None) -> None:
     default_user_config["lambda"] = {"use_docker": False}
 
 
+# ---------------------------------------------------------------------------------------------
+# l. CloudFormation: the event bus's Ref, a state machine's DefinitionSubstitutions
+# ---------------------------------------------------------------------------------------------
+def patch_cloudformation_for_the_stack() -> None:
+    from moto.events import models as events_models
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions.responses import get_backend
+    from moto.stepfunctions.utils import cfn_to_api_tags
+
+    events_models.EventBus.physical_resource_id = property(  # type: ignore[attr-defined]
+        lambda self: self.name
+    )
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        name = properties.get("StateMachineName", resource_name)
+        definition = properties.get("DefinitionString", "")
+        for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        role_arn = properties.get("RoleArn", "")
+        tags = cfn_to_api_tags(properties.get("Tags", []))
+        backend = get_backend(account_id, region_name)
+        return backend.create_state_machine(name, definition, role_arn, tags=tags)
+
+    sfn_models.StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign]
+        create_from_cloudformation_json
+    )
+
+    # `!If [cond, policy, !Ref AWS::NoValue]` in a role's Policies: CloudFormation drops the
+    # item; moto kept None and failed on it.
+    from moto.iam import models as iam_models
+
+    role_create = iam_models.Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_role(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any,
+                    **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        if "Policies" in properties:
+            properties["Policies"] = [p for p in properties["Policies"] if p is not None]
+        return role_create(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+    iam_models.Role.create_from_cloudformation_json = classmethod(create_role)  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------------
+# m. EventBridge: Step Functions and SNS targets
+# ---------------------------------------------------------------------------------------------
+def _json_path(document: Any, path: str) -> Any:
+    """The value at a JSONPath of the form `$` or `$.a.b` (what rules' InputPath uses)."""
+    if path in ("$", ""):
+        return document
+    value = document
+    for key in path.removeprefix("$.").split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _transform_input(template: str, paths: dict[str, str], event: Any) -> str:
+    """An InputTransformer's output as EventBridge makes it: a placeholder inside a JSON
+    string gets the value's text, elsewhere its JSON (a string quoted, a missing path null).
+    moto inserted strings unquoted and left missing paths as `<name>`, so a template like
+    NeedsOperatorRule's failed PutEvents altogether."""
+    import json
+
+    values = {name: _json_path(event, path) for name, path in paths.items()}
+    values["aws.events.event.json"] = event
+    out: list[str] = []
+    rest = template
+    while "<" in rest:
+        before, _, after = rest.partition("<")
+        name, closed, tail = after.partition(">")
+        out.append(before)
+        if not closed or name not in values:
+            out.append("<")
+            rest = after
+            continue
+        value = values[name]
+        inside_string = "".join(out).replace('\\"', "").count('"') % 2 == 1
+        if inside_string:
+            out.append(value if isinstance(value, str) else json.dumps(value))
+        else:
+            out.append(json.dumps(value))
+        rest = tail
+    out.append(rest)
+    return "".join(out)
+
+
+def patch_events_targets() -> None:
+    import json
+
+    from moto.events import models as events_models
+    from moto.stepfunctions.responses import get_backend
+    from moto.utilities.arns import parse_arn
+
+    original = events_models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        others = []
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            if arn.service not in ("states", "sns"):
+                others.append(target)
+                continue
+            if "InputTransformer" in target:
+                transformer = target["InputTransformer"]
+                delivered: Any = _transform_input(
+                    transformer.get("InputTemplate") or "<aws.events.event.json>",
+                    transformer.get("InputPathsMap", {}),
+                    original_event,
+                )
+            elif "Input" in target:
+                delivered = target["Input"]
+            else:
+                delivered = _json_path(original_event, target.get("InputPath") or "$")
+            text = delivered if isinstance(delivered, str) else json.dumps(delivered)
+            if arn.service == "states":
+                get_backend(arn.account, arn.region).start_execution(target["Arn"], None, text)
+            else:
+                from moto.sns.models import sns_backends
+
+                sns_backends[arn.account][arn.region].publish(message=text, arn=target["Arn"])
+        if others:
+            saved = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
 def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_list_health_checks()
     patch_distinct_name_servers()
@@ -656,6 +824,8 @@ def apply_patches(lambda_endpoint: str | None = None) -> None:
     patch_dynamodb_atomic_writes()
     patch_sfn_integration_casing()
     patch_domains_registration_quota()
+    patch_cloudformation_for_the_stack()
+    patch_events_targets()
     patch_lambda_invoke_forwarding(lambda_endpoint)
 
 

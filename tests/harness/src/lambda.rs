@@ -59,7 +59,16 @@ impl LambdaWatch {
         env: &[(&str, String)],
         log: &std::path::Path,
     ) -> Result<LambdaWatch, String> {
-        let port = try_free_port()?;
+        LambdaWatch::try_start_on(env, log, try_free_port()?).await
+    }
+
+    /// [`LambdaWatch::try_start`] on `port` (free, chosen by the caller: moto must know it
+    /// before the functions' environment is known, as when it comes from a deployed stack).
+    pub async fn try_start_on(
+        env: &[(&str, String)],
+        log: &std::path::Path,
+        port: u16,
+    ) -> Result<LambdaWatch, String> {
         let venv_bin = cargo_lambda()
             .parent()
             .map(|p| p.to_path_buf())

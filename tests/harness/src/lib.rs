@@ -2,6 +2,7 @@
 //! the tests act in, and deterministic generated zones.
 
 pub mod counting;
+pub mod deployment;
 pub mod dnsworld;
 pub mod faults;
 pub mod fleet;
@@ -10,6 +11,7 @@ pub mod keepalive;
 pub mod lambda;
 pub mod logs;
 pub mod moto;
+pub mod observability;
 pub mod prober;
 pub mod registrar;
 pub mod rehearsal;

@@ -59,10 +59,8 @@ fn the_readmes_mermaid_diagram_is_generated_from_the_asl() {
     );
 }
 
-/// The README's deploy step names the template's parameters as they are: every parameter it
-/// names exists in infra/template.yaml, and every parameter without a default is named.
-#[test]
-fn the_readmes_deploy_parameters_are_the_templates() {
+/// infra/template.yaml's parameters, each with whether it has a default.
+fn template_parameters() -> Vec<(String, bool)> {
     let template = repo_file("infra/template.yaml");
     let section = template
         .split("\nParameters:\n")
@@ -85,6 +83,14 @@ fn the_readmes_deploy_parameters_are_the_templates() {
         }
     }
     assert!(parameters.len() >= 8, "{parameters:?}");
+    parameters
+}
+
+/// The README's deploy step names the template's parameters as they are: every parameter it
+/// names exists in infra/template.yaml, and every parameter without a default is named.
+#[test]
+fn the_readmes_deploy_parameters_are_the_templates() {
+    let parameters = template_parameters();
     let readme = repo_file("README.md");
     let deploy = readme
         .split("`make deploy`")
@@ -113,5 +119,55 @@ fn the_readmes_deploy_parameters_are_the_templates() {
                 "`{parameter}` is required by the template and the README's deploy step does not name it"
             );
         }
+    }
+}
+
+/// infra/README.md's parameter table and member-role.yaml's words about the tooling stack
+/// name the template's parameters as they are (member-role.yaml once named a
+/// `MemberRoleName` the template never had); the table lists every required one.
+#[test]
+fn the_infra_readme_and_the_member_role_name_the_templates_parameters() {
+    let parameters = template_parameters();
+    let exists = |name: &str| parameters.iter().any(|(p, _)| p == name);
+    let infra_readme = repo_file("infra/README.md");
+    let table: Vec<&str> = infra_readme
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .filter(|name| name.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+        .collect();
+    assert!(
+        table.len() >= 3,
+        "infra/README.md's parameter table: {table:?}"
+    );
+    for name in &table {
+        assert!(
+            exists(name),
+            "infra/README.md's table names `{name}`, which infra/template.yaml does not have"
+        );
+    }
+    for (parameter, has_default) in &parameters {
+        if !has_default {
+            assert!(
+                table.contains(&parameter.as_str()),
+                "`{parameter}` is required by the template and infra/README.md's table does not list it"
+            );
+        }
+    }
+    let member_role = repo_file("infra/member-role.yaml");
+    let mentioned: Vec<&str> = member_role
+        .split("tooling stack's ")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_alphanumeric()).next())
+        .collect();
+    assert!(
+        !mentioned.is_empty(),
+        "member-role.yaml names no tooling stack parameter"
+    );
+    for name in mentioned {
+        assert!(
+            exists(name),
+            "infra/member-role.yaml names the tooling stack's `{name}`, which infra/template.yaml does not have"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! function binaries as in AWS.
 //!
 //! moto plays Route 53, Route 53 Domains and Step Functions (its interpreter runs
-//! `statemachine/migration.asl.json`), `cargo lambda watch` serves the eleven function
+//! `statemachine/migration.asl.json`), `cargo lambda watch` serves the twelve function
 //! binaries behind the Lambda Invoke API, and the DNS world (knotd root, TLD and zone
 //! servers; unbound and kresd) answers on loopback from what moto holds. TTLs are scaled down
 //! to seconds so that the propagation window passes in well under a minute.

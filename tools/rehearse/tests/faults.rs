@@ -526,6 +526,15 @@ fn edit_both_is_carried_and_the_target_wins_a_conflict() {
             edit("fault-edit-both", "192.0.2.204"),
         ],
     );
+    // Observability bound to what the functions printed in this run: every metric an alarm
+    // or the dashboard of infra/template.yaml watches is one that check-propagation's
+    // embedded-metric lines carry (namespace, name, dimensions), the drift-conflict metric
+    // filter's pattern matches the conflict line carry-edits printed, and the AWS/States
+    // metrics are about the stack's own state machine.
+    let template = zonehop_world::observability::repo_template();
+    let evidence = zonehop_world::observability::check(&template, &run.read("functions.log"))
+        .unwrap_or_else(|problems| panic!("{}", problems.join("\n")));
+    eprintln!("{}", evidence.lines.join("\n"));
 }
 
 #[test]
