@@ -7,7 +7,10 @@ export ZONEHOP_VENV := $(VENV)
 # cargo-lambda runs zig from the same virtualenv.
 export PATH := $(VENV)/bin:$(PATH)
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
-FUNCTIONS := carry-edits check-propagation create-zone cutover delegate-subdomain finalize lower-ns-ttl preflight rollback swap-nameservers sync-records verify-zones
+# The twelve functions: every folder under functions/ with a binary (core and zonehop are the
+# libraries); tests/state_machine.rs holds them to zonehop_core::access::FUNCTION_NAMES, the
+# template's functions and the ASL's tasks.
+FUNCTIONS := $(sort $(patsubst functions/%/src/main.rs,%,$(wildcard functions/*/src/main.rs)))
 LAMBDA_PORT ?= 9000
 # make bench-functions: the functions it measures, and its two reference binaries.
 BENCH_FNS ?= $(FUNCTIONS)

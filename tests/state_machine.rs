@@ -74,6 +74,57 @@ fn every_function_task_retries_exactly_the_transient_error_types() {
 }
 
 #[test]
+fn one_list_of_the_twelve_functions_is_the_folders_the_template_and_the_asl() {
+    let listed: BTreeSet<String> = zonehop::core::access::FUNCTION_NAMES
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect();
+    assert_eq!(listed.len(), 12, "{listed:?}");
+    // The folders under functions/ (what the Makefile builds), less the two libraries.
+    let root = zonehop_world::repo_root();
+    let folders: BTreeSet<String> = std::fs::read_dir(root.join("functions"))
+        .expect("functions/")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("src/main.rs").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(folders, listed, "functions/ and FUNCTION_NAMES");
+    // The template's functions, by the binary each is built from.
+    let template = std::fs::read_to_string(root.join("infra/template.yaml")).expect("template");
+    let binaries: BTreeSet<String> = template
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Binary: "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        binaries, listed,
+        "the template's functions and FUNCTION_NAMES"
+    );
+    // The migration state machine's tasks invoke each of them (the Makefile's FUNCTIONS is
+    // the folders: `make -pn | grep ^FUNCTIONS` shows it).
+    let invoked: BTreeSet<String> = function_tasks(&definition())
+        .into_iter()
+        .filter_map(|(_, t)| t["Parameters"]["FunctionName"].as_str().map(kebab))
+        .collect();
+    assert_eq!(invoked, listed, "the ASL's tasks and FUNCTION_NAMES");
+}
+
+/// `${CreateZoneFunctionArn}` -> `create-zone`.
+fn kebab(placeholder: &str) -> String {
+    let camel = placeholder
+        .trim_start_matches("${")
+        .trim_end_matches("FunctionArn}");
+    let mut kebab = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            kebab.push('-');
+        }
+        kebab.push(c.to_ascii_lowercase());
+    }
+    kebab
+}
+
+#[test]
 fn every_function_the_state_machine_invokes_is_a_function_of_the_workspace() {
     let definition = definition();
     let placeholders: BTreeSet<String> = function_tasks(&definition)

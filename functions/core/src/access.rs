@@ -45,6 +45,20 @@ pub const WITHOUT_RESOURCE_LEVEL_PERMISSIONS: &[&str] = &[
 
 const READ: &[&str] = &["route53:GetHostedZone", "route53:ListResourceRecordSets"];
 
+/// The twelve functions' names, in [`Work::ALL`]'s order: the one list the harness, the
+/// benches and the tests take (the Makefile takes the folders under `functions/`; a test in
+/// tests/state_machine.rs holds the folders, this list, the template's functions and the
+/// ASL's tasks to each other).
+pub const FUNCTION_NAMES: [&str; 12] = {
+    let mut names = [""; 12];
+    let mut i = 0;
+    while i < Work::ALL.len() {
+        names[i] = Work::ALL[i].function_name();
+        i += 1;
+    }
+    names
+};
+
 impl Work {
     pub const ALL: [Work; 12] = [
         Work::Preflight,
@@ -62,7 +76,7 @@ impl Work {
     ];
 
     /// The function's name (its folder under `functions/` and its binary).
-    pub fn function_name(self) -> &'static str {
+    pub const fn function_name(self) -> &'static str {
         match self {
             Work::Preflight => "preflight",
             Work::CreateZone => "create-zone",

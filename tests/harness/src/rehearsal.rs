@@ -36,20 +36,7 @@ use crate::stepfunctions::{LocalStepFunctions, SfnError};
 use crate::{records_to_seed, repo_root, route53_in, source_access, target_access, try_seed_zone};
 
 /// Every function the state machine invokes.
-pub const FUNCTIONS: [&str; 12] = [
-    "carry-edits",
-    "check-propagation",
-    "create-zone",
-    "cutover",
-    "delegate-subdomain",
-    "finalize",
-    "lower-ns-ttl",
-    "preflight",
-    "rollback",
-    "swap-nameservers",
-    "sync-records",
-    "verify-zones",
-];
+pub const FUNCTIONS: [&str; 12] = zonehop::core::access::FUNCTION_NAMES;
 
 /// The state machine a rehearsal runs: the one deployed.
 pub fn state_machine_file() -> std::path::PathBuf {

@@ -31,19 +31,8 @@ use zonehop_world::keepalive::{KeepAliveProxy, ProxyCounts};
 use zonehop_world::moto::Moto;
 use zonehop_world::{repo_root, seed_zone, source_access, target_access, zonegen};
 
-const FUNCTIONS: &[&str] = &[
-    "check-propagation",
-    "create-zone",
-    "cutover",
-    "delegate-subdomain",
-    "finalize",
-    "lower-ns-ttl",
-    "preflight",
-    "rollback",
-    "swap-nameservers",
-    "sync-records",
-    "verify-zones",
-];
+/// Every function (`zonehop_core::access::FUNCTION_NAMES`), carry-edits included.
+const FUNCTIONS: &[&str] = &zonehop::core::access::FUNCTION_NAMES;
 const HELLO: &str = "ref-hello";
 const BARE: &str = "ref-bare-sdk";
 
@@ -152,6 +141,12 @@ fn launch(
         .env("HOME", home)
         .env("LAMBDA_TASK_ROOT", home)
         .env("RUST_LOG", "warn")
+        // The ledger's table, as the stack gives the functions that read it (carry-edits
+        // cannot run without it; the others that read it use it as in AWS).
+        .env(
+            "ZONEHOP_LEDGER_TABLE",
+            zonehop_world::stepfunctions::LEDGER_TABLE,
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -383,6 +378,9 @@ async fn main() -> std::process::ExitCode {
     println!("two invocations of each against moto ...");
     let moto = Moto::start().await;
     let seeding = moto.config().await;
+    zonehop_world::stepfunctions::create_ledger(&seeding)
+        .await
+        .expect("the ledger's table");
     let proxy = match KeepAliveProxy::start(([127, 0, 0, 1], moto.port()).into()).await {
         Ok(p) => p,
         Err(e) => {

@@ -67,19 +67,7 @@ fn phases_run_from_one_announcement_to_the_next_and_a_failure_marks_the_last() {
 #[test]
 fn the_deployed_memory_is_read_for_every_function_from_the_template() {
     let memory = deployed_memory();
-    for function in [
-        "check-propagation",
-        "create-zone",
-        "cutover",
-        "delegate-subdomain",
-        "finalize",
-        "lower-ns-ttl",
-        "preflight",
-        "rollback",
-        "swap-nameservers",
-        "sync-records",
-        "verify-zones",
-    ] {
+    for function in zonehop::core::access::FUNCTION_NAMES {
         assert!(
             memory.get(function).is_some_and(|mb| *mb >= 128),
             "{function}: {memory:?}"
