@@ -820,3 +820,33 @@ async fn a_carry_that_changes_the_questions_starts_the_count_again() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_new_server_wrong_over_ipv6_only_is_new_servers_wrong() {
+    let win = window();
+    win.w.dns.publish_ipv6(true);
+    let server = Name::parse(&win.new[0]).expect("a server name");
+    let v6 = SocketAddr::new(MemoryZones::server_address6(&server).expect("v6"), 53);
+    let first = win.round(None).await.expect("a healthy round");
+    assert!(first.new_servers_differ.is_empty(), "{first:?}");
+    assert!(win.w.dns.queries_to(v6) > 0, "the round asked {v6}");
+    win.w.dns.answer(
+        v6,
+        &n("www.example.com"),
+        RrType::A,
+        answer(
+            vec![record("www.example.com", "A", 60, "198.51.100.66")],
+            Vec::new(),
+        ),
+    );
+    win.w.clock.advance(first.next_wait_seconds);
+    let suspect = win.round(Some(first.state)).await.expect("a suspicion");
+    assert_eq!(suspect.new_servers_differ, ["www.example.com. A"]);
+    win.w.clock.advance(suspect.next_wait_seconds);
+    let err = win
+        .round(Some(suspect.state))
+        .await
+        .expect_err("the second round in a row");
+    assert_eq!(err.error_type(), "NewServersWrong");
+    assert!(err.to_string().contains(&v6.ip().to_string()), "{err}");
+}

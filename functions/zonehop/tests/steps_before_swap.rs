@@ -656,6 +656,72 @@ async fn invariant_1_verify_zones_reports_a_record_the_new_servers_answer_differ
     assert_eq!(differences.len(), 4, "one per new server");
 }
 
+/// Issue #22: servers that publish AAAA addresses are asked on them too, and a server that
+/// answers wrongly over IPv6 only is a difference; from a host without an IPv6 route they
+/// are left out with a warning, not failed.
+#[tokio::test(start_paused = true)]
+async fn verify_zones_asks_the_servers_over_ipv6_where_they_publish_aaaa() {
+    let w = World::new();
+    let target = create(&w).await.hosted_zone_id;
+    sync(&w, &target, &[]).await.expect("synced");
+    w.dns.publish_ipv6(true);
+    let verify = || async {
+        verify_zones(
+            &*w.source,
+            &*w.target,
+            &w.dns,
+            &request(verify_body(&w, &target)),
+            &settings(),
+        )
+        .await
+    };
+    let out = verify().await.expect("alike over both");
+    assert_eq!((out.servers, out.ipv6_servers), (16, 8), "{out:?}");
+    assert_eq!(out.queries, out.rrsets_compared * 16);
+    let new_server = zonehop::core::name::Name::parse(
+        &w.target
+            .zones()
+            .into_iter()
+            .find(|z| z.id == target)
+            .expect("zone")
+            .name_servers[0],
+    )
+    .expect("a name");
+    let v6 = std::net::SocketAddr::new(
+        zonehop::adapters::memory::MemoryZones::server_address6(&new_server).expect("v6"),
+        53,
+    );
+    assert!(w.dns.queries_to(v6) >= out.rrsets_compared, "asked on {v6}");
+    // That server lies over IPv6 only.
+    w.dns.answer(
+        v6,
+        &n("www.example.com"),
+        RrType::A,
+        answer(
+            vec![record("www.example.com", "A", 60, "198.51.100.66")],
+            Vec::new(),
+        ),
+    );
+    let err = verify().await.expect_err("a lie over IPv6");
+    let zonehop::Error::ZonesDiffer { differences } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0].server.contains(&v6.ip().to_string()),
+        "{differences:?}"
+    );
+    // From a host with no IPv6 route: IPv4 only, said in a warning.
+    w.dns.set_ipv6_route(false);
+    let v4_only = verify().await.expect("the lie is not reachable from here");
+    assert_eq!((v4_only.servers, v4_only.ipv6_servers), (8, 0));
+    assert!(
+        v4_only.warnings.iter().any(|x| x.contains("no IPv6 route")),
+        "{:?}",
+        v4_only.warnings
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn verify_zones_fails_when_a_server_name_does_not_resolve() {
     let w = World::new();

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ports::dns::compare::compare_until_settled;
-use crate::ports::dns::lookup::server_addresses;
+use crate::ports::dns::lookup::zone_servers;
 use crate::ports::dns::lookup::{parse_resolver, resolver_for};
 use crate::ports::dns::{DnsAnswer, DnsClient};
 use crate::ports::hosted_zones::{read_zone, HostedZone, HostedZones};
@@ -547,6 +547,7 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
     )
     .await?;
     let (new_servers_checked, new_servers_differ) = (reverified.checked, reverified.differ.clone());
+    warnings.extend(reverified.warnings.iter().cloned());
 
     // The canary, through every probe resolver.
     let canary = domain
@@ -730,6 +731,8 @@ struct Reverified {
     questions: usize,
     /// This round's rotating sample size ([`verify_sample_size`]).
     sample_size: usize,
+    /// Server addresses not asked (IPv6 without a route), AAAA lookups that failed.
+    warnings: Vec<String>,
 }
 
 /// A digest (64-bit FNV-1a, stable across builds) of the questions' labels in their order
@@ -805,15 +808,17 @@ async fn reverify_new_servers<D: DnsClient>(
             sample.push(q.clone());
         }
     }
-    let port = settings.dns_port;
+    let (port, ipv6) = (settings.dns_port, settings.dns_ipv6);
     let (Ok(old), Ok(new)) = (
-        server_addresses(dns, resolver, source_zone, "old", port).await,
-        server_addresses(dns, resolver, target_zone, "new", port).await,
+        zone_servers(dns, resolver, source_zone, "old", port, ipv6).await,
+        zone_servers(dns, resolver, target_zone, "new", port, ipv6).await,
     ) else {
         // The servers' addresses could not be found this round: unknown, not wrong, and
         // nothing asked (the rotation stays where it is).
         return Ok(not_asked);
     };
+    let server_warnings = [old.warnings, new.warnings].concat();
+    let (old, new) = (old.servers, new.servers);
     state.verify_offset = (start + size) % all.len();
     state.verify_covered = (state.verify_covered + size).min(all.len());
     let differences = compare_until_settled(
@@ -859,6 +864,7 @@ async fn reverify_new_servers<D: DnsClient>(
         covered: state.verify_covered,
         questions: all.len(),
         sample_size: size,
+        warnings: server_warnings,
     })
 }
 
