@@ -722,6 +722,48 @@ async fn verify_zones_asks_the_servers_over_ipv6_where_they_publish_aaaa() {
     );
 }
 
+/// verify-zones asks and judges `COMPARE_CHUNK` questions at a time (its memory stays flat
+/// with the zone's size): every chunk counts, a difference in the last one included.
+#[tokio::test(start_paused = true)]
+async fn the_comparison_judges_every_chunk_of_more_questions_than_one() {
+    use zonehop::core::answers::Question;
+    use zonehop::ports::dns::compare::{compare_over_dns, Server, COMPARE_CHUNK};
+    let dns = zonehop::adapters::memory::ScriptedDns::new();
+    let (old, new) = (addr("192.0.2.201:53"), addr("192.0.2.202:53"));
+    let last = format!("h{:05}.example.com", COMPARE_CHUNK + 49);
+    let lie = last.clone();
+    dns.serve_any_with(std::sync::Arc::new(move |server, name, _| {
+        let value = if server == new && name.as_str() == format!("{lie}.") {
+            "192.0.2.99"
+        } else {
+            "192.0.2.40"
+        };
+        Some(answer(
+            vec![record(name.as_str(), "A", 60, value)],
+            Vec::new(),
+        ))
+    }));
+    let questions: Vec<Question> = (0..COMPARE_CHUNK + 50)
+        .map(|i| Question::exact(n(&format!("h{i:05}.example.com")), RrType::A, false))
+        .collect();
+    let server = |label: &str, addr| Server {
+        label: label.to_owned(),
+        addr,
+    };
+    let compared = compare_over_dns(
+        &dns,
+        &[server("old a", old)],
+        &[server("new b", new)],
+        &questions,
+        16,
+        None,
+    )
+    .await;
+    assert_eq!(compared.queries, questions.len() * 2);
+    assert_eq!(compared.differences.len(), 1, "{:?}", compared.differences);
+    assert_eq!(compared.differences[0].name, format!("{last}."));
+}
+
 #[tokio::test(start_paused = true)]
 async fn verify_zones_fails_when_a_server_name_does_not_resolve() {
     let w = World::new();
