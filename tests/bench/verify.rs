@@ -14,7 +14,9 @@
 //!   run: the reads should take no longer than the number of pages requires.
 //!
 //! - verify-zones' peak memory: VmHWM of a fresh process of this binary that runs
-//!   verify-zones once (as one Lambda invocation does), `BENCH_RUNS` times;
+//!   verify-zones once (as one Lambda invocation does), `BENCH_RUNS` times
+//!   (`BENCH_MEMORY_STAGES=1` also prints the peak after each of its stages, with and
+//!   without `MALLOC_ARENA_MAX=2`);
 //! - the cost of one round of check-propagation's rotating sample at that size (its
 //!   `verify_sample_size` questions of every old and new server, four rounds in a row): the
 //!   queries, the milliseconds, and the share of them that are the checks of issue #22
@@ -116,6 +118,57 @@ async fn verify_child(spec: &str) {
     let source = route53_in(&base, &source_access()).await;
     let target = route53_in(&base, &target_access()).await;
     let (rss_before, _) = memory_mib();
+    if spec["stages"].as_bool() == Some(true) {
+        // Where the memory goes: the same steps as verify-zones, the peak after each.
+        use zonehop::core::answers::{fresh_label, questions};
+        use zonehop::ports::dns::compare::compare_until_settled;
+        use zonehop::ports::dns::lookup::zone_servers;
+        use zonehop::ports::hosted_zones::read_zone;
+        let domain = Name::parse(&request.domain).expect("domain");
+        let ids = (
+            request.source.hosted_zone_id.clone().expect("id"),
+            request.target.hosted_zone_id.clone().expect("id"),
+        );
+        let (old_zone, new_zone) = (
+            source.get_zone(&ids.0).await.expect("zone"),
+            target.get_zone(&ids.1).await.expect("zone"),
+        );
+        let old_records = read_zone(&source, &ids.0).await.expect("read");
+        let new_records = read_zone(&target, &ids.1).await.expect("read");
+        println!("stage: both zones read: peak {:.1} MiB", memory_mib().1);
+        let asked = questions(&domain, &[], &old_records, &new_records, &fresh_label());
+        println!("stage: questions: peak {:.1} MiB", memory_mib().1);
+        let resolver: std::net::SocketAddr = request
+            .resolver
+            .as_deref()
+            .expect("resolver")
+            .parse()
+            .expect("resolver address");
+        let dns = WireDns::default();
+        let old = zone_servers(&dns, resolver, &old_zone, "old", 53, true)
+            .await
+            .expect("old");
+        let new = zone_servers(&dns, resolver, &new_zone, "new", 53, true)
+            .await
+            .expect("new");
+        let compared = compare_until_settled(
+            &dns,
+            &old.servers,
+            &new.servers,
+            &asked.asked,
+            settings().verify_concurrency,
+            Duration::from_secs(10),
+            Some(resolver),
+        )
+        .await;
+        println!(
+            "stage: compared ({} queries): resident {:.1} MiB, peak {:.1} MiB",
+            compared.queries,
+            memory_mib().0,
+            memory_mib().1
+        );
+        return;
+    }
     let out = verify_zones(&source, &target, &WireDns::default(), &request, &settings())
         .await
         .expect("the zones verify (child)");
@@ -283,6 +336,22 @@ async fn main() {
         let child_peaks: Vec<f64> = (0..runs())
             .filter_map(|_| child_peak(&moto.endpoint(), &request))
             .collect();
+        if std::env::var("BENCH_MEMORY_STAGES").is_ok() {
+            let spec = serde_json::json!({ "endpoint": moto.endpoint(), "request": &request, "stages": true });
+            for arenas in [None, Some("2")] {
+                let mut child = Command::new(std::env::current_exe().expect("exe"));
+                child.env(CHILD, spec.to_string());
+                if let Some(n) = arenas {
+                    child.env("MALLOC_ARENA_MAX", n);
+                }
+                let out = child.output().expect("child");
+                println!(
+                    "  stages (MALLOC_ARENA_MAX={}):\n{}",
+                    arenas.unwrap_or("unset"),
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+        }
         let round = sample_round_cost(&source, &target, size, resolver).await;
         let ceiling = dnsperf_ceiling(&world, &source, &target, size).await;
         let verify = median(rates);
