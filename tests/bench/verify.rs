@@ -13,6 +13,16 @@
 //!   the same pages (ListResourceRecordSets, 300 a page, both zones at once) in the same
 //!   run: the reads should take no longer than the number of pages requires.
 //!
+//! - verify-zones' peak memory: VmHWM of a fresh process of this binary that runs
+//!   verify-zones once (as one Lambda invocation does), `BENCH_RUNS` times
+//!   (`BENCH_MEMORY_STAGES=1` also prints the peak after each of its stages, with and
+//!   without `MALLOC_ARENA_MAX=2`);
+//! - the cost of one round of check-propagation's rotating sample at that size (its
+//!   `verify_sample_size` questions of every old and new server, four rounds in a row): the
+//!   queries, the milliseconds, and the share of them that are the checks of issue #22
+//!   (questions judged by what they may answer, made-up names under wildcards, the name
+//!   that does not exist).
+//!
 //! It prints figures; it asserts only that the zones verified. Port 53 needs root or a
 //! namespace: the Makefile runs it through scripts/in-netns.
 
@@ -71,6 +81,19 @@ fn cpu_seconds() -> (f64, f64) {
     (ticks(14) / 100.0, ticks(15) / 100.0)
 }
 
+/// `VmRSS` and `VmHWM` of this process, in MiB (from /proc/self/status).
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
 /// verify-zones' settings: the defaults, with `BENCH_IN_FLIGHT` queries in flight if set.
 fn settings() -> Settings {
     let mut settings = Settings::default();
@@ -83,8 +106,106 @@ fn settings() -> Settings {
     settings
 }
 
+/// The child process that measures verify-zones' memory alone: one verify-zones run, as one
+/// Lambda invocation makes it, in a fresh process (the bench's own process holds the
+/// seeding's and the earlier runs' memory); prints `VmRSS`/`VmHWM` before and after.
+const CHILD: &str = "ZONEHOP_BENCH_VERIFY_CHILD";
+
+async fn verify_child(spec: &str) {
+    let spec: serde_json::Value = serde_json::from_str(spec).expect("child spec");
+    let base = zonehop_world::base_config(spec["endpoint"].as_str().expect("endpoint")).await;
+    let request: VerifyRequest = serde_json::from_value(spec["request"].clone()).expect("request");
+    let source = route53_in(&base, &source_access()).await;
+    let target = route53_in(&base, &target_access()).await;
+    let (rss_before, _) = memory_mib();
+    if spec["stages"].as_bool() == Some(true) {
+        // Where the memory goes: the same steps as verify-zones, the peak after each.
+        use zonehop::core::answers::{fresh_label, questions};
+        use zonehop::ports::dns::compare::compare_until_settled;
+        use zonehop::ports::dns::lookup::zone_servers;
+        use zonehop::ports::hosted_zones::read_zone;
+        let domain = Name::parse(&request.domain).expect("domain");
+        let ids = (
+            request.source.hosted_zone_id.clone().expect("id"),
+            request.target.hosted_zone_id.clone().expect("id"),
+        );
+        let (old_zone, new_zone) = (
+            source.get_zone(&ids.0).await.expect("zone"),
+            target.get_zone(&ids.1).await.expect("zone"),
+        );
+        let old_records = read_zone(&source, &ids.0).await.expect("read");
+        let new_records = read_zone(&target, &ids.1).await.expect("read");
+        println!("stage: both zones read: peak {:.1} MiB", memory_mib().1);
+        let asked = questions(&domain, &[], &old_records, &new_records, &fresh_label());
+        println!("stage: questions: peak {:.1} MiB", memory_mib().1);
+        let resolver: std::net::SocketAddr = request
+            .resolver
+            .as_deref()
+            .expect("resolver")
+            .parse()
+            .expect("resolver address");
+        let dns = WireDns::default();
+        let old = zone_servers(&dns, resolver, &old_zone, "old", 53, true)
+            .await
+            .expect("old");
+        let new = zone_servers(&dns, resolver, &new_zone, "new", 53, true)
+            .await
+            .expect("new");
+        let compared = compare_until_settled(
+            &dns,
+            &old.servers,
+            &new.servers,
+            &asked.asked,
+            settings().verify_concurrency,
+            Duration::from_secs(10),
+            Some(resolver),
+        )
+        .await;
+        println!(
+            "stage: compared ({} queries): resident {:.1} MiB, peak {:.1} MiB",
+            compared.queries,
+            memory_mib().0,
+            memory_mib().1
+        );
+        return;
+    }
+    let out = verify_zones(&source, &target, &WireDns::default(), &request, &settings())
+        .await
+        .expect("the zones verify (child)");
+    let (rss_after, peak) = memory_mib();
+    println!(
+        "child: {} queries; memory resident {rss_before:.1} MiB before, {rss_after:.1} MiB after, peak {peak:.1} MiB",
+        out.queries
+    );
+}
+
+/// Runs [`verify_child`] in a new process of this binary; returns its peak (VmHWM), MiB.
+fn child_peak(endpoint: &str, request: &VerifyRequest) -> Option<f64> {
+    let spec = serde_json::json!({ "endpoint": endpoint, "request": request }).to_string();
+    let output = Command::new(std::env::current_exe().ok()?)
+        .env(CHILD, spec)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let line = text.lines().find(|l| l.starts_with("child:"))?.to_owned();
+    println!(
+        "  verify-zones in a process of its own: {}",
+        line.trim_start_matches("child: ")
+    );
+    line.rsplit("peak ")
+        .next()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[tokio::main]
 async fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        verify_child(&spec).await;
+        return;
+    }
     let moto = Moto::start().await;
     let base = moto.config().await;
     let source = route53_in(&base, &source_access()).await;
@@ -177,6 +298,7 @@ async fn main() {
                 .await
                 .expect("the zones verify");
             let (user_after, system_after) = cpu_seconds();
+
             let dns_seconds = out.dns_millis as f64 / 1000.0;
             let qps = out.queries as f64 / dns_seconds.max(0.001);
             // The whole step's CPU (the API reads' share included), per query.
@@ -211,6 +333,26 @@ async fn main() {
             pages = (s, t);
         }
 
+        let child_peaks: Vec<f64> = (0..runs())
+            .filter_map(|_| child_peak(&moto.endpoint(), &request))
+            .collect();
+        if std::env::var("BENCH_MEMORY_STAGES").is_ok() {
+            let spec = serde_json::json!({ "endpoint": moto.endpoint(), "request": &request, "stages": true });
+            for arenas in [None, Some("2")] {
+                let mut child = Command::new(std::env::current_exe().expect("exe"));
+                child.env(CHILD, spec.to_string());
+                if let Some(n) = arenas {
+                    child.env("MALLOC_ARENA_MAX", n);
+                }
+                let out = child.output().expect("child");
+                println!(
+                    "  stages (MALLOC_ARENA_MAX={}):\n{}",
+                    arenas.unwrap_or("unset"),
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+        }
+        let round = sample_round_cost(&source, &target, size, resolver).await;
         let ceiling = dnsperf_ceiling(&world, &source, &target, size).await;
         let verify = median(rates);
         let api = median(api);
@@ -222,8 +364,16 @@ async fn main() {
             api / bare.max(0.001),
             bare_cpu / runs() as f64
         );
+        let memory = if child_peaks.is_empty() {
+            "peak memory not measured (the child process failed)".to_owned()
+        } else {
+            format!(
+                "peak memory {:.1} MiB (VmHWM of a process running verify-zones alone; goal: at most 30 MB)",
+                median(child_peaks)
+            )
+        };
         let line = format!(
-            "{:>6} RRsets: verify-zones {verify:>6.0} queries/s / dnsperf {ceiling:>6.0} queries/s = {:.2} (goal: at least 0.80); API reads {:.2}x a bare pager",
+            "{:>6} RRsets: verify-zones {verify:>6.0} queries/s / dnsperf {ceiling:>6.0} queries/s = {:.2} (goal: at least 0.80); API reads {:.2}x a bare pager; {memory}; {round}",
             size.records.len(),
             verify / ceiling.max(1.0),
             api / bare.max(0.001)
@@ -236,6 +386,111 @@ async fn main() {
     for line in summary {
         println!("  {line}");
     }
+}
+
+/// One round of check-propagation's rotating sample on this zone, four rounds in a row
+/// (as the rotation goes): per round the questions, the queries to the old and new
+/// servers and the milliseconds, and how much of it is the checks of issue #22 (a
+/// question judged by what it may answer, or about a made-up name).
+async fn sample_round_cost<S: HostedZones>(
+    source: &S,
+    target: &S,
+    size: &Size,
+    resolver: std::net::SocketAddr,
+) -> String {
+    use zonehop::core::answers::{fresh_label, questions, Expect};
+    use zonehop::ports::dns::compare::compare_until_settled;
+    use zonehop::ports::dns::lookup::zone_servers;
+    use zonehop::ports::hosted_zones::read_zone;
+    use zonehop::steps::check_propagation::verify_sample_size;
+    let settings = Settings::default();
+    let dns = WireDns::default();
+    let (old_zone, new_zone) = (
+        source.get_zone(&size.source_id).await.expect("zone"),
+        target.get_zone(&size.target_id).await.expect("zone"),
+    );
+    let (old_records, new_records) = (
+        read_zone(source, &size.source_id).await.expect("read"),
+        read_zone(target, &size.target_id).await.expect("read"),
+    );
+    let all = questions(
+        &size.domain,
+        &[],
+        &old_records,
+        &new_records,
+        &fresh_label(),
+    )
+    .asked;
+    let sample = verify_sample_size(all.len());
+    let servers = |zone, side| zone_servers(&dns, resolver, zone, side, 53, settings.dns_ipv6);
+    let old = servers(&old_zone, "old")
+        .await
+        .expect("old servers")
+        .servers;
+    let new = servers(&new_zone, "new")
+        .await
+        .expect("new servers")
+        .servers;
+    let is_new_check = |q: &&zonehop::core::answers::Question| {
+        q.expect != Expect::Reference || q.stands_for.is_some()
+    };
+    let mut rounds = Vec::new();
+    for round in 0..4 {
+        let asked: Vec<_> = all
+            .iter()
+            .cycle()
+            .skip(round * sample)
+            .take(sample.min(all.len()))
+            .cloned()
+            .collect();
+        let compare = |questions: Vec<zonehop::core::answers::Question>| {
+            let (old, new, dns) = (&old, &new, &dns);
+            let concurrency = settings.verify_concurrency;
+            async move {
+                let started = Instant::now();
+                let compared = compare_until_settled(
+                    dns,
+                    old,
+                    new,
+                    &questions,
+                    concurrency,
+                    Duration::from_secs(2),
+                    Some(resolver),
+                )
+                .await;
+                assert!(
+                    compared.differences.is_empty(),
+                    "{:?}",
+                    compared.differences
+                );
+                (compared.queries, started.elapsed().as_secs_f64() * 1000.0)
+            }
+        };
+        let (queries, millis) = compare(asked.clone()).await;
+        let new_checks: Vec<_> = asked.iter().filter(is_new_check).cloned().collect();
+        let count = new_checks.len();
+        let (new_queries, new_millis) = if count == 0 {
+            (0, 0.0)
+        } else {
+            compare(new_checks).await
+        };
+        println!(
+            "  rotating sample, round {}: {} questions ({count} of them issue #22's checks) of {} servers: {queries} queries in {millis:.1} ms; the #22 checks alone {new_queries} queries in {new_millis:.1} ms",
+            round + 1,
+            asked.len(),
+            old.len() + new.len()
+        );
+        rounds.push((queries as f64, millis, new_queries as f64, new_millis));
+    }
+    let queries = median(rounds.iter().map(|r| r.0).collect());
+    let millis = median(rounds.iter().map(|r| r.1).collect());
+    let new_queries = median(rounds.iter().map(|r| r.2).collect());
+    let new_millis = median(rounds.iter().map(|r| r.3).collect());
+    format!(
+        "a rotating-sample round: {sample} of {} questions, {queries:.0} queries in {millis:.0} ms (median of 4), issue #22's checks {:.1}% of the queries, {new_millis:.1} ms alone",
+        all.len(),
+        100.0 * new_queries / queries.max(1.0)
+    )
 }
 
 /// The SDK client zonehop's Route 53 adapter wraps (the same role, credentials and HTTP

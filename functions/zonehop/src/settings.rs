@@ -60,6 +60,10 @@ pub struct Settings {
     /// account: the fleet's concurrency and this pace together keep the account under
     /// Route 53's rate (README, "A fleet of domains").
     pub route53_calls_per_second: Option<f64>,
+    /// verify-zones and check-propagation ask the zones' servers on their IPv6 addresses too,
+    /// those this host has a route to (`ZONEHOP_DNS_IPV6`, on; `0`, `off` or `false`: IPv4
+    /// only).
+    pub dns_ipv6: bool,
 }
 
 impl Default for Settings {
@@ -81,6 +85,7 @@ impl Default for Settings {
             silent_resolver_seconds: zonehop_core::propagation::SILENT_SECONDS_BOUND,
             parent_switch_deadline: 72 * 3600,
             route53_calls_per_second: None,
+            dns_ipv6: true,
         }
     }
 }
@@ -139,6 +144,12 @@ impl Settings {
             route53_calls_per_second: var("ZONEHOP_ROUTE53_CALLS_PER_SECOND")
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|r| r.is_finite() && *r > 0.0),
+            dns_ipv6: var("ZONEHOP_DNS_IPV6").map_or(d.dns_ipv6, |v| {
+                !matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "0" | "off" | "false"
+                )
+            }),
         }
     }
 
@@ -180,6 +191,9 @@ mod tests {
         assert_eq!(settings.dns_port, 5353);
         assert_eq!(settings.verify_concurrency, 256);
         assert_eq!(settings.metric_namespace, "zh");
+        assert!(settings.dns_ipv6, "IPv6 by default");
+        let off = Settings::from_lookup(|name| (name == "ZONEHOP_DNS_IPV6").then(|| "off".into()));
+        assert!(!off.dns_ipv6);
     }
 
     #[test]

@@ -17,7 +17,8 @@ use zonehop::core::propagation::{Pacing, SILENT_ROUNDS_BOUND, SILENT_SECONDS_BOU
 use zonehop::core::zone::RrType;
 use zonehop::ports::clock::Clock;
 use zonehop::steps::check_propagation::{
-    check_propagation, PropagationOutput, PropagationRequest, RoundState,
+    check_propagation, verify_rounds_to_cover, verify_sample_size, PropagationOutput,
+    PropagationRequest, RoundState, VERIFY_ROUNDS, VERIFY_SAMPLE,
 };
 
 const PROBES: [&str; 3] = ["203.0.113.1:53", "203.0.113.2:53", "203.0.113.3:53"];
@@ -653,4 +654,199 @@ async fn a_parent_server_silent_for_rounds_and_an_hour_is_left_out_and_safe_stil
     win.w.clock.advance(30);
     let back = win.round(Some(safe.state)).await.expect("a round");
     assert_eq!((back.parent_on_new, back.parent_total), (2, 2));
+}
+
+// ------------------------------------- the rotating sample's coverage (issue #22 item 2)
+
+/// `count` more A record sets (`host-N`), and `zz.example.com. A` (last of the RRsets in
+/// the rotation's order), in both zones.
+fn a_larger_zone(win: &Window, count: usize) {
+    let records: Vec<_> = (0..count)
+        .map(|i| a(&format!("host-{i}.example.com"), 60, &["192.0.2.50"]))
+        .chain([a("zz.example.com", 60, &["192.0.2.51"])])
+        .collect();
+    win.w
+        .source
+        .put_records(win.w.source_id(), records.clone())
+        .expect("source");
+    win.w
+        .target
+        .put_records(&win.target_id, records)
+        .expect("target");
+}
+
+#[test]
+fn the_sample_grows_with_the_zone_so_that_every_question_is_asked_within_four_rounds() {
+    assert_eq!(verify_sample_size(10), VERIFY_SAMPLE);
+    assert_eq!(verify_rounds_to_cover(10), 1);
+    assert_eq!(verify_rounds_to_cover(56), 4);
+    assert_eq!(verify_sample_size(1_002), 251);
+    assert_eq!(verify_sample_size(10_002), 2_501);
+    for q in [1, 16, 17, 63, 64, 65, 1_000, 1_002, 10_002, 99_999] {
+        let rounds = verify_rounds_to_cover(q);
+        assert!(rounds <= VERIFY_ROUNDS, "{q} questions: {rounds} rounds");
+        assert!(rounds * verify_sample_size(q) >= q, "{q} questions");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn invariant_4_safe_waits_until_the_sample_has_asked_every_question() {
+    let win = window();
+    a_larger_zone(&win, 100);
+    let first = at_the_bound(&win).await;
+    let questions = first.new_servers_questions;
+    assert!(questions > 100, "{first:?}");
+    let size = verify_sample_size(questions);
+    assert_eq!(first.new_servers_covered, size, "{first:?}");
+    let mut state = first.state;
+    let mut rounds = 1;
+    let safe = loop {
+        let out = win.round(Some(state)).await.expect("a round");
+        rounds += 1;
+        assert_eq!(out.new_servers_questions, questions);
+        assert_eq!(out.new_servers_covered, (rounds * size).min(questions));
+        if out.safe {
+            break out;
+        }
+        assert!(out.new_servers_covered < questions, "{out:?}");
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("re-verification has asked")),
+            "{:?}",
+            out.warnings
+        );
+        assert_eq!(out.next_wait_seconds, 30, "the next round comes soon");
+        assert!(rounds <= VERIFY_ROUNDS, "not safe after {rounds} rounds");
+        win.w.clock.advance(out.next_wait_seconds);
+        state = out.state;
+    };
+    assert_eq!(rounds, verify_rounds_to_cover(questions));
+    assert_eq!(safe.new_servers_covered, questions);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lie_the_sample_reaches_last_is_new_servers_wrong_before_safe() {
+    // cloud.gov with new-side-wrong=wildcard once declared "safe" before the sample reached
+    // the lie: here the lie is on the RRset the rotation asks last, and the bound has
+    // passed before it is reached.
+    let win = window();
+    a_larger_zone(&win, 100);
+    let server = Name::parse(&win.new[0]).expect("a server name");
+    let at = SocketAddr::new(MemoryZones::server_address(&server).expect("address"), 53);
+    win.w.dns.answer(
+        at,
+        &n("zz.example.com"),
+        RrType::A,
+        answer(
+            vec![record("zz.example.com", "A", 60, "198.51.100.66")],
+            Vec::new(),
+        ),
+    );
+    let first = at_the_bound(&win).await;
+    assert!(first.new_servers_differ.is_empty(), "{first:?}");
+    let mut state = first.state;
+    let mut seen_in = None;
+    for round in 2..=VERIFY_ROUNDS + 1 {
+        match win.round(Some(state)).await {
+            Ok(out) => {
+                assert!(
+                    !out.safe,
+                    "safe in round {round} with a lie not asked: {out:?}"
+                );
+                if !out.new_servers_differ.is_empty() {
+                    assert_eq!(out.new_servers_differ, ["zz.example.com. A"]);
+                    seen_in.get_or_insert(round);
+                }
+                win.w.clock.advance(out.next_wait_seconds);
+                state = out.state;
+            }
+            Err(err) => {
+                assert_eq!(err.error_type(), "NewServersWrong");
+                assert!(err.to_string().contains("198.51.100.66"), "{err}");
+                let seen = seen_in.expect("a suspicion first");
+                assert_eq!(round, seen + 1, "confirmed the round after");
+                assert!(
+                    seen > 2,
+                    "the lie was first asked after the bound (round {seen})"
+                );
+                return;
+            }
+        }
+    }
+    panic!("the lie was never confirmed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_carry_that_changes_the_questions_starts_the_count_again() {
+    let win = window();
+    a_larger_zone(&win, 100);
+    let first = at_the_bound(&win).await;
+    let mut state = first.state;
+    let covered = loop {
+        let out = win.round(Some(state)).await.expect("a round");
+        win.w.clock.advance(out.next_wait_seconds);
+        if out.safe {
+            break out;
+        }
+        state = out.state;
+    };
+    assert_eq!(covered.new_servers_covered, covered.new_servers_questions);
+    // The same zone again: still covered.
+    let again = win.round(Some(covered.state.clone())).await.expect("again");
+    assert!(again.safe, "{again:?}");
+    // An edit carried to both zones (a new name, and a changed value): counted again.
+    for change in [
+        a("late.example.com", 60, &["192.0.2.77"]),
+        a("host-3.example.com", 60, &["192.0.2.78"]),
+    ] {
+        win.w
+            .source
+            .put_records(win.w.source_id(), [change.clone()])
+            .expect("source");
+        win.w
+            .target
+            .put_records(&win.target_id, [change])
+            .expect("carried");
+        let after = win
+            .round(Some(covered.state.clone()))
+            .await
+            .expect("a round");
+        assert!(!after.safe, "{after:?}");
+        assert_eq!(
+            after.new_servers_covered,
+            verify_sample_size(after.new_servers_questions),
+            "{after:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_server_wrong_over_ipv6_only_is_new_servers_wrong() {
+    let win = window();
+    win.w.dns.publish_ipv6(true);
+    let server = Name::parse(&win.new[0]).expect("a server name");
+    let v6 = SocketAddr::new(MemoryZones::server_address6(&server).expect("v6"), 53);
+    let first = win.round(None).await.expect("a healthy round");
+    assert!(first.new_servers_differ.is_empty(), "{first:?}");
+    assert!(win.w.dns.queries_to(v6) > 0, "the round asked {v6}");
+    win.w.dns.answer(
+        v6,
+        &n("www.example.com"),
+        RrType::A,
+        answer(
+            vec![record("www.example.com", "A", 60, "198.51.100.66")],
+            Vec::new(),
+        ),
+    );
+    win.w.clock.advance(first.next_wait_seconds);
+    let suspect = win.round(Some(first.state)).await.expect("a suspicion");
+    assert_eq!(suspect.new_servers_differ, ["www.example.com. A"]);
+    win.w.clock.advance(suspect.next_wait_seconds);
+    let err = win
+        .round(Some(suspect.state))
+        .await
+        .expect_err("the second round in a row");
+    assert_eq!(err.error_type(), "NewServersWrong");
+    assert!(err.to_string().contains(&v6.ip().to_string()), "{err}");
 }

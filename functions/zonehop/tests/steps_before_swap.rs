@@ -736,6 +736,114 @@ async fn invariant_1_verify_zones_reports_a_record_the_new_servers_answer_differ
     assert_eq!(differences.len(), 4, "one per new server");
 }
 
+/// Issue #22: servers that publish AAAA addresses are asked on them too, and a server that
+/// answers wrongly over IPv6 only is a difference; from a host without an IPv6 route they
+/// are left out with a warning, not failed.
+#[tokio::test(start_paused = true)]
+async fn verify_zones_asks_the_servers_over_ipv6_where_they_publish_aaaa() {
+    let w = World::new();
+    let target = create(&w).await.hosted_zone_id;
+    sync(&w, &target, &[]).await.expect("synced");
+    w.dns.publish_ipv6(true);
+    let verify = || async {
+        verify_zones(
+            &*w.source,
+            &*w.target,
+            &w.dns,
+            &request(verify_body(&w, &target)),
+            &settings(),
+        )
+        .await
+    };
+    let out = verify().await.expect("alike over both");
+    assert_eq!((out.servers, out.ipv6_servers), (16, 8), "{out:?}");
+    assert_eq!(out.queries, out.rrsets_compared * 16);
+    let new_server = zonehop::core::name::Name::parse(
+        &w.target
+            .zones()
+            .into_iter()
+            .find(|z| z.id == target)
+            .expect("zone")
+            .name_servers[0],
+    )
+    .expect("a name");
+    let v6 = std::net::SocketAddr::new(
+        zonehop::adapters::memory::MemoryZones::server_address6(&new_server).expect("v6"),
+        53,
+    );
+    assert!(w.dns.queries_to(v6) >= out.rrsets_compared, "asked on {v6}");
+    // That server lies over IPv6 only.
+    w.dns.answer(
+        v6,
+        &n("www.example.com"),
+        RrType::A,
+        answer(
+            vec![record("www.example.com", "A", 60, "198.51.100.66")],
+            Vec::new(),
+        ),
+    );
+    let err = verify().await.expect_err("a lie over IPv6");
+    let zonehop::Error::ZonesDiffer { differences } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0].server.contains(&v6.ip().to_string()),
+        "{differences:?}"
+    );
+    // From a host with no IPv6 route: IPv4 only, said in a warning.
+    w.dns.set_ipv6_route(false);
+    let v4_only = verify().await.expect("the lie is not reachable from here");
+    assert_eq!((v4_only.servers, v4_only.ipv6_servers), (8, 0));
+    assert!(
+        v4_only.warnings.iter().any(|x| x.contains("no IPv6 route")),
+        "{:?}",
+        v4_only.warnings
+    );
+}
+
+/// verify-zones asks and judges `COMPARE_CHUNK` questions at a time (its memory stays flat
+/// with the zone's size): every chunk counts, a difference in the last one included.
+#[tokio::test(start_paused = true)]
+async fn the_comparison_judges_every_chunk_of_more_questions_than_one() {
+    use zonehop::core::answers::Question;
+    use zonehop::ports::dns::compare::{compare_over_dns, Server, COMPARE_CHUNK};
+    let dns = zonehop::adapters::memory::ScriptedDns::new();
+    let (old, new) = (addr("192.0.2.201:53"), addr("192.0.2.202:53"));
+    let last = format!("h{:05}.example.com", COMPARE_CHUNK + 49);
+    let lie = last.clone();
+    dns.serve_any_with(std::sync::Arc::new(move |server, name, _| {
+        let value = if server == new && name.as_str() == format!("{lie}.") {
+            "192.0.2.99"
+        } else {
+            "192.0.2.40"
+        };
+        Some(answer(
+            vec![record(name.as_str(), "A", 60, value)],
+            Vec::new(),
+        ))
+    }));
+    let questions: Vec<Question> = (0..COMPARE_CHUNK + 50)
+        .map(|i| Question::exact(n(&format!("h{i:05}.example.com")), RrType::A, false))
+        .collect();
+    let server = |label: &str, addr| Server {
+        label: label.to_owned(),
+        addr,
+    };
+    let compared = compare_over_dns(
+        &dns,
+        &[server("old a", old)],
+        &[server("new b", new)],
+        &questions,
+        16,
+        None,
+    )
+    .await;
+    assert_eq!(compared.queries, questions.len() * 2);
+    assert_eq!(compared.differences.len(), 1, "{:?}", compared.differences);
+    assert_eq!(compared.differences[0].name, format!("{last}."));
+}
+
 #[tokio::test(start_paused = true)]
 async fn verify_zones_fails_when_a_server_name_does_not_resolve() {
     let w = World::new();

@@ -289,6 +289,17 @@ fn answer_of(message: &Message, server: SocketAddr) -> Result<DnsAnswer, DnsErro
 }
 
 impl DnsClient for WireDns {
+    /// A UDP socket of the address's family connected to it: `connect` looks the route up
+    /// and sends nothing (it fails with "network unreachable" on a host without IPv6).
+    fn reaches(&self, server: SocketAddr) -> bool {
+        let local: SocketAddr = if server.is_ipv6() {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        };
+        std::net::UdpSocket::bind(local).is_ok_and(|socket| socket.connect(server).is_ok())
+    }
+
     async fn query(
         &self,
         server: SocketAddr,

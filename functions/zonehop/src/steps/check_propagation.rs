@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ports::dns::compare::compare_until_settled;
-use crate::ports::dns::lookup::server_addresses;
+use crate::ports::dns::lookup::zone_servers;
 use crate::ports::dns::lookup::{parse_resolver, resolver_for};
 use crate::ports::dns::{DnsAnswer, DnsClient};
 use crate::ports::hosted_zones::{read_zone, HostedZone, HostedZones};
@@ -61,8 +61,26 @@ pub const ATTEMPTS: u32 = 3;
 /// fallback round never asks only some of its servers.
 pub const MAX_PARENT_ADDRESSES: usize = 64;
 
-/// Questions asked of every old and new server each round (rotating through the zone).
+/// The fewest questions asked of every old and new server each round (rotating through the
+/// zone); a zone of more than `VERIFY_SAMPLE * VERIFY_ROUNDS` questions asks more
+/// ([`verify_sample_size`]).
 pub const VERIFY_SAMPLE: usize = 16;
+/// The rotating sample covers every question of a zone of more than `VERIFY_SAMPLE *
+/// VERIFY_ROUNDS` questions in this many rounds.
+pub const VERIFY_ROUNDS: usize = 4;
+
+/// The rotating sample's size for a zone of `questions` questions: `max(16,
+/// ceil(questions / 4))`, so that it covers them all in `ceil(questions / size)` rounds, at
+/// most 4 once the zone has more than 64 questions (and `ceil(questions / 16)` below).
+pub fn verify_sample_size(questions: usize) -> usize {
+    VERIFY_SAMPLE.max(questions.div_ceil(VERIFY_ROUNDS))
+}
+
+/// Rounds the rotating sample takes to cover every question of a zone of `questions`
+/// questions (the README's bound): `ceil(questions / verify_sample_size(questions))`.
+pub fn verify_rounds_to_cover(questions: usize) -> usize {
+    questions.div_ceil(verify_sample_size(questions).max(1))
+}
 /// How long after the first round the parent may go on naming the old servers before the
 /// migration is rolled back, by default ([`Settings::parent_switch_deadline`]): 72 hours
 /// (registries publish a change within minutes to hours; the manual path's operator
@@ -124,6 +142,16 @@ pub struct RoundState {
     /// `NewServersWrong`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verify_suspects: Vec<String>,
+    /// How many questions of the rotation the sample has asked since the questions (and the
+    /// record sets they ask about, in either zone) were last as `verify_fingerprint` says:
+    /// "safe" waits until it has asked every one.
+    #[serde(default)]
+    pub verify_covered: usize,
+    /// A digest of the questions and of the record sets they ask about (both zones), to
+    /// see that a carry changed them: the count of `verify_covered` then starts again.
+    /// Absent (a state from before it existed): nothing counts as covered yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_fingerprint: Option<String>,
     /// Each parent server address silent in consecutive rounds: how many, since when. One
     /// silent for [`zonehop_core::propagation::SILENT_ROUNDS_BOUND`] rounds and
     /// `ZONEHOP_SILENT_RESOLVER_SECONDS` is left out of "every parent server" (with a
@@ -268,6 +296,12 @@ pub struct PropagationOutput {
     pub new_servers_checked: usize,
     #[serde(default)]
     pub new_servers_differ: Vec<String>,
+    /// Questions of the zone the rotating sample has asked since they (or their record
+    /// sets) last changed, and how many there are: "safe" waits until they are equal.
+    #[serde(default)]
+    pub new_servers_covered: usize,
+    #[serde(default)]
+    pub new_servers_questions: usize,
     /// Record sets on which the zones differ through the API this round: edits not carried
     /// yet. "Safe" waits until none is left; a DNS difference on one of them is the edit's,
     /// not a lying server's.
@@ -512,7 +546,8 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         settings,
     )
     .await?;
-    let (new_servers_checked, new_servers_differ) = (reverified.checked, reverified.differ);
+    let (new_servers_checked, new_servers_differ) = (reverified.checked, reverified.differ.clone());
+    warnings.extend(reverified.warnings.iter().cloned());
 
     // The canary, through every probe resolver.
     let canary = domain
@@ -600,6 +635,20 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
             new_servers_differ.join(", ")
         ));
     }
+    // The rotating sample has not yet asked every question since the swap (or since a carry
+    // changed them): a lying new server could still be unseen, so "safe" waits for the
+    // rounds that cover the rest (at most VERIFY_ROUNDS after the last change).
+    if verdict.safe && reverified.covered < reverified.questions {
+        verdict.safe = false;
+        verdict.next_wait_seconds = pacing.min_wait;
+        warnings.push(format!(
+            "safe is deferred: the new servers' re-verification has asked {} of the zone's {} questions since they last changed; {} more round(s) of {} cover the rest",
+            reverified.covered,
+            reverified.questions,
+            (reverified.questions - reverified.covered).div_ceil(reverified.sample_size.max(1)),
+            reverified.sample_size
+        ));
+    }
     // An edit known and not yet carried (the zones differ through the API, read by this
     // round itself, whether or not this round's carry-edits read them): "safe" waits.
     if verdict.safe && !pending.is_empty() {
@@ -648,6 +697,8 @@ pub async fn check_propagation<S: HostedZones, T: HostedZones, D: DnsClient, C: 
         rollback_at,
         new_servers_checked,
         new_servers_differ,
+        new_servers_covered: reverified.covered,
+        new_servers_questions: reverified.questions,
         edits_pending: pending.len(),
         edits_pending_sample: pending
             .iter()
@@ -675,12 +726,50 @@ struct Reverified {
     differ: Vec<String>,
     /// Those an edit not yet carried explains.
     explained: Vec<String>,
+    /// Questions of the rotation asked since they last changed, of `questions`.
+    covered: usize,
+    questions: usize,
+    /// This round's rotating sample size ([`verify_sample_size`]).
+    sample_size: usize,
+    /// Server addresses not asked (IPv6 without a route), AAAA lookups that failed.
+    warnings: Vec<String>,
 }
 
-/// Asks every old and new server [`VERIFY_SAMPLE`] questions (last round's suspects first,
-/// then the next ones in the zone's order) and compares the answers as verify-zones does. A
-/// question that differs two rounds in a row (carry-edits ran in between, so the zones
-/// agree through the API) means a new server answers wrongly: `NewServersWrong`.
+/// A digest (64-bit FNV-1a, stable across builds) of the questions' labels in their order
+/// and of the record sets of both zones they ask about: it changes when a carry (or any
+/// edit) adds, deletes or changes one of them.
+fn questions_fingerprint(all: &[Question], source: &Zone, target: &Zone) -> String {
+    let labels: BTreeSet<String> = all.iter().map(Question::label).collect();
+    let mut records: Vec<String> = [("old", source), ("new", target)]
+        .iter()
+        .flat_map(|(side, zone)| {
+            zone.iter()
+                .filter(|r| labels.contains(&question_label(r.name.as_str(), r.rtype.as_str())))
+                .map(move |r| format!("{side} {r:?}"))
+        })
+        .collect();
+    records.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in all
+        .iter()
+        .map(Question::label)
+        .chain(std::iter::once(String::new()))
+        .chain(records)
+    {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// Asks every old and new server [`verify_sample_size`] questions (last round's suspects
+/// first, then the next ones in the zone's order) and compares the answers as verify-zones
+/// does. A question that differs two rounds in a row (carry-edits ran in between, so the
+/// zones agree through the API) means a new server answers wrongly: `NewServersWrong`.
+/// Counts how many questions the rotation has asked since they last changed
+/// (`state.verify_covered`): "safe" waits until that is all of them.
 async fn reverify_new_servers<D: DnsClient>(
     dns: &D,
     resolver: SocketAddr,
@@ -696,31 +785,42 @@ async fn reverify_new_servers<D: DnsClient>(
     if all.is_empty() {
         return Ok(Reverified::default());
     }
+    let fingerprint = questions_fingerprint(&all, source_records, target_records);
+    if state.verify_fingerprint.as_deref() != Some(fingerprint.as_str()) {
+        state.verify_covered = 0;
+        state.verify_fingerprint = Some(fingerprint);
+    }
+    let size = verify_sample_size(all.len());
+    let not_asked = Reverified {
+        covered: state.verify_covered.min(all.len()),
+        questions: all.len(),
+        sample_size: size,
+        ..Reverified::default()
+    };
     let mut sample: Vec<Question> = all
         .iter()
         .filter(|q| state.verify_suspects.contains(&q.label()))
         .cloned()
         .collect();
     let start = state.verify_offset % all.len();
-    for q in all
-        .iter()
-        .cycle()
-        .skip(start)
-        .take(VERIFY_SAMPLE.min(all.len()))
-    {
+    for q in all.iter().cycle().skip(start).take(size.min(all.len())) {
         if !sample.contains(q) {
             sample.push(q.clone());
         }
     }
-    state.verify_offset = (start + VERIFY_SAMPLE) % all.len();
-    let port = settings.dns_port;
+    let (port, ipv6) = (settings.dns_port, settings.dns_ipv6);
     let (Ok(old), Ok(new)) = (
-        server_addresses(dns, resolver, source_zone, "old", port).await,
-        server_addresses(dns, resolver, target_zone, "new", port).await,
+        zone_servers(dns, resolver, source_zone, "old", port, ipv6).await,
+        zone_servers(dns, resolver, target_zone, "new", port, ipv6).await,
     ) else {
-        // The servers' addresses could not be found this round: unknown, not wrong.
-        return Ok(Reverified::default());
+        // The servers' addresses could not be found this round: unknown, not wrong, and
+        // nothing asked (the rotation stays where it is).
+        return Ok(not_asked);
     };
+    let server_warnings = [old.warnings, new.warnings].concat();
+    let (old, new) = (old.servers, new.servers);
+    state.verify_offset = (start + size) % all.len();
+    state.verify_covered = (state.verify_covered + size).min(all.len());
     let differences = compare_until_settled(
         dns,
         &old,
@@ -761,6 +861,10 @@ async fn reverify_new_servers<D: DnsClient>(
         checked: sample.len(),
         differ: keys,
         explained: explained_now,
+        covered: state.verify_covered,
+        questions: all.len(),
+        sample_size: size,
+        warnings: server_warnings,
     })
 }
 

@@ -11,7 +11,7 @@
 
 use crate::ports::dns::compare::compare_until_settled;
 use crate::ports::dns::lookup::resolver_for;
-use crate::ports::dns::lookup::server_addresses;
+use crate::ports::dns::lookup::zone_servers;
 use crate::settings::Settings;
 use zonehop_core::answers::Difference;
 use zonehop_core::answers::{compared_by_api, fresh_label, questions};
@@ -60,7 +60,10 @@ pub struct VerifyOutput {
     /// Questions about made-up names (under wildcards; the name that does not exist).
     #[serde(default)]
     pub synthesized: usize,
+    /// Server addresses asked, IPv6 ones (`ipv6Servers`) included.
     pub servers: usize,
+    #[serde(default)]
+    pub ipv6_servers: usize,
     pub queries: usize,
     /// How long the DNS comparison took (the API reads aside).
     pub dns_millis: u64,
@@ -118,8 +121,15 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
         &target_records,
         &fresh_label(),
     );
-    let old = server_addresses(dns, resolver, &source_zone, "old", settings.dns_port).await?;
-    let new = server_addresses(dns, resolver, &target_zone, "new", settings.dns_port).await?;
+    let (port, ipv6) = (settings.dns_port, settings.dns_ipv6);
+    let old = zone_servers(dns, resolver, &source_zone, "old", port, ipv6).await?;
+    let new = zone_servers(dns, resolver, &target_zone, "new", port, ipv6).await?;
+    let ipv6_servers = old.ipv6 + new.ipv6;
+    let (old, new, server_warnings) = (
+        old.servers,
+        new.servers,
+        [old.warnings, new.warnings].concat(),
+    );
     let started = std::time::Instant::now();
     let compared = compare_until_settled(
         dns,
@@ -133,6 +143,7 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
     .await;
     let (mut differences, queries) = (compared.differences, compared.queries);
     let mut warnings = asked.warnings.clone();
+    warnings.extend(server_warnings);
     warnings.extend(compared.unseen);
     for warning in &warnings {
         tracing::warn!(%warning, "verify-zones");
@@ -189,6 +200,7 @@ pub async fn verify_zones<S: HostedZones, T: HostedZones, D: DnsClient>(
         judged_by_possible_answers: asked.judged,
         synthesized: asked.synthesized,
         servers: old.len() + new.len(),
+        ipv6_servers,
         queries,
         dns_millis,
         api_millis,

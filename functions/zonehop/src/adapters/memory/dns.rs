@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use zonehop_core::answers::{DnsAnswer, DnsRecord};
@@ -58,6 +59,10 @@ impl std::fmt::Debug for State {
 #[derive(Debug, Default)]
 pub struct ScriptedDns {
     state: Mutex<State>,
+    /// The zones' servers publish AAAA addresses too ([`ScriptedDns::publish_ipv6`]).
+    ipv6_published: Arc<AtomicBool>,
+    /// This host has no IPv6 route ([`ScriptedDns::set_ipv6_route`]).
+    no_ipv6_route: AtomicBool,
 }
 
 /// The timeout a silent server gives (what the wire adapter reports after its attempts).
@@ -66,6 +71,17 @@ const SILENT_TIMEOUT_MS: u64 = 2_000;
 impl ScriptedDns {
     pub fn new() -> ScriptedDns {
         ScriptedDns::default()
+    }
+
+    /// The servers of [`ScriptedDns::serve_zones`] publish an AAAA address each
+    /// ([`super::MemoryZones::server_address6`]), and answer on it as on their IPv4 one.
+    pub fn publish_ipv6(&self, published: bool) {
+        self.ipv6_published.store(published, Ordering::SeqCst);
+    }
+
+    /// Whether this host has an IPv6 route ([`DnsClient::reaches`]; by default it has).
+    pub fn set_ipv6_route(&self, route: bool) {
+        self.no_ipv6_route.store(!route, Ordering::SeqCst);
     }
 
     /// `server` answers `answer` to `name`/`rtype` (replacing any previous answer).
@@ -165,6 +181,10 @@ impl ScriptedDns {
 }
 
 impl DnsClient for ScriptedDns {
+    fn reaches(&self, server: SocketAddr) -> bool {
+        !(server.is_ipv6() && self.no_ipv6_route.load(Ordering::SeqCst))
+    }
+
     async fn query(
         &self,
         server: SocketAddr,
@@ -291,16 +311,17 @@ impl ScriptedDns {
         self.serve_any_with(Arc::new(move |addr, name, rtype| {
             let zone = servers.zones().into_iter().find(|z| {
                 z.name_servers.iter().any(|ns| {
-                    Name::parse(ns)
-                        .ok()
-                        .and_then(|n| super::MemoryZones::server_address(&n))
-                        == Some(addr.ip())
+                    Name::parse(ns).ok().is_some_and(|n| {
+                        super::MemoryZones::server_address(&n) == Some(addr.ip())
+                            || super::MemoryZones::server_address6(&n) == Some(addr.ip())
+                    })
                 })
             })?;
             let records = servers.records(&zone.id).ok()?;
             Some(zone_answer(&records, &zone.name, &zone.id, name, rtype))
         }));
         let previous = lock(&self.state).handlers.get(&resolver).cloned();
+        let ipv6 = Arc::clone(&self.ipv6_published);
         self.serve_with(
             resolver,
             Arc::new(move |name, rtype| {
@@ -308,15 +329,20 @@ impl ScriptedDns {
                     return Some(answer);
                 }
                 let ip = super::MemoryZones::server_address(name)?;
-                let data = ip.to_string();
+                let answers = match rtype {
+                    RrType::A => vec![record(name, "A", 300, &ip.to_string())],
+                    RrType::AAAA if ipv6.load(Ordering::SeqCst) => {
+                        super::MemoryZones::server_address6(name)
+                            .map(|v6| record(name, "AAAA", 300, &v6.to_string()))
+                            .into_iter()
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
                 Some(DnsAnswer {
                     rcode: "NOERROR".into(),
                     authoritative: false,
-                    answers: if rtype == RrType::A {
-                        vec![record(name, "A", 300, &data)]
-                    } else {
-                        Vec::new()
-                    },
+                    answers,
                     authorities: Vec::new(),
                 })
             }),

@@ -272,6 +272,25 @@ impl MemoryZones {
         Some(IpAddr::V4(Ipv4Addr::new(10, 53, hi, lo)))
     }
 
+    /// The IPv6 address a [`MemoryZones::server_address`] name publishes when the twin's
+    /// servers are dual-stack ([`super::ScriptedDns::publish_ipv6`]): `fd00:53::N`.
+    pub fn server_address6(server: &Name) -> Option<IpAddr> {
+        let IpAddr::V4(v4) = MemoryZones::server_address(server)? else {
+            return None;
+        };
+        let [_, _, hi, lo] = v4.octets();
+        Some(IpAddr::V6(std::net::Ipv6Addr::new(
+            0xfd00,
+            0x53,
+            0,
+            0,
+            0,
+            0,
+            0,
+            u16::from_be_bytes([hi, lo]),
+        )))
+    }
+
     fn begin(&self, op: ZoneOp, subject: &str) -> Result<(), Error> {
         let mut state = lock(&self.state);
         let fault = state.faults.take(op);

@@ -78,6 +78,79 @@ pub async fn server_addresses<D: DnsClient>(
     Ok(servers)
 }
 
+/// A zone's servers to ask, on every address they publish, and what was left out.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneServers {
+    /// Each server's IPv4 addresses, then its IPv6 ones (when `ipv6` and reachable).
+    pub servers: Vec<Server>,
+    /// How many of `servers` are IPv6 addresses.
+    pub ipv6: usize,
+    /// IPv6 addresses published and not asked (no route from this host), and AAAA
+    /// lookups that failed: reported, not failed.
+    pub warnings: Vec<String>,
+}
+
+/// The addresses of a zone's name servers, IPv4 and (with `ipv6`) IPv6, found through the
+/// resolver: every address a server publishes is a server to ask, since a resolver may ask
+/// any of them. IPv4 is required as by [`server_addresses`]; an AAAA lookup that fails, and
+/// an IPv6 address this host has no route to (a Lambda outside a dual-stack VPC), leave the
+/// server asked over IPv4 only, with a warning.
+pub async fn zone_servers<D: DnsClient>(
+    dns: &D,
+    resolver: SocketAddr,
+    zone: &HostedZone,
+    side: &str,
+    port: u16,
+    ipv6: bool,
+) -> Result<ZoneServers, Error> {
+    let mut out = ZoneServers {
+        servers: server_addresses(dns, resolver, zone, side, port).await?,
+        ..ZoneServers::default()
+    };
+    if !ipv6 {
+        return Ok(out);
+    }
+    let mut unreachable = Vec::new();
+    for ns in &zone.name_servers {
+        let name =
+            Name::parse(ns).map_err(|e| Error::InvalidRequest(format!("name server {ns}: {e}")))?;
+        let shown = name.as_str().trim_end_matches('.').to_owned();
+        let addresses: Vec<IpAddr> = match dns.query(resolver, &name, RrType::AAAA, true).await {
+            Ok(answer) => answer
+                .answers
+                .iter()
+                .filter(|r| r.rtype == "AAAA")
+                .filter_map(|r| r.data.parse().ok())
+                .collect(),
+            Err(e) => {
+                out.warnings.push(format!(
+                    "{side} server {shown}: its IPv6 addresses could not be found ({e}); asked over IPv4 only"
+                ));
+                continue;
+            }
+        };
+        for ip in addresses {
+            let addr = SocketAddr::new(ip, port);
+            if !dns.reaches(addr) {
+                unreachable.push(format!("{shown} ({ip})"));
+                continue;
+            }
+            out.ipv6 += 1;
+            out.servers.push(Server {
+                label: format!("{side} {shown} ({ip})"),
+                addr,
+            });
+        }
+    }
+    if !unreachable.is_empty() {
+        out.warnings.push(format!(
+            "{side} servers' IPv6 addresses not asked, no IPv6 route from where this function runs: {}",
+            unreachable.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
 /// The zone above `domain` (the registry's: `com.`, `co.uk.`) and its servers' names,
 /// found by asking the resolver for NS sets above the domain only.
 pub async fn parent_zone<D: DnsClient>(

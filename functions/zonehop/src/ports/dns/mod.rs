@@ -52,6 +52,14 @@ pub trait DnsClient: Send + Sync {
         recursion: bool,
     ) -> impl Future<Output = Result<DnsAnswer, DnsError>> + Send;
 
+    /// Whether this host has a route to `server`, found without sending anything: an IPv6
+    /// address from a host (a Lambda outside a dual-stack VPC) with no IPv6 route has none,
+    /// and asking it would only time out. By default every address is reachable.
+    fn reaches(&self, server: SocketAddr) -> bool {
+        let _ = server;
+        true
+    }
+
     /// Asks every one of `asks`, at most `in_flight` at once; the answers come back in the
     /// order asked. Answers that are the same message may be one shared `Arc` (the wire reads
     /// a question's answer once, however many servers send it byte for byte). By default one
