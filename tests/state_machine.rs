@@ -133,17 +133,7 @@ fn every_function_the_state_machine_invokes_is_a_function_of_the_workspace() {
         .collect();
     let root = zonehop_world::repo_root().join("functions");
     for placeholder in placeholders {
-        // ${CreateZoneFunctionArn} -> create-zone
-        let camel = placeholder
-            .trim_start_matches("${")
-            .trim_end_matches("FunctionArn}");
-        let mut kebab = String::new();
-        for (i, c) in camel.chars().enumerate() {
-            if c.is_ascii_uppercase() && i > 0 {
-                kebab.push('-');
-            }
-            kebab.push(c.to_ascii_lowercase());
-        }
+        let kebab = kebab(&placeholder);
         assert!(
             root.join(&kebab).join("Cargo.toml").exists(),
             "{placeholder}: no crate functions/{kebab}"
