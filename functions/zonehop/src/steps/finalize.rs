@@ -20,6 +20,7 @@ use zonehop_core::name::Name;
 use zonehop_core::request::parse_keep_in_source;
 use zonehop_core::request::BothZones;
 use zonehop_core::zone::RrType;
+use zonehop_core::zone::Zone;
 
 /// finalize's output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,17 +43,17 @@ pub struct FinalizeOutput {
     pub decommission_checklist: Vec<String>,
 }
 
+/// Removes the canary from `zone`, as read from `zone_id` by the caller.
 async fn remove_canary<R: HostedZones, C: Clock>(
     r53: &R,
     clock: &C,
-    zone_id: &str,
+    (zone_id, zone): (&str, &Zone),
     domain: &Name,
     settings: &Settings,
 ) -> Result<bool, Error> {
     let canary = domain
         .prepend(CANARY_LABEL)
         .map_err(|e| Error::InvalidRequest(format!("canary name: {e}")))?;
-    let zone = read_zone(r53, zone_id).await?;
     let Some(record) = zone
         .iter()
         .find(|r| r.name == canary && r.rtype == RrType::TXT)
@@ -150,14 +151,18 @@ pub async fn finalize<S: HostedZones, T: HostedZones, P: HostedZones, L: Ledger,
             .await?;
         parent_ns_ttl = Some(ttl);
     }
+    let target_zone = read_zone(target, &target_id).await?;
     // healthChecks "keep": the old account's health checks the new zone's records name.
     let mut kept_checks = std::collections::BTreeSet::new();
     if request.health_checks == zonehop_core::plan::HealthCheckPolicy::Keep {
-        let records = crate::ports::hosted_zones::read_zone(target, &target_id).await?;
-        kept_checks.extend(records.iter().filter_map(|r| r.health_check_id.clone()));
+        kept_checks.extend(target_zone.iter().filter_map(|r| r.health_check_id.clone()));
     }
-    let removed = usize::from(remove_canary(target, clock, &target_id, &domain, settings).await?)
-        + usize::from(remove_canary(source, clock, &source_id, &domain, settings).await?);
+    let source_zone = read_zone(source, &source_id).await?;
+    let removed = usize::from(
+        remove_canary(target, clock, (&target_id, &target_zone), &domain, settings).await?,
+    ) + usize::from(
+        remove_canary(source, clock, (&source_id, &source_zone), &domain, settings).await?,
+    );
     Ok(FinalizeOutput {
         ns_ttl: ttl,
         parent_ns_ttl,
