@@ -109,19 +109,13 @@ fn one_list_of_the_twelve_functions_is_the_folders_the_template_and_the_asl() {
     assert_eq!(invoked, listed, "the ASL's tasks and FUNCTION_NAMES");
 }
 
-/// `${CreateZoneFunctionArn}` -> `create-zone`.
+/// `${CreateZoneFunctionArn}` -> `create-zone`; a placeholder of no function stays as it is
+/// (so that the comparisons below name it).
 fn kebab(placeholder: &str) -> String {
-    let camel = placeholder
-        .trim_start_matches("${")
-        .trim_end_matches("FunctionArn}");
-    let mut kebab = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            kebab.push('-');
-        }
-        kebab.push(c.to_ascii_lowercase());
-    }
-    kebab
+    zonehop::core::access::Work::of_arn_placeholder(placeholder).map_or_else(
+        || placeholder.to_owned(),
+        |work| work.function_name().to_owned(),
+    )
 }
 
 #[test]

@@ -75,6 +75,29 @@ impl Work {
         Work::Rollback,
     ];
 
+    /// How the state machine's definition names this function's ARN, a placeholder the
+    /// template substitutes: `${CreateZoneFunctionArn}` for create-zone.
+    pub fn arn_placeholder(self) -> String {
+        let camel: String = self
+            .function_name()
+            .split('-')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            })
+            .collect();
+        format!("${{{camel}FunctionArn}}")
+    }
+
+    /// The function an ASL task names by its placeholder ([`Work::arn_placeholder`]).
+    pub fn of_arn_placeholder(placeholder: &str) -> Option<Work> {
+        Work::ALL
+            .into_iter()
+            .find(|work| work.arn_placeholder() == placeholder)
+    }
+
     /// The function's name (its folder under `functions/` and its binary).
     pub const fn function_name(self) -> &'static str {
         match self {
@@ -268,6 +291,25 @@ pub fn partition_of(role_arn: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_function_is_found_by_its_placeholder_in_the_asl() {
+        assert_eq!(
+            Work::CreateZone.arn_placeholder(),
+            "${CreateZoneFunctionArn}"
+        );
+        assert_eq!(
+            Work::LowerNsTtl.arn_placeholder(),
+            "${LowerNsTtlFunctionArn}"
+        );
+        for work in Work::ALL {
+            assert_eq!(
+                Work::of_arn_placeholder(&work.arn_placeholder()),
+                Some(work)
+            );
+        }
+        assert_eq!(Work::of_arn_placeholder("${FleetFunctionArn}"), None);
+    }
 
     fn name(s: &str) -> Name {
         Name::parse(s).expect("name")

@@ -397,18 +397,9 @@ enum MapEnd {
 
 /// `${SyncRecordsFunctionArn}` -> `sync-records`.
 fn function_name(placeholder: &str) -> String {
-    let bare = placeholder
-        .trim_start_matches("${")
-        .trim_end_matches('}')
-        .trim_end_matches("FunctionArn");
-    let mut out = String::new();
-    for (i, c) in bare.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    zonehop::core::access::Work::of_arn_placeholder(placeholder)
+        .map(|work| work.function_name().to_owned())
+        .unwrap_or_else(|| panic!("the ASL names {placeholder}, which is no function of zonehop"))
 }
 
 /// Whether an `ErrorEquals` list matches `error`: by name, or `States.ALL` for every error
