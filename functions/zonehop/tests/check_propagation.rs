@@ -416,15 +416,7 @@ fn new_server_lies(win: &Window, lie: bool) -> SocketAddr {
     let ip = MemoryZones::server_address(&server).expect("its address");
     let at = SocketAddr::new(ip, 53);
     if lie {
-        win.w.dns.answer(
-            at,
-            &n("www.example.com"),
-            RrType::A,
-            answer(
-                vec![record("www.example.com", "A", 60, "198.51.100.66")],
-                Vec::new(),
-            ),
-        );
+        lie_about(&win.w.dns, at, "www.example.com");
     } else {
         win.w.dns.forget(at, &n("www.example.com"), RrType::A);
     }
@@ -734,15 +726,7 @@ async fn a_lie_the_sample_reaches_last_is_new_servers_wrong_before_safe() {
     a_larger_zone(&win, 100);
     let server = Name::parse(&win.new[0]).expect("a server name");
     let at = SocketAddr::new(MemoryZones::server_address(&server).expect("address"), 53);
-    win.w.dns.answer(
-        at,
-        &n("zz.example.com"),
-        RrType::A,
-        answer(
-            vec![record("zz.example.com", "A", 60, "198.51.100.66")],
-            Vec::new(),
-        ),
-    );
+    lie_about(&win.w.dns, at, "zz.example.com");
     let first = at_the_bound(&win).await;
     assert!(first.new_servers_differ.is_empty(), "{first:?}");
     let mut state = first.state;
@@ -830,15 +814,7 @@ async fn a_new_server_wrong_over_ipv6_only_is_new_servers_wrong() {
     let first = win.round(None).await.expect("a healthy round");
     assert!(first.new_servers_differ.is_empty(), "{first:?}");
     assert!(win.w.dns.queries_to(v6) > 0, "the round asked {v6}");
-    win.w.dns.answer(
-        v6,
-        &n("www.example.com"),
-        RrType::A,
-        answer(
-            vec![record("www.example.com", "A", 60, "198.51.100.66")],
-            Vec::new(),
-        ),
-    );
+    lie_about(&win.w.dns, v6, "www.example.com");
     win.w.clock.advance(first.next_wait_seconds);
     let suspect = win.round(Some(first.state)).await.expect("a suspicion");
     assert_eq!(suspect.new_servers_differ, ["www.example.com. A"]);

@@ -773,15 +773,7 @@ async fn verify_zones_asks_the_servers_over_ipv6_where_they_publish_aaaa() {
     );
     assert!(w.dns.queries_to(v6) >= out.rrsets_compared, "asked on {v6}");
     // That server lies over IPv6 only.
-    w.dns.answer(
-        v6,
-        &n("www.example.com"),
-        RrType::A,
-        answer(
-            vec![record("www.example.com", "A", 60, "198.51.100.66")],
-            Vec::new(),
-        ),
-    );
+    lie_about(&w.dns, v6, "www.example.com");
     let err = verify().await.expect_err("a lie over IPv6");
     let zonehop::Error::ZonesDiffer { differences } = err else {
         panic!("{err:?}")

@@ -95,6 +95,19 @@ pub fn record(name: &str, rtype: &str, ttl: u32, data: &str) -> DnsRecord {
     }
 }
 
+/// The wrong address a lying server answers in these tests.
+pub const LIE: &str = "198.51.100.66";
+
+/// `server` lies: it answers `name` A with [`LIE`] alone, whatever the zones hold.
+pub fn lie_about(dns: &ScriptedDns, server: SocketAddr, name: &str) {
+    dns.answer(
+        server,
+        &n(name),
+        RrType::A,
+        answer(vec![record(name, "A", 60, LIE)], Vec::new()),
+    );
+}
+
 /// The delegation a parent server answers for `domain`: a referral to `servers`.
 pub fn referral(domain: &str, servers: &[String], ttl: u32) -> DnsAnswer {
     answer(
