@@ -374,10 +374,7 @@ async fn finalize_with_health_checks_kept_names_them_in_the_checklist() {
     // GIVEN both zones with a record naming the old account's health check hc-1 (moved
     // with healthChecks "keep").
     let (w, target) = synced().await;
-    let mut checked = a("app.example.com", 60, &["192.0.2.40"]);
-    checked.set_identifier = Some("primary".into());
-    checked.failover = Some(zonehop::core::zone::Failover::Primary);
-    checked.health_check_id = Some("hc-1".into());
+    let checked = failover_pair("hc-1").swap_remove(0);
     for (zones, id) in [
         (&w.source, w.source_id().to_owned()),
         (&w.target, target.clone()),

@@ -214,19 +214,6 @@ async fn preflight_blocks_a_signing_zone_before_any_write() {
     assert_eq!(w.writes(), 0);
 }
 
-/// A failover pair for app.example.com whose primary names health check `check`.
-fn failover_pair(check: &str) -> Vec<RecordSet> {
-    use zonehop::core::zone::Failover;
-    let mut primary = a("app.example.com", 60, &["192.0.2.40"]);
-    primary.set_identifier = Some("primary".into());
-    primary.failover = Some(Failover::Primary);
-    primary.health_check_id = Some(check.into());
-    let mut secondary = a("app.example.com", 60, &["192.0.2.41"]);
-    secondary.set_identifier = Some("secondary".into());
-    secondary.failover = Some(Failover::Secondary);
-    vec![primary, secondary]
-}
-
 #[tokio::test(start_paused = true)]
 async fn health_checks_keep_checks_each_one_exists_in_the_source_account_before_any_write() {
     // GIVEN a failover pair whose primary names a health check the source account has not.

@@ -145,6 +145,19 @@ pub fn example_records() -> Vec<RecordSet> {
     ]
 }
 
+/// A failover pair for app.example.com whose primary names health check `check`.
+pub fn failover_pair(check: &str) -> Vec<RecordSet> {
+    use zonehop::core::zone::Failover;
+    let mut primary = a("app.example.com", 60, &["192.0.2.40"]);
+    primary.set_identifier = Some("primary".into());
+    primary.failover = Some(Failover::Primary);
+    primary.health_check_id = Some(check.into());
+    let mut secondary = a("app.example.com", 60, &["192.0.2.41"]);
+    secondary.set_identifier = Some("secondary".into());
+    secondary.failover = Some(Failover::Secondary);
+    vec![primary, secondary]
+}
+
 /// Preflight's ports on a [`World`], with a registration of the test's choice.
 pub type WorldPreflightPorts<'a, G> = zonehop::steps::preflight::PreflightPorts<
     'a,
